@@ -1,0 +1,38 @@
+# ekakte — `make demo` runs the embedded archive end to end, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test test-unit lint bench services clean
+
+# The virtual environment is (re)built whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	bash scripts/demo.sh
+
+services:
+	bash scripts/ensure-services.sh
+
+test: venv services
+	$(BIN)/python -m pytest
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+lint: venv
+	$(BIN)/ruff check ekakte migrations scripts tests
+	$(BIN)/ruff format --check ekakte migrations scripts tests
+	$(BIN)/mypy
+
+bench: venv services
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache build *.egg-info

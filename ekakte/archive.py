@@ -1,0 +1,95 @@
+"""An open archive: settings, database engine and object store, and creating/upgrading one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ekakte.config import Settings
+from ekakte.db.schema import check_schema
+from ekakte.db.session import READ_ONLY, database_errors, make_engine, session_factory
+from ekakte.storage import ObjectStore, open_store
+
+
+@dataclass
+class Archive:
+    settings: Settings
+    engine: Engine
+    store: ObjectStore
+    _sessions: sessionmaker[Session] = field(init=False, repr=False)
+    _readers: sessionmaker[Session] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sessions = session_factory(self.engine)
+        self._readers = session_factory(self.engine, read_only=True)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Archive:
+        """Connect and check that the schema is the one this code needs (SchemaError otherwise)."""
+        engine = make_engine(settings.database_url)
+        try:
+            with (
+                database_errors(settings.database_url),
+                engine.execution_options(**{READ_ONLY: True}).connect() as conn,
+            ):
+                check_schema(conn)
+            return cls(settings, engine, open_store(settings))
+        except BaseException:
+            engine.dispose()
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One short unit of work: committed when the block ends, rolled back if it raises."""
+        with database_errors(self.settings.database_url), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit of work that only reads; on SQLite it does not wait for (or block) writers."""
+        with database_errors(self.settings.database_url), self._readers.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    database: str
+    storage: str
+    revision_before: str | None
+    revision_after: str | None
+
+
+def initialize(settings: Settings) -> SetupReport:
+    """Create the home folder, the database schema (or bring it up to date) and the object store."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    report = upgrade_database(settings, create=True)
+    store = open_store(settings)
+    store.prepare()
+    return SetupReport(report.database, store.description, report.revision_before, report.revision_after)
+
+
+def upgrade_database(settings: Settings, *, create: bool = False) -> SetupReport:
+    from sqlalchemy.engine import make_url
+
+    from ekakte.db.migrate import upgrade
+
+    engine = make_engine(settings.database_url, create=create)
+    try:
+        before, after = upgrade(engine)
+    finally:
+        engine.dispose()
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    return SetupReport(shown, settings.storage, before, after)

@@ -1,0 +1,121 @@
+"""The `ekakte` command: parses arguments, calls the library, prints. Errors become exit codes here only."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from ekakte import __version__
+from ekakte.errors import EkakteError, ExitCode
+
+if TYPE_CHECKING:
+    from ekakte.actor import Actor
+    from ekakte.archive import Archive
+    from ekakte.config import Settings
+
+
+class State:
+    """Per-invocation context: settings, the open archive and the acting user, made on first use."""
+
+    def __init__(self, debug: bool) -> None:
+        self.debug = debug
+        self._settings: Settings | None = None
+        self._archive: Archive | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from ekakte.config import load_settings
+
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def archive(self) -> Archive:
+        if self._archive is None:
+            from ekakte.archive import Archive
+
+            self._archive = Archive.open(self.settings)
+        return self._archive
+
+    @property
+    def actor(self) -> Actor:
+        from ekakte.actor import Actor
+
+        return Actor.from_os()
+
+    def close(self) -> None:
+        if self._archive is not None:
+            self._archive.close()
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show the traceback of errors.")
+@click.version_option(__version__, prog_name="ekakte")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """ekakte: the archive of the E-Akte (scans, their metadata, their integrity).
+
+    Configuration comes from EKAKTE_* environment variables and the file named by EKAKTE_CONFIG
+    (see `ekakte config show`). The acting user is your OS login.
+    """
+    state = State(debug)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+def _register() -> None:
+    from ekakte.cli import admin, cases, documents, imports, integrity
+
+    for module in (admin, imports, cases, documents, integrity):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        result = cli.main(args=args, prog_name="ekakte", standalone_mode=False)
+        code = int(result) if isinstance(result, int) else ExitCode.OK
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("ekakte: aborted", err=True)
+        code = 130
+    except EkakteError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"ekakte: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("ekakte: interrupted", err=True)
+        code = 130
+    except BrokenPipeError:
+        code = ExitCode.OK  # `ekakte … | head` closed the pipe: not an error
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"ekakte: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            err=True,
+        )
+        code = ExitCode.INTERNAL
+    sys.exit(code)

@@ -1,0 +1,45 @@
+"""`ekakte case show`: a case (Akte) and its documents, newest first."""
+
+from __future__ import annotations
+
+import click
+
+from ekakte.cli import State, emit_json, pass_state
+
+
+@click.group()
+def case() -> None:
+    """Cases (Akten), identified by their case number (BG-Nummer)."""
+
+
+@case.command("show")
+@click.argument("case_number")
+@click.option("--type", "document_type", help="Only documents of this type.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def case_show(state: State, case_number: str, document_type: str | None, as_json: bool) -> None:
+    """Show a case and its documents, newest first."""
+    from ekakte.documents import case_documents
+
+    view = case_documents(state.archive, state.actor, case_number, document_type)
+    if as_json:
+        emit_json(view.as_json())
+        return
+    c = view.case
+    click.echo(
+        f"Akte {c.case_number}  team: {c.team or '-'}  opened: {c.opened_on}  closed: {c.closed_on or '-'}"
+    )
+    noun = "document" if len(view.documents) == 1 else "documents"
+    click.echo(f"{len(view.documents)} {noun}" + (f" of type {document_type}" if document_type else ""))
+    if not view.documents:
+        return
+    click.echo(f"{'RECEIVED':<10}  {'TYPE':<14}  {'PAGES':>5}  {'ID':<36}  TITLE / FILE")
+    for d in view.documents:
+        pages = "?" if d.page_count is None else str(d.page_count)
+        click.echo(
+            f"{d.received_on.isoformat():<10}  {d.document_type:<14}  {pages:>5}  {d.id}  "
+            f"{d.title or d.original_filename}"
+        )
+
+
+COMMANDS = [case]

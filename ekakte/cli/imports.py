@@ -1,0 +1,133 @@
+"""`ekakte import`: single files for one case, or a scanning station's batch folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ekakte.cli import State, emit_json, pass_state
+from ekakte.errors import ExitCode, InvalidInput
+
+if TYPE_CHECKING:
+    from ekakte.ingest import BatchReport, ImportResult
+
+
+def _result_line(r: ImportResult) -> str:
+    label = "stored" if r.status == "stored" else "already stored"
+    pages = "? pages" if r.page_count is None else f"{r.page_count} page{'s' if r.page_count != 1 else ''}"
+    return f"{label:<15} {r.document_id}  {r.filename}  ({r.document_type}, {pages}, case {r.case_number})"
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--case",
+    "case_number",
+    help="Case number (BG-Nummer); in batch mode the default for files without sidecar.",
+)
+@click.option("--type", "document_type", help="Document type (Dokumentart), e.g. Antrag, Bescheid.")
+@click.option("--received", help="Date received (YYYY-MM-DD or DD.MM.YYYY); default today.")
+@click.option("--title", help="Title of the document.")
+@click.option("--station", help="Scanning station ID; default EKAKTE_STATION or the host name.")
+@click.option(
+    "--batch", "batch_dir", type=click.Path(path_type=Path), help="Import every document file in this folder."
+)
+@click.option(
+    "--settle",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Batch mode: skip files changed in the last SECONDS (a scanner may still be writing).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@pass_state
+def import_command(
+    state: State,
+    files: tuple[Path, ...],
+    case_number: str | None,
+    document_type: str | None,
+    received: str | None,
+    title: str | None,
+    station: str | None,
+    batch_dir: Path | None,
+    settle: float,
+    as_json: bool,
+) -> int:
+    """Store scans (PDF, TIFF, JPEG, PNG) in the archive.
+
+    \b
+    ekakte import scan.pdf --case 12345BG0001234 --type Antrag
+    ekakte import --batch /srv/scans/inbox
+
+    In batch mode each file may have a sidecar NAME.json with "case", "type", "received", "title".
+    Stored files move to done/, refused ones to rejected/ with NAME.reason.txt.
+    """
+    from ekakte.ingest import DocumentMeta, import_files, parse_date
+
+    if bool(files) == bool(batch_dir):
+        raise click.UsageError("give either FILES or --batch DIR")
+    received_on = parse_date(received, "received date") if received else None
+    archive, actor = state.archive, state.actor
+
+    if batch_dir is not None:
+        defaults = DocumentMeta(case_number or "", document_type or "", received_on, title)
+        report = _run_batch(state, batch_dir, defaults, station, settle, as_json)
+    else:
+        if not case_number or not document_type:
+            raise InvalidInput("importing files needs --case and --type")
+        meta = DocumentMeta(case_number, document_type, received_on, title)
+        report = import_files(archive, actor, list(files), meta, station=station)
+        if not as_json:
+            for r in report.results:
+                click.echo(_result_line(r))
+
+    return _finish(report, as_json, ExitCode.PARTIAL if batch_dir else ExitCode.INVALID_INPUT)
+
+
+def _run_batch(
+    state: State, directory: Path, defaults: Any, station: str | None, settle: float, as_json: bool
+) -> BatchReport:
+    from ekakte.hotfolder import import_directory
+
+    show_bar = not as_json and sys.stderr.isatty()
+    bar: Any = None
+
+    def progress(_path: Path, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="importing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(1)
+
+    try:
+        return import_directory(
+            state.archive,
+            state.actor,
+            directory,
+            defaults=defaults,
+            station=station,
+            settle_seconds=settle,
+            progress=progress if show_bar else None,
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+def _finish(report: BatchReport, as_json: bool, refused_code: ExitCode) -> int:
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        for rejection in report.rejected:
+            click.echo(f"rejected  {rejection.filename}: {rejection.reason}", err=True)
+        if len(report.results) + len(report.rejected) != 1 or report.skipped or report.aborted:
+            click.echo(report.summary())
+    if report.aborted:
+        raise report.aborted
+    return refused_code if report.rejected else ExitCode.OK
+
+
+COMMANDS = [import_command]

@@ -1,0 +1,61 @@
+"""`ekakte verify` and `ekakte gc`."""
+
+from __future__ import annotations
+
+import click
+
+from ekakte.cli import State, emit_json, pass_state
+from ekakte.errors import ExitCode
+
+
+@click.command()
+@click.option(
+    "--quick", is_flag=True, help="Compare sizes and recorded digests only; do not re-read objects."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@pass_state
+def verify(state: State, quick: bool, as_json: bool) -> int:
+    """Check every original against its recorded SHA-256; report missing, corrupt and unreferenced objects.
+
+    Exits 0 when no object is missing or corrupt (unreferenced objects are listed but are what an
+    interrupted import leaves behind: `ekakte gc` removes them), 10 otherwise.
+    """
+    from ekakte.integrity import verify as run_verify
+
+    report = run_verify(state.archive, state.actor, checksums=not quick)
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        for p in report.problems:
+            doc = f" (document {p.document_id})" if p.document_id else ""
+            click.echo(f"{p.kind:<12}  {p.key}{doc}: {p.detail}")
+        click.echo(report.summary())
+    return ExitCode.OK if report.ok else ExitCode.INTEGRITY
+
+
+@click.command()
+@click.option(
+    "--grace-hours", type=float, help="Keep unreferenced objects younger than this (default from config, 24)."
+)
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@pass_state
+def gc(state: State, grace_hours: float | None, dry_run: bool, as_json: bool) -> None:
+    """Remove objects that no document refers to and that are older than the grace period."""
+    from ekakte.errors import InvalidInput
+    from ekakte.integrity import gc as run_gc
+
+    if grace_hours is not None and grace_hours < 1:
+        raise InvalidInput(
+            "--grace-hours must be at least 1: a running import may still claim a younger object"
+        )
+    report = run_gc(state.archive, state.actor, grace_hours=grace_hours, dry_run=dry_run)
+    if as_json:
+        emit_json(report.as_json())
+        return
+    for obj in report.removed:
+        click.echo(f"{'would remove' if dry_run else 'removed'}  {obj.key}  ({obj.size} bytes)")
+    click.echo(report.summary())
+
+
+COMMANDS = [verify, gc]

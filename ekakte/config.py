@@ -1,0 +1,209 @@
+"""Settings from EKAKTE_* environment variables and an optional TOML file, validated once."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ekakte.errors import ConfigError, InvalidInput
+
+DEFAULT_CASE_NUMBER_PATTERN = r"\d{5}BG\d{7}"
+DEFAULT_DOCUMENT_TYPES = (
+    "Antrag",
+    "Bescheid",
+    "Nachweis",
+    "Mietvertrag",
+    "Kontoauszug",
+    "Gutachten",
+    "Schriftverkehr",
+    "Sonstiges",
+)
+
+# key in the config file -> environment variable. The file uses the same names, lower case, without prefix.
+_KEYS = {
+    "home": "EKAKTE_HOME",
+    "database_url": "EKAKTE_DATABASE_URL",
+    "storage": "EKAKTE_STORAGE",
+    "s3_endpoint": "EKAKTE_S3_ENDPOINT",
+    "s3_access_key": "EKAKTE_S3_ACCESS_KEY",
+    "s3_secret_key": "EKAKTE_S3_SECRET_KEY",
+    "s3_secure": "EKAKTE_S3_SECURE",
+    "s3_region": "EKAKTE_S3_REGION",
+    "case_number_pattern": "EKAKTE_CASE_NUMBER_PATTERN",
+    "document_types": "EKAKTE_DOCUMENT_TYPES",
+    "station": "EKAKTE_STATION",
+    "gc_grace_hours": "EKAKTE_GC_GRACE_HOURS",
+}
+_SECRET_KEYS = {"s3_secret_key"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    storage: str
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = field(default=None, repr=False)
+    s3_secure: bool = True
+    s3_region: str | None = None
+    case_number_pattern: str = DEFAULT_CASE_NUMBER_PATTERN
+    document_types: tuple[str, ...] = DEFAULT_DOCUMENT_TYPES
+    station: str = ""
+    gc_grace_hours: float = 24.0
+    config_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            re.compile(self.case_number_pattern)
+        except re.error as exc:
+            raise ConfigError(f"case_number_pattern is not a valid regular expression: {exc}") from None
+        if not self.document_types:
+            raise ConfigError("document_types is empty: configure at least one document type")
+        folded = [t.casefold() for t in self.document_types]
+        if len(set(folded)) != len(folded):
+            raise ConfigError("document_types lists a type twice (types are compared case-insensitively)")
+        if self.gc_grace_hours < 1:
+            raise ConfigError("gc_grace_hours must be at least 1 (a running import needs that long)")
+        scheme = urlsplit(self.storage).scheme
+        if scheme not in ("file", "s3"):
+            raise ConfigError(f"EKAKTE_STORAGE must start with file:// or s3://, not {self.storage!r}")
+        if scheme == "s3" and not self.s3_endpoint:
+            raise ConfigError("EKAKTE_STORAGE is s3://… but EKAKTE_S3_ENDPOINT is not set")
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite") and self.storage.startswith("file://")
+
+    def case_number(self, value: str) -> str:
+        """The case number in its stored form (trimmed, upper case), or InvalidInput."""
+        normalized = value.strip().upper()
+        if not re.fullmatch(self.case_number_pattern, normalized):
+            example = (
+                " (e.g. 12345BG0001234)" if self.case_number_pattern == DEFAULT_CASE_NUMBER_PATTERN else ""
+            )
+            raise InvalidInput(
+                f"invalid case number {value!r}: expected the pattern {self.case_number_pattern}{example}"
+            )
+        return normalized
+
+    def document_type(self, value: str) -> str:
+        """The configured spelling of a document type, matched case-insensitively, or InvalidInput."""
+        wanted = value.strip().casefold()
+        for configured in self.document_types:
+            if configured.casefold() == wanted:
+                return configured
+        raise InvalidInput(
+            f"unknown document type {value!r}: expected one of {', '.join(self.document_types)}"
+        )
+
+    def display(self) -> dict[str, str]:
+        """The effective settings as text, secrets masked."""
+        shown: dict[str, str] = {}
+        for key in _KEYS:
+            value: Any = getattr(self, key)
+            if value is None:
+                text = ""
+            elif key in _SECRET_KEYS:
+                text = "********"
+            elif key == "database_url":
+                text = _mask_url_password(value)
+            elif isinstance(value, tuple):
+                text = ", ".join(value)
+            else:
+                text = str(value)
+            shown[key] = text
+        shown["config_file"] = str(self.config_file) if self.config_file else "(none)"
+        return shown
+
+
+def _mask_url_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":********@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} (EKAKTE_CONFIG) does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return data
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, not {value!r}")
+
+
+def _as_types(key: str, value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{key} must be a list of names")
+    return tuple(i.strip() for i in items if i.strip())
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, overridden by the config file (EKAKTE_CONFIG), overridden by the environment."""
+    env = os.environ if env is None else env
+    config_file = Path(env["EKAKTE_CONFIG"]).expanduser() if env.get("EKAKTE_CONFIG") else None
+    raw: dict[str, Any] = _read_file(config_file) if config_file else {}
+    for key, var in _KEYS.items():
+        if env.get(var, "") != "":
+            raw[key] = env[var]
+
+    home = Path(str(raw.get("home", "./ekakte-data"))).expanduser().resolve()
+    try:
+        grace = float(raw.get("gc_grace_hours", 24))
+    except (TypeError, ValueError):
+        raise ConfigError(f"gc_grace_hours must be a number, not {raw['gc_grace_hours']!r}") from None
+    return Settings(
+        home=home,
+        database_url=normalize_database_url(
+            str(raw.get("database_url") or f"sqlite:///{home / 'ekakte.db'}")
+        ),
+        storage=str(raw.get("storage") or f"file://{home / 'objects'}"),
+        s3_endpoint=raw.get("s3_endpoint"),
+        s3_access_key=raw.get("s3_access_key"),
+        s3_secret_key=raw.get("s3_secret_key"),
+        s3_secure=_as_bool("s3_secure", raw.get("s3_secure", True)),
+        s3_region=raw.get("s3_region"),
+        case_number_pattern=str(raw.get("case_number_pattern", DEFAULT_CASE_NUMBER_PATTERN)),
+        document_types=_as_types("document_types", raw.get("document_types", DEFAULT_DOCUMENT_TYPES)),
+        station=str(raw.get("station") or socket.gethostname()),
+        gc_grace_hours=grace,
+        config_file=config_file,
+    )
+
+
+def normalize_database_url(url: str) -> str:
+    """PostgreSQL URLs without a driver get psycopg 3, the one driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if not (url.startswith("sqlite") or url.startswith("postgresql+psycopg")):
+        raise ConfigError(
+            f"EKAKTE_DATABASE_URL must be a sqlite:/// or postgresql:// URL, not {_mask_url_password(url)!r}"
+        )
+    return url

@@ -1,0 +1,1 @@
+"""The SQL side of the archive: models, engine and units of work, schema checks."""

@@ -1,0 +1,23 @@
+"""The one place where SQLite and PostgreSQL statements differ."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def insert_or_ignore(session: Session, model: Any, conflict_columns: list[str]) -> Insert:
+    """INSERT … ON CONFLICT (columns) DO NOTHING, in the session's dialect.
+
+    Both dialects spell it the same in SQL but SQLAlchemy builds it from dialect-specific constructs;
+    callers add `.values(...)` and, if they need to know whether a row was inserted, `.returning(...)`.
+    """
+    name = session.get_bind().dialect.name
+    if name not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"unsupported database dialect {name}")
+    module: Any = postgresql if name == "postgresql" else sqlite
+    stmt: Insert = module.insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
+    return stmt

@@ -1,0 +1,113 @@
+"""Typed SQLAlchemy models. The schema itself is owned by the Alembic scripts in migrations/."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints, so that later migrations can drop or alter them by name on both dialects.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+UTC_TIMESTAMP = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class DocumentState:
+    """Life-cycle states of a document row. A row exists only once its object is durably stored."""
+
+    STORED = "stored"
+
+
+class OcrState:
+    PENDING = "pending"
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(64), unique=True)
+    team: Mapped[str | None] = mapped_column(String(100))
+    # The day the case first appeared in the archive (the benefits software is the master of case data).
+    opened_on: Mapped[date] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+
+
+class ImportBatch(Base):
+    """One run of `ekakte import`: who imported what from which station, and how it went."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    station: Mapped[str] = mapped_column(String(100))
+    operator: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(String(1000))
+    started_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    finished_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    stored: Mapped[int] = mapped_column(Integer, default=0)
+    already_stored: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    __table_args__ = (
+        # Idempotency: the same bytes are stored once per case, whatever races between importers.
+        UniqueConstraint("case_id", "sha256", name="uq_documents_case_id_sha256"),
+        # The caseworker's query: one case's documents, newest first.
+        Index("ix_documents_case_received", "case_id", "received_on", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    document_type: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(500))
+    received_on: Mapped[date] = mapped_column(Date)
+    station: Mapped[str] = mapped_column(String(100))
+    operator: Mapped[str] = mapped_column(String(100))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    original_filename: Mapped[str] = mapped_column(String(1000))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # None when the page count cannot be read without a password (encrypted PDF).
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default=DocumentState.STORED)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+
+
+class Page(Base):
+    __tablename__ = "pages"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str | None] = mapped_column(Text)
+    ocr_state: Mapped[str] = mapped_column(String(20), default=OcrState.PENDING)

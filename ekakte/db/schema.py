@@ -1,0 +1,36 @@
+"""Which schema revision this code needs, and the check every command except init/upgrade runs."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, inspect, text
+
+from ekakte.errors import SchemaError
+
+# Every Alembic revision in migrations/versions, oldest first. A test keeps this in step with the scripts;
+# reading them at run time would cost every CLI start the import of Alembic.
+REVISIONS: tuple[str, ...] = ("0001",)
+HEAD = REVISIONS[-1]
+
+
+def current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def check_schema(conn: Connection) -> None:
+    revision = current_revision(conn)
+    if revision is None:
+        raise SchemaError(
+            "the database has no ekakte schema: run `ekakte init` (embedded) or `ekakte db upgrade`"
+        )
+    if revision == HEAD:
+        return
+    if revision in REVISIONS:
+        raise SchemaError(
+            f"the database schema is at revision {revision}, not {HEAD}: run `ekakte db upgrade`"
+        )
+    raise SchemaError(
+        f"the database schema is at revision {revision}, which this ekakte does not know:"
+        " it was upgraded by a newer ekakte; install that version"
+    )

@@ -1,0 +1,182 @@
+"""Reading the archive: a case and its documents, one document, and its original, verified."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.db.models import Case, Document
+from ekakte.errors import InvalidInput, NotFound, OutputExists
+from ekakte.storage import read_verified
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    case_number: str
+    team: str | None
+    opened_on: date
+    closed_on: date | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "case_number": self.case_number,
+            "team": self.team,
+            "opened_on": self.opened_on.isoformat(),
+            "closed_on": self.closed_on.isoformat() if self.closed_on else None,
+        }
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: uuid.UUID
+    case_number: str
+    document_type: str
+    title: str | None
+    received_on: date
+    original_filename: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    page_count: int | None
+    state: str
+    station: str
+    operator: str
+    batch_id: uuid.UUID | None
+    created_at: datetime
+    storage_key: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "case_number": self.case_number,
+            "document_type": self.document_type,
+            "title": self.title,
+            "received_on": self.received_on.isoformat(),
+            "original_filename": self.original_filename,
+            "media_type": self.media_type,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "page_count": self.page_count,
+            "state": self.state,
+            "station": self.station,
+            "operator": self.operator,
+            "batch_id": str(self.batch_id) if self.batch_id else None,
+            "stored_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: CaseInfo
+    documents: list[DocumentInfo]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"case": self.case.as_json(), "documents": [d.as_json() for d in self.documents]}
+
+
+def _document_info(doc: Document, case_number: str) -> DocumentInfo:
+    return DocumentInfo(
+        id=doc.id,
+        case_number=case_number,
+        document_type=doc.document_type,
+        title=doc.title,
+        received_on=doc.received_on,
+        original_filename=doc.original_filename,
+        media_type=doc.media_type,
+        size_bytes=doc.size_bytes,
+        sha256=doc.sha256,
+        page_count=doc.page_count,
+        state=doc.state,
+        station=doc.station,
+        operator=doc.operator,
+        batch_id=doc.batch_id,
+        created_at=doc.created_at,
+        storage_key=doc.storage_key,
+    )
+
+
+def case_documents(
+    archive: Archive, actor: Actor, case_number: str, document_type: str | None = None
+) -> CaseView:
+    """A case and its documents, newest first (by date received, then by time stored)."""
+    number = archive.settings.case_number(case_number)
+    wanted_type = archive.settings.document_type(document_type) if document_type else None
+    with archive.reading() as session:
+        case = session.scalar(select(Case).where(Case.case_number == number))
+        if case is None:
+            raise NotFound(f"no case {number} in the archive")
+        query = select(Document).where(Document.case_id == case.id)
+        if wanted_type:
+            query = query.where(Document.document_type == wanted_type)
+        query = query.order_by(Document.received_on.desc(), Document.created_at.desc())
+        docs = [_document_info(d, number) for d in session.scalars(query)]
+        info = CaseInfo(case.case_number, case.team, case.opened_on, case.closed_on)
+    return CaseView(info, docs)
+
+
+def parse_document_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"invalid document id {text!r}: expected a UUID as shown by `ekakte case show`"
+        ) from None
+
+
+def get_document(archive: Archive, actor: Actor, document_id: uuid.UUID) -> DocumentInfo:
+    with archive.reading() as session:
+        row = session.execute(
+            select(Document, Case.case_number)
+            .join(Case, Case.id == Document.case_id)
+            .where(Document.id == document_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no document {document_id} in the archive")
+        return _document_info(row[0], row[1])
+
+
+def export_original(
+    archive: Archive, actor: Actor, document_id: uuid.UUID, target: Path, *, force: bool = False
+) -> DocumentInfo:
+    """Write the original scan to `target`, verified against its SHA-256 before it appears there.
+
+    The bytes go to a temporary file beside `target` first; only a complete, verified copy is moved
+    into place, so a corrupt object never leaves a plausible-looking file behind.
+    """
+    doc = get_document(archive, actor, document_id)
+    if target.is_dir():
+        raise InvalidInput(
+            f"{target} is a folder: give the file name to write, e.g. {target / doc.original_filename}"
+        )
+    if target.exists() and not force:
+        raise OutputExists(f"{target} exists: use --force to overwrite it")
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write to {directory}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in read_verified(archive.store, doc.storage_key, doc.sha256, doc.size_bytes):
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp_name, 0o600)  # social data: readable by the exporting user only
+        if force:
+            os.replace(tmp_name, target)
+        else:
+            os.link(tmp_name, target)  # refuses to replace a file that appeared meanwhile
+    except FileExistsError:
+        raise OutputExists(f"{target} exists: use --force to overwrite it") from None
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    return doc

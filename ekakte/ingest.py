@@ -1,0 +1,352 @@
+"""The import pipeline: validate → inspect → hash → store the object → record the rows."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.db.dialect import insert_or_ignore
+from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrState, Page
+from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile
+from ekakte.media import inspect_stream
+from ekakte.storage import original_key
+from ekakte.storage.base import file_sha256
+
+MAX_TITLE = 500
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What the operator (or the sidecar) says about a scan. Validated by `validated`."""
+
+    case_number: str
+    document_type: str
+    received_on: date | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    status: str  # "stored" or "already_stored"
+    document_id: uuid.UUID
+    filename: str
+    case_number: str
+    document_type: str
+    media_type: str
+    page_count: int | None
+    size_bytes: int
+    sha256: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "document_id": str(self.document_id),
+            "file": self.filename,
+            "case_number": self.case_number,
+            "document_type": self.document_type,
+            "media_type": self.media_type,
+            "page_count": self.page_count,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+        }
+
+
+def parse_date(text: str, what: str = "date") -> date:
+    """ISO (2026-11-24) or German (24.11.2026) dates; not in the future, not before 1900."""
+    value = text.strip()
+    parsed: date | None = None
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            parsed = datetime.strptime(value, fmt).date()
+            break
+        except ValueError:
+            continue
+    if parsed is None:
+        raise InvalidInput(f"invalid {what} {text!r}: expected YYYY-MM-DD or DD.MM.YYYY")
+    if parsed > date.today():
+        raise InvalidInput(f"invalid {what} {text!r}: it lies in the future")
+    if parsed.year < 1900:
+        raise InvalidInput(f"invalid {what} {text!r}: before 1900")
+    return parsed
+
+
+def validated(archive: Archive, meta: DocumentMeta) -> DocumentMeta:
+    settings = archive.settings
+    title = (meta.title or "").strip() or None
+    if title is not None and (len(title) > MAX_TITLE or any(ord(c) < 32 for c in title)):
+        raise InvalidInput(f"invalid title: at most {MAX_TITLE} characters on one line")
+    return DocumentMeta(
+        case_number=settings.case_number(meta.case_number),
+        document_type=settings.document_type(meta.document_type),
+        received_on=meta.received_on or date.today(),
+        title=title,
+    )
+
+
+def import_document(
+    archive: Archive,
+    actor: Actor,
+    path: Path,
+    meta: DocumentMeta,
+    *,
+    station: str | None = None,
+    batch_id: uuid.UUID | None = None,
+) -> ImportResult:
+    """Store one scan for a case, or say it is already stored. Raises InvalidInput subclasses for refusals.
+
+    Write order — a crash between any two steps leaves at worst an unreferenced object, which `verify`
+    reports and `gc` removes after its grace period; never a row whose object is missing or incomplete:
+      1. validate the metadata and the file (nothing written yet);
+      2. hash the file; if this case already holds these bytes, stop: "already stored";
+      3. put the object under a fresh key derived from a new UUID; the store checks the digest on the way;
+      4. one transaction: the case (if new), the document row, its page rows;
+      5. if step 4 lost a race with another importer of the same bytes, delete our object again.
+    """
+    meta = validated(archive, meta)
+    station = station or archive.settings.station
+    with _open_regular_file(path) as fh:
+        media = inspect_stream(fh)
+        fh.seek(0)
+        sha256, size = file_sha256(fh)
+
+        existing = _find_existing(archive, meta.case_number, sha256)
+        if existing is not None:
+            return _result(
+                "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
+            )
+
+        document_id = uuid.uuid4()
+        key = original_key(document_id)
+        fh.seek(0)
+        archive.store.put(key, fh, size, sha256, media.media_type)
+
+    row = {
+        "id": document_id,
+        "document_type": meta.document_type,
+        "title": meta.title,
+        "received_on": meta.received_on,
+        "station": station,
+        "operator": actor.name,
+        "batch_id": batch_id,
+        "original_filename": path.name,
+        "media_type": media.media_type,
+        "size_bytes": size,
+        "sha256": sha256,
+        "storage_key": key,
+        "page_count": media.page_count,
+        "state": DocumentState.STORED,
+    }
+    try:
+        inserted = _record(archive, meta.case_number, row)
+    except BaseException:
+        _discard_object(archive, key)
+        raise
+    if not inserted:
+        _discard_object(archive, key)
+        existing = _find_existing(archive, meta.case_number, sha256)
+        if existing is None:  # the other importer's transaction rolled back after all; try again
+            return import_document(archive, actor, path, meta, station=station, batch_id=batch_id)
+        return _result(
+            "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
+        )
+    return _result("stored", document_id, path, meta, media.media_type, media.page_count, size, sha256)
+
+
+def _open_regular_file(path: Path) -> Any:
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise InvalidInput(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a directory, not a scan (use --batch for a folder)") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+        fh.close()
+        raise UnsupportedFile(f"{path} is not a regular file")
+    return fh
+
+
+def _find_existing(archive: Archive, case_number: str, sha256: str) -> uuid.UUID | None:
+    with archive.reading() as session:
+        return session.scalar(
+            select(Document.id)
+            .join(Case, Case.id == Document.case_id)
+            .where(Case.case_number == case_number, Document.sha256 == sha256)
+        )
+
+
+def _record(archive: Archive, case_number: str, row: dict[str, Any]) -> bool:
+    """Insert case, document and pages in one transaction; False if the document already existed."""
+    now = datetime.now(UTC)
+    with archive.transaction() as session:
+        session.execute(
+            insert_or_ignore(session, Case, ["case_number"]).values(
+                case_number=case_number, opened_on=now.date(), created_at=now
+            )
+        )
+        case_id = session.scalar(select(Case.id).where(Case.case_number == case_number))
+        inserted = session.execute(
+            insert_or_ignore(session, Document, ["case_id", "sha256"])
+            .values(case_id=case_id, created_at=now, **row)
+            .returning(Document.id)
+        ).scalar()
+        if inserted is None:
+            return False
+        if row["page_count"]:
+            session.execute(
+                insert(Page),
+                [
+                    {"document_id": row["id"], "number": n, "ocr_state": OcrState.PENDING}
+                    for n in range(1, row["page_count"] + 1)
+                ],
+            )
+    return True
+
+
+def _discard_object(archive: Archive, key: str) -> None:
+    # If this fails too, the object stays unreferenced: `verify` reports it, `gc` removes it later.
+    with contextlib.suppress(EkakteError):
+        archive.store.delete(key)
+
+
+def _result(
+    status: str,
+    document_id: uuid.UUID,
+    path: Path,
+    meta: DocumentMeta,
+    media_type: str,
+    page_count: int | None,
+    size: int,
+    sha256: str,
+) -> ImportResult:
+    return ImportResult(
+        status=status,
+        document_id=document_id,
+        filename=path.name,
+        case_number=meta.case_number,
+        document_type=meta.document_type,
+        media_type=media_type,
+        page_count=page_count,
+        size_bytes=size,
+        sha256=sha256,
+    )
+
+
+@dataclass
+class Rejection:
+    filename: str
+    reason: str
+
+
+@dataclass
+class BatchReport:
+    batch_id: uuid.UUID
+    results: list[ImportResult] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    aborted: EkakteError | None = None
+
+    @property
+    def stored(self) -> int:
+        return sum(1 for r in self.results if r.status == "stored")
+
+    @property
+    def already_stored(self) -> int:
+        return sum(1 for r in self.results if r.status == "already_stored")
+
+    def summary(self) -> str:
+        text = f"{self.stored} stored, {self.already_stored} already stored, {len(self.rejected)} rejected"
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped (still being written)"
+        if self.aborted:
+            text += f"; stopped early: {self.aborted}"
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "batch_id": str(self.batch_id),
+            "stored": self.stored,
+            "already_stored": self.already_stored,
+            "rejected": [{"file": r.filename, "reason": r.reason} for r in self.rejected],
+            "skipped": self.skipped,
+            "aborted": str(self.aborted) if self.aborted else None,
+            "documents": [r.as_json() for r in self.results],
+        }
+
+
+def start_batch(archive: Archive, actor: Actor, station: str, source: str | None) -> BatchReport:
+    batch_id = uuid.uuid4()
+    with archive.transaction() as session:
+        session.add(
+            ImportBatch(
+                id=batch_id,
+                station=station,
+                operator=actor.name,
+                source=source,
+                started_at=datetime.now(UTC),
+                stored=0,
+                already_stored=0,
+                rejected=0,
+            )
+        )
+    return BatchReport(batch_id)
+
+
+def finish_batch(archive: Archive, report: BatchReport) -> None:
+    with archive.transaction() as session:
+        batch = session.get(ImportBatch, report.batch_id)
+        if batch is not None:
+            batch.finished_at = datetime.now(UTC)
+            batch.stored = report.stored
+            batch.already_stored = report.already_stored
+            batch.rejected = len(report.rejected)
+
+
+def import_files(
+    archive: Archive,
+    actor: Actor,
+    paths: list[Path],
+    meta: DocumentMeta,
+    *,
+    station: str | None = None,
+) -> BatchReport:
+    """Import several files for one case and type; each refusal is recorded, the rest go on."""
+    from ekakte.errors import INFRASTRUCTURE_ERRORS
+
+    station = station or archive.settings.station
+    validated(archive, meta)  # refuse a bad case number or type once, before any batch is recorded
+    report = start_batch(archive, actor, station, None)
+    try:
+        for path in paths:
+            try:
+                report.results.append(
+                    import_document(archive, actor, path, meta, station=station, batch_id=report.batch_id)
+                )
+            except INFRASTRUCTURE_ERRORS as exc:
+                report.aborted = exc
+                break
+            except EkakteError as exc:
+                report.rejected.append(Rejection(path.name, str(exc)))
+    finally:
+        close_batch(archive, report)
+    return report
+
+
+def close_batch(archive: Archive, report: BatchReport) -> None:
+    """Record the batch's outcome; a failure here is reported in the batch, not raised."""
+    try:
+        finish_batch(archive, report)
+    except EkakteError as exc:
+        # The documents are stored either way; only the batch's counters could not be written.
+        report.aborted = report.aborted or exc

@@ -1,0 +1,114 @@
+"""The small interface every object store implements, and the hashing that guards it."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+from ekakte.errors import ChecksumMismatch
+
+CHUNK_SIZE = 1 << 20
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    modified: datetime
+    # The digest recorded in the object's metadata; listings leave it out (None) to stay cheap.
+    sha256: str | None = None
+
+
+class ObjectStore(Protocol):
+    """put / get / stat / delete / list, plus preparing the store and clearing abandoned uploads."""
+
+    description: str
+
+    def prepare(self) -> None:
+        """Create the directory or bucket if it does not exist yet."""
+
+    def put(self, key: str, source: BinaryIO, size: int, sha256: str, content_type: str) -> ObjectInfo:
+        """Store exactly `size` bytes from `source` under a new `key`, streaming.
+
+        The SHA-256 is computed on the way; if it differs from `sha256` nothing is left under `key` and
+        ChecksumMismatch is raised. The digest is recorded in the object's metadata. Never overwrites.
+        """
+
+    def get(self, key: str) -> Iterator[bytes]:
+        """The object's bytes in chunks, unverified (use read_verified). IntegrityError when missing."""
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        """Size, time and recorded digest, or None when there is no such object."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; removing a missing object is not an error."""
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose key starts with `prefix`."""
+
+    def remove_abandoned_uploads(self, older_than: datetime) -> int:
+        """Remove partial uploads a crashed writer left behind; returns how many."""
+
+
+def original_key(document_id: uuid.UUID) -> str:
+    """Where a document's original lives. Derived from the random UUID only: no case number, no name."""
+    h = document_id.hex
+    return f"originals/{h[:2]}/{h[2:4]}/{document_id}"
+
+
+ORIGINALS_PREFIX = "originals/"
+
+
+class HashingReader:
+    """Wraps a binary stream; hashes and counts every byte read through it."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._source.read(n)
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def file_sha256(source: BinaryIO) -> tuple[str, int]:
+    """SHA-256 and length of a stream, read in chunks."""
+    reader = HashingReader(source)
+    while reader.read(CHUNK_SIZE):
+        pass
+    return reader.hexdigest(), reader.size
+
+
+def read_verified(store: ObjectStore, key: str, sha256: str, size: int) -> Iterator[bytes]:
+    """The object's bytes; raises ChecksumMismatch after the last chunk if they are not the recorded ones.
+
+    Callers must not treat what they received as valid until the iterator is exhausted without error.
+    """
+    digest = hashlib.sha256()
+    seen = 0
+    for chunk in store.get(key):
+        digest.update(chunk)
+        seen += len(chunk)
+        yield chunk
+    if seen != size or digest.hexdigest() != sha256:
+        raise ChecksumMismatch(
+            f"object {key} is corrupt: expected {size} bytes with SHA-256 {sha256[:16]}…,"
+            f" read {seen} bytes with SHA-256 {digest.hexdigest()[:16]}…"
+        )
+
+
+def mismatch_on_put(key: str, expected: str, size: int, got: str, got_size: int) -> ChecksumMismatch:
+    return ChecksumMismatch(
+        f"the file changed while it was being stored (expected {size} bytes, SHA-256 {expected[:16]}…;"
+        f" read {got_size} bytes, SHA-256 {got[:16]}…): nothing was stored under {key}, try again"
+    )

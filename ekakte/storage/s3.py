@@ -1,0 +1,161 @@
+"""The production object store: an S3 bucket (MinIO) through the minio client."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urlsplit
+
+from ekakte.errors import IntegrityError, StorageError
+from ekakte.storage.base import CHUNK_SIZE, HashingReader, ObjectInfo, mismatch_on_put
+
+if TYPE_CHECKING:
+    from minio import Minio
+
+# Objects up to this size go in one PUT that carries the whole object's SHA-256, so the server itself
+# refuses bytes that do not match (and Object Lock buckets get the checksum they insist on). Larger ones
+# go in parts of this size, one at a time, so memory stays bounded; each part is signed with its own digest.
+PART_SIZE = 16 * 1024 * 1024
+META_SHA256 = "sha256"
+
+
+class S3Store:
+    def __init__(
+        self,
+        bucket: str,
+        endpoint: str,
+        access_key: str | None,
+        secret_key: str | None,
+        secure: bool = True,
+        region: str | None = None,
+    ) -> None:
+        import urllib3
+        from minio import Minio
+
+        parsed = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
+        if parsed.scheme:
+            secure = parsed.scheme == "https"
+        host = parsed.netloc
+        if not bucket or not host:
+            raise StorageError(f"invalid S3 location: bucket {bucket!r} at endpoint {endpoint!r}")
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=120),
+            retries=urllib3.Retry(total=3, backoff_factor=0.3, status_forcelist=[500, 502, 503, 504]),
+            maxsize=10,
+        )
+        self.bucket = bucket
+        self.description = f"s3://{bucket} at {'https' if secure else 'http'}://{host}"
+        self.client: Minio = Minio(
+            host, access_key=access_key, secret_key=secret_key, secure=secure, region=region, http_client=http
+        )
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, key: str = "") -> Iterator[None]:
+        from minio.error import MinioException, S3Error
+        from urllib3.exceptions import HTTPError
+
+        target = f"{key} in {self.description}" if key else self.description
+        try:
+            yield
+        except S3Error as exc:
+            raise StorageError(
+                f"object store refused to {action} {target}: {exc.code} {exc.message}"
+            ) from exc
+        except (HTTPError, MinioException, OSError) as exc:
+            raise StorageError(
+                f"cannot reach the object store to {action} {target}: {_first_line(exc)}"
+            ) from exc
+
+    def prepare(self) -> None:
+        with self._errors("create the bucket"):
+            if not self.client.bucket_exists(self.bucket):
+                self.client.make_bucket(self.bucket)
+
+    def put(self, key: str, source: BinaryIO, size: int, sha256: str, content_type: str) -> ObjectInfo:
+        reader = HashingReader(source)
+        headers: dict[str, Any] = {META_SHA256: sha256}
+        if size <= PART_SIZE:
+            headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
+            headers["x-amz-checksum-sha256"] = base64.b64encode(bytes.fromhex(sha256)).decode()
+        with self._errors("store", key):
+            result = self.client.put_object(
+                self.bucket,
+                key,
+                reader,  # type: ignore[arg-type]  # duck-typed stream: minio only calls read()
+                size,
+                content_type=content_type,
+                metadata=headers,
+                part_size=PART_SIZE,
+                num_parallel_uploads=1,
+            )
+        if reader.hexdigest() != sha256 or reader.size != size:
+            # Our own check, for multipart uploads and servers that ignore the checksum header.
+            self.delete(key)
+            raise mismatch_on_put(key, sha256, size, reader.hexdigest(), reader.size)
+        modified = _parse_http_date(result.http_headers.get("last-modified")) if result.http_headers else None
+        return ObjectInfo(key, size, modified or datetime.now().astimezone(), sha256)
+
+    def get(self, key: str) -> Iterator[bytes]:
+        from minio.error import S3Error
+
+        try:
+            with self._errors("read", key):
+                response = self.client.get_object(self.bucket, key)
+        except StorageError as exc:
+            if isinstance(exc.__cause__, S3Error) and exc.__cause__.code == "NoSuchKey":
+                raise IntegrityError(f"object {key} is missing from {self.description}") from None
+            raise
+        try:
+            with self._errors("read", key):
+                yield from response.stream(CHUNK_SIZE)
+        finally:
+            response.close()
+            response.release_conn()
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        from minio.error import S3Error
+
+        try:
+            with self._errors("inspect", key):
+                st = self.client.stat_object(self.bucket, key)
+        except StorageError as exc:
+            if isinstance(exc.__cause__, S3Error) and exc.__cause__.code in ("NoSuchKey", "NoSuchObject"):
+                return None
+            raise
+        meta = {k.lower(): v for k, v in (st.metadata or {}).items()}
+        modified = st.last_modified or datetime.now().astimezone()
+        return ObjectInfo(key, int(st.size or 0), modified, meta.get(f"x-amz-meta-{META_SHA256}"))
+
+    def delete(self, key: str) -> None:
+        with self._errors("delete", key):
+            self.client.remove_object(self.bucket, key)
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        with self._errors("list"):
+            for obj in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
+                modified = obj.last_modified or datetime.now().astimezone()
+                yield ObjectInfo(str(obj.object_name), int(obj.size or 0), modified)
+
+    def remove_abandoned_uploads(self, older_than: datetime) -> int:
+        # minio-py aborts a failed multipart upload itself; parts left by a killed process are invisible
+        # to listings and expire by the bucket's AbortIncompleteMultipartUpload lifecycle rule
+        # (docs/configuration.md). Nothing for ekakte to remove here.
+        return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _parse_http_date(value: str | None) -> datetime | None:
+    from email.utils import parsedate_to_datetime
+
+    if not value:
+        return None
+    with contextlib.suppress(TypeError, ValueError):
+        return parsedate_to_datetime(value)
+    return None

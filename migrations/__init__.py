@@ -1,0 +1,1 @@
+"""Alembic migrations of the ekakte schema (installed as ekakte.migrations)."""

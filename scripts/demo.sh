@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `make demo`: a fresh embedded archive (SQLite + local folder, no server), a batch of sample scans
+# imported as a scanning station would, the case shown as a caseworker sees it, and a full verify.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+export EKAKTE_HOME="$PWD/demo-data"
+unset EKAKTE_DATABASE_URL EKAKTE_STORAGE EKAKTE_CONFIG
+CASE=12345BG0001234
+
+rm -rf "$EKAKTE_HOME"
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+step "python scripts/sample_scans.py demo-data/inbox"
+"$BIN/python" scripts/sample_scans.py "$EKAKTE_HOME/inbox" --case "$CASE" | sed 's/^/  /'
+
+step "ekakte init"
+"$BIN/ekakte" init
+
+step "ekakte import --batch demo-data/inbox   # scan-0005.pdf is not a PDF: refused, exit code 12"
+"$BIN/ekakte" import --batch "$EKAKTE_HOME/inbox" || echo "(exit code $?)"
+ls "$EKAKTE_HOME/inbox/rejected"
+
+step "ekakte import demo-data/inbox/done/scan-0001.pdf --case $CASE --type Antrag   # the same bytes again"
+"$BIN/ekakte" import "$EKAKTE_HOME/inbox/done/scan-0001.pdf" --case "$CASE" --type Antrag
+
+step "ekakte case show $CASE"
+"$BIN/ekakte" case show "$CASE"
+
+first=$("$BIN/ekakte" case show "$CASE" --type Antrag --json | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["documents"][0]["id"])')
+step "ekakte doc get $first -o demo-data/antrag.pdf"
+"$BIN/ekakte" doc get "$first" -o "$EKAKTE_HOME/antrag.pdf"
+
+step "ekakte verify"
+"$BIN/ekakte" verify
