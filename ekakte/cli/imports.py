@@ -84,7 +84,7 @@ def import_command(
             for r in report.results:
                 click.echo(_result_line(r))
 
-    return _finish(report, as_json, ExitCode.PARTIAL if batch_dir else ExitCode.INVALID_INPUT)
+    return _finish(report, as_json, batch=batch_dir is not None)
 
 
 def _run_batch(
@@ -117,17 +117,21 @@ def _run_batch(
             bar.__exit__(None, None, None)
 
 
-def _finish(report: BatchReport, as_json: bool, refused_code: ExitCode) -> int:
+def _finish(report: BatchReport, as_json: bool, *, batch: bool) -> int:
+    """Print the refusals and one summary line; exit 3 (files) or 12 (batch) when anything was refused."""
     if as_json:
         emit_json(report.as_json())
     else:
         for rejection in report.rejected:
             click.echo(f"rejected  {rejection.filename}: {rejection.reason}", err=True)
-        if len(report.results) + len(report.rejected) != 1 or report.skipped or report.aborted:
+        single_file = not batch and len(report.results) + len(report.rejected) == 1
+        if not single_file or report.skipped or report.aborted:
             click.echo(report.summary())
     if report.aborted:
         raise report.aborted
-    return refused_code if report.rejected else ExitCode.OK
+    if report.rejected:
+        return ExitCode.PARTIAL if batch else ExitCode.INVALID_INPUT
+    return ExitCode.OK
 
 
 COMMANDS = [import_command]

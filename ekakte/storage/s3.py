@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
-from ekakte.errors import IntegrityError, StorageError
+from ekakte.errors import ChecksumMismatch, ConfigError, IntegrityError, StorageError
 from ekakte.storage.base import CHUNK_SIZE, HashingReader, ObjectInfo, mismatch_on_put
 
 if TYPE_CHECKING:
@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 # go in parts of this size, one at a time, so memory stays bounded; each part is signed with its own digest.
 PART_SIZE = 16 * 1024 * 1024
 META_SHA256 = "sha256"
+# What S3 servers answer when the bytes they received do not match the digest sent along.
+_CHECKSUM_REFUSALS = {
+    "BadDigest",
+    "InvalidDigest",
+    "XAmzContentChecksumMismatch",
+    "XAmzContentSHA256Mismatch",
+}
 
 
 class S3Store:
@@ -34,13 +41,18 @@ class S3Store:
     ) -> None:
         import urllib3
         from minio import Minio
+        from minio.helpers import check_bucket_name
 
         parsed = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
         if parsed.scheme:
             secure = parsed.scheme == "https"
         host = parsed.netloc
-        if not bucket or not host:
-            raise StorageError(f"invalid S3 location: bucket {bucket!r} at endpoint {endpoint!r}")
+        if not host:
+            raise ConfigError(f"EKAKTE_S3_ENDPOINT {endpoint!r} names no host")
+        try:
+            check_bucket_name(bucket)
+        except ValueError:
+            raise ConfigError(f"EKAKTE_STORAGE: {bucket!r} is not a valid S3 bucket name") from None
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=120),
             retries=urllib3.Retry(total=3, backoff_factor=0.3, status_forcelist=[500, 502, 503, 504]),
@@ -61,6 +73,11 @@ class S3Store:
         try:
             yield
         except S3Error as exc:
+            if exc.code in _CHECKSUM_REFUSALS:
+                raise ChecksumMismatch(
+                    f"the object store refused {target}: its bytes do not match their SHA-256 ({exc.code});"
+                    " nothing was stored, try again"
+                ) from exc
             raise StorageError(
                 f"object store refused to {action} {target}: {exc.code} {exc.message}"
             ) from exc

@@ -1,0 +1,5 @@
+"""`python -m ekakte` runs the CLI."""
+
+from ekakte.cli import main
+
+main()

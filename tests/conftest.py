@@ -1,0 +1,134 @@
+"""Fixtures: the two stacks (embedded; PostgreSQL + S3), sample scans, an acting user."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ekakte.actor import Actor
+from ekakte.archive import Archive, initialize
+from ekakte.config import Settings, load_settings
+from tests.services import S3Server, postgres_database, s3_server
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE = "12345BG0001234"
+OTHER_CASE = "54321BG7654321"
+
+
+def _load_scans() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("sample_scans", ROOT / "scripts" / "sample_scans.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sample_scans"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+scans = _load_scans()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    with s3_server() as server:
+        yield server
+
+
+def embedded_env(home: Path) -> dict[str, str]:
+    return {"EKAKTE_HOME": str(home), "EKAKTE_STATION": "scan-test-1"}
+
+
+def server_env(home: Path, pg_url: str, s3: S3Server, bucket: str) -> dict[str, str]:
+    return {
+        "EKAKTE_HOME": str(home),
+        "EKAKTE_STATION": "scan-test-1",
+        "EKAKTE_DATABASE_URL": pg_url,
+        "EKAKTE_STORAGE": f"s3://{bucket}",
+        "EKAKTE_S3_ENDPOINT": s3.endpoint,
+        "EKAKTE_S3_ACCESS_KEY": s3.access_key,
+        "EKAKTE_S3_SECRET_KEY": s3.secret_key,
+    }
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
+        if names:
+            conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    engine.dispose()
+
+
+def fresh_server_env(home: Path, pg_url: str, s3: S3Server) -> dict[str, str]:
+    """An initialised, empty PostgreSQL + S3 archive: the run's database emptied, a new bucket."""
+    env = server_env(home, pg_url, s3, f"ekakte-{uuid.uuid4().hex[:12]}")
+    initialize(load_settings(env))
+    _reset_postgres(pg_url)
+    return env
+
+
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.server)])
+def stack_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Environment of a freshly initialised archive: SQLite + directory, or PostgreSQL + S3."""
+    home = tmp_path / "home"
+    if request.param == "server":
+        return fresh_server_env(home, request.getfixturevalue("pg_url"), request.getfixturevalue("s3"))
+    env = embedded_env(home)
+    initialize(load_settings(env))
+    return env
+
+
+@pytest.fixture
+def settings(stack_env: dict[str, str]) -> Settings:
+    return load_settings(stack_env)
+
+
+@pytest.fixture
+def archive(settings: Settings) -> Iterator[Archive]:
+    with Archive.open(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def actor() -> Actor:
+    return Actor("scan-operator")
+
+
+@pytest.fixture
+def make_scan(tmp_path: Path) -> Callable[..., Path]:
+    """Write a sample scan: make_scan("a.pdf", pages=2, seed=1); different seeds give different bytes."""
+    counter = iter(range(10_000))
+
+    def make(name: str = "", kind: str = "pdf", pages: int = 1, seed: int = 0) -> Path:
+        name = name or f"scan-{next(counter)}.{kind}"
+        lines = [[f"Seite {i + 1}", f"Muster {seed}"] for i in range(pages)]
+        data = {
+            "pdf": lambda: scans.pdf_bytes(lines, dpi=50, seed=seed),
+            "tif": lambda: scans.tiff_bytes(lines, dpi=50),
+            "jpg": lambda: scans.image_bytes(lines[0], "JPEG", dpi=50),
+            "png": lambda: scans.image_bytes(lines[0], "PNG", dpi=50),
+        }[kind]()
+        path = tmp_path / "scans" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    return make

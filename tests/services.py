@@ -1,0 +1,89 @@
+"""Real services for the tests: a PostgreSQL database of the run's own and an S3 server on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def unavailable(reason: str) -> None:
+    """Skip visibly on a developer's machine; under CI a missing service is a failure."""
+    if IN_CI:
+        pytest.fail(f"required test service unavailable under CI: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """CREATE a database for this test run, yield its URL, DROP it afterwards."""
+    from ekakte.config import normalize_database_url
+
+    admin_url = normalize_database_url(os.environ.get("EKAKTE_TEST_DATABASE_URL", DEFAULT_PG_URL))
+    name = f"ekakte_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        unavailable(f"no PostgreSQL at {make_url(admin_url).render_as_string(hide_password=True)}: {exc}")
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str  # http://host:port
+    access_key: str
+    secret_key: str
+
+    def client(self):  # type: ignore[no-untyped-def]
+        from minio import Minio
+
+        host = self.endpoint.split("://", 1)[1]
+        return Minio(host, self.access_key, self.secret_key, secure=self.endpoint.startswith("https"))
+
+
+@contextmanager
+def s3_server() -> Iterator[S3Server]:
+    """A real MinIO when EKAKTE_TEST_S3_* are set, else moto's S3 server on a free loopback port."""
+    endpoint = os.environ.get("EKAKTE_TEST_S3_ENDPOINT")
+    if endpoint:
+        yield S3Server(
+            endpoint if "://" in endpoint else f"http://{endpoint}",
+            os.environ["EKAKTE_TEST_S3_ACCESS_KEY"],
+            os.environ["EKAKTE_TEST_S3_SECRET_KEY"],
+        )
+        return
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        unavailable(f"moto[server] is not installed: {exc}")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Server(f"http://127.0.0.1:{port}", "ekakte-test", "ekakte-test-secret")
+    finally:
+        server.stop()
