@@ -9,12 +9,20 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Actor:
+    """The authenticated caller, and the user it acts for (only a `service` principal may act for another)."""
+
     name: str
+    on_behalf_of: str | None = None
 
     @classmethod
-    def from_os(cls) -> Actor:
+    def from_os(cls, on_behalf_of: str | None = None) -> Actor:
         """The OS login of this process, from the kernel's uid, never from $USER (which anyone can set)."""
         try:
-            return cls(pwd.getpwuid(os.geteuid()).pw_name)
+            name = pwd.getpwuid(os.geteuid()).pw_name
         except KeyError:
-            return cls(f"uid:{os.geteuid()}")
+            name = f"uid:{os.geteuid()}"
+        return cls(name, on_behalf_of)
+
+    @property
+    def effective(self) -> str:
+        return self.on_behalf_of or self.name

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from ekakte.actor import Actor
 from ekakte.config import Settings
 from ekakte.db.schema import check_schema
 from ekakte.db.session import READ_ONLY, database_errors, make_engine, session_factory
@@ -70,15 +71,25 @@ class SetupReport:
     storage: str
     revision_before: str | None
     revision_after: str | None
+    admin_created: str | None = None
 
 
-def initialize(settings: Settings) -> SetupReport:
-    """Create the home folder, the database schema (or bring it up to date) and the object store."""
+def initialize(settings: Settings, admin: Actor | None = None) -> SetupReport:
+    """Create the home folder, the database schema (or bring it up to date) and the object store;
+    make `admin` the first admin if the archive has none yet."""
+    from ekakte.principals import bootstrap_admin
+
     settings.home.mkdir(parents=True, exist_ok=True)
     report = upgrade_database(settings, create=True)
     store = open_store(settings)
     store.prepare()
-    return SetupReport(report.database, store.description, report.revision_before, report.revision_after)
+    created = None
+    if admin is not None:
+        with Archive.open(settings) as archive:
+            created = admin.name if bootstrap_admin(archive, admin) else None
+    return SetupReport(
+        report.database, store.description, report.revision_before, report.revision_after, created
+    )
 
 
 def upgrade_database(settings: Settings, *, create: bool = False) -> SetupReport:

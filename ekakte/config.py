@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ekakte.errors import ConfigError, InvalidInput
 
 DEFAULT_CASE_NUMBER_PATTERN = r"\d{5}BG\d{7}"
+DEFAULT_RESTRICTED_TYPES = ("Gutachten",)
 DEFAULT_DOCUMENT_TYPES = (
     "Antrag",
     "Bescheid",
@@ -38,6 +39,7 @@ _KEYS = {
     "s3_region": "EKAKTE_S3_REGION",
     "case_number_pattern": "EKAKTE_CASE_NUMBER_PATTERN",
     "document_types": "EKAKTE_DOCUMENT_TYPES",
+    "restricted_types": "EKAKTE_RESTRICTED_TYPES",
     "station": "EKAKTE_STATION",
     "gc_grace_hours": "EKAKTE_GC_GRACE_HOURS",
 }
@@ -56,6 +58,8 @@ class Settings:
     s3_region: str | None = None
     case_number_pattern: str = DEFAULT_CASE_NUMBER_PATTERN
     document_types: tuple[str, ...] = DEFAULT_DOCUMENT_TYPES
+    # Types whose documents only users with the health clearance may see (health data, DSGVO Art. 9).
+    restricted_types: tuple[str, ...] = DEFAULT_RESTRICTED_TYPES
     station: str = ""
     gc_grace_hours: float = 24.0
     config_file: Path | None = None
@@ -70,6 +74,12 @@ class Settings:
         folded = [t.casefold() for t in self.document_types]
         if len(set(folded)) != len(folded):
             raise ConfigError("document_types lists a type twice (types are compared case-insensitively)")
+        configured = {t.casefold() for t in self.document_types}
+        unknown = [t for t in self.restricted_types if t.casefold() not in configured]
+        if unknown:
+            raise ConfigError(
+                f"restricted_types names types that are not in document_types: {', '.join(unknown)}"
+            )
         if self.gc_grace_hours < 1:
             raise ConfigError("gc_grace_hours must be at least 1 (a running import needs that long)")
         scheme = urlsplit(self.storage).scheme
@@ -103,6 +113,9 @@ class Settings:
         raise InvalidInput(
             f"unknown document type {value!r}: expected one of {', '.join(self.document_types)}"
         )
+
+    def is_restricted(self, document_type: str) -> bool:
+        return document_type.casefold() in {t.casefold() for t in self.restricted_types}
 
     def display(self) -> dict[str, str]:
         """The effective settings as text, secrets masked."""
@@ -164,6 +177,16 @@ def _as_types(key: str, value: Any) -> tuple[str, ...]:
     return tuple(i.strip() for i in items if i.strip())
 
 
+def _restricted_types(raw: dict[str, Any]) -> tuple[str, ...]:
+    """As configured; by default those of the default restricted types that are configured document types."""
+    if "restricted_types" in raw:
+        return _as_types("restricted_types", raw["restricted_types"])
+    types = {
+        t.casefold() for t in _as_types("document_types", raw.get("document_types", DEFAULT_DOCUMENT_TYPES))
+    }
+    return tuple(t for t in DEFAULT_RESTRICTED_TYPES if t.casefold() in types)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Defaults, overridden by the config file (EKAKTE_CONFIG), overridden by the environment."""
     env = os.environ if env is None else env
@@ -191,6 +214,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_region=raw.get("s3_region"),
         case_number_pattern=str(raw.get("case_number_pattern", DEFAULT_CASE_NUMBER_PATTERN)),
         document_types=_as_types("document_types", raw.get("document_types", DEFAULT_DOCUMENT_TYPES)),
+        restricted_types=_restricted_types(raw),
         station=str(raw.get("station") or socket.gethostname()),
         gc_grace_hours=grace,
         config_file=config_file,

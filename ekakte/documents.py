@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ekakte.access import Action, decide, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import Case, Document
+from ekakte.db.models import Case, Document, Team
 from ekakte.errors import InvalidInput, NotFound, OutputExists
 from ekakte.storage import read_verified
 
@@ -107,20 +108,44 @@ def _document_info(doc: Document, case_number: str) -> DocumentInfo:
 def case_documents(
     archive: Archive, actor: Actor, case_number: str, document_type: str | None = None
 ) -> CaseView:
-    """A case and its documents, newest first (by date received, then by time stored)."""
-    number = archive.settings.case_number(case_number)
-    wanted_type = archive.settings.document_type(document_type) if document_type else None
-    with archive.reading() as session:
-        case = session.scalar(select(Case).where(Case.case_number == number))
-        if case is None:
-            raise NotFound(f"no case {number} in the archive")
-        query = select(Document).where(Document.case_id == case.id)
-        if wanted_type:
-            query = query.where(Document.document_type == wanted_type)
-        query = query.order_by(Document.received_on.desc(), Document.created_at.desc())
-        docs = [_document_info(d, number) for d in session.scalars(query)]
-        info = CaseInfo(case.case_number, case.team, case.opened_on, case.closed_on)
-    return CaseView(info, docs)
+    """A case and the documents the actor may see, newest first (by date received, then by time stored).
+
+    Documents of restricted types are left out, not just blanked, for users without the health clearance.
+    Refused with the same NotPermitted whether the case exists or not.
+    """
+    settings = archive.settings
+    number = settings.case_number(case_number)
+    wanted_type = settings.document_type(document_type) if document_type else None
+    view: CaseView | None = None
+    with archive.transaction() as session:
+        row = session.execute(
+            select(Case, Team.name).outerjoin(Team, Team.id == Case.team_id).where(Case.case_number == number)
+        ).first()
+        case, team = (row[0], row[1]) if row else (None, None)
+        decision = gate(
+            session, actor, Action.CASE_SHOW, case_number=number, case_team_id=case.team_id if case else None
+        )
+        if decision.allowed and case is not None:
+            query = select(Document).where(Document.case_id == case.id)
+            if wanted_type:
+                query = query.where(Document.document_type == wanted_type)
+            query = query.order_by(Document.received_on.desc(), Document.created_at.desc())
+            docs = [
+                _document_info(d, number)
+                for d in session.scalars(query)
+                if decide(
+                    decision.subject,
+                    Action.DOC_SHOW,
+                    case_team_id=case.team_id,
+                    restricted=settings.is_restricted(d.document_type),
+                ).allowed
+            ]
+            view = CaseView(CaseInfo(case.case_number, team, case.opened_on, case.closed_on), docs)
+    if not decision.allowed:
+        raise refuse(f"case {number}")
+    if view is None:
+        raise NotFound(f"no case {number} in the archive")
+    return view
 
 
 def parse_document_id(text: str) -> uuid.UUID:
@@ -132,16 +157,38 @@ def parse_document_id(text: str) -> uuid.UUID:
         ) from None
 
 
-def get_document(archive: Archive, actor: Actor, document_id: uuid.UUID) -> DocumentInfo:
-    with archive.reading() as session:
+def _authorized_document(
+    archive: Archive, actor: Actor, document_id: uuid.UUID, action: Action
+) -> DocumentInfo:
+    """The document, if `action` on it is permitted; the decision is audited either way."""
+    info: DocumentInfo | None = None
+    with archive.transaction() as session:
         row = session.execute(
-            select(Document, Case.case_number)
+            select(Document, Case.case_number, Case.team_id)
             .join(Case, Case.id == Document.case_id)
             .where(Document.id == document_id)
         ).first()
-        if row is None:
-            raise NotFound(f"no document {document_id} in the archive")
-        return _document_info(row[0], row[1])
+        decision = gate(
+            session,
+            actor,
+            action,
+            case_number=row[1] if row else None,
+            document_id=str(document_id),
+            case_team_id=row[2] if row else None,
+            restricted=archive.settings.is_restricted(row[0].document_type) if row else False,
+        )
+        if decision.allowed and row is not None:
+            info = _document_info(row[0], row[1])
+    if not decision.allowed:
+        raise refuse(f"document {document_id}")
+    if info is None:
+        raise NotFound(f"no document {document_id} in the archive")
+    return info
+
+
+def get_document(archive: Archive, actor: Actor, document_id: uuid.UUID) -> DocumentInfo:
+    """A document's metadata."""
+    return _authorized_document(archive, actor, document_id, Action.DOC_SHOW)
 
 
 def export_original(
@@ -152,7 +199,7 @@ def export_original(
     The bytes go to a temporary file beside `target` first; only a complete, verified copy is moved
     into place, so a corrupt object never leaves a plausible-looking file behind.
     """
-    doc = get_document(archive, actor, document_id)
+    doc = _authorized_document(archive, actor, document_id, Action.DOC_GET)
     if target.is_dir():
         raise InvalidInput(
             f"{target} is a folder: give the file name to write, e.g. {target / doc.original_filename}"

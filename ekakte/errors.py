@@ -83,6 +83,12 @@ class OutputExists(EkakteError):
     exit_code = ExitCode.OUTPUT_EXISTS
 
 
-# Errors that are not the input's fault: a batch stops on them and leaves the file where it is,
+# Errors that are not the file's fault: a batch stops on them and leaves the file where it is,
 # instead of moving a perfectly good scan to rejected/.
-INFRASTRUCTURE_ERRORS: tuple[type[EkakteError], ...] = (StorageError, DatabaseError, SchemaError, ConfigError)
+STOPS_A_BATCH: tuple[type[EkakteError], ...] = (
+    StorageError,
+    DatabaseError,
+    SchemaError,
+    ConfigError,
+    NotPermitted,
+)

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.errors import INFRASTRUCTURE_ERRORS, EkakteError, InvalidInput
+from ekakte.errors import STOPS_A_BATCH, EkakteError, InvalidInput
 from ekakte.ingest import (
     BatchReport,
     DocumentMeta,
     Rejection,
+    authorize_import,
     close_batch,
     import_document,
     parse_date,
@@ -130,6 +131,7 @@ def import_directory(
     """
     if not directory.is_dir():
         raise InvalidInput(f"{directory} is not a folder")
+    authorize_import(archive, actor)  # before anything moves: a refused user's files stay where they are
     station = station or archive.settings.station
     files = batch_files(directory)
     stem_counts = Counter(p.stem for p in files)
@@ -164,7 +166,7 @@ def _import_one(
         sidecar = _sidecar_for(doc, stem_counts)
         meta = _meta_for(doc, sidecar, defaults)
         result = import_document(archive, actor, doc, meta, station=station, batch_id=report.batch_id)
-    except INFRASTRUCTURE_ERRORS as exc:
+    except STOPS_A_BATCH as exc:
         report.aborted = exc
         return False
     except EkakteError as exc:

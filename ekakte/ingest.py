@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from ekakte import audit
+from ekakte.access import Action, check, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.dialect import insert_or_ignore
@@ -113,6 +115,7 @@ def import_document(
       5. if step 4 lost a race with another importer of the same bytes, delete our object again.
     """
     meta = validated(archive, meta)
+    authorize_import(archive, actor)
     station = station or archive.settings.station
     with _open_regular_file(path) as fh:
         media = inspect_stream(fh)
@@ -121,6 +124,7 @@ def import_document(
 
         existing = _find_existing(archive, meta.case_number, sha256)
         if existing is not None:
+            _audit_duplicate(archive, actor, meta.case_number, existing)
             return _result(
                 "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
             )
@@ -147,7 +151,7 @@ def import_document(
         "state": DocumentState.STORED,
     }
     try:
-        inserted = _record(archive, meta.case_number, row)
+        inserted = _record(archive, actor, meta.case_number, row)
     except BaseException:
         _discard_object(archive, key)
         raise
@@ -156,10 +160,30 @@ def import_document(
         existing = _find_existing(archive, meta.case_number, sha256)
         if existing is None:  # the other importer's transaction rolled back after all; try again
             return import_document(archive, actor, path, meta, station=station, batch_id=batch_id)
+        _audit_duplicate(archive, actor, meta.case_number, existing)
         return _result(
             "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
         )
     return _result("stored", document_id, path, meta, media.media_type, media.page_count, size, sha256)
+
+
+def authorize_import(archive: Archive, actor: Actor) -> None:
+    """NotPermitted unless the actor may import; only refusals are audited here, each stored document is
+    audited in the transaction that records it."""
+    with archive.transaction() as session:
+        decision = check(session, actor, Action.IMPORT)
+        if not decision.allowed:
+            audit.append(session, actor, Action.IMPORT, decision.outcome, reason=decision.reason)
+    if not decision.allowed:
+        raise refuse("import")
+
+
+def _audit_duplicate(archive: Archive, actor: Actor, case_number: str, document_id: uuid.UUID) -> None:
+    with archive.transaction() as session:
+        audit.append(
+            session, actor, Action.IMPORT, "allowed", case_number=case_number, document_id=str(document_id),
+            reason="already stored",
+        )  # fmt: skip
 
 
 def _open_regular_file(path: Path) -> Any:
@@ -186,7 +210,7 @@ def _find_existing(archive: Archive, case_number: str, sha256: str) -> uuid.UUID
         )
 
 
-def _record(archive: Archive, case_number: str, row: dict[str, Any]) -> bool:
+def _record(archive: Archive, actor: Actor, case_number: str, row: dict[str, Any]) -> bool:
     """Insert case, document and pages in one transaction; False if the document already existed."""
     now = datetime.now(UTC)
     with archive.transaction() as session:
@@ -203,6 +227,10 @@ def _record(archive: Archive, case_number: str, row: dict[str, Any]) -> bool:
         ).scalar()
         if inserted is None:
             return False
+        audit.append(
+            session, actor, Action.IMPORT, "allowed", case_number=case_number, document_id=str(row["id"]),
+            reason="stored",
+        )  # fmt: skip
         if row["page_count"]:
             session.execute(
                 insert(Page),
@@ -322,10 +350,11 @@ def import_files(
     station: str | None = None,
 ) -> BatchReport:
     """Import several files for one case and type; each refusal is recorded, the rest go on."""
-    from ekakte.errors import INFRASTRUCTURE_ERRORS
+    from ekakte.errors import STOPS_A_BATCH
 
     station = station or archive.settings.station
     validated(archive, meta)  # refuse a bad case number or type once, before any batch is recorded
+    authorize_import(archive, actor)
     report = start_batch(archive, actor, station, None)
     try:
         for path in paths:
@@ -333,7 +362,7 @@ def import_files(
                 report.results.append(
                     import_document(archive, actor, path, meta, station=station, batch_id=report.batch_id)
                 )
-            except INFRASTRUCTURE_ERRORS as exc:
+            except STOPS_A_BATCH as exc:
                 report.aborted = exc
                 break
             except EkakteError as exc:

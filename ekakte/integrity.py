@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Document
@@ -62,6 +63,13 @@ class VerifyReport:
         }
 
 
+def authorize_integrity(archive: Archive, actor: Actor, what: str) -> None:
+    with archive.transaction() as session:
+        decision = gate(session, actor, Action.INTEGRITY, detail=what)
+    if not decision.allowed:
+        raise refuse(what)
+
+
 def _documents(archive: Archive, page: int = 1000) -> Iterator[tuple[str, str, str, int]]:
     """(id, key, sha256, size) of every document in key order, a page per short read transaction,
     so that no transaction stays open while objects are read."""
@@ -86,6 +94,7 @@ def verify(archive: Archive, actor: Actor, *, checksums: bool = True) -> VerifyR
 
     `checksums=False` compares sizes and recorded digests only, without reading the objects.
     """
+    authorize_integrity(archive, actor, "verify")
     report = VerifyReport()
     referenced: set[str] = set()
     for doc_id, key, sha256, size in _documents(archive):
@@ -165,6 +174,7 @@ def gc(
     ingest.import_document), so a young unreferenced object may be claimed any moment. Each candidate
     is looked up once more right before it is removed.
     """
+    authorize_integrity(archive, actor, "gc")
     grace = timedelta(hours=grace_hours if grace_hours is not None else archive.settings.gc_grace_hours)
     cutoff = datetime.now(UTC) - grace
     report = GcReport(dry_run=dry_run)

@@ -20,6 +20,12 @@ from tests.services import S3Server, postgres_database, s3_server
 ROOT = Path(__file__).resolve().parent.parent
 CASE = "12345BG0001234"
 OTHER_CASE = "54321BG7654321"
+TEAM = "team-a"
+OTHER_TEAM = "team-b"
+# The organisation every stack starts with (see `organise`).
+ADMIN = Actor("admin")
+OPERATOR = Actor("scan-operator")
+READER = Actor("caseworker")  # caseworker of TEAM with the health clearance
 
 
 def _load_scans() -> ModuleType:
@@ -73,15 +79,30 @@ def _reset_postgres(url: str) -> None:
         ).scalars()
         names = ", ".join(f'"{t}"' for t in tables)
         if names:
-            conn.execute(text(f"TRUNCATE {names} CASCADE"))
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 
+def organise(settings: Settings) -> None:
+    """Teams, users and case assignments the tests start from, made through the library as an admin would."""
+    from ekakte.principals import add_team, add_user, assign_case, bootstrap_admin
+
+    with Archive.open(settings) as archive:
+        bootstrap_admin(archive, ADMIN)
+        for team in (TEAM, OTHER_TEAM):
+            add_team(archive, ADMIN, team)
+        add_user(archive, ADMIN, OPERATOR.name, ["scan_operator"])
+        add_user(archive, ADMIN, READER.name, ["caseworker"], [TEAM], health_clearance=True)
+        for case in (CASE, OTHER_CASE):
+            assign_case(archive, ADMIN, case, TEAM)
+
+
 def fresh_server_env(home: Path, pg_url: str, s3: S3Server) -> dict[str, str]:
-    """An initialised, empty PostgreSQL + S3 archive: the run's database emptied, a new bucket."""
+    """An initialised, organised PostgreSQL + S3 archive: the run's database emptied, a new bucket."""
     env = server_env(home, pg_url, s3, f"ekakte-{uuid.uuid4().hex[:12]}")
     initialize(load_settings(env))
     _reset_postgres(pg_url)
+    organise(load_settings(env))
     return env
 
 
@@ -93,6 +114,7 @@ def stack_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
         return fresh_server_env(home, request.getfixturevalue("pg_url"), request.getfixturevalue("s3"))
     env = embedded_env(home)
     initialize(load_settings(env))
+    organise(load_settings(env))
     return env
 
 
@@ -109,7 +131,8 @@ def archive(settings: Settings) -> Iterator[Archive]:
 
 @pytest.fixture
 def actor() -> Actor:
-    return Actor("scan-operator")
+    """The scanning-station operator who imports."""
+    return OPERATOR
 
 
 @pytest.fixture

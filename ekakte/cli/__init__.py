@@ -21,8 +21,9 @@ if TYPE_CHECKING:
 class State:
     """Per-invocation context: settings, the open archive and the acting user, made on first use."""
 
-    def __init__(self, debug: bool) -> None:
+    def __init__(self, debug: bool, on_behalf_of: str | None = None) -> None:
         self.debug = debug
+        self.on_behalf_of = on_behalf_of
         self._settings: Settings | None = None
         self._archive: Archive | None = None
 
@@ -46,7 +47,7 @@ class State:
     def actor(self) -> Actor:
         from ekakte.actor import Actor
 
-        return Actor.from_os()
+        return Actor.from_os(self.on_behalf_of)
 
     def close(self) -> None:
         if self._archive is not None:
@@ -62,23 +63,30 @@ def emit_json(data: Any) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show the traceback of errors.")
+@click.option(
+    "--as",
+    "on_behalf_of",
+    metavar="USER",
+    help="Act for USER (only for `service` principals, e.g. the benefits software; both are audited).",
+)
 @click.version_option(__version__, prog_name="ekakte")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, on_behalf_of: str | None) -> None:
     """ekakte: the archive of the E-Akte (scans, their metadata, their integrity).
 
     Configuration comes from EKAKTE_* environment variables and the file named by EKAKTE_CONFIG
-    (see `ekakte config show`). The acting user is your OS login.
+    (see `ekakte config show`). The acting user is your OS login; what it may do is decided by its
+    roles and teams (`ekakte user list`), and every access is written to the audit trail.
     """
-    state = State(debug)
+    state = State(debug, on_behalf_of)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
 
 def _register() -> None:
-    from ekakte.cli import admin, cases, documents, imports, integrity
+    from ekakte.cli import admin, audit, cases, documents, imports, integrity, users
 
-    for module in (admin, imports, cases, documents, integrity):
+    for module in (admin, imports, cases, documents, integrity, users, audit):
         for command in module.COMMANDS:
             cli.add_command(command)
 

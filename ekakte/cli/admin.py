@@ -10,10 +10,15 @@ from ekakte.cli import State, emit_json, pass_state
 @click.command()
 @pass_state
 def init(state: State) -> None:
-    """Create an archive: home folder, database schema, object store (safe to run again)."""
+    """Create an archive: home folder, database schema, object store (safe to run again).
+
+    The OS user who runs it becomes the first admin when the archive has none.
+    """
     from ekakte.archive import initialize
 
-    report = initialize(state.settings)
+    report = initialize(state.settings, admin=state.actor)
+    if report.admin_created:
+        click.echo(f"{report.admin_created} is the archive's first admin (see `ekakte user --help`)")
     click.echo(
         f"archive ready: database {report.database} (schema {report.revision_after}),"
         f" objects {report.storage}"

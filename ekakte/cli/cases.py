@@ -42,4 +42,16 @@ def case_show(state: State, case_number: str, document_type: str | None, as_json
         )
 
 
+@case.command("assign")
+@click.argument("case_number")
+@click.option("--team", required=True, help="The team that becomes responsible for the case.")
+@pass_state
+def case_assign(state: State, case_number: str, team: str) -> None:
+    """Make a team responsible for a case (team leads within their teams, admins for any)."""
+    from ekakte.principals import assign_case
+
+    assign_case(state.archive, state.actor, case_number, team)
+    click.echo(f"case {state.settings.case_number(case_number)} assigned to team {team}")
+
+
 COMMANDS = [case]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,3 +21,13 @@ def insert_or_ignore(session: Session, model: Any, conflict_columns: list[str]) 
     module: Any = postgresql if name == "postgresql" else sqlite
     stmt: Insert = module.insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
     return stmt
+
+
+def serialize_writers(session: Session, key: int) -> None:
+    """Make writers that call this with the same key take turns until their transactions end.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing to do, its write transactions
+    (BEGIN IMMEDIATE, see db/session.py) already run one at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

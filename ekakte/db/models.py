@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -51,7 +52,8 @@ class Case(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_number: Mapped[str] = mapped_column(String(64), unique=True)
-    team: Mapped[str | None] = mapped_column(String(100))
+    # The responsible team; None until assigned, and then nobody but admins and global roles sees it.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     # The day the case first appeared in the archive (the benefits software is the master of case data).
     opened_on: Mapped[date] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)
@@ -111,3 +113,64 @@ class Page(Base):
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     text: Mapped[str | None] = mapped_column(Text)
     ocr_state: Mapped[str] = mapped_column(String(20), default=OcrState.PENDING)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+
+
+class Principal(Base):
+    """A user (or service) ekakte knows. Nobody else gets anything."""
+
+    __tablename__ = "principals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    health_clearance: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+
+
+class PrincipalRole(Base):
+    __tablename__ = "principal_roles"
+
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(30), primary_key=True)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    principal_id: Mapped[int] = mapped_column(
+        ForeignKey("principals.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+
+
+# SQLite makes only INTEGER PRIMARY KEY an auto-incrementing rowid.
+AUDIT_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: each entry's hash covers its fields and the previous entry's hash."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_case_number", "case_number"), Index("ix_audit_log_actor", "actor"))
+
+    id: Mapped[int] = mapped_column(AUDIT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    on_behalf_of: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(10))
+    case_number: Mapped[str | None] = mapped_column(String(64))
+    document_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

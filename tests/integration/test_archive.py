@@ -20,14 +20,14 @@ from ekakte.errors import (
     ChecksumMismatch,
     IntegrityError,
     InvalidInput,
-    NotFound,
+    NotPermitted,
     OutputExists,
     UnsupportedFile,
 )
 from ekakte.ingest import DocumentMeta, import_document, import_files
 from ekakte.integrity import gc, verify
 from ekakte.storage.base import ORIGINALS_PREFIX
-from tests.conftest import CASE, OTHER_CASE
+from tests.conftest import ADMIN, CASE, OTHER_CASE, READER
 
 MakeScan = Callable[..., Path]
 
@@ -60,7 +60,7 @@ def test_import_stores_object_rows_and_pages(archive: Archive, actor: Actor, mak
     )
     assert result.status == "stored" and result.page_count == 3
     assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-    doc = get_document(archive, actor, result.document_id)
+    doc = get_document(archive, READER, result.document_id)
     assert (doc.case_number, doc.document_type, doc.title) == (CASE, "Antrag", "Antrag auf Bürgergeld")
     assert (doc.original_filename, doc.media_type, doc.size_bytes) == (
         "antrag.pdf",
@@ -147,13 +147,13 @@ def test_case_show_lists_newest_first_and_filters_by_type(
     ):
         import_document(archive, actor, make_scan(seed=seed), DocumentMeta(CASE, doc_type, received))
     import_document(archive, actor, make_scan(seed=99), DocumentMeta(OTHER_CASE, "Antrag"))
-    view = case_documents(archive, actor, CASE.lower())
+    view = case_documents(archive, READER, CASE.lower())
     assert [d.received_on for d in view.documents] == [date(2026, 3, 1), date(2026, 2, 1), date(2026, 1, 5)]
     assert view.case.case_number == CASE
-    antraege = case_documents(archive, actor, CASE, "ANTRAG").documents
+    antraege = case_documents(archive, READER, CASE, "ANTRAG").documents
     assert [d.document_type for d in antraege] == ["Antrag", "Antrag"]
-    with pytest.raises(NotFound):
-        case_documents(archive, actor, "99999BG9999999")
+    with pytest.raises(NotPermitted, match="not permitted: case 99999BG9999999"):
+        case_documents(archive, READER, "99999BG9999999")  # the same answer as for another team's case
 
 
 def test_export_streams_the_verified_original_and_refuses_to_overwrite(
@@ -162,12 +162,12 @@ def test_export_streams_the_verified_original_and_refuses_to_overwrite(
     path = make_scan(kind="tif", pages=2)
     doc_id = import_document(archive, actor, path, DocumentMeta(CASE, "Mietvertrag")).document_id
     out = tmp_path / "out.tif"
-    export_original(archive, actor, doc_id, out)
+    export_original(archive, READER, doc_id, out)
     assert out.read_bytes() == path.read_bytes()
     with pytest.raises(OutputExists, match="--force"):
-        export_original(archive, actor, doc_id, out)
+        export_original(archive, READER, doc_id, out)
     out.write_bytes(b"old")
-    export_original(archive, actor, doc_id, out, force=True)
+    export_original(archive, READER, doc_id, out, force=True)
     assert out.read_bytes() == path.read_bytes()
 
 
@@ -176,11 +176,11 @@ def test_a_corrupt_object_is_never_handed_out(
 ) -> None:
     path = make_scan()
     doc_id = import_document(archive, actor, path, DocumentMeta(CASE, "Antrag")).document_id
-    doc = get_document(archive, actor, doc_id)
+    doc = get_document(archive, READER, doc_id)
     overwrite_object(archive, doc.storage_key, b"X" * doc.size_bytes)
     out = tmp_path / "copy.pdf"
     with pytest.raises(ChecksumMismatch, match="is corrupt"):
-        export_original(archive, actor, doc_id, out)
+        export_original(archive, READER, doc_id, out)
     assert not out.exists() and list(tmp_path.glob(".copy.pdf*")) == []
 
 
@@ -191,9 +191,9 @@ def test_verify_reports_missing_corrupt_and_unreferenced_objects(
         import_document(archive, actor, make_scan(seed=i), DocumentMeta(CASE, "Antrag")).document_id
         for i in range(4)
     ]
-    assert verify(archive, actor).ok
-    missing = get_document(archive, actor, ids[0])
-    corrupt = get_document(archive, actor, ids[1])
+    assert verify(archive, ADMIN).ok
+    missing = get_document(archive, READER, ids[0])
+    corrupt = get_document(archive, READER, ids[1])
     archive.store.delete(missing.storage_key)
     overwrite_object(archive, corrupt.storage_key, b"Y" * corrupt.size_bytes)
     orphan_key = f"{ORIGINALS_PREFIX}ff/ff/{uuid.uuid4()}"
@@ -202,7 +202,7 @@ def test_verify_reports_missing_corrupt_and_unreferenced_objects(
 
     archive.store.put(orphan_key, io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest(), "x")
 
-    report = verify(archive, actor)
+    report = verify(archive, ADMIN)
     assert not report.ok
     found = {(p.kind, p.key) for p in report.problems}
     assert found == {
@@ -230,14 +230,14 @@ def test_a_crash_between_object_and_row_leaves_only_an_unreferenced_object(
     monkeypatch.undo()
 
     assert counts(archive) == (0, 0, 1)
-    report = verify(archive, actor)
+    report = verify(archive, ADMIN)
     assert report.ok and report.count("unreferenced") == 1
 
     assert import_document(archive, actor, path, DocumentMeta(CASE, "Antrag")).status == "stored"
-    assert gc(archive, actor).kept_young == 1  # within the grace period: a running import may claim it
-    removed = gc(archive, actor, grace_hours=0)
+    assert gc(archive, ADMIN).kept_young == 1  # within the grace period: a running import may claim it
+    removed = gc(archive, ADMIN, grace_hours=0)
     assert len(removed.removed) == 1
-    assert verify(archive, actor).problems == []
+    assert verify(archive, ADMIN).problems == []
     assert counts(archive) == (1, 1, 1)
 
 
@@ -247,7 +247,7 @@ def test_gc_dry_run_removes_nothing(archive: Archive, actor: Actor) -> None:
     archive.store.put(
         f"{ORIGINALS_PREFIX}00/00/{uuid.uuid4()}", io.BytesIO(b"x"), 1, hashlib.sha256(b"x").hexdigest(), "x"
     )
-    report = gc(archive, actor, grace_hours=0, dry_run=True)
+    report = gc(archive, ADMIN, grace_hours=0, dry_run=True)
     assert len(report.removed) == 1
     assert len(list(archive.store.list(ORIGINALS_PREFIX))) == 1
 
@@ -281,9 +281,9 @@ def test_a_missing_object_is_reported_on_read(
     archive: Archive, actor: Actor, make_scan: MakeScan, tmp_path: Path
 ) -> None:
     doc_id = import_document(archive, actor, make_scan(), DocumentMeta(CASE, "Antrag")).document_id
-    archive.store.delete(get_document(archive, actor, doc_id).storage_key)
+    archive.store.delete(get_document(archive, READER, doc_id).storage_key)
     with pytest.raises(IntegrityError, match="missing"):
-        export_original(archive, actor, doc_id, tmp_path / "x.pdf")
+        export_original(archive, READER, doc_id, tmp_path / "x.pdf")
 
 
 def test_a_put_whose_bytes_do_not_match_their_digest_leaves_nothing(archive: Archive) -> None:

@@ -18,7 +18,7 @@ from ekakte.documents import case_documents
 from ekakte.errors import StorageError
 from ekakte.hotfolder import import_directory
 from ekakte.ingest import DocumentMeta
-from tests.conftest import CASE, OTHER_CASE, fresh_server_env, scans
+from tests.conftest import CASE, OTHER_CASE, READER, fresh_server_env, scans
 from tests.services import S3Server, free_port
 
 MakeScan = Callable[..., Path]
@@ -67,7 +67,7 @@ def test_batch_files_stored_and_refused_land_in_done_and_rejected(
     assert "no case number" in (rejected / "f.pdf.reason.txt").read_text()
     assert (rejected / "c.json").exists() and (rejected / "e.json").exists()
     assert [p.name for p in box.iterdir() if p.is_file()] == []
-    assert [d.document_type for d in case_documents(archive, actor, OTHER_CASE).documents] == ["Mietvertrag"]
+    assert [d.document_type for d in case_documents(archive, READER, OTHER_CASE).documents] == ["Mietvertrag"]
 
 
 def test_rerunning_a_batch_stores_nothing_twice(archive: Archive, actor: Actor, tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_rerunning_a_batch_stores_nothing_twice(archive: Archive, actor: Actor, 
     again = import_directory(archive, actor, box)
     assert (again.stored, again.already_stored) == (0, 1)
     assert sorted(p.name for p in (box / "done").iterdir()) == ["a-1.json", "a-1.pdf", "a.json", "a.pdf"]
-    assert len(case_documents(archive, actor, CASE).documents) == 1
+    assert len(case_documents(archive, READER, CASE).documents) == 1
 
 
 def test_defaults_from_the_command_line_apply_where_no_sidecar_says_otherwise(
@@ -90,7 +90,7 @@ def test_defaults_from_the_command_line_apply_where_no_sidecar_says_otherwise(
     put(box, "b.pdf", pdf(2), {"type": "Bescheid"}, sidecar_name="b.pdf.json")
     report = import_directory(archive, actor, box, defaults=DocumentMeta(CASE, "Nachweis"))
     assert report.stored == 2
-    types = sorted(d.document_type for d in case_documents(archive, actor, CASE).documents)
+    types = sorted(d.document_type for d in case_documents(archive, READER, CASE).documents)
     assert types == ["Bescheid", "Nachweis"]
 
 
@@ -137,4 +137,4 @@ def test_an_unreachable_object_store_stops_the_batch_and_leaves_the_files(
 
     with Archive.open(settings) as archive:  # the store is back: the re-run stores everything once
         assert import_directory(archive, actor, box).stored == 3
-        assert len(case_documents(archive, actor, CASE).documents) == 3
+        assert len(case_documents(archive, READER, CASE).documents) == 3

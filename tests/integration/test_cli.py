@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ekakte.actor import Actor
 from ekakte.cli import main
 from ekakte.errors import ExitCode
-from tests.conftest import CASE
+from tests.conftest import ADMIN, CASE, TEAM
 from tests.services import free_port
 
 MakeScan = Callable[..., Path]
@@ -42,6 +43,14 @@ class Cli:
 def cli(
     stack_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Cli:
+    """The CLI as run by this OS user, who scans, works team-a's cases (with clearance) and administers."""
+    from ekakte.archive import Archive
+    from ekakte.config import load_settings
+    from ekakte.principals import add_user
+
+    with Archive.open(load_settings(stack_env)) as archive:
+        roles = ["scan_operator", "caseworker", "admin"]
+        add_user(archive, ADMIN, Actor.from_os().name, roles, [TEAM], health_clearance=True)
     return Cli(stack_env, monkeypatch, capsys)
 
 
@@ -128,10 +137,13 @@ def test_a_refused_file_exits_3_and_a_batch_with_refusals_exits_12(cli: Cli, tmp
     assert (box / "rejected" / "y.pdf.reason.txt").exists()
 
 
-def test_lookups_of_unknown_things(cli: Cli) -> None:
-    assert cli("case", "show", "99999BG9999999")[0] == ExitCode.NOT_FOUND
+def test_lookups_of_unknown_things_answer_like_forbidden_ones(cli: Cli) -> None:
+    """No existence oracle: an unknown case reads exactly like a case of another team."""
+    code, _, unknown = cli("case", "show", "99999BG9999999")
+    assert code == ExitCode.NOT_PERMITTED and unknown.strip() == "ekakte: not permitted: case 99999BG9999999"
     code, _, err = cli("doc", "show", "00000000-0000-4000-8000-000000000000")
-    assert code == ExitCode.NOT_FOUND and "no document" in err
+    assert code == ExitCode.NOT_PERMITTED
+    assert err.strip() == "ekakte: not permitted: document 00000000-0000-4000-8000-000000000000"
     assert cli("doc", "show", "not-a-uuid")[0] == ExitCode.INVALID_INPUT
 
 
@@ -192,6 +204,9 @@ def test_a_real_process_prints_no_traceback_for_user_errors(tmp_path: Path) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith("EKAKTE_")}
     env["EKAKTE_HOME"] = str(tmp_path / "home")
     assert subprocess.run([str(EKAKTE), "init"], env=env, capture_output=True, check=False).returncode == 0
+    me = Actor.from_os().name
+    grant = [str(EKAKTE), "user", "grant", me, "--role", "scan_operator"]
+    assert subprocess.run(grant, env=env, capture_output=True, check=False).returncode == 0
     (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4\n broken\n%%EOF\n")
     proc = subprocess.run(
         [str(EKAKTE), "import", str(tmp_path / "a.pdf"), "--case", CASE, "--type", "Antrag"],

@@ -1,0 +1,197 @@
+"""The policy: who may do what. Every path that reveals, changes or deletes anything calls `gate` once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ekakte import audit
+from ekakte.actor import Actor
+from ekakte.db.models import Principal, PrincipalRole, TeamMember
+from ekakte.errors import NotPermitted
+
+
+class Role(StrEnum):
+    SCAN_OPERATOR = "scan_operator"
+    CASEWORKER = "caseworker"
+    TEAM_LEAD = "team_lead"
+    RECORDS_MANAGER = "records_manager"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    SERVICE = "service"
+
+
+class Action(StrEnum):
+    IMPORT = "import"
+    CASE_SHOW = "case.show"  # a case and its documents' metadata
+    DOC_SHOW = "doc.show"  # one document's metadata
+    DOC_GET = "doc.get"  # the document's content (export)
+    CASE_ASSIGN = "case.assign"
+    USER_MANAGE = "user.manage"  # users, roles, teams
+    AUDIT_READ = "audit.read"
+    INTEGRITY = "integrity"  # verify, gc
+
+
+# Roles that may see documents' contents, and then only of cases of their own teams.
+CONTENT_ROLES = frozenset({Role.CASEWORKER, Role.TEAM_LEAD})
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The effective user of a request: whose permissions count."""
+
+    name: str
+    roles: frozenset[str]
+    team_ids: frozenset[int]
+    health_clearance: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    subject: Subject | None = None
+
+    @property
+    def outcome(self) -> str:
+        return "allowed" if self.allowed else "denied"
+
+
+def _load(session: Session, name: str) -> Principal | None:
+    principal = session.scalar(select(Principal).where(Principal.name == name))
+    return None if principal is None or principal.disabled else principal
+
+
+def _roles(session: Session, principal: Principal) -> frozenset[str]:
+    return frozenset(
+        session.scalars(select(PrincipalRole.role).where(PrincipalRole.principal_id == principal.id))
+    )
+
+
+def resolve(session: Session, actor: Actor) -> Subject | None:
+    """The effective Subject, or None when the caller (or whom it acts for) is unknown or disabled,
+    or acts for someone without being a `service` principal."""
+    caller = _load(session, actor.name)
+    if caller is None:
+        return None
+    principal = caller
+    if actor.on_behalf_of is not None:
+        if Role.SERVICE not in _roles(session, caller):
+            return None
+        target = _load(session, actor.on_behalf_of)
+        if target is None:
+            return None
+        principal = target
+    teams = frozenset(
+        session.scalars(select(TeamMember.team_id).where(TeamMember.principal_id == principal.id))
+    )
+    return Subject(principal.name, _roles(session, principal), teams, principal.health_clearance)
+
+
+def decide(
+    subject: Subject | None,
+    action: Action,
+    *,
+    case_team_id: int | None = None,
+    restricted: bool = False,
+    target_team_id: int | None = None,
+) -> Decision:
+    """Pure policy, deny by default. `case_team_id` None means the case is unassigned or does not exist:
+    team-bound roles are then refused, with the same answer either way (no existence oracle)."""
+    if subject is None:
+        return Decision(False, "unknown or disabled user")
+    roles = subject.roles
+
+    def on_own_team() -> Decision:
+        if not roles & CONTENT_ROLES:
+            return Decision(False, "role may not see case documents")
+        if case_team_id is None or case_team_id not in subject.team_ids:
+            return Decision(False, "case is not one of the user's teams")
+        if restricted and not subject.health_clearance:
+            return Decision(False, "restricted document type needs the health clearance")
+        return Decision(True, "own team")
+
+    if action == Action.IMPORT:
+        return _by_role(roles, {Role.SCAN_OPERATOR})
+    if action in (Action.CASE_SHOW, Action.DOC_SHOW):
+        if Role.RECORDS_MANAGER in roles:
+            return Decision(True, "records manager: metadata")
+        return on_own_team()
+    if action == Action.DOC_GET:
+        return on_own_team()
+    if action == Action.CASE_ASSIGN:
+        if Role.ADMIN in roles:
+            return Decision(True, "admin")
+        if Role.TEAM_LEAD not in roles:
+            return Decision(False, "only team leads and admins assign cases")
+        if case_team_id is not None and case_team_id not in subject.team_ids:
+            return Decision(False, "case belongs to another team")
+        if target_team_id not in subject.team_ids:
+            return Decision(False, "target team is not one of the team lead's teams")
+        return Decision(True, "team lead")
+    if action == Action.USER_MANAGE:
+        return _by_role(roles, {Role.ADMIN})
+    if action == Action.AUDIT_READ:
+        return _by_role(roles, {Role.AUDITOR})
+    if action == Action.INTEGRITY:
+        return _by_role(roles, {Role.ADMIN, Role.RECORDS_MANAGER})
+    return Decision(False, f"no rule for {action}")
+
+
+def _by_role(roles: frozenset[str], allowed: set[Role]) -> Decision:
+    held = sorted(roles & {str(r) for r in allowed})
+    if held:
+        return Decision(True, held[0])
+    return Decision(False, f"needs role {' or '.join(sorted(allowed))}")
+
+
+def check(session: Session, actor: Actor, action: Action, **context: Any) -> Decision:
+    """Resolve and decide without writing to the audit trail (the caller audits what it then does)."""
+    subject = resolve(session, actor)
+    return replace(decide(subject, action, **context), subject=subject)
+
+
+def gate(
+    session: Session,
+    actor: Actor,
+    action: Action,
+    *,
+    case_number: str | None = None,
+    document_id: str | None = None,
+    case_team_id: int | None = None,
+    restricted: bool = False,
+    target_team_id: int | None = None,
+    detail: str | None = None,
+) -> Decision:
+    """Decide, and write the audit entry for the decision in the caller's transaction.
+
+    The caller must let its transaction commit also when the decision is a denial (denials are audited
+    too), and raise `refuse(...)` afterwards.
+    """
+    decision = check(
+        session,
+        actor,
+        action,
+        case_team_id=case_team_id,
+        restricted=restricted,
+        target_team_id=target_team_id,
+    )
+    audit.append(
+        session,
+        actor,
+        str(action),
+        decision.outcome,
+        case_number=case_number,
+        document_id=document_id,
+        reason=f"{detail}: {decision.reason}" if detail else decision.reason,
+    )
+    return decision
+
+
+def refuse(what: str) -> NotPermitted:
+    """The one wording of a refusal: the same whether the thing exists or not."""
+    return NotPermitted(f"not permitted: {what}")

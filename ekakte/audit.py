@@ -1,0 +1,178 @@
+"""The audit trail: append-only and hash-chained, written in the transaction of the action it records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ekakte.actor import Actor
+from ekakte.db.dialect import serialize_writers
+from ekakte.db.models import AuditEntry
+
+GENESIS = "0" * 64
+# Advisory-lock key under which PostgreSQL writers append to the chain one at a time.
+AUDIT_LOCK = 7284062
+
+
+def _canonical_time(at: datetime) -> str:
+    """One spelling of a time, whatever the driver returns (SQLite gives naive UTC, PostgreSQL aware)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    payload = json.dumps([prev_hash, fields], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _fields(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "at": _canonical_time(entry.at),
+        "actor": entry.actor,
+        "on_behalf_of": entry.on_behalf_of,
+        "action": entry.action,
+        "outcome": entry.outcome,
+        "case_number": entry.case_number,
+        "document_id": entry.document_id,
+        "reason": entry.reason,
+    }
+
+
+def append(
+    session: Session,
+    actor: Actor,
+    action: str,
+    outcome: str,
+    *,
+    case_number: str | None = None,
+    document_id: str | None = None,
+    reason: str | None = None,
+) -> AuditEntry:
+    """Add an entry after the current last one. Concurrent writers are serialised so the chain never forks:
+    PostgreSQL by an advisory lock held to commit, SQLite by its single writer (BEGIN IMMEDIATE)."""
+    serialize_writers(session, AUDIT_LOCK)
+    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
+    entry = AuditEntry(
+        at=datetime.now(UTC),
+        actor=actor.name,
+        on_behalf_of=actor.on_behalf_of,
+        action=action,
+        outcome=outcome,
+        case_number=case_number,
+        document_id=document_id,
+        reason=(reason or "")[:500] or None,
+        prev_hash=prev,
+    )
+    entry.hash = entry_hash(prev, _fields(entry))
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _entries(session_factory: Any, page: int = 5000) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        with session_factory() as session:
+            rows = list(
+                session.scalars(
+                    select(AuditEntry).where(AuditEntry.id > last).order_by(AuditEntry.id).limit(page)
+                )
+            )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+@dataclass
+class ChainReport:
+    entries: int = 0
+    head: str = GENESIS
+    problem: str | None = None
+    bad_entry: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify_chain(session_factory: Any) -> ChainReport:
+    """Walk the chain in order; the first entry that does not check out is named."""
+    report = ChainReport()
+    expected_prev = GENESIS
+    previous_id: int | None = None
+    for entry in _entries(session_factory):
+        if entry.prev_hash != expected_prev:
+            after = f"entry {previous_id}" if previous_id is not None else "the start of the trail"
+            report.problem = (
+                f"entry {entry.id} does not follow {after}: an entry between them was deleted, or entry"
+                f" {entry.id} was inserted"
+            )
+            report.bad_entry = entry.id
+            return report
+        if entry_hash(entry.prev_hash, _fields(entry)) != entry.hash:
+            report.problem = f"entry {entry.id} was changed after it was written"
+            report.bad_entry = entry.id
+            return report
+        expected_prev = entry.hash
+        previous_id = entry.id
+        report.entries += 1
+    report.head = expected_prev
+    return report
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor: str
+    on_behalf_of: str | None
+    action: str
+    outcome: str
+    case_number: str | None
+    document_id: str | None
+    reason: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": _canonical_time(self.at),
+            "actor": self.actor,
+            "on_behalf_of": self.on_behalf_of,
+            "action": self.action,
+            "outcome": self.outcome,
+            "case_number": self.case_number,
+            "document_id": self.document_id,
+            "reason": self.reason,
+        }
+
+
+def query(
+    session: Session,
+    *,
+    case_number: str | None = None,
+    user: str | None = None,
+    since: date | None = None,
+    limit: int = 1000,
+) -> list[AuditRecord]:
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if case_number:
+        stmt = stmt.where(AuditEntry.case_number == case_number)
+    if user:
+        stmt = stmt.where((AuditEntry.actor == user) | (AuditEntry.on_behalf_of == user))
+    if since:
+        stmt = stmt.where(AuditEntry.at >= datetime(since.year, since.month, since.day, tzinfo=UTC))
+    return [
+        AuditRecord(
+            e.id, e.at, e.actor, e.on_behalf_of, e.action, e.outcome, e.case_number, e.document_id, e.reason
+        )
+        for e in session.scalars(stmt)
+    ]

@@ -1,0 +1,60 @@
+"""`ekakte audit show` and `ekakte audit verify` (auditors only)."""
+
+from __future__ import annotations
+
+import click
+
+from ekakte.cli import State, emit_json, pass_state
+from ekakte.errors import ExitCode
+
+
+@click.group()
+def audit() -> None:
+    """The audit trail: who did what, when, allowed or denied."""
+
+
+@audit.command("show")
+@click.option("--case", "case_number", help="Only entries about this case.")
+@click.option("--user", help="Only entries by (or on behalf of) this user.")
+@click.option("--since", help="Only entries from this day on (YYYY-MM-DD or DD.MM.YYYY).")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def audit_show(
+    state: State, case_number: str | None, user: str | None, since: str | None, limit: int, as_json: bool
+) -> None:
+    """Show entries, newest first."""
+    from ekakte.ingest import parse_date
+    from ekakte.trail import audit_entries
+
+    day = parse_date(since, "date") if since else None
+    entries = audit_entries(
+        state.archive, state.actor, case_number=case_number, user=user, since=day, limit=limit
+    )
+    if as_json:
+        emit_json([e.as_json() for e in entries])
+        return
+    for e in entries:
+        who = f"{e.actor} for {e.on_behalf_of}" if e.on_behalf_of else e.actor
+        what = " ".join(x for x in (e.case_number, e.document_id) if x) or "-"
+        click.echo(
+            f"{e.id:>8}  {e.at:%Y-%m-%d %H:%M:%S}  {who:<20} {e.action:<12} {e.outcome:<7}"
+            f"  {what}  {e.reason or ''}"
+        )
+
+
+@audit.command("verify")
+@pass_state
+def audit_verify(state: State) -> int:
+    """Check the hash chain: an edited, inserted or deleted entry is named. Exit 10 if the chain is broken."""
+    from ekakte.trail import verify_audit_trail
+
+    report = verify_audit_trail(state.archive, state.actor)
+    if not report.ok:
+        click.echo(f"audit trail BROKEN after {report.entries} good entries: {report.problem}")
+        return ExitCode.INTEGRITY
+    click.echo(f"audit trail intact: {report.entries} entries, head {report.head}")
+    return ExitCode.OK
+
+
+COMMANDS = [audit]

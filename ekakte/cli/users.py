@@ -1,0 +1,133 @@
+"""`ekakte user …` and `ekakte team …`: principals, roles, teams, clearance (admins only)."""
+
+from __future__ import annotations
+
+import click
+
+from ekakte.access import Role
+from ekakte.cli import State, emit_json, pass_state
+
+ROLE = click.Choice([str(r) for r in Role])
+
+
+@click.group()
+def user() -> None:
+    """Users: roles, teams and the health clearance. Names are OS login names."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", type=ROLE, multiple=True, required=True, help="Role (repeatable).")
+@click.option("--team", "teams", multiple=True, help="Team membership (repeatable).")
+@click.option(
+    "--clearance", type=click.Choice(["health"]), help="health: may see restricted types (Gutachten)."
+)
+@pass_state
+def user_add(
+    state: State, name: str, roles: tuple[str, ...], teams: tuple[str, ...], clearance: str | None
+) -> None:
+    """Add a user."""
+    from ekakte.principals import add_user
+
+    info = add_user(state.archive, state.actor, name, list(roles), list(teams), clearance == "health")
+    click.echo(f"added user {info.name}: roles {', '.join(info.roles)}; teams {', '.join(info.teams) or '-'}")
+
+
+@user.command("grant")
+@click.argument("name")
+@click.option("--role", "roles", type=ROLE, multiple=True, help="Role to add (repeatable).")
+@click.option("--team", "teams", multiple=True, help="Team to add (repeatable).")
+@click.option("--clearance", type=click.Choice(["health"]), help="Give the health clearance.")
+@pass_state
+def user_grant(
+    state: State, name: str, roles: tuple[str, ...], teams: tuple[str, ...], clearance: str | None
+) -> None:
+    """Give a user roles, teams or the health clearance."""
+    from ekakte.principals import grant
+
+    info = grant(state.archive, state.actor, name, list(roles), list(teams), True if clearance else None)
+    click.echo(_line(info))
+
+
+@user.command("revoke")
+@click.argument("name")
+@click.option("--role", "roles", type=ROLE, multiple=True, help="Role to take away (repeatable).")
+@click.option("--team", "teams", multiple=True, help="Team to take away (repeatable).")
+@click.option("--clearance", type=click.Choice(["health"]), help="Withdraw the health clearance.")
+@pass_state
+def user_revoke(
+    state: State, name: str, roles: tuple[str, ...], teams: tuple[str, ...], clearance: str | None
+) -> None:
+    """Take roles, teams or the health clearance away from a user."""
+    from ekakte.principals import grant, revoke
+
+    info = revoke(state.archive, state.actor, name, list(roles), list(teams))
+    if clearance:
+        info = grant(state.archive, state.actor, name, health_clearance=False)
+    click.echo(_line(info))
+
+
+@user.command("disable")
+@click.argument("name")
+@pass_state
+def user_disable(state: State, name: str) -> None:
+    """Disable a user: from now on it gets nothing. Its history stays in the audit trail."""
+    from ekakte.principals import disable_user
+
+    disable_user(state.archive, state.actor, name)
+    click.echo(f"user {name} disabled")
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def user_list(state: State, as_json: bool) -> None:
+    """List users with their roles, teams and clearance."""
+    from ekakte.principals import list_users
+
+    users = list_users(state.archive, state.actor)
+    if as_json:
+        emit_json([u.as_json() for u in users])
+        return
+    for info in users:
+        click.echo(_line(info))
+
+
+def _line(info: object) -> str:
+    from ekakte.principals import UserInfo
+
+    assert isinstance(info, UserInfo)
+    flags = (" health" if info.health_clearance else "") + (" DISABLED" if info.disabled else "")
+    return (
+        f"{info.name:<20} roles: {', '.join(info.roles) or '-'}; teams: {', '.join(info.teams) or '-'};"
+        f" clearance:{flags or ' -'}"
+    )
+
+
+@click.group()
+def team() -> None:
+    """Teams: cases belong to one, caseworkers are members of some."""
+
+
+@team.command("add")
+@click.argument("name")
+@pass_state
+def team_add(state: State, name: str) -> None:
+    """Add a team."""
+    from ekakte.principals import add_team
+
+    add_team(state.archive, state.actor, name)
+    click.echo(f"added team {name}")
+
+
+@team.command("list")
+@pass_state
+def team_list(state: State) -> None:
+    """List teams."""
+    from ekakte.principals import list_teams
+
+    for name in list_teams(state.archive, state.actor):
+        click.echo(name)
+
+
+COMMANDS = [user, team]

@@ -1,0 +1,267 @@
+"""Users (principals), their roles, teams and clearance; teams; assigning cases to teams."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from ekakte.access import Action, Role, gate, refuse
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.audit import append
+from ekakte.db.dialect import insert_or_ignore
+from ekakte.db.models import Case, Principal, PrincipalRole, Team, TeamMember
+from ekakte.errors import InvalidInput, NotFound
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    roles: list[str]
+    teams: list[str]
+    health_clearance: bool
+    disabled: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "roles": self.roles,
+            "teams": self.teams,
+            "health_clearance": self.health_clearance,
+            "disabled": self.disabled,
+        }
+
+
+def _check_name(kind: str, name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise InvalidInput(f"invalid {kind} name {name!r}: letters, digits, _ . @ - (up to 100, no spaces)")
+    return name
+
+
+def _roles(roles: list[str]) -> list[str]:
+    known = {str(r) for r in Role}
+    unknown = [r for r in roles if r not in known]
+    if unknown:
+        raise InvalidInput(f"unknown role(s) {', '.join(unknown)}: expected {', '.join(sorted(known))}")
+    return roles
+
+
+def _team_ids(session: Session, names: list[str]) -> list[int]:
+    ids = []
+    for name in names:
+        team_id = session.scalar(select(Team.id).where(Team.name == name))
+        if team_id is None:
+            raise NotFound(f"no team {name!r}: create it with `ekakte team add {name}`")
+        ids.append(team_id)
+    return ids
+
+
+def _manage(archive: Archive, actor: Actor, what: str, work: Any) -> Any:
+    """Run `work` in one transaction if the actor may manage users; a denial is committed to the audit
+    trail before NotPermitted is raised."""
+    with archive.transaction() as session:
+        decision = gate(session, actor, Action.USER_MANAGE, detail=what)
+        result = work(session) if decision.allowed else None
+    if not decision.allowed:
+        raise refuse(what)
+    return result
+
+
+def add_team(archive: Archive, actor: Actor, name: str) -> None:
+    _check_name("team", name)
+
+    def work(session: Session) -> None:
+        if session.scalar(select(Team.id).where(Team.name == name)) is not None:
+            raise InvalidInput(f"team {name!r} exists already")
+        session.add(Team(name=name, created_at=datetime.now(UTC)))
+
+    _manage(archive, actor, f"add team {name}", work)
+
+
+def list_teams(archive: Archive, actor: Actor) -> list[str]:
+    return list(
+        _manage(
+            archive, actor, "list teams", lambda s: list(s.scalars(select(Team.name).order_by(Team.name)))
+        )
+    )
+
+
+def add_user(
+    archive: Archive,
+    actor: Actor,
+    name: str,
+    roles: list[str],
+    teams: list[str] = (),  # type: ignore[assignment]
+    health_clearance: bool = False,
+) -> UserInfo:
+    _check_name("user", name)
+    _roles(roles)
+    if not roles:
+        raise InvalidInput("give the user at least one --role")
+
+    def work(session: Session) -> UserInfo:
+        if session.scalar(select(Principal.id).where(Principal.name == name)) is not None:
+            raise InvalidInput(f"user {name!r} exists already: use `ekakte user grant`")
+        principal = Principal(
+            name=name, health_clearance=health_clearance, disabled=False, created_at=datetime.now(UTC)
+        )
+        session.add(principal)
+        session.flush()
+        _grant(session, principal.id, roles, _team_ids(session, list(teams)))
+        return _info(session, principal)
+
+    return _manage(archive, actor, f"add user {name}", work)  # type: ignore[no-any-return]
+
+
+def _grant(session: Session, principal_id: int, roles: list[str], team_ids: list[int]) -> None:
+    for role in roles:
+        session.execute(
+            insert_or_ignore(session, PrincipalRole, ["principal_id", "role"]).values(
+                principal_id=principal_id, role=role
+            )
+        )
+    for team_id in team_ids:
+        session.execute(
+            insert_or_ignore(session, TeamMember, ["principal_id", "team_id"]).values(
+                principal_id=principal_id, team_id=team_id
+            )
+        )
+
+
+def _principal(session: Session, name: str) -> Principal:
+    principal = session.scalar(select(Principal).where(Principal.name == name))
+    if principal is None:
+        raise NotFound(f"no user {name!r}")
+    return principal
+
+
+def grant(
+    archive: Archive,
+    actor: Actor,
+    name: str,
+    roles: list[str] = (),  # type: ignore[assignment]
+    teams: list[str] = (),  # type: ignore[assignment]
+    health_clearance: bool | None = None,
+) -> UserInfo:
+    """Add roles and teams to a user; set or withdraw the health clearance."""
+    _roles(list(roles))
+
+    def work(session: Session) -> UserInfo:
+        principal = _principal(session, name)
+        _grant(session, principal.id, list(roles), _team_ids(session, list(teams)))
+        if health_clearance is not None:
+            principal.health_clearance = health_clearance
+        return _info(session, principal)
+
+    return _manage(archive, actor, f"grant to user {name}", work)  # type: ignore[no-any-return]
+
+
+def revoke(
+    archive: Archive,
+    actor: Actor,
+    name: str,
+    roles: list[str] = (),  # type: ignore[assignment]
+    teams: list[str] = (),  # type: ignore[assignment]
+) -> UserInfo:
+    _roles(list(roles))
+
+    def work(session: Session) -> UserInfo:
+        principal = _principal(session, name)
+        if roles:
+            session.execute(
+                delete(PrincipalRole).where(
+                    PrincipalRole.principal_id == principal.id, PrincipalRole.role.in_(roles)
+                )
+            )
+        team_ids = _team_ids(session, list(teams))
+        if team_ids:
+            session.execute(
+                delete(TeamMember).where(
+                    TeamMember.principal_id == principal.id, TeamMember.team_id.in_(team_ids)
+                )
+            )
+        return _info(session, principal)
+
+    return _manage(archive, actor, f"revoke from user {name}", work)  # type: ignore[no-any-return]
+
+
+def disable_user(archive: Archive, actor: Actor, name: str) -> None:
+    def work(session: Session) -> None:
+        _principal(session, name).disabled = True
+
+    _manage(archive, actor, f"disable user {name}", work)
+
+
+def list_users(archive: Archive, actor: Actor) -> list[UserInfo]:
+    def work(session: Session) -> list[UserInfo]:
+        return [_info(session, p) for p in session.scalars(select(Principal).order_by(Principal.name))]
+
+    return _manage(archive, actor, "list users", work)  # type: ignore[no-any-return]
+
+
+def _info(session: Session, principal: Principal) -> UserInfo:
+    roles = sorted(
+        session.scalars(select(PrincipalRole.role).where(PrincipalRole.principal_id == principal.id))
+    )
+    teams = sorted(
+        session.scalars(
+            select(Team.name)
+            .join(TeamMember, TeamMember.team_id == Team.id)
+            .where(TeamMember.principal_id == principal.id)
+        )
+    )
+    return UserInfo(principal.name, roles, teams, principal.health_clearance, principal.disabled)
+
+
+def bootstrap_admin(archive: Archive, actor: Actor) -> bool:
+    """Make `actor` an admin when the archive has no admin yet (`ekakte init`); True if it did."""
+    with archive.transaction() as session:
+        has_admin = session.scalar(select(exists().where(PrincipalRole.role == Role.ADMIN.value)))
+        if has_admin:
+            return False
+        principal = session.scalar(select(Principal).where(Principal.name == actor.name))
+        if principal is None:
+            principal = Principal(
+                name=actor.name, health_clearance=False, disabled=False, created_at=datetime.now(UTC)
+            )
+            session.add(principal)
+            session.flush()
+        principal.disabled = False
+        _grant(session, principal.id, [Role.ADMIN.value], [])
+        append(
+            session, actor, "user.bootstrap", "allowed", reason=f"{actor.name} made the first admin by init"
+        )
+    return True
+
+
+def assign_case(archive: Archive, actor: Actor, case_number: str, team: str) -> None:
+    """Make `team` responsible for a case (creating the case if the archive has not seen it yet)."""
+    number = archive.settings.case_number(case_number)
+    with archive.transaction() as session:
+        target = session.scalar(select(Team.id).where(Team.name == team))
+        case = session.scalar(select(Case).where(Case.case_number == number))
+        decision = gate(
+            session,
+            actor,
+            Action.CASE_ASSIGN,
+            case_number=number,
+            case_team_id=case.team_id if case else None,
+            target_team_id=target,
+        )
+        if decision.allowed:
+            if target is None:
+                raise NotFound(f"no team {team!r}: create it with `ekakte team add {team}`")
+            if case is None:
+                now = datetime.now(UTC)
+                case = Case(case_number=number, opened_on=now.date(), created_at=now)
+                session.add(case)
+            case.team_id = target
+    if not decision.allowed:
+        raise refuse(f"assign case {number}")
