@@ -14,8 +14,17 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 step "python scripts/sample_scans.py demo-data/inbox"
 "$BIN/python" scripts/sample_scans.py "$EKAKTE_HOME/inbox" --case "$CASE" | sed 's/^/  /'
 
-step "ekakte init"
+step "ekakte init   # the OS user running it becomes the first admin"
 "$BIN/ekakte" init
+
+ME=$(id -un)
+step "ekakte team add Leistung-1; ekakte user grant $ME --role scan_operator --role caseworker --role auditor --team Leistung-1"
+"$BIN/ekakte" team add Leistung-1
+"$BIN/ekakte" user grant "$ME" --role scan_operator --role caseworker --role auditor --team Leistung-1
+echo "(one person with every role, for the demo only: in production scanning, casework and audit are separate users)"
+
+step "ekakte case assign $CASE --team Leistung-1"
+"$BIN/ekakte" case assign "$CASE" --team Leistung-1
 
 step "ekakte import --batch demo-data/inbox   # scan-0005.pdf is not a PDF: refused, exit code 12"
 "$BIN/ekakte" import --batch "$EKAKTE_HOME/inbox" || echo "(exit code $?)"
@@ -31,5 +40,14 @@ first=$("$BIN/ekakte" case show "$CASE" --type Antrag --json | "$BIN/python" -c 
 step "ekakte doc get $first -o demo-data/antrag.pdf"
 "$BIN/ekakte" doc get "$first" -o "$EKAKTE_HOME/antrag.pdf"
 
-step "ekakte verify"
+step "ekakte verify   # every original against its SHA-256 (admin)"
 "$BIN/ekakte" verify
+
+step "ekakte case show 54321BG7654321   # not a case of Leistung-1 (or no case at all: the answer is the same)"
+"$BIN/ekakte" case show 54321BG7654321 || echo "(exit code $?)"
+
+step "ekakte audit show --case $CASE"
+"$BIN/ekakte" audit show --case "$CASE" --limit 8
+
+step "ekakte audit verify"
+"$BIN/ekakte" audit verify

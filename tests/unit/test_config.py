@@ -96,3 +96,14 @@ def test_a_bad_database_url_is_refused_without_echoing_its_password(tmp_path: Pa
     with pytest.raises(ConfigError) as err:
         load_settings({"EKAKTE_HOME": str(tmp_path), "EKAKTE_DATABASE_URL": "mysql://u:hunter2@h/db"})
     assert "hunter2" not in str(err.value)
+
+
+def test_restricted_types_default_to_gutachten_when_it_is_a_configured_type(tmp_path: Path) -> None:
+    assert load_settings({"EKAKTE_HOME": str(tmp_path)}).is_restricted("GUTACHTEN")
+    without = load_settings({"EKAKTE_HOME": str(tmp_path), "EKAKTE_DOCUMENT_TYPES": "Antrag,Bescheid"})
+    assert without.restricted_types == ()
+
+
+def test_restricted_types_must_be_configured_types(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not in document_types: Arztbrief"):
+        load_settings({"EKAKTE_HOME": str(tmp_path), "EKAKTE_RESTRICTED_TYPES": "Gutachten,Arztbrief"})
