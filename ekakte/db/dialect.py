@@ -19,7 +19,10 @@ def insert_or_ignore(session: Session, model: Any, conflict_columns: list[str]) 
     if name not in ("postgresql", "sqlite"):
         raise NotImplementedError(f"unsupported database dialect {name}")
     module: Any = postgresql if name == "postgresql" else sqlite
-    stmt: Insert = module.insert(model).on_conflict_do_nothing(index_elements=conflict_columns)
+    # The mapped Table, not the class: a Core insert skips the ORM's bulk-persistence machinery.
+    stmt: Insert = module.insert(getattr(model, "__table__", model)).on_conflict_do_nothing(
+        index_elements=conflict_columns
+    )
     return stmt
 
 

@@ -89,9 +89,29 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
     op.create_index("ix_audit_log_case_number", "audit_log", ["case_number"])
     op.create_index("ix_audit_log_actor", "audit_log", ["actor"])
+    # Append-only in the database too: UPDATE and DELETE are refused by triggers. Whoever may drop
+    # triggers can still tamper; that is what the hash chain (`ekakte audit verify`) is for.
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION ekakte_audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log"
+            " FOR EACH ROW EXECUTE FUNCTION ekakte_audit_log_append_only()"
+        )
+    else:
+        for event in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{event.lower()} BEFORE {event} ON audit_log"
+                " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+            )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER audit_log_append_only ON audit_log")
+        op.execute("DROP FUNCTION ekakte_audit_log_append_only()")
     op.drop_table("audit_log")
     with op.batch_alter_table("cases") as batch:
         batch.drop_index("ix_cases_team_id")

@@ -205,6 +205,26 @@ def _execute(settings: Settings, sql: str) -> None:
     engine.dispose()
 
 
+def _tamper(settings: Settings, sql: str) -> None:
+    """What an attacker with the database owner's rights does: switch off the append-only triggers first."""
+    if settings.database_url.startswith("postgresql"):
+        _execute(settings, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+    else:
+        _execute(settings, "DROP TRIGGER IF EXISTS audit_log_no_update")
+        _execute(settings, "DROP TRIGGER IF EXISTS audit_log_no_delete")
+    _execute(settings, sql)
+
+
+@pytest.mark.parametrize("sql", ["UPDATE audit_log SET reason = 'x'", "DELETE FROM audit_log"])
+def test_the_database_refuses_to_change_or_delete_audit_entries(
+    settings: Settings, archive: Archive, sql: str
+) -> None:
+    from sqlalchemy.exc import DatabaseError
+
+    with pytest.raises(DatabaseError, match="append-only"):
+        _execute(settings, sql)
+
+
 def entry_ids(archive: Archive) -> list[int]:
     with archive.reading() as session:
         return list(session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)))
@@ -213,7 +233,7 @@ def entry_ids(archive: Archive) -> list[int]:
 def test_audit_verify_detects_an_edited_entry(settings: Settings, archive: Archive, docs: Any) -> None:
     assert verify_audit_trail(archive, AUDITOR).ok
     third = entry_ids(archive)[2]
-    _execute(settings, f"UPDATE audit_log SET reason = 'nothing to see' WHERE id = {third}")
+    _tamper(settings, f"UPDATE audit_log SET reason = 'nothing to see' WHERE id = {third}")
     report = verify_audit_trail(archive, AUDITOR)
     assert not report.ok and report.bad_entry == third
     assert report.problem == f"entry {third} was changed after it was written"
@@ -221,7 +241,7 @@ def test_audit_verify_detects_an_edited_entry(settings: Settings, archive: Archi
 
 def test_audit_verify_detects_a_deleted_entry(settings: Settings, archive: Archive, docs: Any) -> None:
     ids = entry_ids(archive)
-    _execute(settings, f"DELETE FROM audit_log WHERE id = {ids[3]}")
+    _tamper(settings, f"DELETE FROM audit_log WHERE id = {ids[3]}")
     report = verify_audit_trail(archive, AUDITOR)
     assert report.bad_entry == ids[4]
     assert str(report.problem).startswith(f"entry {ids[4]} does not follow entry {ids[2]}")
@@ -233,7 +253,7 @@ def test_audit_verify_detects_an_inserted_entry(settings: Settings, archive: Arc
     with archive.reading() as session:
         prev = session.scalar(select(AuditEntry.hash).where(AuditEntry.id == ids[2]))
     assert prev is not None
-    _execute(settings, f"DELETE FROM audit_log WHERE id = {ids[3]}")
+    _tamper(settings, f"DELETE FROM audit_log WHERE id = {ids[3]}")
     fields = {
         "at": "2026-01-01T00:00:00.000000Z", "actor": "auditor", "on_behalf_of": None, "action": "case.show",
         "outcome": "denied", "case_number": None, "document_id": None, "reason": "forged",
