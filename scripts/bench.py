@@ -2,7 +2,8 @@
 
 Rows:
   import (no OCR) of ~100 KB scanned PDFs, documents/s — embedded, and PostgreSQL + S3;
-  case lookup latency p50/p99 (including the access decision and its audit entry) — PostgreSQL with 1,000,000 documents in 100,000 cases, SQLite with 100,000;
+  case lookup latency p50/p99, including the access decision and its audit entry — PostgreSQL with
+    1,000,000 documents in 100,000 cases, SQLite with 100,000;
   wall time of the whole process `ekakte case show CASE` on the embedded archive.
 
 Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS, BENCH_SQLITE_DOCS.
@@ -124,7 +125,8 @@ def bench_import(label: str, env: dict[str, str], inbox: Path, target: str) -> N
 SEED_CASES = {
     "postgresql": """
         INSERT INTO cases (id, case_number, team_id, opened_on, created_at)
-        SELECT g, lpad((g - 1)::text, 5, '0') || 'BG' || lpad((g - 1)::text, 7, '0'), :team, date '2020-01-01', now()
+        SELECT g, lpad((g - 1)::text, 5, '0') || 'BG' || lpad((g - 1)::text, 7, '0'), :team,
+               date '2020-01-01', now()
         FROM generate_series(1, :cases) g""",
     "sqlite": """
         WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < :cases)
