@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ekakte import audit
@@ -69,20 +69,20 @@ class _Row:
     teams: set[int]
 
 
+# Built once: every audited request runs it, and building statements costs more than running them.
+_PRINCIPALS = (
+    select(
+        Principal.name, Principal.disabled, Principal.health_clearance, PrincipalRole.role, TeamMember.team_id
+    )
+    .outerjoin(PrincipalRole, PrincipalRole.principal_id == Principal.id)
+    .outerjoin(TeamMember, TeamMember.principal_id == Principal.id)
+    .where(Principal.name.in_(bindparam("names", expanding=True)))
+)
+
+
 def _principals(session: Session, names: list[str]) -> dict[str, _Row]:
     """Principals with their roles and teams, in one query."""
-    rows = session.execute(
-        select(
-            Principal.name,
-            Principal.disabled,
-            Principal.health_clearance,
-            PrincipalRole.role,
-            TeamMember.team_id,
-        )
-        .outerjoin(PrincipalRole, PrincipalRole.principal_id == Principal.id)
-        .outerjoin(TeamMember, TeamMember.principal_id == Principal.id)
-        .where(Principal.name.in_(names))
-    )
+    rows = session.execute(_PRINCIPALS, {"names": names})
     found: dict[str, _Row] = {}
     for name, disabled, health, role, team_id in rows:
         row = found.setdefault(name, _Row(disabled, health, set(), set()))

@@ -46,6 +46,12 @@ def _fields(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
+# Built once, Core not ORM: every read is audited, and on that hot path building statements and the ORM
+# unit of work cost more than the SQL itself.
+_HEAD = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+_INSERT = insert(table_of(AuditEntry))
+
+
 def append(
     session: Session,
     actor: Actor,
@@ -55,27 +61,28 @@ def append(
     case_number: str | None = None,
     document_id: str | None = None,
     reason: str | None = None,
-) -> AuditEntry:
-    """Add an entry after the current last one. Concurrent writers are serialised so the chain never forks:
-    PostgreSQL by an advisory lock held to commit, SQLite by its single writer (BEGIN IMMEDIATE)."""
+) -> str:
+    """Add an entry after the current last one; returns its hash.
+
+    Concurrent writers are serialised so the chain never forks: PostgreSQL by an advisory lock held to
+    commit, SQLite by its single writer (BEGIN IMMEDIATE).
+    """
     serialize_writers(session, AUDIT_LOCK)
-    prev = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
-    entry = AuditEntry(
-        at=datetime.now(UTC),
-        actor=actor.name,
-        on_behalf_of=actor.on_behalf_of,
-        action=action,
-        outcome=outcome,
-        case_number=case_number,
-        document_id=document_id,
-        reason=(reason or "")[:500] or None,
-        prev_hash=prev,
-    )
-    entry.hash = entry_hash(prev, _fields(entry))
-    # A Core insert: on hot paths (every read is audited) the ORM unit of work costs more than the SQL.
-    values = {**_fields(entry), "at": entry.at, "prev_hash": prev, "hash": entry.hash}
-    session.execute(insert(table_of(AuditEntry)).values(**values))
-    return entry
+    prev = session.scalar(_HEAD) or GENESIS
+    at = datetime.now(UTC)
+    fields = {
+        "at": _canonical_time(at),
+        "actor": actor.name,
+        "on_behalf_of": actor.on_behalf_of,
+        "action": action,
+        "outcome": outcome,
+        "case_number": case_number,
+        "document_id": document_id,
+        "reason": (reason or "")[:500] or None,
+    }
+    digest = entry_hash(prev, fields)
+    session.execute(_INSERT, {**fields, "at": at, "prev_hash": prev, "hash": digest})
+    return digest
 
 
 def _entries(session_factory: Any, page: int = 5000) -> Iterator[AuditEntry]:

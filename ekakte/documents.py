@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ekakte.access import Action, decide, gate, refuse
 from ekakte.actor import Actor
@@ -105,6 +105,17 @@ def _document_info(doc: Document, case_number: str) -> DocumentInfo:
     )
 
 
+# The caseworker's lookup, built once (statement construction costs more than the query).
+_CASE = (
+    select(Case, Team.name)
+    .outerjoin(Team, Team.id == Case.team_id)
+    .where(Case.case_number == bindparam("number"))
+)
+_NEWEST_FIRST = (Document.received_on.desc(), Document.created_at.desc())
+_CASE_DOCUMENTS = select(Document).where(Document.case_id == bindparam("case_id")).order_by(*_NEWEST_FIRST)
+_CASE_DOCUMENTS_OF_TYPE = _CASE_DOCUMENTS.where(Document.document_type == bindparam("document_type"))
+
+
 def case_documents(
     archive: Archive, actor: Actor, case_number: str, document_type: str | None = None
 ) -> CaseView:
@@ -118,21 +129,17 @@ def case_documents(
     wanted_type = settings.document_type(document_type) if document_type else None
     view: CaseView | None = None
     with archive.transaction() as session:
-        row = session.execute(
-            select(Case, Team.name).outerjoin(Team, Team.id == Case.team_id).where(Case.case_number == number)
-        ).first()
+        row = session.execute(_CASE, {"number": number}).first()
         case, team = (row[0], row[1]) if row else (None, None)
         decision = gate(
             session, actor, Action.CASE_SHOW, case_number=number, case_team_id=case.team_id if case else None
         )
         if decision.allowed and case is not None:
-            query = select(Document).where(Document.case_id == case.id)
-            if wanted_type:
-                query = query.where(Document.document_type == wanted_type)
-            query = query.order_by(Document.received_on.desc(), Document.created_at.desc())
+            params: dict[str, object] = {"case_id": case.id, "document_type": wanted_type}
+            query = _CASE_DOCUMENTS_OF_TYPE if wanted_type else _CASE_DOCUMENTS
             docs = [
                 _document_info(d, number)
-                for d in session.scalars(query)
+                for d in session.scalars(query, params)
                 if decide(
                     decision.subject,
                     Action.DOC_SHOW,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ekakte.access import Role
 from ekakte.cli import State, emit_json, pass_state
+
+if TYPE_CHECKING:
+    from ekakte.principals import UserInfo
 
 ROLE = click.Choice([str(r) for r in Role])
 
@@ -93,10 +98,7 @@ def user_list(state: State, as_json: bool) -> None:
         click.echo(_line(info))
 
 
-def _line(info: object) -> str:
-    from ekakte.principals import UserInfo
-
-    assert isinstance(info, UserInfo)
+def _line(info: UserInfo) -> str:
     flags = (" health" if info.health_clearance else "") + (" DISABLED" if info.disabled else "")
     return (
         f"{info.name:<20} roles: {', '.join(info.roles) or '-'}; teams: {', '.join(info.teams) or '-'};"

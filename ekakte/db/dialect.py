@@ -26,6 +26,9 @@ def insert_or_ignore(session: Session, model: Any, conflict_columns: list[str]) 
     return stmt
 
 
+_ADVISORY_XACT_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
 def serialize_writers(session: Session, key: int) -> None:
     """Make writers that call this with the same key take turns until their transactions end.
 
@@ -33,4 +36,4 @@ def serialize_writers(session: Session, key: int) -> None:
     (BEGIN IMMEDIATE, see db/session.py) already run one at a time.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        session.execute(_ADVISORY_XACT_LOCK, {"key": key})
