@@ -13,16 +13,7 @@ from ekakte import audit
 from ekakte.actor import Actor
 from ekakte.db.models import Principal, PrincipalRole, TeamMember
 from ekakte.errors import NotPermitted
-
-
-class Role(StrEnum):
-    SCAN_OPERATOR = "scan_operator"
-    CASEWORKER = "caseworker"
-    TEAM_LEAD = "team_lead"
-    RECORDS_MANAGER = "records_manager"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-    SERVICE = "service"
+from ekakte.roles import Role
 
 
 class Action(StrEnum):

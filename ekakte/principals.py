@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
-from ekakte.access import Action, Role, gate, refuse
+from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.audit import append
 from ekakte.db.dialect import insert_or_ignore
 from ekakte.db.models import Case, Principal, PrincipalRole, Team, TeamMember
 from ekakte.errors import InvalidInput, NotFound
+from ekakte.roles import Role
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")
 

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ekakte.access import Role
 from ekakte.cli import State, emit_json, pass_state
+from ekakte.roles import Role
 
 if TYPE_CHECKING:
     from ekakte.principals import UserInfo

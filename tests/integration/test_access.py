@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from ekakte import audit
-from ekakte.access import Role
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings, load_settings
@@ -23,6 +22,7 @@ from ekakte.errors import NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.integrity import verify
 from ekakte.principals import add_user, assign_case, disable_user, list_users
+from ekakte.roles import Role
 from ekakte.trail import audit_entries, verify_audit_trail
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, TEAM
 

@@ -1,0 +1,15 @@
+"""The roles a principal can hold (see docs/security.md). No imports: the CLI reads it at start-up."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    SCAN_OPERATOR = "scan_operator"
+    CASEWORKER = "caseworker"
+    TEAM_LEAD = "team_lead"
+    RECORDS_MANAGER = "records_manager"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    SERVICE = "service"
