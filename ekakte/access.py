@@ -21,6 +21,9 @@ class Action(StrEnum):
     CASE_SHOW = "case.show"  # a case and its documents' metadata
     DOC_SHOW = "doc.show"  # one document's metadata
     DOC_GET = "doc.get"  # the document's content (export)
+    DOC_TEXT = "doc.text"  # the document's OCR text: content, like the original
+    SEARCH = "search"  # full-text search; results are limited to what DOC_TEXT would allow
+    OCR_WORK = "ocr.work"  # run OCR over pending pages (reads originals, reveals nothing)
     CASE_ASSIGN = "case.assign"
     USER_MANAGE = "user.manage"  # users, roles, teams
     AUDIT_READ = "audit.read"
@@ -129,8 +132,16 @@ def decide(
         if Role.RECORDS_MANAGER in roles:
             return Decision(True, "records manager: metadata")
         return on_own_team()
-    if action == Action.DOC_GET:
+    if action in (Action.DOC_GET, Action.DOC_TEXT):
         return on_own_team()
+    if action == Action.SEARCH:
+        # Allowed to ask at all; which documents answer is decided per document by `searchable`,
+        # inside the query, before anything is counted or ranked.
+        if not roles & CONTENT_ROLES:
+            return Decision(False, "role may not see case documents")
+        return Decision(True, "content role: own teams' cases")
+    if action == Action.OCR_WORK:
+        return _by_role(roles, {Role.SCAN_OPERATOR, Role.SERVICE})
     if action == Action.CASE_ASSIGN:
         if Role.ADMIN in roles:
             return Decision(True, "admin")
@@ -148,6 +159,22 @@ def decide(
     if action == Action.INTEGRITY:
         return _by_role(roles, {Role.ADMIN, Role.RECORDS_MANAGER})
     return Decision(False, f"no rule for {action}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which documents a search may return: those of cases of `team_ids`, restricted types only with
+    the health clearance. The same rule as `decide(..., DOC_TEXT)`, in a form SQL can apply."""
+
+    team_ids: frozenset[int]
+    restricted_allowed: bool
+
+
+def search_scope(subject: Subject | None) -> Scope:
+    """The documents a subject's search may return (nothing for roles without content access)."""
+    if subject is None or not subject.roles & CONTENT_ROLES:
+        return Scope(frozenset(), False)
+    return Scope(subject.team_ids, subject.health_clearance)
 
 
 def _by_role(roles: frozenset[str], allowed: set[Role]) -> Decision:

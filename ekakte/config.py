@@ -42,6 +42,11 @@ _KEYS = {
     "restricted_types": "EKAKTE_RESTRICTED_TYPES",
     "station": "EKAKTE_STATION",
     "gc_grace_hours": "EKAKTE_GC_GRACE_HOURS",
+    "ocr_languages": "EKAKTE_OCR_LANGUAGES",
+    "ocr_workers": "EKAKTE_OCR_WORKERS",
+    "ocr_lease_seconds": "EKAKTE_OCR_LEASE_SECONDS",
+    "ocr_max_attempts": "EKAKTE_OCR_MAX_ATTEMPTS",
+    "tesseract": "EKAKTE_TESSERACT",
 }
 _SECRET_KEYS = {"s3_secret_key"}
 
@@ -62,6 +67,16 @@ class Settings:
     restricted_types: tuple[str, ...] = DEFAULT_RESTRICTED_TYPES
     station: str = ""
     gc_grace_hours: float = 24.0
+    # tesseract's language models, joined with "+"; the first is the main one (German first).
+    ocr_languages: str = "deu+eng"
+    # OCR processes per machine; 0 means one per core.
+    ocr_workers: int = 0
+    # How long a worker holds a page before another may take it over (it renews the lease while alive).
+    ocr_lease_seconds: float = 600.0
+    # Tries per page before it is left `failed` with its reason.
+    ocr_max_attempts: int = 3
+    # The tesseract program: a name on PATH or a full path.
+    tesseract: str = "tesseract"
     config_file: Path | None = None
 
     def __post_init__(self) -> None:
@@ -82,6 +97,14 @@ class Settings:
             )
         if self.gc_grace_hours < 1:
             raise ConfigError("gc_grace_hours must be at least 1 (a running import needs that long)")
+        if not re.fullmatch(r"[A-Za-z_]+(\+[A-Za-z_]+)*", self.ocr_languages):
+            raise ConfigError(f"ocr_languages must look like deu+eng, not {self.ocr_languages!r}")
+        if self.ocr_workers < 0:
+            raise ConfigError("ocr_workers must be 0 (one per core) or more")
+        if self.ocr_lease_seconds < 1:
+            raise ConfigError("ocr_lease_seconds must be at least 1")
+        if self.ocr_max_attempts < 1:
+            raise ConfigError("ocr_max_attempts must be at least 1")
         scheme = urlsplit(self.storage).scheme
         if scheme not in ("file", "s3"):
             raise ConfigError(f"EKAKTE_STORAGE must start with file:// or s3://, not {self.storage!r}")
@@ -170,6 +193,14 @@ def _as_bool(key: str, value: Any) -> bool:
     raise ConfigError(f"{key} must be true or false, not {value!r}")
 
 
+def _as_number(raw: dict[str, Any], key: str, default: float, kind: type[int] | type[float]) -> float:
+    value = raw.get(key, default)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be a number, not {value!r}") from None
+
+
 def _as_types(key: str, value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
@@ -197,10 +228,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             raw[key] = env[var]
 
     home = Path(str(raw.get("home", "./ekakte-data"))).expanduser().resolve()
-    try:
-        grace = float(raw.get("gc_grace_hours", 24))
-    except (TypeError, ValueError):
-        raise ConfigError(f"gc_grace_hours must be a number, not {raw['gc_grace_hours']!r}") from None
+    grace = _as_number(raw, "gc_grace_hours", 24.0, float)
     return Settings(
         home=home,
         database_url=normalize_database_url(
@@ -217,6 +245,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         restricted_types=_restricted_types(raw),
         station=str(raw.get("station") or socket.gethostname()),
         gc_grace_hours=grace,
+        ocr_languages=str(raw.get("ocr_languages", "deu+eng")),
+        ocr_workers=int(_as_number(raw, "ocr_workers", 0, int)),
+        ocr_lease_seconds=_as_number(raw, "ocr_lease_seconds", 600.0, float),
+        ocr_max_attempts=int(_as_number(raw, "ocr_max_attempts", 3, int)),
+        tesseract=str(raw.get("tesseract") or "tesseract"),
         config_file=config_file,
     )
 

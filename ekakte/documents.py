@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select
 from ekakte.access import Action, decide, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import Case, Document, Team
+from ekakte.db.models import Case, Document, Page, Team
 from ekakte.errors import InvalidInput, NotFound, OutputExists
 from ekakte.storage import read_verified
 
@@ -234,3 +234,42 @@ def export_original(
     finally:
         Path(tmp_name).unlink(missing_ok=True)
     return doc
+
+
+@dataclass(frozen=True)
+class PageText:
+    number: int
+    state: str
+    text: str | None
+    confidence: float | None
+    engine: str | None
+    language: str | None
+    rotation: int | None
+    reason: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "page": self.number,
+            "ocr_state": self.state,
+            "text": self.text,
+            "confidence": self.confidence,
+            "engine": self.engine,
+            "language": self.language,
+            "rotation": self.rotation,
+            "reason": self.reason,
+        }
+
+
+def document_text(
+    archive: Archive, actor: Actor, document_id: uuid.UUID
+) -> tuple[DocumentInfo, list[PageText]]:
+    """A document's metadata and the text of its pages (OCR or text layer), page by page."""
+    info = _authorized_document(archive, actor, document_id, Action.DOC_TEXT)
+    with archive.reading() as session:
+        pages = [
+            PageText(p.number, p.ocr_state, p.text, p.confidence, p.engine, p.language, p.rotation, p.reason)
+            for p in session.scalars(
+                select(Page).where(Page.document_id == document_id).order_by(Page.number)
+            )
+        ]
+    return info, pages

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from ekakte.config import load_settings
 from ekakte.db.models import Base
+from ekakte.db.schema import include_in_autogenerate
 from ekakte.db.session import make_engine
 
 config = context.config
@@ -19,6 +20,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds tables instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_in_autogenerate,
     )
     with context.begin_transaction():
         context.run_migrations()

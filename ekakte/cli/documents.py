@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,13 +17,25 @@ def doc() -> None:
 
 @doc.command("show")
 @click.argument("document_id")
+@click.option("--text", "with_text", is_flag=True, help="Also print the text of each page (OCR).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
-def doc_show(state: State, document_id: str, as_json: bool) -> None:
-    """Show a document's metadata."""
-    from ekakte.documents import get_document, parse_document_id
+def doc_show(state: State, document_id: str, with_text: bool, as_json: bool) -> None:
+    """Show a document's metadata (and with --text its text, page by page)."""
+    from ekakte.documents import document_text, get_document, parse_document_id
 
-    info = get_document(state.archive, state.actor, parse_document_id(document_id))
+    doc_id = parse_document_id(document_id)
+    if with_text:
+        info, pages = document_text(state.archive, state.actor, doc_id)
+        if as_json:
+            emit_json({**info.as_json(), "pages": [p.as_json() for p in pages]})
+            return
+        for page in pages:
+            click.echo(f"--- page {page.number}: {_page_state(page)}")
+            if page.text:
+                click.echo(page.text)
+        return
+    info = get_document(state.archive, state.actor, doc_id)
     data = info.as_json()
     if as_json:
         emit_json(data)
@@ -30,6 +43,19 @@ def doc_show(state: State, document_id: str, as_json: bool) -> None:
     width = max(len(k) for k in data)
     for key, value in data.items():
         click.echo(f"{key.ljust(width)}  {'-' if value is None else value}")
+
+
+def _page_state(page: Any) -> str:
+    if page.state == "done":
+        how = page.engine or "?"
+        if page.confidence is not None:
+            how += f", confidence {page.confidence:.0f}"
+        if page.rotation:
+            how += f", turned {page.rotation}°"
+        return f"text ({how})"
+    if page.state == "pending":
+        return "OCR pending"
+    return f"{page.state}: {page.reason or 'no reason recorded'}"
 
 
 @doc.command("get")

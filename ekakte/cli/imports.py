@@ -13,6 +13,7 @@ from ekakte.errors import ExitCode, InvalidInput
 
 if TYPE_CHECKING:
     from ekakte.ingest import BatchReport, ImportResult
+    from ekakte.ocr.worker import OcrReport
 
 
 def _result_line(r: ImportResult) -> str:
@@ -42,6 +43,10 @@ def _result_line(r: ImportResult) -> str:
     show_default=True,
     help="Batch mode: skip files changed in the last SECONDS (a scanner may still be writing).",
 )
+@click.option("--ocr", "with_ocr", is_flag=True, help="Read the text of what was stored before returning.")
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="With --ocr: OCR processes (default: one per core)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @pass_state
 def import_command(
@@ -54,6 +59,8 @@ def import_command(
     station: str | None,
     batch_dir: Path | None,
     settle: float,
+    with_ocr: bool,
+    workers: int | None,
     as_json: bool,
 ) -> int:
     """Store scans (PDF, TIFF, JPEG, PNG) in the archive.
@@ -64,6 +71,8 @@ def import_command(
 
     In batch mode each file may have a sidecar NAME.json with "case", "type", "received", "title".
     Stored files move to done/, refused ones to rejected/ with NAME.reason.txt.
+
+    Without --ocr the pages wait for `ekakte ocr work`: the scanning station does not wait for OCR.
     """
     from ekakte.ingest import DocumentMeta, import_files, parse_date
 
@@ -84,7 +93,16 @@ def import_command(
             for r in report.results:
                 click.echo(_result_line(r))
 
-    return _finish(report, as_json, batch=batch_dir is not None)
+    ocr_report = None
+    if with_ocr and not report.aborted:
+        from ekakte.cli.ocr import run_ocr_command
+
+        ids = [r.document_id for r in report.results]
+        ocr_report = run_ocr_command(state, workers, once=True, document_ids=ids, quiet=as_json)
+    code = _finish(report, as_json, batch=batch_dir is not None, ocr=ocr_report)
+    if code == ExitCode.OK and ocr_report is not None and ocr_report.failed:
+        return ExitCode.PARTIAL
+    return code
 
 
 def _run_batch(
@@ -117,16 +135,18 @@ def _run_batch(
             bar.__exit__(None, None, None)
 
 
-def _finish(report: BatchReport, as_json: bool, *, batch: bool) -> int:
+def _finish(report: BatchReport, as_json: bool, *, batch: bool, ocr: OcrReport | None = None) -> int:
     """Print the refusals and one summary line; exit 3 (files) or 12 (batch) when anything was refused."""
     if as_json:
-        emit_json(report.as_json())
+        emit_json({**report.as_json(), **({"ocr": ocr.as_json()} if ocr else {})})
     else:
         for rejection in report.rejected:
             click.echo(f"rejected  {rejection.filename}: {rejection.reason}", err=True)
         single_file = not batch and len(report.results) + len(report.rejected) == 1
         if not single_file or report.skipped or report.aborted:
             click.echo(report.summary())
+        if ocr is not None:
+            click.echo(ocr.summary())
     if report.aborted:
         raise report.aborted
     if report.rejected:

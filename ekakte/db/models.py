@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -33,6 +35,8 @@ NAMING = {
 }
 
 UTC_TIMESTAMP = DateTime(timezone=True)
+# SQLite makes only INTEGER PRIMARY KEY an auto-incrementing rowid (and only that survives VACUUM).
+PAGE_ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -51,7 +55,13 @@ class DocumentState:
 
 
 class OcrState:
+    """OCR states of a page. A page is `pending` until a worker records `done`, `failed` or `skipped`;
+    the lease columns say which worker is on it, and until when."""
+
     PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"  # gave up after the configured number of attempts; `reason` says why
+    SKIPPED = "skipped"  # cannot be read at all (e.g. an encrypted PDF); `reason` says why
 
 
 class Case(Base):
@@ -112,14 +122,35 @@ class Document(Base):
 
 
 class Page(Base):
-    __tablename__ = "pages"
+    """One page of a document and its text. The text index (FTS5 / tsvector) is kept by the database:
+    see migrations/versions/0003_ocr_and_search.py and ekakte/search.py."""
 
-    document_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint("document_id", "number", name="uq_pages_document_id_number"),
+        # The OCR queue: only pending pages are in it, so it stays small however large the archive grows.
+        Index(
+            "ix_pages_pending",
+            "id",
+            postgresql_where=text("ocr_state = 'pending'"),
+            sqlite_where=text("ocr_state = 'pending'"),
+        ),
     )
-    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+    id: Mapped[int] = mapped_column(PAGE_ID, primary_key=True, autoincrement=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)
     ocr_state: Mapped[str] = mapped_column(String(20), default=OcrState.PENDING)
+    confidence: Mapped[float | None] = mapped_column(Float)  # tesseract's mean word confidence, 0-100
+    engine: Mapped[str | None] = mapped_column(String(60))  # e.g. "tesseract 5.3.0", "pypdf text layer"
+    language: Mapped[str | None] = mapped_column(String(40))  # e.g. "deu+eng"
+    rotation: Mapped[int | None] = mapped_column(Integer)  # degrees the page was turned to be read
+    reason: Mapped[str | None] = mapped_column(String(500))  # why failed / skipped, or the last error
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    ocr_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
 
 
 class Team(Base):

@@ -8,7 +8,7 @@ from ekakte.errors import SchemaError
 
 # Every Alembic revision in migrations/versions, oldest first. A test keeps this in step with the scripts;
 # reading them at run time would cost every CLI start the import of Alembic.
-REVISIONS: tuple[str, ...] = ("0001", "0002")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003")
 HEAD = REVISIONS[-1]
 
 
@@ -34,3 +34,17 @@ def check_schema(conn: Connection) -> None:
         f"the database schema is at revision {revision}, which this ekakte does not know:"
         " it was upgraded by a newer ekakte; install that version"
     )
+
+
+# The text index is made by migration 0003 in each dialect's own terms and is not in the models:
+# SQLite's FTS5 table (and its shadow tables) and PostgreSQL's generated tsvector column and its index.
+TEXT_INDEX_OBJECTS = frozenset({"tsv", "ix_pages_tsv"})
+
+
+def include_in_autogenerate(_obj: object, name: str | None, type_: str, *_args: object) -> bool:
+    """Alembic's include_object hook: leave the text index out of comparisons with the models."""
+    if name is None:
+        return True
+    if type_ == "table" and name.startswith("pages_fts"):
+        return False
+    return name not in TEXT_INDEX_OBJECTS

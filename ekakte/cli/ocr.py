@@ -1,0 +1,118 @@
+"""`ekakte ocr work` and `ekakte search`: reading the scans' text, and finding documents by it."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ekakte.cli import State, emit_json, pass_state
+from ekakte.errors import ExitCode
+
+if TYPE_CHECKING:
+    from ekakte.ocr.worker import OcrReport
+
+
+@click.group()
+def ocr() -> None:
+    """OCR of stored scans (tesseract; German first)."""
+
+
+@ocr.command("work")
+@click.option("--workers", type=click.IntRange(1, 256), help="OCR processes; default one per core.")
+@click.option("--once", is_flag=True, help="Stop when no pending page is left (default: keep polling).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report at the end.")
+@pass_state
+def ocr_work(state: State, workers: int | None, once: bool, as_json: bool) -> int:
+    """Read pending pages. Any number of workers on any number of machines may run at once.
+
+    \b
+    ekakte ocr work --once          # cron: everything pending, then exit
+    ekakte ocr work --workers 4     # a service: keeps polling; stop it with SIGTERM
+    """
+    report = run_ocr_command(state, workers, once=once, document_ids=None, quiet=as_json)
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        click.echo(report.summary())
+    return ExitCode.PARTIAL if report.failed else ExitCode.OK
+
+
+def run_ocr_command(
+    state: State, workers: int | None, *, once: bool, document_ids: list[Any] | None, quiet: bool
+) -> OcrReport:
+    """run_ocr with a progress bar on a terminal and a clean stop on SIGTERM / Ctrl-C."""
+    from ekakte.ocr.worker import run_ocr
+
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    bar: Any = None
+
+    def progress(_outcome: Any) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=0, label="OCR", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(1)
+
+    show_bar = not quiet and sys.stderr.isatty()
+    try:
+        return run_ocr(
+            state.archive,
+            state.actor,
+            workers=workers,
+            once=once,
+            document_ids=document_ids,
+            progress=progress if show_bar else None,
+            should_stop=lambda: stopping,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+@click.command("search")
+@click.argument("query")
+@click.option("--case", "case_number", help="Only this case.")
+@click.option("--type", "document_type", help="Only documents of this type.")
+@click.option("--limit", type=int, default=20, show_default=True, help="At most this many documents.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def search_command(
+    state: State, query: str, case_number: str | None, document_type: str | None, limit: int, as_json: bool
+) -> None:
+    """Find documents by their text: words and "quoted phrases", all must match.
+
+    \b
+    ekakte search Mietvertrag
+    ekakte search 'Kontoauszug März' --case 12345BG0001234
+    ekakte search '"Bewilligungsbescheid vom"' --type Bescheid --json
+    """
+    from ekakte.search import search
+
+    hits = search(
+        state.archive, state.actor, query, case_number=case_number, document_type=document_type, limit=limit
+    )
+    if as_json:
+        emit_json({"query": query, "results": [h.as_json() for h in hits]})
+        return
+    if not hits:
+        click.echo("no matching documents")
+        return
+    for h in hits:
+        title = h.title or h.document_type
+        click.echo(
+            f"{h.received_on}  {h.case_number}  {h.document_type:<14}  {h.document_id}  p.{h.page}  {title}"
+        )
+        click.echo(f"    {h.snippet}")
+
+
+COMMANDS = [ocr, search_command]

@@ -1,0 +1,341 @@
+"""The OCR queue: claim pending pages under a lease, read them in a process pool, record the results.
+
+Any number of workers, on any number of machines, share the queue through the database:
+  - a claim is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) that sets the lease, so two
+    workers never claim the same page (SQLite: its single writer does the same);
+  - a worker renews the leases of the pages it holds while it lives; a killed worker's leases expire
+    and its pages are claimed again (each claim counts an attempt; after `ocr_max_attempts` a page is
+    left `failed` with its reason);
+  - a result is recorded only by the holder of the page's lease, so each page is recorded once.
+The original is fetched once per document and worker, verified against its SHA-256, into a temporary
+folder that the pool's processes read from; it is deleted when the worker no longer needs it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, or_, select, update
+
+from ekakte.access import Action, gate, refuse
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.db.models import Document, OcrState, Page, table_of
+from ekakte.errors import EkakteError
+from ekakte.ocr import engine
+from ekakte.ocr.task import DONE, SKIPPED, PageJob, PageOutcome, read_page
+from ekakte.storage import read_verified
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OcrReport:
+    worker: str
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0  # pages given up on in this run (after their last attempt)
+    retried: int = 0  # attempts that failed and will be tried again
+    lost: int = 0  # results not recorded because another worker had taken the page over
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return self.done + self.skipped + self.failed
+
+    def summary(self) -> str:
+        rate = f", {self.done / self.seconds:.2f} pages/s" if self.seconds and self.done else ""
+        text = f"OCR: {self.done} pages read, {self.skipped} skipped, {self.failed} failed"
+        if self.retried:
+            text += f", {self.retried} to be retried"
+        if self.lost:
+            text += f", {self.lost} taken over by another worker"
+        return text + f" in {self.seconds:.1f} s{rate}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "worker": self.worker,
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "retried": self.retried,
+            "lost": self.lost,
+            "seconds": round(self.seconds, 3),
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class _Claim:
+    page_id: int
+    document_id: uuid.UUID
+    number: int
+
+
+@dataclass
+class _Original:
+    path: Path
+    media_type: str
+    holders: int = 0
+
+
+def run_ocr(
+    archive: Archive,
+    actor: Actor,
+    *,
+    workers: int | None = None,
+    once: bool = True,
+    document_ids: Iterable[uuid.UUID] | None = None,
+    poll_seconds: float = 5.0,
+    progress: Callable[[PageOutcome], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> OcrReport:
+    """Read pending pages until none are left (`once`) or until `should_stop()` (a long-running worker).
+
+    `document_ids` limits the work to those documents (`ekakte import --ocr`). Raises NotPermitted
+    unless the actor may run OCR, ConfigError when tesseract or a language model is missing.
+    """
+    settings = archive.settings
+    with archive.transaction() as session:
+        decision = gate(session, actor, Action.OCR_WORK, detail="ocr work")
+    if not decision.allowed:
+        raise refuse("ocr work")
+    engine.use(settings.tesseract)
+    engine.check_languages(settings.ocr_languages)
+
+    processes = workers or settings.ocr_workers or os.cpu_count() or 1
+    queue = _Queue(archive, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}", document_ids)
+    report = OcrReport(queue.worker)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="ekakte-ocr-"))
+    originals: dict[uuid.UUID, _Original] = {}
+    inflight: dict[cf.Future[PageOutcome], _Claim] = {}
+    # spawn: the pool's processes start clean (no inherited database connections or threads).
+    pool = cf.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        renew_at = time.monotonic() + settings.ocr_lease_seconds / 3
+        while True:
+            # Keep every process busy with one page and one waiting; claim no more than that, so
+            # other workers get the rest.
+            while len(inflight) < 2 * processes and not should_stop():
+                claims = queue.claim(2 * processes - len(inflight))
+                if not claims:
+                    break
+                for claim in claims:
+                    job = _job(archive, queue, claim, originals, workdir, report)
+                    if job is not None:
+                        inflight[pool.submit(read_page, job)] = claim
+            if not inflight:
+                if once or should_stop():
+                    break
+                time.sleep(poll_seconds)
+                continue
+            finished, _ = cf.wait(inflight, timeout=5.0, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                claim = inflight.pop(future)
+                _release(originals, claim.document_id)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the pool process died (killed, out of memory)
+                    outcome = PageOutcome(claim.page_id, "error", reason=f"OCR process died: {exc}"[:500])
+                queue.record(outcome, report)
+                if progress is not None:
+                    progress(outcome)
+            if time.monotonic() >= renew_at and inflight:
+                queue.renew([c.page_id for c in inflight.values()])
+                renew_at = time.monotonic() + settings.ocr_lease_seconds / 3
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        queue.release([c.page_id for c in inflight.values()])
+        shutil.rmtree(workdir, ignore_errors=True)
+        report.seconds = time.monotonic() - started
+    return report
+
+
+def _job(
+    archive: Archive,
+    queue: _Queue,
+    claim: _Claim,
+    originals: dict[uuid.UUID, _Original],
+    workdir: Path,
+    report: OcrReport,
+) -> PageJob | None:
+    """The pool's job for a claimed page; fetches the original on first use. None if it cannot be read."""
+    original = originals.get(claim.document_id)
+    if original is None:
+        try:
+            original = _fetch(archive, claim.document_id, workdir)
+        except EkakteError as exc:
+            # The object store failed or the original is corrupt: not this page's fault, try later.
+            queue.record(PageOutcome(claim.page_id, "error", reason=str(exc)[:500]), report)
+            return None
+        originals[claim.document_id] = original
+    original.holders += 1
+    settings = archive.settings
+    return PageJob(
+        claim.page_id, claim.number, original.media_type, str(original.path), settings.ocr_languages,
+        settings.tesseract,
+    )  # fmt: skip
+
+
+def _fetch(archive: Archive, document_id: uuid.UUID, workdir: Path) -> _Original:
+    with archive.reading() as session:
+        doc = session.get(Document, document_id)
+        if doc is None:
+            raise EkakteError(f"document {document_id} is gone")
+        key, sha256, size, media_type = doc.storage_key, doc.sha256, doc.size_bytes, doc.media_type
+    path = workdir / str(document_id)
+    with path.open("wb") as out:
+        for chunk in read_verified(archive.store, key, sha256, size):
+            out.write(chunk)
+    return _Original(path, media_type)
+
+
+def _release(originals: dict[uuid.UUID, _Original], document_id: uuid.UUID) -> None:
+    original = originals.get(document_id)
+    if original is None:
+        return
+    original.holders -= 1
+    if original.holders <= 0:
+        original.path.unlink(missing_ok=True)
+        del originals[document_id]
+
+
+_PAGES = table_of(Page)
+
+
+class _Queue:
+    """The pages table as a work queue, for one worker."""
+
+    def __init__(self, archive: Archive, worker: str, document_ids: Iterable[uuid.UUID] | None) -> None:
+        self.archive = archive
+        self.worker = worker
+        self.document_ids = list(document_ids) if document_ids is not None else None
+        self.lease = timedelta(seconds=archive.settings.ocr_lease_seconds)
+        self.max_attempts = archive.settings.ocr_max_attempts
+
+    def _claimable(self, now: datetime) -> Any:
+        condition = and_(
+            Page.ocr_state == OcrState.PENDING,
+            or_(Page.lease_expires.is_(None), Page.lease_expires < now),
+        )
+        if self.document_ids is not None:
+            condition = and_(condition, Page.document_id.in_(self.document_ids))
+        return condition
+
+    def claim(self, limit: int) -> list[_Claim]:
+        if self.document_ids == []:
+            return []
+        now = datetime.now(UTC)
+        with self.archive.transaction() as session:
+            # Pages whose every attempt ended with a dead worker (or an error) are given up first.
+            session.execute(
+                update(Page)
+                .where(self._claimable(now), Page.attempts >= self.max_attempts)
+                .values(
+                    ocr_state=OcrState.FAILED,
+                    reason=f"gave up after {self.max_attempts} attempts",
+                    lease_owner=None,
+                    lease_expires=None,
+                    ocr_at=now,
+                )
+            )
+            # In id order, i.e. a document's pages together: its original is fetched once.
+            candidates = (
+                select(Page.id)
+                .where(self._claimable(now))
+                .order_by(Page.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            rows = session.execute(
+                update(Page)
+                .where(Page.id.in_(candidates.scalar_subquery()))
+                .values(lease_owner=self.worker, lease_expires=now + self.lease, attempts=Page.attempts + 1)
+                .returning(Page.id, Page.document_id, Page.number)
+                .execution_options(synchronize_session=False)
+            ).all()
+        return sorted((_Claim(r[0], r[1], r[2]) for r in rows), key=lambda c: c.page_id)
+
+    def record(self, outcome: PageOutcome, report: OcrReport) -> None:
+        """Write a page's result, if this worker still holds its lease."""
+        now = datetime.now(UTC)
+        mine = and_(
+            Page.id == outcome.page_id, Page.lease_owner == self.worker, Page.ocr_state == OcrState.PENDING
+        )
+        if outcome.status in (DONE, SKIPPED):
+            values: dict[str, Any] = {
+                "ocr_state": OcrState.DONE if outcome.status == DONE else OcrState.SKIPPED,
+                "text": outcome.text,
+                "confidence": outcome.confidence,
+                "engine": outcome.engine,
+                "language": outcome.language,
+                "rotation": outcome.rotation,
+                "reason": outcome.reason,
+            }
+        else:
+            values = {
+                "ocr_state": case(
+                    (Page.attempts >= self.max_attempts, OcrState.FAILED), else_=OcrState.PENDING
+                ),
+                "reason": outcome.reason,
+            }
+        with self.archive.transaction() as session:
+            row = session.execute(
+                update(Page)
+                .where(mine)
+                .values(**values, lease_owner=None, lease_expires=None, ocr_at=now)
+                .returning(Page.ocr_state)
+                .execution_options(synchronize_session=False)
+            ).first()
+        if row is None:
+            report.lost += 1
+        elif row[0] == OcrState.DONE:
+            report.done += 1
+        elif row[0] == OcrState.SKIPPED:
+            report.skipped += 1
+        elif row[0] == OcrState.FAILED:
+            report.failed += 1
+            report.errors.append(f"page {outcome.page_id}: {outcome.reason}")
+        else:
+            report.retried += 1
+
+    def renew(self, page_ids: list[int]) -> None:
+        with self.archive.transaction() as session:
+            session.execute(
+                _PAGES.update()
+                .where(_PAGES.c.id.in_(bindparam("ids", expanding=True)))
+                .where(_PAGES.c.lease_owner == self.worker)
+                .values(lease_expires=datetime.now(UTC) + self.lease),
+                {"ids": page_ids},
+            )
+
+    def release(self, page_ids: list[int]) -> None:
+        """Give back unfinished pages at once (on Ctrl-C or SIGTERM), instead of letting leases expire."""
+        if not page_ids:
+            return
+        try:
+            with self.archive.transaction() as session:
+                session.execute(
+                    _PAGES.update()
+                    .where(_PAGES.c.id.in_(bindparam("ids", expanding=True)))
+                    .where(_PAGES.c.lease_owner == self.worker)
+                    .values(lease_owner=None, lease_expires=None),
+                    {"ids": page_ids},
+                )
+        except EkakteError as exc:  # the leases expire by themselves
+            log.warning("could not release OCR leases: %s", exc)
