@@ -17,12 +17,14 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings, load_settings
 from ekakte.db.models import AuditEntry
-from ekakte.documents import case_documents, export_original, get_document
+from ekakte.documents import case_documents, document_text, export_original, get_document
 from ekakte.errors import NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.integrity import verify
+from ekakte.ocr.worker import run_ocr
 from ekakte.principals import add_user, assign_case, disable_user, list_users
 from ekakte.roles import Role
+from ekakte.search import search
 from ekakte.trail import audit_entries, verify_audit_trail
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, TEAM
 
@@ -59,6 +61,9 @@ def expected(role: str, action: str, own: bool, restricted: bool, health: bool) 
         "case.show": content or role == "records_manager",
         "doc.show": content or role == "records_manager",
         "doc.get": content,
+        "doc.text": content,
+        "search": role in CONTENT_ROLES,  # which documents answer: test_search.py
+        "ocr.work": role in ("scan_operator", "service"),
         "import": role == "scan_operator",
         "case.assign": role == "admin" or (role == "team_lead" and own),
         "user.manage": role == "admin",
@@ -83,6 +88,9 @@ def attempt(
         "user.manage": lambda: list_users(archive, who),
         "audit.read": lambda: audit_entries(archive, who, limit=1),
         "integrity": lambda: verify(archive, who, checksums=False),
+        "doc.text": lambda: document_text(archive, who, doc_id),
+        "search": lambda: search(archive, who, "Muster", case_number=case),
+        "ocr.work": lambda: run_ocr(archive, who, document_ids=[]),
     }
     try:
         calls[action]()
@@ -109,10 +117,13 @@ def test_role_matrix_decides_and_audits_every_access(
             "audit.read",
             "integrity",
             "case.assign",
+            "doc.text",
+            "search",
+            "ocr.work",
         ):
             for own in (True, False):
                 for restricted in (False, True):
-                    if action not in ("doc.show", "doc.get") and restricted:
+                    if action not in ("doc.show", "doc.get", "doc.text") and restricted:
                         continue
                     allowed = attempt(archive, who, action, own, docs[(own, restricted)], tmp_path, make_scan)
                     want = expected(role, action, own, restricted, health)

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from ekakte.archive import Archive, initialize
 from ekakte.config import Settings, load_settings
@@ -63,3 +63,71 @@ def test_an_outdated_schema_names_the_command_that_fixes_it(settings: Settings) 
         conn.execute(text(f"INSERT INTO alembic_version (version_num) VALUES ('{HEAD}')"))
     engine.dispose()
     Archive.open(settings).close()
+
+
+def test_upgrading_an_archive_from_0002_keeps_its_pages_and_indexes_their_text(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """An archive made before OCR existed (revision 0002) with pending pages: 0003 keeps every page
+    and its text reaches the new search index."""
+    from datetime import UTC, date, datetime
+    from importlib.resources import files
+
+    from alembic import command
+    from sqlalchemy import update
+
+    from ekakte.db.models import Page
+    from ekakte.db.session import make_engine
+    from ekakte.search import search
+    from tests.conftest import CASE, READER, organise
+
+    settings = load_settings({**stack_env, "EKAKTE_HOME": str(tmp_path / "old")})
+    if settings.database_url.startswith("postgresql"):
+        engine = create_engine(settings.database_url)
+        with engine.begin() as conn:  # start the run's database over, at 0002
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+    engine = make_engine(settings.database_url, create=True)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("ekakte.migrations")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        now = datetime.now(UTC)
+        conn.execute(
+            text("INSERT INTO cases (case_number, opened_on, created_at) VALUES (:n, :d, :t)"),
+            {"n": CASE, "d": date(2025, 1, 1), "t": now},
+        )
+        doc_id = "0f0e0d0c-0b0a-4000-8000-000000000001"
+        conn.execute(
+            text(
+                "INSERT INTO documents (id, case_id, document_type, received_on, station, operator,"
+                " original_filename, media_type, size_bytes, sha256, storage_key, page_count, state,"
+                " created_at) VALUES (:id, 1, 'Antrag', :d, 's', 'o', 'a.pdf', 'application/pdf', 3,"
+                " :sha, 'originals/x', 2, 'stored', :t)"
+            ),
+            {"id": doc_id if "postgresql" in settings.database_url else doc_id.replace("-", ""),
+             "d": date(2025, 1, 1), "sha": "0" * 64, "t": now},
+        )  # fmt: skip
+        for number in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO pages (document_id, number, ocr_state)"
+                    " SELECT id, :n, 'pending' FROM documents"
+                ),
+                {"n": number},
+            )
+    engine.dispose()
+
+    initialize(settings)  # upgrades to head
+    organise(settings)
+    with Archive.open(settings) as archive:
+        with archive.transaction() as session:
+            pages = list(session.scalars(select(Page).order_by(Page.number)))
+            assert [(p.number, p.ocr_state, p.attempts) for p in pages] == [
+                (1, "pending", 0),
+                (2, "pending", 0),
+            ]
+            session.execute(update(Page).where(Page.number == 2).values(text="Widerspruch", ocr_state="done"))
+        hits = search(archive, READER, "Widerspruch")
+        assert [(h.case_number, h.page) for h in hits] == [(CASE, 2)]

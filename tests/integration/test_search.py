@@ -1,0 +1,195 @@
+"""Full-text search on both stacks: the query language, German forms, access filtering, hostile queries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.db.models import AuditEntry, OcrState, Page
+from ekakte.errors import InvalidInput, NotPermitted
+from ekakte.ingest import DocumentMeta, import_document
+from ekakte.principals import add_user, assign_case
+from ekakte.search import parse_query, search
+from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER
+
+PLAIN = Actor("plain-caseworker")  # caseworker of the same team, without the health clearance
+
+TEXTS = {
+    "miete": ("Mietvertrag", "Die Mietverträge für die Wohnung in Köln liegen bei. Grundmiete 450,00 Euro."),
+    "konto": (
+        "Kontoauszug",
+        "Kontoauszug März 2026: Gutschrift Jobcenter 563,00 Euro, Lastschrift Stadtwerke.",
+    ),
+    "bescheid": (
+        "Bescheid",
+        "Bewilligungsbescheid vom 03.11.2026 über Bürgergeld für die Bedarfsgemeinschaft.",
+    ),
+    "gutachten": ("Gutachten", "Ärztliches Gutachten zur Erwerbsfähigkeit: Mietvertrag nicht relevant."),
+    "fremd": ("Mietvertrag", "Mietvertrag einer anderen Bedarfsgemeinschaft, Wohnung in Bonn."),
+}
+
+
+@pytest.fixture
+def corpus(archive: Archive, make_scan: Any) -> dict[str, uuid.UUID]:
+    """One document per text; "fremd" in a case of the other team. The page text is set as a worker
+    would record it (OCR itself is tested in test_ocr.py), so these tests are about the index."""
+    assign_case(archive, ADMIN, OTHER_CASE, OTHER_TEAM)
+    add_user(archive, ADMIN, PLAIN.name, ["caseworker"], ["team-a"])
+    ids = {}
+    for i, (key, (doc_type, text)) in enumerate(TEXTS.items()):
+        case = OTHER_CASE if key == "fremd" else CASE
+        meta = DocumentMeta(case, doc_type, date(2026, 1, 1 + i), f"{doc_type} {key}")
+        ids[key] = import_document(archive, OPERATOR, make_scan(seed=500 + i), meta).document_id
+        with archive.transaction() as session:
+            session.execute(
+                update(Page)
+                .where(Page.document_id == ids[key], Page.number == 1)
+                .values(text=text, ocr_state=OcrState.DONE)
+            )
+    return ids
+
+
+def found(
+    archive: Archive, corpus: dict[str, uuid.UUID], query: str, who: Actor = READER, **options: Any
+) -> list[str]:
+    """The corpus keys of the documents the search returns, sorted."""
+    keys = {v: k for k, v in corpus.items()}
+    return sorted(keys[h.document_id] for h in search(archive, who, query, **options))
+
+
+def test_words_are_anded(archive: Archive, corpus: dict[str, uuid.UUID]) -> None:
+    assert found(archive, corpus, "Gutschrift") == ["konto"]
+    assert found(archive, corpus, "Gutschrift Stadtwerke") == ["konto"]
+    assert found(archive, corpus, "Gutschrift Wohnung") == []
+
+
+def test_a_quoted_phrase_matches_only_in_order(archive: Archive, corpus: dict[str, uuid.UUID]) -> None:
+    assert found(archive, corpus, '"Gutschrift Jobcenter"') == ["konto"]
+    assert found(archive, corpus, '"Jobcenter Gutschrift"') == []
+    assert found(archive, corpus, 'Köln "Grundmiete 450"') == ["miete"]
+
+
+def test_german_forms_and_umlauts_match(archive: Archive, corpus: dict[str, uuid.UUID]) -> None:
+    # PostgreSQL stems ("Mietverträge" -> mietvertrag); SQLite matches the word as a prefix with the
+    # umlaut folded ("mietvertrag" is a prefix of "mietvertrage"). Either way the caseworker finds it.
+    assert "miete" in found(archive, corpus, "Mietvertrag")
+    assert found(archive, corpus, "bürgergeld") == ["bescheid"]
+    assert found(archive, corpus, "MÄRZ") == ["konto"]
+
+
+def test_results_have_the_page_a_marked_snippet_and_the_best_first(
+    archive: Archive, corpus: dict[str, uuid.UUID]
+) -> None:
+    hits = search(archive, READER, "Mietvertrag")
+    assert {h.document_type for h in hits} <= {"Mietvertrag", "Gutachten"}
+    top = hits[0]
+    assert top.page == 1 and top.case_number == CASE
+    assert "[" in top.snippet and "]" in top.snippet
+    assert [h.rank for h in hits] == sorted((h.rank for h in hits), reverse=True)
+
+
+def test_other_teams_and_restricted_documents_are_not_found_or_counted(
+    archive: Archive, corpus: dict[str, uuid.UUID]
+) -> None:
+    assert found(archive, corpus, "Mietvertrag", READER) == ["gutachten", "miete"]  # cleared for health data
+    assert found(archive, corpus, "Mietvertrag", PLAIN) == ["miete"]  # no Gutachten without the clearance
+    assert found(archive, corpus, "Bonn", READER) == []  # the other team's case: nothing, not even a count
+    assert found(archive, corpus, "Bonn", READER, case_number=OTHER_CASE) == []
+
+
+def test_roles_without_content_access_are_refused_and_every_search_is_audited(
+    archive: Archive, corpus: dict[str, uuid.UUID]
+) -> None:
+    add_user(archive, ADMIN, "records", ["records_manager"])
+    for who in (OPERATOR, Actor("records"), ADMIN, Actor("nobody")):
+        with pytest.raises(NotPermitted, match="not permitted: search"):
+            search(archive, who, "Mietvertrag")
+    search(archive, READER, "Kontoauszug", case_number=CASE)
+    with archive.reading() as session:
+        entries = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "search")))
+    assert [(e.actor, e.outcome) for e in entries] == [
+        (OPERATOR.name, "denied"),
+        ("records", "denied"),
+        (ADMIN.name, "denied"),
+        ("nobody", "denied"),
+        (READER.name, "allowed"),
+    ]
+    assert entries[-1].case_number == CASE and "Kontoauszug" in (entries[-1].reason or "")
+
+
+def test_case_and_type_filters(archive: Archive, corpus: dict[str, uuid.UUID]) -> None:
+    assert found(archive, corpus, "Bedarfsgemeinschaft", document_type="bescheid") == ["bescheid"]
+    assert found(archive, corpus, "Euro", case_number=CASE) == ["konto", "miete"]
+    with pytest.raises(InvalidInput):
+        search(archive, READER, "Euro", document_type="Urkunde")
+
+
+def test_pages_without_text_yet_are_not_found(archive: Archive, make_scan: Any) -> None:
+    doc = import_document(archive, OPERATOR, make_scan(seed=900), DocumentMeta(CASE, "Antrag"))
+    with archive.transaction() as session:  # text present but the page is still pending
+        session.execute(update(Page).where(Page.document_id == doc.document_id).values(text="Zauberwort"))
+    assert search(archive, READER, "Zauberwort") == []
+
+
+HOSTILE = [
+    "'; DROP TABLE pages; --",
+    'Mietvertrag" OR "1"="1',
+    "NEAR(Miete Köln) OR NOT Bonn",
+    "pages_fts MATCH '*'",
+    '"unclosed phrase Köln',
+    "Miet* -Bonn ^Köln +Euro",
+    "text:Köln",
+    "a & b | !c <-> d",
+    "\\x00 \u202e Köln",
+    "💥 Köln",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_query_text_is_data_never_sql_or_index_syntax(
+    archive: Archive, corpus: dict[str, uuid.UUID], query: str
+) -> None:
+    hits = search(archive, READER, query)
+    assert all(h.case_number == CASE for h in hits)
+    assert search(archive, READER, "Mietvertrag")  # and the index is still there
+
+
+def test_empty_and_oversized_queries_are_refused_with_a_reason(archive: Archive) -> None:
+    for query in ("", "   ", '""', "!!! ???"):
+        with pytest.raises(InvalidInput, match="empty search query"):
+            search(archive, READER, query)
+    with pytest.raises(InvalidInput, match="too long"):
+        search(archive, READER, "Miete " * 200)
+    with pytest.raises(InvalidInput, match="limit"):
+        search(archive, READER, "Miete", limit=0)
+
+
+def test_the_query_parser_splits_words_and_phrases() -> None:
+    parsed = parse_query('Kontoauszug "Gutschrift  Jobcenter" März-2026 kontoauszug')
+    assert parsed.terms == ("kontoauszug", "märz", "2026")
+    assert parsed.phrases == (("gutschrift", "jobcenter"),)
+
+
+def test_search_after_real_ocr_finds_the_scan(archive: Archive, tmp_path: Path) -> None:
+    from ekakte.ocr import engine
+    from ekakte.ocr.worker import run_ocr
+    from tests.conftest import scans
+
+    if not engine.available():
+        pytest.skip("tesseract is not installed")
+    lines = ["Kontoauszug Nr. 7 vom 03.11.2026", "Gutschrift Jobcenter Musterstadt 563,00 Euro"]
+    page = scans.scan_page(lines, seed=3)
+    path = tmp_path / "konto.pdf"
+    path.write_bytes(scans.scan_pdf_bytes([page]))
+    doc = import_document(archive, OPERATOR, path, DocumentMeta(CASE, "Kontoauszug")).document_id
+    assert search(archive, READER, "Musterstadt") == []
+    run_ocr(archive, OPERATOR)
+    hits = search(archive, READER, '"Gutschrift Jobcenter" Musterstadt')
+    assert [h.document_id for h in hits] == [doc]
