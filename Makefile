@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test test-unit lint bench services clean
+.PHONY: venv demo test test-unit lint bench services ocr-tools clean
 
 # The virtual environment is (re)built whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -14,10 +14,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-demo: venv
+demo: venv ocr-tools
 	bash scripts/demo.sh
 
+# tesseract with its German, English and orientation models (apt-get, as root, when missing).
+ocr-tools:
+	bash scripts/ensure-ocr.sh
+
+# Outside CI a missing service skips the tests that need it (visibly); under CI=true they fail.
 services:
+	bash scripts/ensure-ocr.sh || echo "services: no tesseract; OCR tests will be skipped" >&2
 	bash scripts/ensure-services.sh
 
 test: venv services

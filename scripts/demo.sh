@@ -26,8 +26,8 @@ echo "(one person with every role, for the demo only: in production scanning, ca
 step "ekakte case assign $CASE --team Leistung-1"
 "$BIN/ekakte" case assign "$CASE" --team Leistung-1
 
-step "ekakte import --batch demo-data/inbox   # scan-0005.pdf is not a PDF: refused, exit code 12"
-"$BIN/ekakte" import --batch "$EKAKTE_HOME/inbox" || echo "(exit code $?)"
+step "ekakte import --batch demo-data/inbox --ocr   # scan-0005.pdf is not a PDF: refused, exit code 12"
+"$BIN/ekakte" import --batch "$EKAKTE_HOME/inbox" --ocr || echo "(exit code $?)"
 ls "$EKAKTE_HOME/inbox/rejected"
 
 step "ekakte import demo-data/inbox/done/scan-0001.pdf --case $CASE --type Antrag   # the same bytes again"
@@ -36,9 +36,18 @@ step "ekakte import demo-data/inbox/done/scan-0001.pdf --case $CASE --type Antra
 step "ekakte case show $CASE"
 "$BIN/ekakte" case show "$CASE"
 
+step "ekakte search Mietvertrag   # words are ANDed; \"a phrase\" in quotes"
+"$BIN/ekakte" search Mietvertrag
+
+step "ekakte search '\"Gutschrift Jobcenter\"' --case $CASE"
+"$BIN/ekakte" search '"Gutschrift Jobcenter"' --case "$CASE"
+
 first=$("$BIN/ekakte" case show "$CASE" --type Antrag --json | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["documents"][0]["id"])')
 step "ekakte doc get $first -o demo-data/antrag.pdf"
 "$BIN/ekakte" doc get "$first" -o "$EKAKTE_HOME/antrag.pdf"
+
+step "ekakte doc show $first --text   # the OCR text, page by page"
+"$BIN/ekakte" doc show "$first" --text
 
 step "ekakte verify   # every original against its SHA-256 (admin)"
 "$BIN/ekakte" verify

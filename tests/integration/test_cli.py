@@ -218,3 +218,40 @@ def test_a_real_process_prints_no_traceback_for_user_errors(tmp_path: Path) -> N
         [str(EKAKTE), "--debug", "doc", "show", "nope"], env=env, capture_output=True, text=True, check=False
     )
     assert proc.returncode == ExitCode.INVALID_INPUT and "Traceback" in proc.stderr
+
+
+def test_import_with_ocr_then_search_and_read_the_text(cli: Cli, tmp_path: Path) -> None:
+    from tests.conftest import scans
+
+    lines = ["Mietvertrag über Wohnraum in Musterstadt", "Grundmiete 450,00 Euro monatlich"]
+    scan = tmp_path / "miete.pdf"
+    scan.write_bytes(scans.scan_pdf_bytes([scans.scan_page(lines, seed=5)]))
+    code, out, _ = cli("import", str(scan), "--case", CASE, "--type", "Mietvertrag", "--ocr", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["ocr"]["done"] == 1 and report["ocr"]["failed"] == 0
+    doc_id = report["documents"][0]["document_id"]
+
+    code, out, _ = cli("search", '"Grundmiete 450" Musterstadt', "--json")
+    assert code == 0
+    results = json.loads(out)["results"]
+    assert [(r["document_id"], r["page"]) for r in results] == [(doc_id, 1)]
+    assert set(results[0]) == {
+        "document_id", "case_number", "document_type", "title", "received_on", "page", "snippet", "rank",
+    }  # fmt: skip
+
+    code, out, _ = cli("doc", "show", doc_id, "--text")
+    assert code == 0 and "--- page 1: text (tesseract" in out and "Musterstadt" in out
+    code, out, _ = cli("doc", "show", doc_id, "--text", "--json")
+    page = json.loads(out)["pages"][0]
+    assert page["ocr_state"] == "done" and page["language"] == "deu+eng" and page["confidence"] > 50
+
+    code, out, _ = cli("ocr", "work", "--once", "--json")
+    assert code == 0 and json.loads(out)["done"] == 0  # nothing left to read
+
+    code, out, err = cli("search", "Nirgendwo")
+    assert (code, out.strip()) == (0, "no matching documents")
+    code, out, err = cli("search", '""')
+    assert (
+        code == ExitCode.INVALID_INPUT and err.strip() == "ekakte: empty search query: give at least one word"
+    )
