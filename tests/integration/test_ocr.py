@@ -281,3 +281,27 @@ def test_two_workers_racing_read_each_page_exactly_once(stack_env: dict[str, str
         pages = [p for d in docs for p in pages_of(archive, d)]
     assert [p.ocr_state for p in pages] == ["done"] * 6
     assert all(p.attempts == 1 for p in pages)  # nobody took a page over: each was read once
+
+
+def test_a_pdf_page_that_is_not_one_page_filling_image_is_rendered_and_read(
+    ocr_archive: Archive, tmp_path: Path
+) -> None:
+    """E.g. a scan placed on a larger page: PDFium renders the whole page at 300 dpi for tesseract."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import RectangleObject
+
+    path, truths = scanned_pdf(tmp_path, [91])
+    writer = PdfWriter()
+    for page in PdfReader(path).pages:
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        page.mediabox = RectangleObject([0, -height * 0.25, width, height])  # a quarter more paper below
+        writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    doc = store(ocr_archive, write(tmp_path, "placed.pdf", out.getvalue()))
+    run_ocr(ocr_archive, OCR)
+    (page,) = pages_of(ocr_archive, doc)
+    assert page.engine is not None and "rendered with PDFium" in page.engine
+    assert scans.character_error_rate(truths[0], page.text or "") <= 0.03
