@@ -53,16 +53,15 @@ def run_ocr_command(
         stopping = True
 
     previous = signal.signal(signal.SIGTERM, stop)
-    bar: Any = None
+    counted = 0
 
     def progress(_outcome: Any) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=0, label="OCR", file=sys.stderr, show_pos=True)
-            bar.__enter__()
-        bar.update(1)
+        # A counter, not a bar: a worker does not know how many pages other workers will take.
+        nonlocal counted
+        counted += 1
+        click.echo(f"\rOCR: {counted} page{'s' if counted != 1 else ''} read", nl=False, err=True)
 
-    show_bar = not quiet and sys.stderr.isatty()
+    show_progress = not quiet and sys.stderr.isatty()
     try:
         return run_ocr(
             state.archive,
@@ -70,13 +69,13 @@ def run_ocr_command(
             workers=workers,
             once=once,
             document_ids=document_ids,
-            progress=progress if show_bar else None,
+            progress=progress if show_progress else None,
             should_stop=lambda: stopping,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if bar is not None:
-            bar.__exit__(None, None, None)
+        if counted:
+            click.echo("", err=True)
 
 
 @click.command("search")
