@@ -17,7 +17,7 @@ def doc() -> None:
 
 @doc.command("show")
 @click.argument("document_id")
-@click.option("--text", "with_text", is_flag=True, help="Also print the text of each page (OCR).")
+@click.option("--text", "with_text", is_flag=True, help="Print the text of each page (OCR) instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def doc_show(state: State, document_id: str, with_text: bool, as_json: bool) -> None:

@@ -80,6 +80,10 @@ def import_command(
         raise click.UsageError("give either FILES or --batch DIR")
     received_on = parse_date(received, "received date") if received else None
     archive, actor = state.archive, state.actor
+    if with_ocr:
+        from ekakte.ocr.worker import check_ready
+
+        check_ready(state.settings)  # before anything is stored or moved
 
     if batch_dir is not None:
         defaults = DocumentMeta(case_number or "", document_type or "", received_on, title)

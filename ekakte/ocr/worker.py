@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -33,8 +34,9 @@ from sqlalchemy import and_, bindparam, case, or_, select, update
 from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.config import Settings
 from ekakte.db.models import Document, OcrState, Page, table_of
-from ekakte.errors import EkakteError
+from ekakte.errors import STOPS_A_BATCH, EkakteError, IntegrityError
 from ekakte.ocr import engine
 from ekakte.ocr.task import DONE, SKIPPED, PageJob, PageOutcome, read_page
 from ekakte.storage import read_verified
@@ -59,7 +61,8 @@ class OcrReport:
 
     def summary(self) -> str:
         rate = f", {self.done / self.seconds:.2f} pages/s" if self.seconds and self.done else ""
-        text = f"OCR: {self.done} pages read, {self.skipped} skipped, {self.failed} failed"
+        pages = "page" if self.done == 1 else "pages"
+        text = f"OCR: {self.done} {pages} read, {self.skipped} skipped, {self.failed} failed"
         if self.retried:
             text += f", {self.retried} to be retried"
         if self.lost:
@@ -114,8 +117,7 @@ def run_ocr(
         decision = gate(session, actor, Action.OCR_WORK, detail="ocr work")
     if not decision.allowed:
         raise refuse("ocr work")
-    engine.use(settings.tesseract)
-    engine.check_languages(settings.ocr_languages)
+    check_ready(settings)
 
     processes = workers or settings.ocr_workers or os.cpu_count() or 1
     queue = _Queue(archive, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}", document_ids)
@@ -125,22 +127,34 @@ def run_ocr(
     originals: dict[uuid.UUID, _Original] = {}
     inflight: dict[cf.Future[PageOutcome], _Claim] = {}
     # spawn: the pool's processes start clean (no inherited database connections or threads).
-    pool = cf.ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    pool = cf.ProcessPoolExecutor(
+        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigterm
+    )
     try:
         renew_at = time.monotonic() + settings.ocr_lease_seconds / 3
         while True:
+            stopping = should_stop()
+            if stopping:
+                # Pages not started yet go back to the queue at once; the ones being read are finished.
+                queue.release([inflight.pop(f).page_id for f in list(inflight) if f.cancel()])
             # Keep every process busy with one page and one waiting; claim no more than that, so
             # other workers get the rest.
-            while len(inflight) < 2 * processes and not should_stop():
+            while len(inflight) < 2 * processes and not stopping:
                 claims = queue.claim(2 * processes - len(inflight))
                 if not claims:
                     break
-                for claim in claims:
-                    job = _job(archive, queue, claim, originals, workdir, report)
+                for index, claim in enumerate(claims):
+                    try:
+                        job = _job(archive, queue, claim, originals, workdir, report)
+                    except STOPS_A_BATCH:
+                        # The object store or database is away: no page's fault. Give the claimed pages
+                        # back (their attempts do not count) and stop with the error.
+                        queue.release([c.page_id for c in claims[index:]])
+                        raise
                     if job is not None:
                         inflight[pool.submit(read_page, job)] = claim
             if not inflight:
-                if once or should_stop():
+                if once or stopping:
                     break
                 time.sleep(poll_seconds)
                 continue
@@ -152,7 +166,7 @@ def run_ocr(
                     outcome = future.result()
                 except Exception as exc:  # the pool process died (killed, out of memory)
                     outcome = PageOutcome(claim.page_id, "error", reason=f"OCR process died: {exc}"[:500])
-                queue.record(outcome, report)
+                queue.record(claim, outcome, report)
                 if progress is not None:
                     progress(outcome)
             if time.monotonic() >= renew_at and inflight:
@@ -164,6 +178,19 @@ def run_ocr(
         shutil.rmtree(workdir, ignore_errors=True)
         report.seconds = time.monotonic() - started
     return report
+
+
+def _ignore_sigterm() -> None:
+    """In the pool's processes: a stop (SIGTERM to the whole process group, as systemd sends it) is for
+    the worker to handle; the page being read is finished, not cut short and counted as failed."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def check_ready(settings: Settings) -> None:
+    """ConfigError unless the configured tesseract and its language models are there; `import --ocr`
+    asks before it stores anything, so that a missing tesseract is said up front."""
+    engine.use(settings.tesseract)
+    engine.check_languages(settings.ocr_languages)
 
 
 def _job(
@@ -179,9 +206,12 @@ def _job(
     if original is None:
         try:
             original = _fetch(archive, claim.document_id, workdir)
-        except EkakteError as exc:
-            # The object store failed or the original is corrupt: not this page's fault, try later.
-            queue.record(PageOutcome(claim.page_id, "error", reason=str(exc)[:500]), report)
+        except IntegrityError as exc:
+            # This document's original is missing or corrupt (`ekakte verify` reports it too): its
+            # pages fail after their attempts, with the reason.
+            queue.record(claim, PageOutcome(claim.page_id, "error", reason=str(exc)[:500]), report)
+            return None
+        if original is None:  # deleted meanwhile (retention): its pages went with it
             return None
         originals[claim.document_id] = original
     original.holders += 1
@@ -192,11 +222,11 @@ def _job(
     )  # fmt: skip
 
 
-def _fetch(archive: Archive, document_id: uuid.UUID, workdir: Path) -> _Original:
+def _fetch(archive: Archive, document_id: uuid.UUID, workdir: Path) -> _Original | None:
     with archive.reading() as session:
         doc = session.get(Document, document_id)
         if doc is None:
-            raise EkakteError(f"document {document_id} is gone")
+            return None
         key, sha256, size, media_type = doc.storage_key, doc.sha256, doc.size_bytes, doc.media_type
     path = workdir / str(document_id)
     with path.open("wb") as out:
@@ -271,7 +301,7 @@ class _Queue:
             ).all()
         return sorted((_Claim(r[0], r[1], r[2]) for r in rows), key=lambda c: c.page_id)
 
-    def record(self, outcome: PageOutcome, report: OcrReport) -> None:
+    def record(self, claim: _Claim, outcome: PageOutcome, report: OcrReport) -> None:
         """Write a page's result, if this worker still holds its lease."""
         now = datetime.now(UTC)
         mine = and_(
@@ -310,7 +340,7 @@ class _Queue:
             report.skipped += 1
         elif row[0] == OcrState.FAILED:
             report.failed += 1
-            report.errors.append(f"page {outcome.page_id}: {outcome.reason}")
+            report.errors.append(f"document {claim.document_id} page {claim.number}: {outcome.reason}")
         else:
             report.retried += 1
 
@@ -325,7 +355,8 @@ class _Queue:
             )
 
     def release(self, page_ids: list[int]) -> None:
-        """Give back unfinished pages at once (on Ctrl-C or SIGTERM), instead of letting leases expire."""
+        """Give back pages at once (on a stop, Ctrl-C, or an outage), instead of letting leases expire.
+        The claim's attempt is taken back: the page was not (completely) tried."""
         if not page_ids:
             return
         try:
@@ -334,7 +365,7 @@ class _Queue:
                     _PAGES.update()
                     .where(_PAGES.c.id.in_(bindparam("ids", expanding=True)))
                     .where(_PAGES.c.lease_owner == self.worker)
-                    .values(lease_owner=None, lease_expires=None),
+                    .values(lease_owner=None, lease_expires=None, attempts=_PAGES.c.attempts - 1),
                     {"ids": page_ids},
                 )
         except EkakteError as exc:  # the leases expire by themselves

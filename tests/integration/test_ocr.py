@@ -20,7 +20,7 @@ from ekakte.archive import Archive
 from ekakte.config import load_settings
 from ekakte.db.models import Page
 from ekakte.documents import document_text, export_original
-from ekakte.errors import NotPermitted
+from ekakte.errors import NotPermitted, StorageError
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.ocr import engine
 from ekakte.ocr.worker import run_ocr
@@ -305,3 +305,25 @@ def test_a_pdf_page_that_is_not_one_page_filling_image_is_rendered_and_read(
     (page,) = pages_of(ocr_archive, doc)
     assert page.engine is not None and "rendered with PDFium" in page.engine
     assert scans.character_error_rate(truths[0], page.text or "") <= 0.03
+
+
+@pytest.mark.server
+def test_an_unreachable_object_store_stops_the_worker_without_using_up_attempts(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from tests.conftest import fresh_server_env
+    from tests.services import free_port
+
+    env = fresh_server_env(
+        tmp_path / "home", request.getfixturevalue("pg_url"), request.getfixturevalue("s3")
+    )
+    with Archive.open(load_settings(env)) as archive:
+        add_user(archive, ADMIN, OCR.name, ["service"])
+        doc = store(archive, scanned_pdf(tmp_path, [95])[0])
+    away = {**env, "EKAKTE_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
+    with Archive.open(load_settings(away)) as archive, pytest.raises(StorageError):
+        run_ocr(archive, OCR)
+    with Archive.open(load_settings(env)) as archive:
+        (page,) = pages_of(archive, doc)
+        assert (page.ocr_state, page.attempts, page.lease_owner) == ("pending", 0, None)
+        assert run_ocr(archive, OCR).done == 1  # back online: read once
