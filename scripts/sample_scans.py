@@ -62,7 +62,7 @@ def page_image(lines: list[str], dpi: int = 150, seed: int = 0) -> Image.Image:
     width, height = (round(mm / 25.4 * dpi) for mm in A4_MM)
     img = Image.new("L", (width, height), 250)
     draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default(size=max(12, dpi // 6))
+    font = _font(dpi)  # DejaVu Sans where installed: umlauts and ß print as they should
     y = dpi
     for line in lines:
         draw.text((dpi, y), line, fill=rng.randint(10, 40), font=font)
