@@ -24,6 +24,9 @@ class Action(StrEnum):
     DOC_TEXT = "doc.text"  # the document's OCR text: content, like the original
     SEARCH = "search"  # full-text search; results are limited to what DOC_TEXT would allow
     OCR_WORK = "ocr.work"  # run OCR over pending pages (reads originals, reveals nothing)
+    CASE_CLOSE = "case.close"  # close or reopen a case: starts or stops `case_closed` retention clocks
+    RETENTION = "retention"  # rules, plans, holds, sweeps: metadata only
+    PROTOCOL_READ = "retention.protocol"  # the deletion protocol (records managers and auditors)
     CASE_ASSIGN = "case.assign"
     USER_MANAGE = "user.manage"  # users, roles, teams
     AUDIT_READ = "audit.read"
@@ -152,6 +155,16 @@ def decide(
         if target_team_id not in subject.team_ids:
             return Decision(False, "target team is not one of the team lead's teams")
         return Decision(True, "team lead")
+    if action == Action.CASE_CLOSE:
+        if Role.RECORDS_MANAGER in roles:
+            return Decision(True, "records manager")
+        if Role.TEAM_LEAD in roles and case_team_id is not None and case_team_id in subject.team_ids:
+            return Decision(True, "team lead of the case's team")
+        return Decision(False, "only records managers and the case's team leads close cases")
+    if action == Action.RETENTION:
+        return _by_role(roles, {Role.RECORDS_MANAGER})
+    if action == Action.PROTOCOL_READ:
+        return _by_role(roles, {Role.RECORDS_MANAGER, Role.AUDITOR})
     if action == Action.USER_MANAGE:
         return _by_role(roles, {Role.ADMIN})
     if action == Action.AUDIT_READ:

@@ -78,8 +78,10 @@ def initialize(settings: Settings, admin: Actor | None = None) -> SetupReport:
     """Create the home folder, the database schema (or bring it up to date) and the object store;
     make `admin` the first admin if the archive has none yet."""
     from ekakte.principals import bootstrap_admin
+    from ekakte.retention.sweep import ensure_protocol_key
 
     settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_protocol_key(settings)
     report = upgrade_database(settings, create=True)
     store = open_store(settings)
     store.prepare()

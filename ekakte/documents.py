@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select
 from ekakte.access import Action, decide, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import Case, Document, Page, Team
+from ekakte.db.models import Case, Document, DocumentState, Page, Team
 from ekakte.errors import InvalidInput, NotFound, OutputExists
 from ekakte.storage import read_verified
 
@@ -112,7 +112,12 @@ _CASE = (
     .where(Case.case_number == bindparam("number"))
 )
 _NEWEST_FIRST = (Document.received_on.desc(), Document.created_at.desc())
-_CASE_DOCUMENTS = select(Document).where(Document.case_id == bindparam("case_id")).order_by(*_NEWEST_FIRST)
+# Only `stored` documents: one the retention sweep is deleting is gone for every reader.
+_CASE_DOCUMENTS = (
+    select(Document)
+    .where(Document.case_id == bindparam("case_id"), Document.state == DocumentState.STORED)
+    .order_by(*_NEWEST_FIRST)
+)
 _CASE_DOCUMENTS_OF_TYPE = _CASE_DOCUMENTS.where(Document.document_type == bindparam("document_type"))
 
 
@@ -173,7 +178,7 @@ def _authorized_document(
         row = session.execute(
             select(Document, Case.case_number, Case.team_id)
             .join(Case, Case.id == Document.case_id)
-            .where(Document.id == document_id)
+            .where(Document.id == document_id, Document.state == DocumentState.STORED)
         ).first()
         decision = gate(
             session,

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     INTEGRITY = 10
     OUTPUT_EXISTS = 11
     PARTIAL = 12
+    BUSY = 13
 
 
 class EkakteError(Exception):
@@ -81,6 +82,12 @@ class ChecksumMismatch(IntegrityError):
 
 class OutputExists(EkakteError):
     exit_code = ExitCode.OUTPUT_EXISTS
+
+
+class Busy(EkakteError):
+    """Another run of a job that must run alone (the retention sweep) holds its lock."""
+
+    exit_code = ExitCode.BUSY
 
 
 # Errors that are not the file's fault: a batch stops on them and leaves the file where it is,

@@ -24,7 +24,7 @@ from ekakte.ingest import (
 
 DONE = "done"
 REJECTED = "rejected"
-SIDECAR_FIELDS = ("case", "type", "received", "title")
+SIDECAR_FIELDS = ("case", "type", "received", "title", "document_date")
 MAX_SIDECAR_BYTES = 64 * 1024
 
 Progress = Callable[[Path, int], None]
@@ -90,6 +90,7 @@ def _meta_for(doc: Path, sidecar: Path | None, defaults: DocumentMeta | None) ->
     if not doc_type:
         raise InvalidInput(f'no document type: no sidecar {doc.stem}.json with "type" and no --type given')
     received = parse_date(fields["received"], "received date") if fields.get("received") else None
+    dated = parse_date(fields["document_date"], "document date") if fields.get("document_date") else None
     base = defaults or DocumentMeta(case, doc_type)
     return replace(
         base,
@@ -97,6 +98,7 @@ def _meta_for(doc: Path, sidecar: Path | None, defaults: DocumentMeta | None) ->
         document_type=doc_type,
         received_on=received or base.received_on,
         title=fields.get("title") or base.title,
+        document_date=dated or base.document_date,
     )
 
 

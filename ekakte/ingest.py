@@ -21,6 +21,7 @@ from ekakte.db.dialect import insert_or_ignore
 from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrState, Page, table_of
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile
 from ekakte.media import inspect_stream
+from ekakte.retention.schedule import current_rules, schedule
 from ekakte.storage import original_key
 from ekakte.storage.base import file_sha256
 
@@ -35,6 +36,7 @@ class DocumentMeta:
     document_type: str
     received_on: date | None = None
     title: str | None = None
+    document_date: date | None = None  # the date the document bears, for `document_date` retention rules
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def validated(archive: Archive, meta: DocumentMeta) -> DocumentMeta:
         document_type=settings.document_type(meta.document_type),
         received_on=meta.received_on or date.today(),
         title=title,
+        document_date=meta.document_date,
     )
 
 
@@ -141,6 +144,7 @@ def import_document(
         "document_type": meta.document_type,
         "title": meta.title,
         "received_on": meta.received_on,
+        "document_date": meta.document_date,
         "station": station,
         "operator": actor.name,
         "batch_id": batch_id,
@@ -221,10 +225,12 @@ def _record(archive: Archive, actor: Actor, case_number: str, row: dict[str, Any
                 case_number=case_number, opened_on=now.date(), created_at=now
             )
         )
-        case_id = session.scalar(select(Case.id).where(Case.case_number == case_number))
+        case_id, closed_on = session.execute(
+            select(Case.id, Case.closed_on).where(Case.case_number == case_number)
+        ).one()
         inserted = session.execute(
             insert_or_ignore(session, Document, ["case_id", "sha256"])
-            .values(case_id=case_id, created_at=now, **row)
+            .values(case_id=case_id, created_at=now, **row, **_retention(archive, session, row, closed_on))
             .returning(Document.id)
         ).scalar()
         if inserted is None:
@@ -242,6 +248,19 @@ def _record(archive: Archive, actor: Actor, case_number: str, row: dict[str, Any
                 ],
             )
     return True
+
+
+def _retention(archive: Archive, session: Any, row: dict[str, Any], closed_on: date | None) -> dict[str, Any]:
+    """The new document's due date under the current rules (see ekakte.retention.schedule)."""
+    current = current_rules(session, archive.settings.document_types)
+    if current is None:
+        return {}
+    version, rules = current
+    rule = rules.rule_for(row["document_type"])
+    if rule is None:
+        return {}
+    due = schedule(rule, row["received_on"], row["document_date"], closed_on)
+    return {"due_on": due, "retention_rule": rule.name, "retention_version": version}
 
 
 def _discard_object(archive: Archive, key: str) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import Document
+from ekakte.db.models import Document, DocumentState
 from ekakte.errors import ChecksumMismatch, IntegrityError
 from ekakte.storage import read_verified
 from ekakte.storage.base import ORIGINALS_PREFIX, ObjectInfo
@@ -70,22 +70,24 @@ def authorize_integrity(archive: Archive, actor: Actor, what: str) -> None:
         raise refuse(what)
 
 
-def _documents(archive: Archive, page: int = 1000) -> Iterator[tuple[str, str, str, int]]:
-    """(id, key, sha256, size) of every document in key order, a page per short read transaction,
-    so that no transaction stays open while objects are read."""
+def _documents(archive: Archive, page: int = 1000) -> Iterator[tuple[str, str, str, int, str]]:
+    """(id, key, sha256, size, state) of every document in key order, a page per short read
+    transaction, so that no transaction stays open while objects are read."""
     last = ""
     while True:
         with archive.reading() as session:
             rows = session.execute(
-                select(Document.id, Document.storage_key, Document.sha256, Document.size_bytes)
+                select(
+                    Document.id, Document.storage_key, Document.sha256, Document.size_bytes, Document.state
+                )
                 .where(Document.storage_key > last)
                 .order_by(Document.storage_key)
                 .limit(page)
             ).all()
         if not rows:
             return
-        for doc_id, key, sha256, size in rows:
-            yield str(doc_id), key, sha256, size
+        for doc_id, key, sha256, size, state in rows:
+            yield str(doc_id), key, sha256, size, state
         last = rows[-1][1]
 
 
@@ -97,8 +99,10 @@ def verify(archive: Archive, actor: Actor, *, checksums: bool = True) -> VerifyR
     authorize_integrity(archive, actor, "verify")
     report = VerifyReport()
     referenced: set[str] = set()
-    for doc_id, key, sha256, size in _documents(archive):
+    for doc_id, key, sha256, size, state in _documents(archive):
         referenced.add(key)
+        if state == DocumentState.DELETING:
+            continue  # the retention sweep is removing it; its object may be gone already
         report.documents_checked += 1
         problem = _check_one(archive, doc_id, key, sha256, size, checksums, report)
         if problem:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ekakte.access import Action, Scope, gate, refuse, search_scope
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import Case, Document, OcrState, Page
+from ekakte.db.models import Case, Document, DocumentState, OcrState, Page
 from ekakte.errors import InvalidInput
 
 MAX_LIMIT = 200
@@ -193,7 +193,8 @@ def _best_pages(matches: Subquery, scope: Scope, filters: list[Any], limit: int)
         .join(matches, matches.c.page_id == Page.id)
         .join(Document, Document.id == Page.document_id)
         .join(Case, Case.id == Document.case_id)
-        .where(Page.ocr_state == OcrState.DONE, Case.team_id.in_(sorted(scope.team_ids)), *filters)
+        .where(Page.ocr_state == OcrState.DONE, Document.state == DocumentState.STORED)
+        .where(Case.team_id.in_(sorted(scope.team_ids)), *filters)
         .subquery("numbered")
     )
     return (

@@ -84,9 +84,9 @@ def cli(ctx: click.Context, debug: bool, on_behalf_of: str | None) -> None:
 
 
 def _register() -> None:
-    from ekakte.cli import admin, audit, cases, documents, imports, integrity, ocr, users
+    from ekakte.cli import admin, audit, cases, documents, imports, integrity, ocr, retention, users
 
-    for module in (admin, imports, ocr, cases, documents, integrity, users, audit):
+    for module in (admin, imports, ocr, cases, documents, integrity, retention, users, audit):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -54,4 +54,29 @@ def case_assign(state: State, case_number: str, team: str) -> None:
     click.echo(f"case {state.settings.case_number(case_number)} assigned to team {team}")
 
 
+@case.command("close")
+@click.argument("case_number")
+@click.option("--date", "closed", required=True, metavar="DATE", help="The day the case ended.")
+@pass_state
+def case_close(state: State, case_number: str, closed: str) -> None:
+    """Close a case: its `case_closed` retention clocks start from DATE."""
+    from ekakte.retention.dates import parse_day
+    from ekakte.retention.schedule import close_case
+
+    day = parse_day(closed, "--date", future=False)
+    changed = close_case(state.archive, state.actor, case_number, day)
+    click.echo(f"case {state.settings.case_number(case_number)} closed on {day}; {changed} due dates changed")
+
+
+@case.command("reopen")
+@click.argument("case_number")
+@pass_state
+def case_reopen(state: State, case_number: str) -> None:
+    """Reopen a case: documents under `case_closed` rules are no longer due."""
+    from ekakte.retention.schedule import reopen_case
+
+    changed = reopen_case(state.archive, state.actor, case_number)
+    click.echo(f"case {state.settings.case_number(case_number)} reopened; {changed} due dates changed")
+
+
 COMMANDS = [case]

@@ -32,6 +32,7 @@ def _result_line(r: ImportResult) -> str:
 @click.option("--type", "document_type", help="Document type (Dokumentart), e.g. Antrag, Bescheid.")
 @click.option("--received", help="Date received (YYYY-MM-DD or DD.MM.YYYY); default today.")
 @click.option("--title", help="Title of the document.")
+@click.option("--document-date", help="The date the document bears (for document_date retention rules).")
 @click.option("--station", help="Scanning station ID; default EKAKTE_STATION or the host name.")
 @click.option(
     "--batch", "batch_dir", type=click.Path(path_type=Path), help="Import every document file in this folder."
@@ -56,6 +57,7 @@ def import_command(
     document_type: str | None,
     received: str | None,
     title: str | None,
+    document_date: str | None,
     station: str | None,
     batch_dir: Path | None,
     settle: float,
@@ -69,7 +71,8 @@ def import_command(
     ekakte import scan.pdf --case 12345BG0001234 --type Antrag
     ekakte import --batch /srv/scans/inbox
 
-    In batch mode each file may have a sidecar NAME.json with "case", "type", "received", "title".
+    In batch mode each file may have a sidecar NAME.json with "case", "type", "received", "title",
+    "document_date".
     Stored files move to done/, refused ones to rejected/ with NAME.reason.txt.
 
     Without --ocr the pages wait for `ekakte ocr work`: the scanning station does not wait for OCR.
@@ -79,6 +82,7 @@ def import_command(
     if bool(files) == bool(batch_dir):
         raise click.UsageError("give either FILES or --batch DIR")
     received_on = parse_date(received, "received date") if received else None
+    dated = parse_date(document_date, "document date") if document_date else None
     archive, actor = state.archive, state.actor
     if with_ocr:
         from ekakte.ocr.worker import check_ready
@@ -86,12 +90,12 @@ def import_command(
         check_ready(state.settings)  # before anything is stored or moved
 
     if batch_dir is not None:
-        defaults = DocumentMeta(case_number or "", document_type or "", received_on, title)
+        defaults = DocumentMeta(case_number or "", document_type or "", received_on, title, dated)
         report = _run_batch(state, batch_dir, defaults, station, settle, as_json)
     else:
         if not case_number or not document_type:
             raise InvalidInput("importing files needs --case and --type")
-        meta = DocumentMeta(case_number, document_type, received_on, title)
+        meta = DocumentMeta(case_number, document_type, received_on, title, dated)
         report = import_files(archive, actor, list(files), meta, station=station)
         if not as_json:
             for r in report.results:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Insert, text
+from sqlalchemy import Engine, Insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -37,3 +40,37 @@ def serialize_writers(session: Session, key: int) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_ADVISORY_XACT_LOCK, {"key": key})
+
+
+@contextmanager
+def exclusive_job(engine: Engine, key: int, lock_file: Path | None) -> Iterator[bool]:
+    """Yields True if this process now runs the job alone, False if another one holds it already.
+
+    PostgreSQL: a session-level advisory lock on a connection of its own, so that it holds across the
+    job's many transactions and goes away with the process if it dies. SQLite: an exclusive flock on a
+    file beside the database (also released by the kernel when the process dies).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.commit()
+        return
+    import fcntl
+
+    assert lock_file is not None, "SQLite jobs lock a file beside the database"
+    with lock_file.open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -9,6 +9,7 @@ from typing import cast
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -52,6 +53,8 @@ class DocumentState:
     """Life-cycle states of a document row. A row exists only once its object is durably stored."""
 
     STORED = "stored"
+    # The retention sweep is removing its objects; invisible to every reader, finished by the next sweep.
+    DELETING = "deleting"
 
 
 class OcrState:
@@ -119,6 +122,13 @@ class Document(Base):
     page_count: Mapped[int | None] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20), default=DocumentState.STORED)
     created_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    # The date the document itself bears (a letter's date), for rules triggered by `document_date`.
+    document_date: Mapped[date | None] = mapped_column(Date)
+    # Retention: the last day the document must be kept (None: not due under any rule, e.g. open case),
+    # and the rule (name, rule-set version) that says so. Recomputed when rules or the case change.
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    retention_rule: Mapped[str | None] = mapped_column(String(100))
+    retention_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class Page(Base):
@@ -212,3 +222,59 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class RetentionRuleSet(Base):
+    """A rules file as loaded, kept verbatim: version N is what `retention rules show --version N` shows."""
+
+    __tablename__ = "retention_rule_sets"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    loaded_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    loaded_by: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+
+
+class LegalHold(Base):
+    """A Löschsperre on a case or one document: nothing it covers is deleted while it is active."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (
+        CheckConstraint("(case_id IS NULL) <> (document_id IS NULL)", name="one_target"),
+        Index("ix_legal_holds_case_id", "case_id"),
+        Index("ix_legal_holds_document_id", "document_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # No foreign key: a hold is evidence and outlives nothing it protects (a held document is never deleted).
+    document_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    reason: Mapped[str] = mapped_column(String(500))
+    until: Mapped[date | None] = mapped_column(Date)  # active through this day; None: until released
+    created_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    created_by: Mapped[str] = mapped_column(String(100))
+    released_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    released_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class DeletionRecord(Base):
+    """One line of the Löschprotokoll: what was deleted, when and by which rule, without the personal data
+    itself (the case number only as a keyed hash)."""
+
+    __tablename__ = "deletion_protocol"
+    __table_args__ = (Index("ix_deletion_protocol_deleted_at", "deleted_at"),)
+
+    id: Mapped[int] = mapped_column(AUDIT_ID, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(String(36), unique=True)
+    document_type: Mapped[str] = mapped_column(String(64))
+    case_hash: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(100))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date)
+    deleted_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    deleted_by: Mapped[str] = mapped_column(String(100))
+    sweep_id: Mapped[str] = mapped_column(String(36))
+    sha256: Mapped[str] = mapped_column(String(64))
+    objects: Mapped[int] = mapped_column(Integer)  # how many objects (original and derived) were removed

@@ -35,7 +35,7 @@ from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings
-from ekakte.db.models import Document, OcrState, Page, table_of
+from ekakte.db.models import Document, DocumentState, OcrState, Page, table_of
 from ekakte.errors import STOPS_A_BATCH, EkakteError, IntegrityError
 from ekakte.ocr import engine
 from ekakte.ocr.task import DONE, SKIPPED, PageJob, PageOutcome, read_page
@@ -211,7 +211,7 @@ def _job(
             # pages fail after their attempts, with the reason.
             queue.record(claim, PageOutcome(claim.page_id, "error", reason=str(exc)[:500]), report)
             return None
-        if original is None:  # deleted meanwhile (retention): its pages went with it
+        if original is None:  # being deleted by the retention sweep: its pages go with it
             return None
         originals[claim.document_id] = original
     original.holders += 1
@@ -225,7 +225,7 @@ def _job(
 def _fetch(archive: Archive, document_id: uuid.UUID, workdir: Path) -> _Original | None:
     with archive.reading() as session:
         doc = session.get(Document, document_id)
-        if doc is None:
+        if doc is None or doc.state != DocumentState.STORED:
             return None
         key, sha256, size, media_type = doc.storage_key, doc.sha256, doc.size_bytes, doc.media_type
     path = workdir / str(document_id)

@@ -47,6 +47,11 @@ class ObjectStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove the object; removing a missing object is not an error."""
 
+    def delete_many(self, keys: list[str]) -> dict[str, str]:
+        """Remove objects for good (every version, where the store keeps versions); missing ones are no
+        error. Returns the keys the store refused to remove (e.g. under S3 Object Lock) with its reason;
+        StorageError when the store cannot be reached."""
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object whose key starts with `prefix`."""
 

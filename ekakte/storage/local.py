@@ -86,6 +86,11 @@ class LocalStore:
                 sha256 = json.loads(path.with_name(path.name + META_SUFFIX).read_text())["sha256"]
         return ObjectInfo(key, st.st_size, _mtime(st.st_mtime), sha256)
 
+    def delete_many(self, keys: list[str]) -> dict[str, str]:
+        for key in keys:
+            self.delete(key)
+        return {}
+
     def delete(self, key: str) -> None:
         path = self._path(key)
         with _os_errors("delete", path):

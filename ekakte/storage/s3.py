@@ -59,6 +59,7 @@ class S3Store:
             maxsize=10,
         )
         self.bucket = bucket
+        self._versioning: bool | None = None
         self.description = f"s3://{bucket} at {'https' if secure else 'http'}://{host}"
         self.client: Minio = Minio(
             host, access_key=access_key, secret_key=secret_key, secure=secure, region=region, http_client=http
@@ -149,6 +150,38 @@ class S3Store:
     def delete(self, key: str) -> None:
         with self._errors("delete", key):
             self.client.remove_object(self.bucket, key)
+
+    def delete_many(self, keys: list[str]) -> dict[str, str]:
+        from minio.deleteobjects import DeleteObject
+
+        if not keys:
+            return {}
+        with self._errors("delete objects"):
+            targets = [DeleteObject(key, version) for key in keys for version in self._versions(key)]
+            refused = {
+                str(error.name): f"{error.code} {error.message}"
+                for error in self.client.remove_objects(self.bucket, iter(targets))
+                if error.code not in ("NoSuchKey", "NoSuchVersion")
+            }
+        return refused
+
+    def _versions(self, key: str) -> list[str | None]:
+        """Every stored version of `key` in a versioned bucket (Object Lock buckets are), else [None]:
+        deleting without a version id would only hide the object behind a delete marker."""
+        if not self._versioned():
+            return [None]
+        found = [
+            str(obj.version_id) if obj.version_id else None
+            for obj in self.client.list_objects(self.bucket, prefix=key, include_version=True)
+            if obj.object_name == key
+        ]
+        return found or [None]
+
+    def _versioned(self) -> bool:
+        if self._versioning is None:
+            config = self.client.get_bucket_versioning(self.bucket)
+            self._versioning = config.status in ("Enabled", "Suspended")
+        return self._versioning
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         with self._errors("list"):

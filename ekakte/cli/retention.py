@@ -1,0 +1,238 @@
+"""`ekakte retention …`, `ekakte hold …`: rules, plans, the nightly sweep, its protocol, legal holds."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import click
+
+from ekakte.cli import State, emit_json, pass_state
+from ekakte.errors import ExitCode
+
+
+def _date(text: str | None, what: str = "--as-of") -> object:
+    if text is None:
+        return None
+    from ekakte.retention.dates import parse_day
+
+    return parse_day(text, what)
+
+
+@click.group()
+def retention() -> None:
+    """Retention (Aufbewahrungsfristen): rules, what is due, the nightly sweep, the Löschprotokoll."""
+
+
+@retention.group("rules")
+def rules() -> None:
+    """The retention rules file, kept versioned in the database."""
+
+
+@rules.command("load")
+@click.argument("file", type=click.Path(path_type=Path))
+@pass_state
+def rules_load(state: State, file: Path) -> None:
+    """Validate FILE (TOML) and make it the rules in force; every due date is recomputed."""
+    from ekakte.retention.schedule import load_rules
+
+    loaded, changed = load_rules(state.archive, state.actor, file)
+    click.echo(
+        f"rules version {loaded.version} loaded ({len(loaded.rules.rules)} rules);"
+        f" {changed} due dates changed"
+    )
+    uncovered = loaded.rules.uncovered(state.settings.document_types)
+    if uncovered:
+        click.echo(f"note: no rule covers {', '.join(uncovered)}: such documents are never due", err=True)
+
+
+@rules.command("show")
+@click.option("--version", "version", type=int, help="An earlier version (default: the rules in force).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--source", is_flag=True, help="Print the file exactly as it was loaded.")
+@pass_state
+def rules_show(state: State, version: int | None, as_json: bool, source: bool) -> None:
+    """Show the rules in force (or version N)."""
+    from ekakte.retention.schedule import show_rules
+
+    loaded = show_rules(state.archive, state.actor, version)
+    if as_json:
+        emit_json(loaded.as_json())
+        return
+    if source:
+        click.echo(loaded.content, nl=False)
+        return
+    click.echo(
+        f"version {loaded.version}, loaded {loaded.loaded_at:%Y-%m-%d %H:%M} by {loaded.loaded_by}"
+        f" from {loaded.source}"
+    )
+    click.echo(f"{'RULE':<24}  {'KEEP':<6}  {'TRIGGER':<13}  {'ROUNDING':<11}  TYPES")
+    for r in loaded.rules.rules:
+        click.echo(f"{r.name:<24}  {r.keep:<6}  {r.trigger:<13}  {r.rounding:<11}  {', '.join(r.types)}")
+
+
+@retention.command("plan")
+@click.option("--as-of", "as_of", metavar="DATE", help="Plan as of this day (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@pass_state
+def retention_plan(state: State, as_of: str | None, as_json: bool, as_csv: bool) -> None:
+    """What a sweep would delete, by which rule and since when, and what is held back by which hold."""
+    from ekakte.retention.sweep import plan
+
+    items = plan(state.archive, state.actor, as_of=_date(as_of))  # type: ignore[arg-type]
+    if as_json:
+        emit_json([i.as_json() for i in items])
+        return
+    if as_csv:
+        out = csv.writer(sys.stdout)
+        out.writerow(
+            [
+                "document_id",
+                "case_number",
+                "document_type",
+                "received_on",
+                "due_on",
+                "deletable_since",
+                "rule",
+                "rule_version",
+                "held_by",
+            ]
+        )
+        for i in items:
+            held = "; ".join(f"hold {h}: {r}" for h, r in i.held_by)
+            out.writerow(
+                [
+                    i.document_id,
+                    i.case_number,
+                    i.document_type,
+                    i.received_on,
+                    i.due_on,
+                    i.since,
+                    i.rule,
+                    i.rule_version,
+                    held,
+                ]
+            )
+        return
+    to_delete = held_back = 0
+    for i in items:
+        verdict = "HELD " + "; ".join(f"by hold {h} ({r})" for h, r in i.held_by) if i.held_by else "due"
+        click.echo(
+            f"{i.document_id}  {i.case_number}  {i.document_type:<14}  due {i.due_on}"
+            f"  rule {i.rule!r} v{i.rule_version}  {verdict}"
+        )
+        if i.held_by:
+            held_back += 1
+        else:
+            to_delete += 1
+    click.echo(f"{to_delete} to delete, {held_back} held back")
+
+
+@retention.command("sweep")
+@click.option("--as-of", "as_of", metavar="DATE", help="Sweep as of this day (default: today).")
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; change nothing.")
+@click.option("--limit", type=click.IntRange(1), help="Delete at most N documents this run.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@pass_state
+def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int | None, as_json: bool) -> int:
+    """The nightly cleanup: delete what is due and not held, for real, with a protocol entry each.
+
+    \b
+    Exit 0: everything due was deleted (or nothing was due).
+    Exit 12: some due documents were not deleted; they are retried on the next run.
+    Exit 13: another sweep is running.  Exit 6: configuration error.
+    """
+    from ekakte.retention.sweep import sweep
+
+    report = sweep(state.archive, state.actor, as_of=_date(as_of), dry_run=dry_run, limit=limit)  # type: ignore[arg-type]
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        click.echo(report.summary())
+    return ExitCode.OK if report.complete else ExitCode.PARTIAL
+
+
+@retention.command("protocol")
+@click.option("--since", metavar="DATE", help="Only deletions on or after this day.")
+@click.option("--case", "case_number", help="Only this case's deletions (found through the keyed hash).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def retention_protocol(state: State, since: str | None, case_number: str | None, as_json: bool) -> None:
+    """The deletion protocol (Löschprotokoll): what was deleted, when, by which rule."""
+    from ekakte.retention.sweep import protocol
+
+    entries = protocol(state.archive, state.actor, since=_date(since, "--since"), case_number=case_number)  # type: ignore[arg-type]
+    if as_json:
+        emit_json([e.as_json() for e in entries])
+        return
+    for e in entries:
+        click.echo(
+            f"{e.deleted_at:%Y-%m-%d %H:%M}  {e.document_id}  {e.document_type:<14}  due {e.due_on}"
+            f"  rule {e.rule!r} v{e.rule_version}  case#{e.case_hash[:12]}  sha256 {e.sha256[:12]}…"
+            f"  by {e.deleted_by}"
+        )
+    click.echo(f"{len(entries)} deletions")
+
+
+@click.group()
+def hold() -> None:
+    """Legal holds (Löschsperren): nothing they cover is deleted, whatever its due date."""
+
+
+@hold.command("add")
+@click.option("--case", "case_number", help="Hold a whole case.")
+@click.option("--doc", "document_id", help="Hold one document.")
+@click.option("--reason", required=True, help="Why (e.g. the court's file number).")
+@click.option("--until", metavar="DATE", help="Last day of the hold (default: until released).")
+@pass_state
+def hold_add(
+    state: State, case_number: str | None, document_id: str | None, reason: str, until: str | None
+) -> None:
+    """Put a case or a document under legal hold."""
+    from ekakte.documents import parse_document_id
+    from ekakte.retention.dates import parse_day
+    from ekakte.retention.holds import add_hold
+
+    info = add_hold(
+        state.archive, state.actor, reason=reason, case_number=case_number,
+        document_id=parse_document_id(document_id) if document_id else None,
+        until=parse_day(until, "--until", future=True) if until else None,
+    )  # fmt: skip
+    target = f"case {info.case_number}" if info.document_id is None else f"document {info.document_id}"
+    click.echo(f"hold {info.id} on {target}" + (f" until {info.until}" if info.until else " until released"))
+
+
+@hold.command("release")
+@click.argument("hold_id", type=int)
+@pass_state
+def hold_release(state: State, hold_id: int) -> None:
+    """Release a hold; what it covered becomes deletable again when due."""
+    from ekakte.retention.holds import release_hold
+
+    info = release_hold(state.archive, state.actor, hold_id)
+    click.echo(f"hold {info.id} released")
+
+
+@hold.command("list")
+@click.option("--all", "include_released", is_flag=True, help="Also released holds.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def hold_list(state: State, include_released: bool, as_json: bool) -> None:
+    """The holds in force (with --all also released ones)."""
+    from ekakte.retention.holds import list_holds
+
+    holds = list_holds(state.archive, state.actor, include_released=include_released)
+    if as_json:
+        emit_json([h.as_json() for h in holds])
+        return
+    for h in holds:
+        target = f"case {h.case_number}" if h.document_id is None else f"doc {h.document_id}"
+        status = "active" if h.active else ("released" if h.released_at else "expired")
+        until = h.until.isoformat() if h.until else "-"
+        click.echo(f"{h.id:>5}  {status:<8}  {target:<42}  until {until:<10}  {h.created_by}: {h.reason}")
+    click.echo(f"{len(holds)} holds")
+
+
+COMMANDS = [retention, hold]

@@ -1,0 +1,1 @@
+"""Retention: rules and due dates (rules, schedule), legal holds (holds), the nightly sweep (sweep)."""

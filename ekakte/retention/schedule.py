@@ -1,0 +1,248 @@
+"""When each document is due: the rule sets in the database, due dates kept current, case close/reopen.
+
+Every document row carries its due date (`documents.due_on`, indexed) and the rule and rule-set version
+that gave it. They are recomputed whenever something they depend on changes: a new rule set (all
+documents), a case closed or reopened (that case's documents), a document imported (that document).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from ekakte import audit
+from ekakte.access import Action, gate, refuse
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.db.models import Case, Document, RetentionRuleSet, table_of
+from ekakte.errors import InvalidInput, NotFound
+from ekakte.retention.rules import Rule, RuleSet, Trigger, due_date, parse_rules
+
+MAX_RULES_BYTES = 256 * 1024
+_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class LoadedRules:
+    version: int
+    loaded_at: datetime
+    loaded_by: str
+    source: str
+    sha256: str
+    content: str
+    rules: RuleSet
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "loaded_at": self.loaded_at.isoformat(),
+            "loaded_by": self.loaded_by,
+            "source": self.source,
+            "sha256": self.sha256,
+            "rules": [r.as_json() for r in self.rules.rules],
+        }
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(content: str, document_types: tuple[str, ...]) -> RuleSet:
+    return parse_rules(content, document_types)
+
+
+def current_rules(session: Session, document_types: tuple[str, ...]) -> tuple[int, RuleSet] | None:
+    """The newest rule set and its version, or None when no rules were ever loaded (nothing is due)."""
+    row = session.execute(
+        select(RetentionRuleSet.version, RetentionRuleSet.content)
+        .order_by(RetentionRuleSet.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return row[0], _parsed(row[1], document_types)
+
+
+def _authorize(archive: Archive, actor: Actor, what: str, **context: Any) -> None:
+    with archive.transaction() as session:
+        decision = gate(session, actor, Action.RETENTION, detail=what, **context)
+    if not decision.allowed:
+        raise refuse(what)
+
+
+def load_rules(archive: Archive, actor: Actor, path: Path) -> tuple[LoadedRules, int]:
+    """Validate a rules file, store it as the next version, recompute every document's due date.
+    Returns the loaded set and how many documents' due dates changed."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_RULES_BYTES:
+        raise InvalidInput(f"{path} is larger than {MAX_RULES_BYTES // 1024} KiB: not a rules file")
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text") from None
+    rules = parse_rules(content, archive.settings.document_types)  # refuse before anything is written
+    digest = hashlib.sha256(raw).hexdigest()
+    now = datetime.now(UTC)
+    with archive.transaction() as session:
+        decision = gate(session, actor, Action.RETENTION, detail=f"rules load {path.name}")
+        if decision.allowed:
+            version = (session.scalar(select(func.max(RetentionRuleSet.version))) or 0) + 1
+            session.add(
+                RetentionRuleSet(
+                    version=version,
+                    loaded_at=now,
+                    loaded_by=actor.effective,
+                    source=str(path)[:1000],
+                    sha256=digest,
+                    content=content,
+                )
+            )
+    if not decision.allowed:
+        raise refuse("retention rules load")
+    changed = recompute(archive)
+    return LoadedRules(version, now, actor.effective, str(path), digest, content, rules), changed
+
+
+def show_rules(archive: Archive, actor: Actor, version: int | None = None) -> LoadedRules:
+    _authorize(archive, actor, "rules show")
+    with archive.reading() as session:
+        stmt = select(RetentionRuleSet)
+        stmt = (
+            stmt.where(RetentionRuleSet.version == version)
+            if version is not None
+            else stmt.order_by(RetentionRuleSet.version.desc()).limit(1)
+        )
+        row = session.scalar(stmt)
+    if row is None:
+        raise NotFound(
+            f"no rule set version {version}" if version is not None else "no retention rules loaded yet"
+        )
+    rules = _parsed(row.content, archive.settings.document_types)
+    return LoadedRules(row.version, row.loaded_at, row.loaded_by, row.source, row.sha256, row.content, rules)
+
+
+# --- due dates ----------------------------------------------------------------------------------------
+
+_DOCS = table_of(Document)
+_SET_DUE = (
+    _DOCS.update()
+    .where(_DOCS.c.id == bindparam("doc_id"))
+    .values(due_on=bindparam("due"), retention_rule=bindparam("rule"), retention_version=bindparam("version"))
+)
+
+
+def _rows(archive: Archive, where: Any) -> Iterator[list[Any]]:
+    """Documents with what their due date depends on, in chunks, each from its own short read."""
+    last: uuid.UUID | None = None
+    while True:
+        with archive.reading() as session:
+            stmt = (
+                select(
+                    Document.id,
+                    Document.document_type,
+                    Document.received_on,
+                    Document.document_date,
+                    Case.closed_on,
+                    Document.due_on,
+                    Document.retention_rule,
+                    Document.retention_version,
+                )
+                .join(Case, Case.id == Document.case_id)
+                .where(where)
+                .order_by(Document.id)
+                .limit(_CHUNK)
+            )
+            if last is not None:
+                stmt = stmt.where(Document.id > last)
+            rows = list(session.execute(stmt).all())
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def schedule(
+    rule: Rule | None, received: date, document_date: date | None, closed: date | None
+) -> date | None:
+    if rule is None:
+        return None
+    return due_date(rule, Trigger(case_closed=closed, received=received, document_date=document_date))
+
+
+def recompute(archive: Archive, *, case_id: int | None = None, document_id: uuid.UUID | None = None) -> int:
+    """Bring stored due dates in line with the current rules (all documents, one case's, or one).
+    Returns how many changed. Safe to run any time; a crash half-way is finished by the next run."""
+    with archive.reading() as session:
+        current = current_rules(session, archive.settings.document_types)
+    version, rules = current if current else (None, RuleSet(()))
+    where: Any = Document.id.is_not(None)
+    if case_id is not None:
+        where = Document.case_id == case_id
+    if document_id is not None:
+        where = Document.id == document_id
+    changed = 0
+    for rows in _rows(archive, where):
+        updates = []
+        for doc_id, doc_type, received, doc_date, closed, old_due, old_rule, old_version in rows:
+            rule = rules.rule_for(doc_type)
+            due = schedule(rule, received, doc_date, closed)
+            name = rule.name if rule else None
+            if (due, name, version if rule else None) != (old_due, old_rule, old_version):
+                updates.append(
+                    {"doc_id": doc_id, "due": due, "rule": name, "version": version if rule else None}
+                )
+        if updates:
+            with archive.transaction() as session:
+                session.execute(_SET_DUE, updates)
+            changed += len(updates)
+    return changed
+
+
+# --- case clocks --------------------------------------------------------------------------------------
+
+
+def _case_for_closing(archive: Archive, actor: Actor, case_number: str, what: str) -> int:
+    number = archive.settings.case_number(case_number)
+    with archive.transaction() as session:
+        case = session.execute(select(Case.id, Case.team_id).where(Case.case_number == number)).first()
+        decision = gate(
+            session, actor, Action.CASE_CLOSE, case_number=number, case_team_id=case[1] if case else None,
+            detail=what,
+        )  # fmt: skip
+    if not decision.allowed:
+        raise refuse(f"{what} {number}")
+    if case is None:
+        raise NotFound(f"no case {number} in the archive")
+    return int(case[0])
+
+
+def close_case(archive: Archive, actor: Actor, case_number: str, closed_on: date) -> int:
+    """Mark a case closed on `closed_on`: its `case_closed` clocks start. Returns documents rescheduled."""
+    case_id = _case_for_closing(archive, actor, case_number, "case close")
+    with archive.transaction() as session:
+        session.execute(update(Case).where(Case.id == case_id).values(closed_on=closed_on))
+        audit.append(
+            session, actor, "case.closed", "allowed", case_number=archive.settings.case_number(case_number),
+            reason=f"closed on {closed_on.isoformat()}",
+        )  # fmt: skip
+    return recompute(archive, case_id=case_id)
+
+
+def reopen_case(archive: Archive, actor: Actor, case_number: str) -> int:
+    """The case is open again: documents under `case_closed` rules are no longer due."""
+    case_id = _case_for_closing(archive, actor, case_number, "case reopen")
+    with archive.transaction() as session:
+        session.execute(update(Case).where(Case.id == case_id).values(closed_on=None))
+        audit.append(
+            session, actor, "case.reopened", "allowed", case_number=archive.settings.case_number(case_number)
+        )
+    return recompute(archive, case_id=case_id)

@@ -1,0 +1,474 @@
+"""The nightly cleanup: what is due (plan), deleting it for real (sweep), and the Löschprotokoll.
+
+Order of a document's deletion, so that a sweep killed at any point leaves nothing visible whose object
+is gone, and the next sweep finishes what it began:
+  1. mark     one transaction: state stored → deleting, only if still due and under no active hold;
+              from here on no reader sees the document (every read path asks for state = stored);
+  2. objects  the original (and any derived object) removed from the store, all versions, in batches;
+              a store that refuses (S3 Object Lock: retention not yet over) puts the document back
+              to `stored`: for the store it is not yet due;
+  3. purge    one transaction: the deletion-protocol entry, the audit entry, pages and the document row.
+A sweep starts by finishing documents left `deleting` by an earlier one (re-checking their holds).
+Two sweeps never run at once (exclusive_job: an advisory lock on PostgreSQL, a lock file on SQLite).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from ekakte import audit
+from ekakte.access import Action, gate, refuse
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.config import Settings
+from ekakte.db.dialect import exclusive_job, insert_or_ignore
+from ekakte.db.models import Case, DeletionRecord, Document, DocumentState, LegalHold, Page
+from ekakte.db.session import sqlite_path
+from ekakte.errors import Busy, ConfigError, InvalidInput, StorageError
+from ekakte.retention.holds import active_on, is_held
+
+SWEEP_LOCK = 7284063
+BATCH = 200
+PROTOCOL_KEY_FILE = "protocol.key"
+
+Step = Callable[[str, list[uuid.UUID]], None]
+
+
+# --- the keyed hash that stands for the case number in the protocol ---------------------------------
+
+
+def ensure_protocol_key(settings: Settings) -> None:
+    """At `ekakte init`: make the key file under the home folder unless a key is configured."""
+    if os.environ.get("EKAKTE_PROTOCOL_KEY"):
+        return
+    path = settings.home / PROTOCOL_KEY_FILE
+    if path.exists():
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+
+
+def protocol_key(settings: Settings) -> bytes:
+    """EKAKTE_PROTOCOL_KEY, else the key file under the home folder; ConfigError when there is neither.
+    Every machine that sweeps must use the same key, or the protocol cannot be searched by case."""
+    configured = os.environ.get("EKAKTE_PROTOCOL_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise ConfigError("EKAKTE_PROTOCOL_KEY must be at least 32 characters (e.g. 64 hex digits)")
+        return configured.encode()
+    path = settings.home / PROTOCOL_KEY_FILE
+    try:
+        return path.read_text().strip().encode()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no protocol key: set EKAKTE_PROTOCOL_KEY (the same on every machine) or run `ekakte init`,"
+            f" which writes {path}"
+        ) from None
+
+
+def case_hash(key: bytes, case_number: str) -> str:
+    return hmac.new(key, case_number.encode(), hashlib.sha256).hexdigest()
+
+
+# --- the plan ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    document_id: uuid.UUID
+    case_number: str
+    document_type: str
+    received_on: date
+    due_on: date
+    rule: str | None
+    rule_version: int | None
+    held_by: tuple[tuple[int, str], ...]  # (hold id, reason) of the active holds that keep it
+
+    @property
+    def since(self) -> date:
+        """The first day a sweep may delete it."""
+        return self.due_on + timedelta(days=1)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "document_id": str(self.document_id),
+            "case_number": self.case_number,
+            "document_type": self.document_type,
+            "received_on": self.received_on.isoformat(),
+            "due_on": self.due_on.isoformat(),
+            "deletable_since": self.since.isoformat(),
+            "rule": self.rule,
+            "rule_version": self.rule_version,
+            "held_by": [{"hold": h, "reason": r} for h, r in self.held_by],
+        }
+
+
+def _as_of(as_of: date | None) -> date:
+    return as_of or date.today()
+
+
+def plan(archive: Archive, actor: Actor, *, as_of: date | None = None) -> Iterator[PlanItem]:
+    """What a sweep as of `as_of` would delete (held_by empty) or hold back (held_by names the holds),
+    oldest due date first. Streams: a plan over millions of documents is not held in memory."""
+    day = _as_of(as_of)
+    with archive.transaction() as session:
+        decision = gate(session, actor, Action.RETENTION, detail=f"retention plan as of {day}")
+    if not decision.allowed:
+        raise refuse("retention plan")
+    with archive.reading() as session:
+        holds = list(session.execute(select(LegalHold).where(active_on(day))).scalars())
+        by_case: dict[int, list[tuple[int, str]]] = {}
+        by_doc: dict[uuid.UUID, list[tuple[int, str]]] = {}
+        for h in holds:
+            if h.case_id is not None:
+                by_case.setdefault(h.case_id, []).append((h.id, h.reason))
+            if h.document_id is not None:
+                by_doc.setdefault(h.document_id, []).append((h.id, h.reason))
+        stmt = (
+            select(
+                Document.id, Case.case_number, Document.document_type, Document.received_on, Document.due_on,
+                Document.retention_rule, Document.retention_version, Document.case_id,
+            )
+            .join(Case, Case.id == Document.case_id)
+            .where(Document.due_on < day)
+            .order_by(Document.due_on, Document.id)
+            .execution_options(yield_per=5000)
+        )  # fmt: skip
+        for doc_id, number, doc_type, received, due, rule, version, case_id in session.execute(stmt):
+            held = tuple(by_doc.get(doc_id, []) + by_case.get(case_id, []))
+            assert due is not None  # the WHERE asks for due_on < day
+            yield PlanItem(doc_id, number, doc_type, received, due, rule, version, held)
+
+
+# --- the sweep -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    sweep_id: str
+    as_of: date
+    dry_run: bool = False
+    deleted: int = 0
+    finished: int = 0  # of those, documents an earlier, interrupted sweep had begun
+    held_back: int = 0
+    kept_by_store: int = 0  # the store refused (Object Lock): for it, not yet due
+    would_delete: list[uuid.UUID] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        if self.dry_run:
+            text = f"retention sweep as of {self.as_of} (dry run): would delete {len(self.would_delete)}"
+        else:
+            text = f"retention sweep as of {self.as_of}: {self.deleted} deleted"
+            if self.finished:
+                text += f" ({self.finished} finished from an interrupted sweep)"
+        text += f", {self.held_back} held back, {self.kept_by_store} kept by the store's retention lock"
+        if self.problems:
+            text += f"; NOT DELETED, retried next run: {len(self.problems)} ({self.problems[0]})"
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sweep_id": self.sweep_id,
+            "as_of": self.as_of.isoformat(),
+            "dry_run": self.dry_run,
+            "deleted": self.deleted,
+            "finished_from_earlier_sweep": self.finished,
+            "held_back": self.held_back,
+            "kept_by_store": self.kept_by_store,
+            "would_delete": [str(d) for d in self.would_delete],
+            "problems": self.problems,
+        }
+
+
+def sweep(
+    archive: Archive,
+    actor: Actor,
+    *,
+    as_of: date | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    on_step: Step | None = None,
+) -> SweepReport:
+    """Delete what is due as of `as_of` (default today) and not held; at most `limit` documents.
+
+    `on_step(step, document_ids)` is called after each step of each batch ("mark", "objects", "purge"):
+    progress for a caller, and the place where the crash tests stop a sweep between steps.
+    Raises Busy when another sweep runs, ConfigError without a protocol key.
+    """
+    day = _as_of(as_of)
+    if day > date.today() + timedelta(days=1) and not dry_run:
+        raise InvalidInput(f"--as-of {day} lies in the future: only a --dry-run may look ahead")
+    if limit is not None and limit < 1:
+        raise InvalidInput("--limit must be at least 1")
+    report = SweepReport(str(uuid.uuid4()), day, dry_run)
+    with archive.transaction() as session:
+        decision = gate(session, actor, Action.RETENTION, detail=f"retention sweep as of {day}")
+    if not decision.allowed:
+        raise refuse("retention sweep")
+    key = protocol_key(archive.settings)
+    step: Step = on_step or (lambda _step, _ids: None)
+    lock_file = _lock_file(archive)
+    with exclusive_job(archive.engine, SWEEP_LOCK, lock_file) as alone:
+        if not alone:
+            raise Busy("another retention sweep is running; this one did nothing")
+        with archive.reading() as session:
+            report.held_back = int(
+                session.scalar(
+                    select(func.count()).select_from(Document).where(Document.due_on < day, is_held(day))
+                )
+                or 0
+            )
+        if dry_run:
+            with archive.reading() as session:
+                report.would_delete = list(session.scalars(_candidates(day, DocumentState.STORED, limit)))
+            return report
+        _finish_interrupted(archive, actor, key, report, step)
+        budget = limit
+        while budget is None or budget > 0:
+            size = BATCH if budget is None else min(BATCH, budget)
+            marked = _mark(archive, day, size)
+            if not marked:
+                break
+            step("mark", [d.id for d in marked])
+            _delete(archive, actor, key, marked, report, step)
+            if budget is not None:
+                budget -= len(marked)
+    return report
+
+
+def _lock_file(archive: Archive) -> Path | None:
+    path = sqlite_path(archive.settings.database_url)
+    return path.with_name(path.name + ".sweep.lock") if path else None
+
+
+def _candidates(day: date, state: str, limit: int | None) -> Any:
+    stmt = (
+        select(Document.id)
+        .where(Document.state == state, Document.due_on < day, ~is_held(day))
+        .order_by(Document.due_on, Document.id)
+    )
+    return stmt.limit(limit) if limit is not None else stmt
+
+
+@dataclass(frozen=True)
+class _Doomed:
+    id: uuid.UUID
+    case_number: str
+    document_type: str
+    storage_key: str
+    sha256: str
+    due_on: date
+    rule: str
+    rule_version: int
+
+
+def _doomed(session: Any, ids: list[uuid.UUID]) -> list[_Doomed]:
+    rows = session.execute(
+        select(
+            Document.id, Case.case_number, Document.document_type, Document.storage_key, Document.sha256,
+            Document.due_on, Document.retention_rule, Document.retention_version,
+        )
+        .join(Case, Case.id == Document.case_id)
+        .where(Document.id.in_(ids))
+        .order_by(Document.id)
+    ).all()  # fmt: skip
+    return [_Doomed(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "?", r[7] or 0) for r in rows]
+
+
+def _mark(archive: Archive, day: date, size: int) -> list[_Doomed]:
+    """Step 1: the next batch of due, unheld documents becomes `deleting`, in one transaction."""
+    with archive.transaction() as session:
+        ids = list(session.scalars(_candidates(day, DocumentState.STORED, size)))
+        if not ids:
+            return []
+        # The WHERE repeats the conditions: a hold or reopened case that arrived since the SELECT wins.
+        marked = list(
+            session.scalars(
+                update(Document)
+                .where(
+                    Document.id.in_(ids),
+                    Document.state == DocumentState.STORED,
+                    Document.due_on < day,
+                    ~is_held(day),
+                )
+                .values(state=DocumentState.DELETING)
+                .returning(Document.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        return _doomed(session, marked)
+
+
+def _finish_interrupted(archive: Archive, actor: Actor, key: bytes, report: SweepReport, step: Step) -> None:
+    """Documents an earlier sweep left `deleting`: finish them, unless a hold came meanwhile."""
+    today = date.today()
+    while True:
+        with archive.transaction() as session:
+            # A hold put on a half-deleted document: its object may be gone already (then the document
+            # is lost whatever happens); if it is still there, the hold wins and it becomes visible again.
+            held = list(
+                session.scalars(
+                    select(Document.id).where(Document.state == DocumentState.DELETING, is_held(today))
+                )
+            )
+            for doc in _doomed(session, held):
+                if archive.store.stat(doc.storage_key) is not None:
+                    session.execute(
+                        update(Document).where(Document.id == doc.id).values(state=DocumentState.STORED)
+                    )
+                else:
+                    report.problems.append(f"document {doc.id}: held, but its sweep had already removed it")
+            ids = list(
+                session.scalars(
+                    select(Document.id)
+                    .where(Document.state == DocumentState.DELETING, ~is_held(today))
+                    .order_by(Document.id)
+                    .limit(BATCH)
+                )
+            )
+            doomed = _doomed(session, ids)
+        if not doomed:
+            return
+        before = report.deleted
+        _delete(archive, actor, key, doomed, report, step)
+        report.finished += report.deleted - before
+        if report.deleted == before:
+            return  # nothing could be finished (refusals or problems): leave it to the next run
+
+
+def _object_keys(doc: _Doomed) -> list[str]:
+    """The original and every derived object of a document. OCR text lives in the database (pages), so
+    today that is the original alone; derived objects (renditions, thumbnails) are added here."""
+    return [doc.storage_key]
+
+
+def _delete(
+    archive: Archive, actor: Actor, key: bytes, doomed: list[_Doomed], report: SweepReport, step: Step
+) -> None:
+    """Steps 2 and 3 for documents already marked `deleting`."""
+    keys = {doc.id: _object_keys(doc) for doc in doomed}
+    try:
+        refused = archive.store.delete_many([k for ks in keys.values() for k in ks])
+    except StorageError as exc:
+        report.problems.append(str(exc))
+        return  # they stay `deleting`: invisible, and the next sweep finishes them
+    step("objects", [d.id for d in doomed])
+    kept = [d for d in doomed if any(k in refused for k in keys[d.id])]
+    gone = [d for d in doomed if d not in kept]
+    now = datetime.now(UTC)
+    with archive.transaction() as session:
+        if kept:
+            session.execute(
+                update(Document)
+                .where(Document.id.in_([d.id for d in kept]))
+                .values(state=DocumentState.STORED)
+                .execution_options(synchronize_session=False)
+            )
+        for doc in gone:
+            session.execute(
+                insert_or_ignore(session, DeletionRecord, ["document_id"]).values(
+                    document_id=str(doc.id),
+                    document_type=doc.document_type,
+                    case_hash=case_hash(key, doc.case_number),
+                    rule=doc.rule,
+                    rule_version=doc.rule_version,
+                    due_on=doc.due_on,
+                    deleted_at=now,
+                    deleted_by=actor.effective,
+                    sweep_id=report.sweep_id,
+                    sha256=doc.sha256,
+                    objects=len(keys[doc.id]),
+                )
+            )
+            audit.append(
+                session, actor, "retention.delete", "allowed", document_id=str(doc.id),
+                reason=f"due {doc.due_on}, rule {doc.rule!r} v{doc.rule_version}, sweep {report.sweep_id}",
+            )  # fmt: skip
+        ids = [d.id for d in gone]
+        if ids:
+            session.execute(delete(Page).where(Page.document_id.in_(ids)))
+            session.execute(delete(Document).where(Document.id.in_(ids)))
+    step("purge", [d.id for d in gone])
+    report.deleted += len(gone)
+    report.kept_by_store += len(kept)
+
+
+# --- the protocol --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProtocolEntry:
+    document_id: str
+    document_type: str
+    case_hash: str
+    rule: str
+    rule_version: int
+    due_on: date
+    deleted_at: datetime
+    deleted_by: str
+    sweep_id: str
+    sha256: str
+    objects: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "document_id": self.document_id,
+            "document_type": self.document_type,
+            "case_hash": self.case_hash,
+            "rule": self.rule,
+            "rule_version": self.rule_version,
+            "due_on": self.due_on.isoformat(),
+            "deleted_at": self.deleted_at.isoformat(),
+            "deleted_by": self.deleted_by,
+            "sweep_id": self.sweep_id,
+            "sha256": self.sha256,
+            "objects": self.objects,
+        }
+
+
+def protocol(
+    archive: Archive,
+    actor: Actor,
+    *,
+    since: date | None = None,
+    case_number: str | None = None,
+) -> list[ProtocolEntry]:
+    """The deletion protocol, oldest first; `case_number` finds a case's entries through its keyed hash
+    (the protocol itself never holds the number)."""
+    number = archive.settings.case_number(case_number) if case_number else None
+    with archive.transaction() as session:
+        decision = gate(session, actor, Action.PROTOCOL_READ, case_number=number, detail="retention protocol")
+    if not decision.allowed:
+        raise refuse("retention protocol")
+    stmt = select(DeletionRecord).order_by(DeletionRecord.id)
+    if since:
+        stmt = stmt.where(
+            DeletionRecord.deleted_at >= datetime(since.year, since.month, since.day, tzinfo=UTC)
+        )
+    if number:
+        stmt = stmt.where(DeletionRecord.case_hash == case_hash(protocol_key(archive.settings), number))
+    with archive.reading() as session:
+        return [
+            ProtocolEntry(
+                r.document_id, r.document_type, r.case_hash, r.rule, r.rule_version, r.due_on, r.deleted_at,
+                r.deleted_by, r.sweep_id, r.sha256, r.objects,
+            )
+            for r in session.scalars(stmt)
+        ]  # fmt: skip
