@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ekakte import audit
 from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
@@ -210,16 +209,20 @@ def recompute(archive: Archive, *, case_id: int | None = None, document_id: uuid
 # --- case clocks --------------------------------------------------------------------------------------
 
 
-def _case_for_closing(archive: Archive, actor: Actor, case_number: str, what: str) -> int:
+def _set_closed(archive: Archive, actor: Actor, case_number: str, closed_on: date | None) -> int:
+    """Set or clear a case's closing day in the transaction that audits the decision; the case's id."""
     number = archive.settings.case_number(case_number)
+    what = f"case close on {closed_on.isoformat()}" if closed_on else "case reopen"
     with archive.transaction() as session:
         case = session.execute(select(Case.id, Case.team_id).where(Case.case_number == number)).first()
         decision = gate(
             session, actor, Action.CASE_CLOSE, case_number=number, case_team_id=case[1] if case else None,
             detail=what,
         )  # fmt: skip
+        if decision.allowed and case is not None:
+            session.execute(update(Case).where(Case.id == case[0]).values(closed_on=closed_on))
     if not decision.allowed:
-        raise refuse(f"{what} {number}")
+        raise refuse(f"{what.split(' on ')[0]} {number}")
     if case is None:
         raise NotFound(f"no case {number} in the archive")
     return int(case[0])
@@ -227,22 +230,9 @@ def _case_for_closing(archive: Archive, actor: Actor, case_number: str, what: st
 
 def close_case(archive: Archive, actor: Actor, case_number: str, closed_on: date) -> int:
     """Mark a case closed on `closed_on`: its `case_closed` clocks start. Returns documents rescheduled."""
-    case_id = _case_for_closing(archive, actor, case_number, "case close")
-    with archive.transaction() as session:
-        session.execute(update(Case).where(Case.id == case_id).values(closed_on=closed_on))
-        audit.append(
-            session, actor, "case.closed", "allowed", case_number=archive.settings.case_number(case_number),
-            reason=f"closed on {closed_on.isoformat()}",
-        )  # fmt: skip
-    return recompute(archive, case_id=case_id)
+    return recompute(archive, case_id=_set_closed(archive, actor, case_number, closed_on))
 
 
 def reopen_case(archive: Archive, actor: Actor, case_number: str) -> int:
     """The case is open again: documents under `case_closed` rules are no longer due."""
-    case_id = _case_for_closing(archive, actor, case_number, "case reopen")
-    with archive.transaction() as session:
-        session.execute(update(Case).where(Case.id == case_id).values(closed_on=None))
-        audit.append(
-            session, actor, "case.reopened", "allowed", case_number=archive.settings.case_number(case_number)
-        )
-    return recompute(archive, case_id=case_id)
+    return recompute(archive, case_id=_set_closed(archive, actor, case_number, None))

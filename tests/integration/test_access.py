@@ -23,6 +23,8 @@ from ekakte.ingest import DocumentMeta, import_document
 from ekakte.integrity import verify
 from ekakte.ocr.worker import run_ocr
 from ekakte.principals import add_user, assign_case, disable_user, list_users
+from ekakte.retention.schedule import close_case
+from ekakte.retention.sweep import plan, protocol
 from ekakte.roles import Role
 from ekakte.search import search
 from ekakte.trail import audit_entries, verify_audit_trail
@@ -64,6 +66,9 @@ def expected(role: str, action: str, own: bool, restricted: bool, health: bool) 
         "doc.text": content,
         "search": role in CONTENT_ROLES,  # which documents answer: test_search.py
         "ocr.work": role in ("scan_operator", "service"),
+        "retention": role == "records_manager",
+        "retention.protocol": role in ("records_manager", "auditor"),
+        "case.close": role == "records_manager" or (role == "team_lead" and own),
         "import": role == "scan_operator",
         "case.assign": role == "admin" or (role == "team_lead" and own),
         "user.manage": role == "admin",
@@ -91,6 +96,9 @@ def attempt(
         "doc.text": lambda: document_text(archive, who, doc_id),
         "search": lambda: search(archive, who, "Muster", case_number=case),
         "ocr.work": lambda: run_ocr(archive, who, document_ids=[]),
+        "retention": lambda: list(plan(archive, who)),
+        "retention.protocol": lambda: protocol(archive, who),
+        "case.close": lambda: close_case(archive, who, case, date(2020, 1, 1)),
     }
     try:
         calls[action]()
@@ -120,6 +128,9 @@ def test_role_matrix_decides_and_audits_every_access(
             "doc.text",
             "search",
             "ocr.work",
+            "retention",
+            "retention.protocol",
+            "case.close",
         ):
             for own in (True, False):
                 for restricted in (False, True):
