@@ -37,6 +37,8 @@ _KEYS = {
     "s3_secret_key": "EKAKTE_S3_SECRET_KEY",
     "s3_secure": "EKAKTE_S3_SECURE",
     "s3_region": "EKAKTE_S3_REGION",
+    "s3_object_lock": "EKAKTE_S3_OBJECT_LOCK",
+    "s3_lock_mode": "EKAKTE_S3_LOCK_MODE",
     "case_number_pattern": "EKAKTE_CASE_NUMBER_PATTERN",
     "document_types": "EKAKTE_DOCUMENT_TYPES",
     "restricted_types": "EKAKTE_RESTRICTED_TYPES",
@@ -61,6 +63,10 @@ class Settings:
     s3_secret_key: str | None = field(default=None, repr=False)
     s3_secure: bool = True
     s3_region: str | None = None
+    # `ekakte init` creates the bucket with S3 Object Lock (WORM); an existing bucket is used as it is.
+    s3_object_lock: bool = False
+    # Retention mode of the objects' retain-until dates: COMPLIANCE (nobody can shorten it) or GOVERNANCE.
+    s3_lock_mode: str = "COMPLIANCE"
     case_number_pattern: str = DEFAULT_CASE_NUMBER_PATTERN
     document_types: tuple[str, ...] = DEFAULT_DOCUMENT_TYPES
     # Types whose documents only users with the health clearance may see (health data, DSGVO Art. 9).
@@ -99,6 +105,8 @@ class Settings:
             raise ConfigError("gc_grace_hours must be at least 1 (a running import needs that long)")
         if not re.fullmatch(r"[A-Za-z_]+(\+[A-Za-z_]+)*", self.ocr_languages):
             raise ConfigError(f"ocr_languages must look like deu+eng, not {self.ocr_languages!r}")
+        if self.s3_lock_mode not in ("COMPLIANCE", "GOVERNANCE"):
+            raise ConfigError(f"s3_lock_mode must be COMPLIANCE or GOVERNANCE, not {self.s3_lock_mode!r}")
         if self.ocr_workers < 0:
             raise ConfigError("ocr_workers must be 0 (one per core) or more")
         if self.ocr_lease_seconds < 1:
@@ -240,6 +248,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_secret_key=raw.get("s3_secret_key"),
         s3_secure=_as_bool("s3_secure", raw.get("s3_secure", True)),
         s3_region=raw.get("s3_region"),
+        s3_object_lock=_as_bool("s3_object_lock", raw.get("s3_object_lock", False)),
+        s3_lock_mode=str(raw.get("s3_lock_mode", "COMPLIANCE")).upper(),
         case_number_pattern=str(raw.get("case_number_pattern", DEFAULT_CASE_NUMBER_PATTERN)),
         document_types=_as_types("document_types", raw.get("document_types", DEFAULT_DOCUMENT_TYPES)),
         restricted_types=_restricted_types(raw),

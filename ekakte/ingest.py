@@ -22,6 +22,7 @@ from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrStat
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile
 from ekakte.media import inspect_stream
 from ekakte.retention.schedule import current_rules, schedule
+from ekakte.retention.worm import sync_object_locks
 from ekakte.storage import original_key
 from ekakte.storage.base import file_sha256
 
@@ -170,6 +171,10 @@ def import_document(
         return _result(
             "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
         )
+    # S3 Object Lock: the store learns the due date (and any hold on the case) too. If this fails, the
+    # document is stored all the same; the next sync (rules, holds, every sweep) catches up.
+    with contextlib.suppress(EkakteError):
+        sync_object_locks(archive, [document_id])
     return _result("stored", document_id, path, meta, media.media_type, media.page_count, size, sha256)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -129,6 +130,10 @@ class Document(Base):
     due_on: Mapped[date | None] = mapped_column(Date, index=True)
     retention_rule: Mapped[str | None] = mapped_column(String(100))
     retention_version: Mapped[int | None] = mapped_column(Integer)
+    # What the object store was last told under S3 Object Lock (ekakte.retention.worm): the object is
+    # retained through `locked_until`; `object_hold` mirrors ekakte's legal holds onto the object.
+    locked_until: Mapped[date | None] = mapped_column(Date)
+    object_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Page(Base):

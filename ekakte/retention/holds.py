@@ -113,6 +113,7 @@ def add_hold(
         raise refuse("hold add")
     if info is None:
         raise NotFound(f"no case {number}" if number else f"no document {document_id}")
+    _mirror(archive)
     return info
 
 
@@ -150,7 +151,15 @@ def release_hold(archive: Archive, actor: Actor, hold_id: int) -> HoldInfo:
         raise refuse("hold release")
     if info is None:
         raise NotFound(f"no hold {hold_id}")
+    _mirror(archive)
     return info
+
+
+def _mirror(archive: Archive) -> None:
+    """Mirror the holds onto the objects where the store has Object Lock (see ekakte.retention.worm)."""
+    from ekakte.retention.worm import sync_object_locks
+
+    sync_object_locks(archive)
 
 
 def list_holds(archive: Archive, actor: Actor, *, include_released: bool = False) -> list[HoldInfo]:

@@ -25,6 +25,7 @@ from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, RetentionRuleSet, table_of
 from ekakte.errors import InvalidInput, NotFound
 from ekakte.retention.rules import Rule, RuleSet, Trigger, due_date, parse_rules
+from ekakte.retention.worm import sync_object_locks
 
 MAX_RULES_BYTES = 256 * 1024
 _CHUNK = 2000
@@ -203,6 +204,7 @@ def recompute(archive: Archive, *, case_id: int | None = None, document_id: uuid
             with archive.transaction() as session:
                 session.execute(_SET_DUE, updates)
             changed += len(updates)
+    sync_object_locks(archive, [document_id] if document_id is not None else None)
     return changed
 
 

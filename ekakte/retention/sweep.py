@@ -37,6 +37,7 @@ from ekakte.db.models import Case, DeletionRecord, Document, DocumentState, Lega
 from ekakte.db.session import sqlite_path
 from ekakte.errors import Busy, ConfigError, InvalidInput, StorageError
 from ekakte.retention.holds import active_on, is_held
+from ekakte.retention.worm import sync_object_locks
 
 SWEEP_LOCK = 7284063
 BATCH = 200
@@ -164,6 +165,7 @@ class SweepReport:
     finished: int = 0  # of those, documents an earlier, interrupted sweep had begun
     held_back: int = 0
     kept_by_store: int = 0  # the store refused (Object Lock): for it, not yet due
+    kept: set[uuid.UUID] = field(default_factory=set)  # those documents: not tried again in this run
     would_delete: list[uuid.UUID] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -228,6 +230,8 @@ def sweep(
     with exclusive_job(archive.engine, SWEEP_LOCK, lock_file) as alone:
         if not alone:
             raise Busy("another retention sweep is running; this one did nothing")
+        if not dry_run:
+            sync_object_locks(archive)  # what an earlier run could not tell the store (Object Lock)
         with archive.reading() as session:
             report.held_back = int(
                 session.scalar(
@@ -243,11 +247,12 @@ def sweep(
         budget = limit
         while budget is None or budget > 0:
             size = BATCH if budget is None else min(BATCH, budget)
-            marked = _mark(archive, day, size)
+            marked = _mark(archive, day, size, skip=report.kept)
             if not marked:
                 break
             step("mark", [d.id for d in marked])
-            _delete(archive, actor, key, marked, report, step)
+            if not _delete(archive, actor, key, marked, report, step):
+                break  # the store is away: marking more would only hide more documents until it is back
             if budget is not None:
                 budget -= len(marked)
     return report
@@ -258,12 +263,14 @@ def _lock_file(archive: Archive) -> Path | None:
     return path.with_name(path.name + ".sweep.lock") if path else None
 
 
-def _candidates(day: date, state: str, limit: int | None) -> Any:
+def _candidates(day: date, state: str, limit: int | None, skip: set[uuid.UUID] | None = None) -> Any:
     stmt = (
         select(Document.id)
         .where(Document.state == state, Document.due_on < day, ~is_held(day))
         .order_by(Document.due_on, Document.id)
     )
+    if skip:
+        stmt = stmt.where(Document.id.not_in(skip))
     return stmt.limit(limit) if limit is not None else stmt
 
 
@@ -292,10 +299,11 @@ def _doomed(session: Any, ids: list[uuid.UUID]) -> list[_Doomed]:
     return [_Doomed(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "?", r[7] or 0) for r in rows]
 
 
-def _mark(archive: Archive, day: date, size: int) -> list[_Doomed]:
-    """Step 1: the next batch of due, unheld documents becomes `deleting`, in one transaction."""
+def _mark(archive: Archive, day: date, size: int, skip: set[uuid.UUID]) -> list[_Doomed]:
+    """Step 1: the next batch of due, unheld documents becomes `deleting`, in one transaction
+    (leaving out those the store refused to delete earlier in this run)."""
     with archive.transaction() as session:
-        ids = list(session.scalars(_candidates(day, DocumentState.STORED, size)))
+        ids = list(session.scalars(_candidates(day, DocumentState.STORED, size, skip)))
         if not ids:
             return []
         # The WHERE repeats the conditions: a hold or reopened case that arrived since the SELECT wins.
@@ -361,14 +369,14 @@ def _object_keys(doc: _Doomed) -> list[str]:
 
 def _delete(
     archive: Archive, actor: Actor, key: bytes, doomed: list[_Doomed], report: SweepReport, step: Step
-) -> None:
-    """Steps 2 and 3 for documents already marked `deleting`."""
+) -> bool:
+    """Steps 2 and 3 for documents already marked `deleting`; False when the store could not be reached."""
     keys = {doc.id: _object_keys(doc) for doc in doomed}
     try:
         refused = archive.store.delete_many([k for ks in keys.values() for k in ks])
     except StorageError as exc:
         report.problems.append(str(exc))
-        return  # they stay `deleting`: invisible, and the next sweep finishes them
+        return False  # they stay `deleting`: invisible, and the next sweep finishes them
     step("objects", [d.id for d in doomed])
     kept = [d for d in doomed if any(k in refused for k in keys[d.id])]
     gone = [d for d in doomed if d not in kept]
@@ -408,6 +416,8 @@ def _delete(
     step("purge", [d.id for d in gone])
     report.deleted += len(gone)
     report.kept_by_store += len(kept)
+    report.kept.update(d.id for d in kept)
+    return True
 
 
 # --- the protocol --------------------------------------------------------------------------------------

@@ -26,4 +26,6 @@ def open_store(settings: Settings) -> ObjectStore:
         secret_key=settings.s3_secret_key,
         secure=settings.s3_secure,
         region=settings.s3_region,
+        lock_mode=settings.s3_lock_mode,
+        lock_new_bucket=settings.s3_object_lock,
     )

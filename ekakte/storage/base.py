@@ -55,6 +55,15 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object whose key starts with `prefix`."""
 
+    def object_lock(self) -> bool:
+        """True when the store can refuse deletions itself (an S3 bucket with Object Lock enabled)."""
+
+    def retain(self, key: str, until: datetime) -> None:
+        """Object Lock: the object may not be deleted before `until` (only ever extended)."""
+
+    def hold(self, key: str, on: bool) -> None:
+        """Object Lock: set or clear the object's legal hold."""
+
     def remove_abandoned_uploads(self, older_than: datetime) -> int:
         """Remove partial uploads a crashed writer left behind; returns how many."""
 

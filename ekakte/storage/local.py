@@ -86,6 +86,15 @@ class LocalStore:
                 sha256 = json.loads(path.with_name(path.name + META_SUFFIX).read_text())["sha256"]
         return ObjectInfo(key, st.st_size, _mtime(st.st_mtime), sha256)
 
+    def object_lock(self) -> bool:
+        return False  # a folder cannot refuse its owner; retention is enforced by ekakte alone
+
+    def retain(self, key: str, until: datetime) -> None:
+        raise NotImplementedError("the folder store has no object lock")
+
+    def hold(self, key: str, on: bool) -> None:
+        raise NotImplementedError("the folder store has no object lock")
+
     def delete_many(self, keys: list[str]) -> dict[str, str]:
         for key in keys:
             self.delete(key)

@@ -38,6 +38,8 @@ class S3Store:
         secret_key: str | None,
         secure: bool = True,
         region: str | None = None,
+        lock_mode: str = "COMPLIANCE",
+        lock_new_bucket: bool = False,
     ) -> None:
         import urllib3
         from minio import Minio
@@ -60,6 +62,9 @@ class S3Store:
         )
         self.bucket = bucket
         self._versioning: bool | None = None
+        self._locking: bool | None = None
+        self.lock_mode = lock_mode
+        self.lock_new_bucket = lock_new_bucket
         self.description = f"s3://{bucket} at {'https' if secure else 'http'}://{host}"
         self.client: Minio = Minio(
             host, access_key=access_key, secret_key=secret_key, secure=secure, region=region, http_client=http
@@ -90,7 +95,36 @@ class S3Store:
     def prepare(self) -> None:
         with self._errors("create the bucket"):
             if not self.client.bucket_exists(self.bucket):
-                self.client.make_bucket(self.bucket)
+                self.client.make_bucket(self.bucket, object_lock=self.lock_new_bucket)
+
+    def object_lock(self) -> bool:
+        from minio.error import S3Error
+
+        if self._locking is None:
+            try:
+                with self._errors("inspect the bucket"):
+                    self.client.get_object_lock_config(self.bucket)
+                self._locking = True
+            except StorageError as exc:
+                if not isinstance(exc.__cause__, S3Error):
+                    raise
+                self._locking = False  # ObjectLockConfigurationNotFoundError: a bucket without lock
+        return self._locking
+
+    def retain(self, key: str, until: datetime) -> None:
+        from minio.commonconfig import COMPLIANCE, GOVERNANCE
+        from minio.retention import Retention
+
+        mode = COMPLIANCE if self.lock_mode == "COMPLIANCE" else GOVERNANCE
+        with self._errors("set the retention of", key):
+            self.client.set_object_retention(self.bucket, key, Retention(mode, until))
+
+    def hold(self, key: str, on: bool) -> None:
+        with self._errors("set the legal hold of", key):
+            if on:
+                self.client.enable_object_legal_hold(self.bucket, key)
+            else:
+                self.client.disable_object_legal_hold(self.bucket, key)
 
     def put(self, key: str, source: BinaryIO, size: int, sha256: str, content_type: str) -> ObjectInfo:
         reader = HashingReader(source)

@@ -35,6 +35,11 @@ def upgrade() -> None:
     op.add_column("documents", sa.Column("due_on", sa.Date(), nullable=True))
     op.add_column("documents", sa.Column("retention_rule", sa.String(length=100), nullable=True))
     op.add_column("documents", sa.Column("retention_version", sa.Integer(), nullable=True))
+    # What the object store was last told (S3 Object Lock): retained through this day, under legal hold.
+    op.add_column("documents", sa.Column("locked_until", sa.Date(), nullable=True))
+    op.add_column(
+        "documents", sa.Column("object_hold", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.create_index("ix_documents_due_on", "documents", ["due_on"])
     op.create_table(
         "legal_holds",
@@ -80,6 +85,13 @@ def downgrade() -> None:
     op.drop_index("ix_legal_holds_case_id", table_name="legal_holds")
     op.drop_table("legal_holds")
     op.drop_index("ix_documents_due_on", table_name="documents")
-    for column in ("retention_version", "retention_rule", "due_on", "document_date"):
+    for column in (
+        "object_hold",
+        "locked_until",
+        "retention_version",
+        "retention_rule",
+        "due_on",
+        "document_date",
+    ):
         op.drop_column("documents", column)
     op.drop_table("retention_rule_sets")

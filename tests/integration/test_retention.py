@@ -267,3 +267,109 @@ def test_deleted_documents_leave_the_search_index(ret: Archive, make_scan: Any) 
     close_case(ret, RECORDS, CASE, date(2015, 3, 10))
     sweep(ret, RECORDS, as_of=SWEEP_DAY)
     assert search(ret, READER, "Zauberwort") == []
+
+
+@pytest.fixture
+def locked(request: pytest.FixtureRequest, tmp_path: Path) -> Archive:
+    """PostgreSQL + an S3 bucket created with Object Lock (WORM) by `ekakte init`."""
+    from ekakte.archive import initialize
+    from ekakte.config import load_settings
+    from tests.conftest import _reset_postgres, organise, server_env
+
+    pg_url = request.getfixturevalue("pg_url")
+    env = server_env(
+        tmp_path / "home", pg_url, request.getfixturevalue("s3"), f"worm-{uuid.uuid4().hex[:12]}"
+    )
+    env["EKAKTE_S3_OBJECT_LOCK"] = "true"
+    initialize(load_settings(env))
+    _reset_postgres(pg_url)
+    organise(load_settings(env))
+    archive = Archive.open(load_settings(env))
+    request.addfinalizer(archive.close)
+    add_user(archive, ADMIN, RECORDS.name, ["records_manager"])
+    return archive
+
+
+def versions(archive: Archive, key: str) -> list[str]:
+    client = archive.store.client  # type: ignore[attr-defined]
+    bucket = archive.store.bucket  # type: ignore[attr-defined]
+    return [
+        o.version_id
+        for o in client.list_objects(bucket, prefix=key, include_version=True)
+        if o.object_name == key
+    ]
+
+
+@pytest.mark.server
+def test_object_lock_keeps_what_ekakte_says_is_kept_and_the_sweep_yields_to_it(
+    locked: Archive, make_scan: Any, tmp_path: Path
+) -> None:
+    assert locked.store.object_lock()
+    doc = stored(locked, make_scan)
+    with locked.reading() as session:
+        key = session.scalar(select(Document.storage_key).where(Document.id == doc))
+    assert key is not None
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    load_rules(locked, RECORDS, rules)
+    close_case(locked, RECORDS, CASE, date(2020, 6, 30))  # due 2030-12-31: the store retains it until 2031
+    with locked.reading() as session:
+        assert session.scalar(select(Document.locked_until).where(Document.id == doc)) == date(2030, 12, 31)
+    assert locked.store.delete_many([key])  # not even someone with the bucket's keys can delete it now
+
+    # A new rule set shortens the period: ekakte's due date moves into the past, the store's lock stays.
+    rules.write_text(RULES.replace('keep = "10y"', 'keep = "1y"'))
+    load_rules(locked, RECORDS, rules)
+    report = sweep(locked, RECORDS)
+    assert (report.deleted, report.kept_by_store, report.complete) == (0, 1, True)
+    assert visible(locked, doc) and locked.store.stat(key) is not None  # kept, and readable again
+
+
+@pytest.mark.server
+def test_legal_holds_are_mirrored_onto_the_objects_and_deletion_removes_every_version(
+    locked: Archive, make_scan: Any, tmp_path: Path
+) -> None:
+    doc = stored(locked, make_scan)
+    with locked.reading() as session:
+        key = session.scalar(select(Document.storage_key).where(Document.id == doc))
+    assert key is not None
+    hold = add_hold(locked, RECORDS, case_number=CASE, reason="SG Köln S 12 AS 345/25")
+    with locked.reading() as session:
+        assert session.scalar(select(Document.object_hold).where(Document.id == doc)) is True
+    assert locked.store.delete_many([key])  # refused: S3 legal hold
+    release_hold(locked, RECORDS, hold.id)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    load_rules(locked, RECORDS, rules)
+    close_case(locked, RECORDS, CASE, date(2015, 3, 10))  # due 2025-12-31: the lock has run out
+    assert sweep(locked, RECORDS).deleted == 1
+    assert versions(locked, key) == []  # gone for real, not hidden behind a delete marker
+
+
+@pytest.mark.server
+def test_an_unreachable_store_stops_the_sweep_without_hiding_or_losing_anything(
+    request: pytest.FixtureRequest, tmp_path: Path, make_scan: Any
+) -> None:
+    from ekakte.config import load_settings
+    from ekakte.errors import StorageError
+    from tests.conftest import fresh_server_env
+    from tests.services import free_port
+
+    env = fresh_server_env(
+        tmp_path / "home", request.getfixturevalue("pg_url"), request.getfixturevalue("s3")
+    )
+    with Archive.open(load_settings(env)) as archive:
+        add_user(archive, ADMIN, RECORDS.name, ["records_manager"])
+        rules = tmp_path / "rules.toml"
+        rules.write_text(RULES)
+        load_rules(archive, RECORDS, rules)
+        docs = [stored(archive, make_scan) for _ in range(3)]
+        close_case(archive, RECORDS, CASE, date(2015, 3, 10))
+    away = {**env, "EKAKTE_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # nothing listens there
+    with Archive.open(load_settings(away)) as archive, pytest.raises(StorageError):
+        sweep(archive, RECORDS, as_of=SWEEP_DAY)
+    with Archive.open(load_settings(env)) as archive:
+        assert all(visible(archive, d) for d in docs)  # nothing hidden, nothing lost
+        report = sweep(archive, RECORDS, as_of=SWEEP_DAY)
+        assert (report.deleted, report.complete) == (3, True)
+        assert len(protocol(archive, RECORDS)) == 3
