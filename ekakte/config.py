@@ -49,8 +49,9 @@ _KEYS = {
     "ocr_lease_seconds": "EKAKTE_OCR_LEASE_SECONDS",
     "ocr_max_attempts": "EKAKTE_OCR_MAX_ATTEMPTS",
     "tesseract": "EKAKTE_TESSERACT",
+    "protocol_key": "EKAKTE_PROTOCOL_KEY",
 }
-_SECRET_KEYS = {"s3_secret_key"}
+_SECRET_KEYS = {"s3_secret_key", "protocol_key"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Settings:
     ocr_max_attempts: int = 3
     # The tesseract program: a name on PATH or a full path.
     tesseract: str = "tesseract"
+    # Key of the deletion protocol's case-number hash; else <home>/protocol.key (made by `ekakte init`).
+    protocol_key: str | None = field(default=None, repr=False)
     config_file: Path | None = None
 
     def __post_init__(self) -> None:
@@ -107,6 +110,8 @@ class Settings:
             raise ConfigError(f"ocr_languages must look like deu+eng, not {self.ocr_languages!r}")
         if self.s3_lock_mode not in ("COMPLIANCE", "GOVERNANCE"):
             raise ConfigError(f"s3_lock_mode must be COMPLIANCE or GOVERNANCE, not {self.s3_lock_mode!r}")
+        if self.protocol_key is not None and len(self.protocol_key) < 32:
+            raise ConfigError("protocol_key must be at least 32 characters (e.g. 64 hex digits)")
         if self.ocr_workers < 0:
             raise ConfigError("ocr_workers must be 0 (one per core) or more")
         if self.ocr_lease_seconds < 1:
@@ -260,6 +265,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ocr_lease_seconds=_as_number(raw, "ocr_lease_seconds", 600.0, float),
         ocr_max_attempts=int(_as_number(raw, "ocr_max_attempts", 3, int)),
         tesseract=str(raw.get("tesseract") or "tesseract"),
+        protocol_key=raw.get("protocol_key"),
         config_file=config_file,
     )
 

@@ -54,6 +54,9 @@ class DocumentInfo:
     batch_id: uuid.UUID | None
     created_at: datetime
     storage_key: str
+    document_date: date | None = None
+    due_on: date | None = None  # the last day it must be kept (None: not due under the rules in force)
+    retention_rule: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +75,9 @@ class DocumentInfo:
             "operator": self.operator,
             "batch_id": str(self.batch_id) if self.batch_id else None,
             "stored_at": self.created_at.isoformat(),
+            "document_date": self.document_date.isoformat() if self.document_date else None,
+            "due_on": self.due_on.isoformat() if self.due_on else None,
+            "retention_rule": self.retention_rule,
         }
 
 
@@ -102,6 +108,9 @@ def _document_info(doc: Document, case_number: str) -> DocumentInfo:
         batch_id=doc.batch_id,
         created_at=doc.created_at,
         storage_key=doc.storage_key,
+        document_date=doc.document_date,
+        due_on=doc.due_on,
+        retention_rule=doc.retention_rule,
     )
 
 

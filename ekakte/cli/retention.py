@@ -20,6 +20,10 @@ def _date(text: str | None, what: str = "--as-of") -> object:
     return parse_day(text, what)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 @click.group()
 def retention() -> None:
     """Retention (Aufbewahrungsfristen): rules, what is due, the nightly sweep, the Löschprotokoll."""
@@ -39,7 +43,7 @@ def rules_load(state: State, file: Path) -> None:
 
     loaded, changed = load_rules(state.archive, state.actor, file)
     click.echo(
-        f"rules version {loaded.version} loaded ({len(loaded.rules.rules)} rules);"
+        f"rules version {loaded.version} loaded ({_n(len(loaded.rules.rules), 'rule')});"
         f" {changed} due dates changed"
     )
     uncovered = loaded.rules.uncovered(state.settings.document_types)
@@ -173,7 +177,7 @@ def retention_protocol(state: State, since: str | None, case_number: str | None,
             f"  rule {e.rule!r} v{e.rule_version}  case#{e.case_hash[:12]}  sha256 {e.sha256[:12]}…"
             f"  by {e.deleted_by}"
         )
-    click.echo(f"{len(entries)} deletions")
+    click.echo(_n(len(entries), "deletion"))
 
 
 @click.group()
@@ -232,7 +236,7 @@ def hold_list(state: State, include_released: bool, as_json: bool) -> None:
         status = "active" if h.active else ("released" if h.released_at else "expired")
         until = h.until.isoformat() if h.until else "-"
         click.echo(f"{h.id:>5}  {status:<8}  {target:<42}  until {until:<10}  {h.created_by}: {h.reason}")
-    click.echo(f"{len(holds)} holds")
+    click.echo(_n(len(holds), "hold"))
 
 
 COMMANDS = [retention, hold]

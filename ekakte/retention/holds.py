@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,7 +15,7 @@ from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, LegalHold
-from ekakte.errors import InvalidInput, NotFound
+from ekakte.errors import InvalidInput, NotFound, StorageError
 
 MAX_REASON = 500
 
@@ -156,10 +157,12 @@ def release_hold(archive: Archive, actor: Actor, hold_id: int) -> HoldInfo:
 
 
 def _mirror(archive: Archive) -> None:
-    """Mirror the holds onto the objects where the store has Object Lock (see ekakte.retention.worm)."""
+    """Mirror the holds onto the objects where the store has Object Lock (see ekakte.retention.worm).
+    The hold is in force in ekakte either way; if the store is away, the next sweep tells it first."""
     from ekakte.retention.worm import sync_object_locks
 
-    sync_object_locks(archive)
+    with contextlib.suppress(StorageError):
+        sync_object_locks(archive)
 
 
 def list_holds(archive: Archive, actor: Actor, *, include_released: bool = False) -> list[HoldInfo]:

@@ -7,6 +7,7 @@ documents), a case closed or reopened (that case's documents), a document import
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import uuid
@@ -16,14 +17,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import Case, Document, RetentionRuleSet, table_of
-from ekakte.errors import InvalidInput, NotFound
+from ekakte.db.models import Case, Document, DocumentState, RetentionRuleSet, table_of
+from ekakte.errors import InvalidInput, NotFound, StorageError
 from ekakte.retention.rules import Rule, RuleSet, Trigger, due_date, parse_rules
 from ekakte.retention.worm import sync_object_locks
 
@@ -184,11 +185,13 @@ def recompute(archive: Archive, *, case_id: int | None = None, document_id: uuid
     with archive.reading() as session:
         current = current_rules(session, archive.settings.document_types)
     version, rules = current if current else (None, RuleSet(()))
-    where: Any = Document.id.is_not(None)
+    # Only stored documents: one the sweep has begun deleting keeps the due date it is being deleted
+    # under (its protocol entry records it); reopening its case comes too late for it.
+    where: Any = Document.state == DocumentState.STORED
     if case_id is not None:
-        where = Document.case_id == case_id
+        where = and_(where, Document.case_id == case_id)
     if document_id is not None:
-        where = Document.id == document_id
+        where = and_(where, Document.id == document_id)
     changed = 0
     for rows in _rows(archive, where):
         updates = []
@@ -204,7 +207,8 @@ def recompute(archive: Archive, *, case_id: int | None = None, document_id: uuid
             with archive.transaction() as session:
                 session.execute(_SET_DUE, updates)
             changed += len(updates)
-    sync_object_locks(archive, [document_id] if document_id is not None else None)
+    with contextlib.suppress(StorageError):  # the store is away: the next sweep tells it (worm.py)
+        sync_object_locks(archive, [document_id] if document_id is not None else None)
     return changed
 
 

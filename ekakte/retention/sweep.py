@@ -51,7 +51,7 @@ Step = Callable[[str, list[uuid.UUID]], None]
 
 def ensure_protocol_key(settings: Settings) -> None:
     """At `ekakte init`: make the key file under the home folder unless a key is configured."""
-    if os.environ.get("EKAKTE_PROTOCOL_KEY"):
+    if settings.protocol_key:
         return
     path = settings.home / PROTOCOL_KEY_FILE
     if path.exists():
@@ -64,19 +64,21 @@ def ensure_protocol_key(settings: Settings) -> None:
 def protocol_key(settings: Settings) -> bytes:
     """EKAKTE_PROTOCOL_KEY, else the key file under the home folder; ConfigError when there is neither.
     Every machine that sweeps must use the same key, or the protocol cannot be searched by case."""
-    configured = os.environ.get("EKAKTE_PROTOCOL_KEY")
-    if configured:
-        if len(configured) < 32:
-            raise ConfigError("EKAKTE_PROTOCOL_KEY must be at least 32 characters (e.g. 64 hex digits)")
-        return configured.encode()
+    if settings.protocol_key:
+        return settings.protocol_key.encode()
     path = settings.home / PROTOCOL_KEY_FILE
     try:
-        return path.read_text().strip().encode()
+        key = path.read_text().strip()
     except FileNotFoundError:
         raise ConfigError(
             f"no protocol key: set EKAKTE_PROTOCOL_KEY (the same on every machine) or run `ekakte init`,"
             f" which writes {path}"
         ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the protocol key {path}: {exc.strerror}") from None
+    if len(key) < 32:
+        raise ConfigError(f"the protocol key in {path} is shorter than 32 characters: damaged?")
+    return key.encode()
 
 
 def case_hash(key: bytes, case_number: str) -> str:
@@ -215,7 +217,7 @@ def sweep(
     Raises Busy when another sweep runs, ConfigError without a protocol key.
     """
     day = _as_of(as_of)
-    if day > date.today() + timedelta(days=1) and not dry_run:
+    if day > date.today() and not dry_run:
         raise InvalidInput(f"--as-of {day} lies in the future: only a --dry-run may look ahead")
     if limit is not None and limit < 1:
         raise InvalidInput("--limit must be at least 1")

@@ -106,9 +106,10 @@ class S3Store:
                     self.client.get_object_lock_config(self.bucket)
                 self._locking = True
             except StorageError as exc:
-                if not isinstance(exc.__cause__, S3Error):
-                    raise
-                self._locking = False  # ObjectLockConfigurationNotFoundError: a bucket without lock
+                cause = exc.__cause__
+                if not (isinstance(cause, S3Error) and cause.code == "ObjectLockConfigurationNotFoundError"):
+                    raise  # unreachable, or not allowed to ask: not the same as "no lock"
+                self._locking = False
         return self._locking
 
     def retain(self, key: str, until: datetime) -> None:

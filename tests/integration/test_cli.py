@@ -14,7 +14,7 @@ import pytest
 from ekakte.actor import Actor
 from ekakte.cli import main
 from ekakte.errors import ExitCode
-from tests.conftest import ADMIN, CASE, TEAM
+from tests.conftest import ADMIN, CASE, ROOT, TEAM
 from tests.services import free_port
 
 MakeScan = Callable[..., Path]
@@ -255,3 +255,32 @@ def test_import_with_ocr_then_search_and_read_the_text(cli: Cli, tmp_path: Path)
     assert (
         code == ExitCode.INVALID_INPUT and err.strip() == "ekakte: empty search query: give at least one word"
     )
+
+
+def test_retention_from_the_command_line(cli: Cli, make_scan: MakeScan, tmp_path: Path) -> None:
+    from ekakte.archive import Archive
+    from ekakte.config import load_settings
+    from ekakte.principals import grant
+
+    with Archive.open(load_settings(cli.env)) as archive:
+        grant(archive, ADMIN, Actor.from_os().name, ["records_manager"])
+    rules = ROOT / "examples" / "retention-rules.toml"
+    assert cli("retention", "rules", "load", str(rules))[0] == 0
+    code, out, _ = cli("import", str(make_scan()), "--case", CASE, "--type", "Kontoauszug", "--json")
+    doc = json.loads(out)["documents"][0]["document_id"]
+    assert cli("case", "close", CASE, "--date", "10.03.2015")[0] == 0
+    code, out, _ = cli("retention", "plan", "--as-of", "2026-01-01", "--csv")
+    assert code == 0 and doc in out and "2020-12-31" in out  # Kontoauszüge: 5 years
+    code, out, _ = cli("hold", "add", "--case", CASE, "--reason", "SG Köln S 12 AS 345/25")
+    assert (code, out.strip()) == (0, f"hold 1 on case {CASE} until released")
+    code, out, _ = cli("retention", "sweep", "--as-of", "2026-01-01", "--json")
+    assert code == 0 and json.loads(out)["held_back"] == 1 and json.loads(out)["deleted"] == 0
+    assert cli("hold", "release", "1")[0] == 0
+    code, out, _ = cli("retention", "sweep", "--as-of", "2026-01-01")
+    assert code == 0 and out.startswith("retention sweep as of 2026-01-01: 1 deleted")
+    code, out, _ = cli("retention", "protocol", "--case", CASE, "--json")
+    assert [e["document_id"] for e in json.loads(out)] == [doc]
+    code, _, err = cli("retention", "sweep", "--as-of", "2999-01-01")
+    assert code == ExitCode.INVALID_INPUT and "future" in err
+    code, _, err = cli("retention", "rules", "show", "--version", "7")
+    assert code == ExitCode.NOT_FOUND

@@ -373,3 +373,29 @@ def test_an_unreachable_store_stops_the_sweep_without_hiding_or_losing_anything(
         report = sweep(archive, RECORDS, as_of=SWEEP_DAY)
         assert (report.deleted, report.complete) == (3, True)
         assert len(protocol(archive, RECORDS)) == 3
+
+
+def test_reopening_a_case_during_a_half_done_deletion_does_not_break_the_next_sweep(
+    ret: Archive, make_scan: Any
+) -> None:
+    doc = stored(ret, make_scan, document_date=date(2014, 4, 1))
+    close_case(ret, RECORDS, CASE, date(2015, 3, 10))
+    assert get_document(ret, READER, doc).as_json()["due_on"] == "2025-12-31"
+
+    def crash(step: str, _ids: list[uuid.UUID]) -> None:
+        if step == "objects":
+            raise Crash(step)
+
+    with pytest.raises(Crash):
+        sweep(ret, RECORDS, as_of=SWEEP_DAY, on_step=crash)
+    reopen_case(ret, RECORDS, CASE)  # too late for the half-deleted document: its object is gone
+    report = sweep(ret, RECORDS, as_of=SWEEP_DAY)
+    assert (report.finished, report.complete) == (1, True)
+    (entry,) = protocol(ret, RECORDS)
+    assert (entry.document_id, entry.due_on) == (str(doc), date(2025, 12, 31))
+
+
+def test_a_sweep_may_not_run_as_of_a_future_day(ret: Archive) -> None:
+    with pytest.raises(InvalidInput, match="future"):
+        sweep(ret, RECORDS, as_of=date.today() + timedelta(days=1))
+    assert sweep(ret, RECORDS, as_of=date.today() + timedelta(days=400), dry_run=True).dry_run
