@@ -183,8 +183,9 @@ class S3Store:
         return ObjectInfo(key, int(st.size or 0), modified, meta.get(f"x-amz-meta-{META_SHA256}"))
 
     def delete(self, key: str) -> None:
-        with self._errors("delete", key):
-            self.client.remove_object(self.bucket, key)
+        refused = self.delete_many([key])  # every version, where the bucket keeps versions
+        if refused:
+            raise StorageError(f"object store refused to delete {key} in {self.description}: {refused[key]}")
 
     def delete_many(self, keys: list[str]) -> dict[str, str]:
         from minio.deleteobjects import DeleteObject

@@ -399,3 +399,29 @@ def test_a_sweep_may_not_run_as_of_a_future_day(ret: Archive) -> None:
     with pytest.raises(InvalidInput, match="future"):
         sweep(ret, RECORDS, as_of=date.today() + timedelta(days=1))
     assert sweep(ret, RECORDS, as_of=date.today() + timedelta(days=400), dry_run=True).dry_run
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("crash_after", ["mark", "objects", "purge"])
+def test_a_sweep_killed_between_its_steps_on_an_object_lock_bucket(
+    locked: Archive, make_scan: Any, tmp_path: Path, crash_after: str
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    load_rules(locked, RECORDS, rules)
+    kept = stored(locked, make_scan, case=OTHER_CASE)  # open case: retained by nothing, due never
+    doomed = [stored(locked, make_scan) for _ in range(2)]
+    close_case(locked, RECORDS, CASE, date(2015, 3, 10))  # due 2025-12-31: the locks ran out 2026-01-01
+
+    def crash(step: str, _ids: list[uuid.UUID]) -> None:
+        if step == crash_after:
+            raise Crash(step)
+
+    with pytest.raises(Crash):
+        sweep(locked, RECORDS, as_of=SWEEP_DAY, on_step=crash)
+    assert verify(locked, ADMIN).ok
+    report = sweep(locked, RECORDS, as_of=SWEEP_DAY)
+    assert report.complete and not any(visible(locked, d) for d in doomed) and visible(locked, kept)
+    assert sorted(e.document_id for e in protocol(locked, RECORDS)) == sorted(str(d) for d in doomed)
+    final = verify(locked, ADMIN)
+    assert final.ok and final.count("unreferenced") == 0
