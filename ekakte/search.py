@@ -56,7 +56,8 @@ def parse_query(raw: str) -> Query:
     terms: list[str] = []
     phrases: list[tuple[str, ...]] = []
     for index, part in enumerate(raw.split('"')):
-        words = [w.casefold() for w in _WORD.findall(part)]
+        # lower(), not casefold(): casefold makes ß "ss", and the indexes keep ß as it is.
+        words = [w.lower() for w in _WORD.findall(part)]
         if index % 2 == 1 and len(words) > 1:
             phrases.append(tuple(words))
         else:

@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ekakte.media import JPEG, PDF, PNG, TIFF
 
 RENDER_DPI = 300
 # A text layer with fewer letters or digits than this is a stray mark, not the page's text.
 MIN_TEXT_LAYER_CHARS = 3
-# Image formats whose bytes pypdf hands out unchanged and tesseract (leptonica) reads directly.
-_DIRECT = {".jpg": ".jpg", ".jpeg": ".jpg", ".png": ".png", ".tif": ".tif", ".tiff": ".tif"}
 
 
 class PageUnreadable(Exception):
@@ -51,51 +50,59 @@ def _pdf_page(original: Path, number: int, workdir: Path) -> PageContent:
     from pypdf import PdfReader
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    # A fresh reader per page: pypdf caches what it parses, and a 300-page scan must not pile up.
-    reader = PdfReader(original, strict=False)
-    if reader.is_encrypted and not reader.decrypt(""):
-        raise PageUnreadable("encrypted PDF: its pages cannot be read without the password")
-    if number > len(reader.pages):
-        raise PageUnreadable(f"the PDF has no page {number}")
-    page = reader.pages[number - 1]
+    # A fresh reader per page, on an open file rather than a path (given a path, pypdf reads the whole
+    # file into memory): memory stays flat however many pages the scan has.
+    with original.open("rb") as fh:
+        reader = PdfReader(fh, strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise PageUnreadable("encrypted PDF: its pages cannot be read without the password")
+        if number > len(reader.pages):
+            raise PageUnreadable(f"the PDF has no page {number}")
+        page = reader.pages[number - 1]
 
-    text = page.extract_text() or ""
-    if sum(ch.isalnum() for ch in text) >= MIN_TEXT_LAYER_CHARS:
-        return PageContent(text=text.strip(), source="pypdf text layer")
-
-    image = _single_page_image(page, workdir)
+        text = page.extract_text() or ""
+        if sum(ch.isalnum() for ch in text) >= MIN_TEXT_LAYER_CHARS:
+            return PageContent(text=text.strip(), source="pypdf text layer")
+        image = _scanned_jpeg(page, workdir)
     if image is not None:
         return image
     return _render(original, number, workdir)
 
 
-def _single_page_image(page: object, workdir: Path) -> PageContent | None:
-    """The page's one embedded image, unchanged, if the page is nothing but that image (a scan)."""
+def _scanned_jpeg(page: Any, workdir: Path) -> PageContent | None:
+    """The page's one JPEG, byte for byte as the scanner wrote it, if the page is nothing but that image.
+
+    The raw DCTDecode stream, not pypdf's `images[…].data` (which decodes and re-encodes it): no time
+    spent on pixels, no second round of compression artefacts. Anything else is rendered instead.
+    """
     try:
-        images = list(page.images)  # type: ignore[attr-defined]
-    except Exception:  # an image pypdf cannot decode: render the page instead
+        resources = page.get("/Resources")
+        xobjects = resources.get_object().get("/XObject") if resources else None
+        if not xobjects or len(xobjects.get_object()) != 1:
+            return None
+        image = next(iter(xobjects.get_object().values())).get_object()
+        filters = image.get("/Filter")
+        if isinstance(filters, list) and len(filters) == 1:
+            filters = filters[0]
+        if image.get("/Subtype") != "/Image" or filters != "/DCTDecode":
+            return None
+        if image.get("/ColorSpace") == "/DeviceCMYK":
+            return None  # Adobe CMYK JPEGs read badly; PDFium renders them right
+        px_w, px_h = int(image["/Width"]), int(image["/Height"])
+        width_pt, height_pt = float(page.mediabox.width), float(page.mediabox.height)
+        data = image.get_data()
+    except Exception:  # a malformed page: rendering copes with more than this shortcut
         return None
-    if len(images) != 1:
+    if px_w <= 0 or px_h <= 0 or width_pt <= 0 or height_pt <= 0:
         return None
-    image = images[0]
-    suffix = _DIRECT.get(Path(image.name).suffix.lower())
-    if suffix is None:
-        return None
-    width_pt = float(page.mediabox.width)  # type: ignore[attr-defined]
-    height_pt = float(page.mediabox.height)  # type: ignore[attr-defined]
-    pixels = image.image.size if image.image is not None else None
-    if not pixels or width_pt <= 0 or height_pt <= 0:
-        return None
-    px_w, px_h = pixels
     if int(getattr(page, "rotation", 0) or 0) % 180:
         width_pt, height_pt = height_pt, width_pt
     # Only a page-filling image is the page; a small logo on an otherwise empty page is not.
     if abs(px_w / px_h - width_pt / height_pt) > 0.03 * (width_pt / height_pt):
         return None
-    path = workdir / f"page{suffix}"
-    path.write_bytes(image.data)
-    dpi = round(px_w / (width_pt / 72))
-    return PageContent(image=path, dpi=dpi, source="embedded image")
+    path = workdir / "page.jpg"
+    path.write_bytes(data)
+    return PageContent(image=path, dpi=round(px_w / (width_pt / 72)), source="embedded image")
 
 
 def _render(original: Path, number: int, workdir: Path) -> PageContent:
