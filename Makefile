@@ -37,7 +37,9 @@ lint: venv
 	$(BIN)/ruff format --check ekakte migrations scripts tests
 	$(BIN)/mypy
 
+# BENCH_ONLY=ocr,search,rss runs only those groups; see docs/benchmarks.md.
 bench: venv services
+	bash scripts/ensure-bench-tools.sh
 	$(BIN)/python scripts/bench.py
 
 clean:

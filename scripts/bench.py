@@ -1,33 +1,50 @@
-"""`make bench`: the archive core's figures, printed as a table (targets beside them; nothing asserts).
+"""`make bench`: the archive's figures, printed as a table (targets beside them; nothing asserts).
 
-Rows:
-  import (no OCR) of ~100 KB scanned PDFs, documents/s — embedded, and PostgreSQL + S3;
-  case lookup latency p50/p99, including the access decision and its audit entry — PostgreSQL with
-    1,000,000 documents in 100,000 cases, SQLite with 100,000;
-  wall time of the whole process `ekakte case show CASE` on the embedded archive.
+Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
+  import  import (no OCR) of ~100 KB scanned PDFs, documents/s — embedded, and PostgreSQL + S3;
+  lookup  case lookup latency p50/p99, including the access decision and its audit entry — PostgreSQL
+          with 1,000,000 documents in 100,000 cases, SQLite with 100,000; and the wall time of the whole
+          process `ekakte case show CASE` on the embedded archive;
+  ocr     OCR pages/s and character error rate of `ekakte import --batch --ocr` on 6 synthetic 8-page
+          300 dpi scans, beside plain tesseract on the same page images (the ceiling) and ocrmypdf;
+  search  full-text search latency p50/p95 over 200,000 one-page documents, SQLite and PostgreSQL;
+  rss     peak memory of the whole process tree importing and reading one 300-page scan;
+  retention  `retention plan` over 1,000,000 documents on PostgreSQL, and sweep throughput (documents
+          deleted per second, objects included) on PostgreSQL + S3.
 
-Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS, BENCH_SQLITE_DOCS.
+Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS, BENCH_SQLITE_DOCS,
+BENCH_OCR_FILES, BENCH_OCR_PAGES, BENCH_SEARCH_DOCS, BENCH_RSS_PAGES, BENCH_RETENTION_DOCS,
+BENCH_SWEEP_DOCS.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import sample_scans  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import Connection, create_engine, text  # noqa: E402
 
 from ekakte.actor import Actor  # noqa: E402
 from ekakte.archive import Archive, initialize  # noqa: E402
@@ -37,12 +54,22 @@ from ekakte.hotfolder import import_directory  # noqa: E402
 from ekakte.ingest import DocumentMeta  # noqa: E402
 from tests.services import free_port, postgres_database  # noqa: E402
 
+GROUPS = ("import", "lookup", "ocr", "search", "rss", "retention")
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
 PG_DOCS = int(os.environ.get("BENCH_PG_DOCS", "1000000"))
 SQLITE_DOCS = int(os.environ.get("BENCH_SQLITE_DOCS", "100000"))
+OCR_FILES = int(os.environ.get("BENCH_OCR_FILES", "6"))
+OCR_PAGES = int(os.environ.get("BENCH_OCR_PAGES", "8"))
+SEARCH_DOCS = int(os.environ.get("BENCH_SEARCH_DOCS", "200000"))
+RSS_PAGES = int(os.environ.get("BENCH_RSS_PAGES", "300"))
 DOCS_PER_CASE = 10
 LOOKUPS = 1000
-ACTOR = Actor.from_os()  # the whole-process row runs the CLI as this login
+SEARCHES = 300
+CASE = "12345BG0001234"
+LANGUAGES = "deu+eng"
+CORES = os.cpu_count() or 1
+ACTOR = Actor.from_os()  # the whole-process rows run the CLI as this login
+EKAKTE = str(Path(sys.executable).parent / "ekakte")
 
 rows: list[tuple[str, str, str]] = []
 
@@ -137,34 +164,51 @@ SEED_DOCUMENTS = {
     "postgresql": """
         INSERT INTO documents (id, case_id, document_type, received_on, station, operator, original_filename,
                                media_type, size_bytes, sha256, storage_key, page_count, state, created_at)
-        SELECT md5(g::text)::uuid, (g % :cases) + 1, 'Antrag', date '2020-01-01' + (g % 1500),
+        SELECT md5(g::text)::uuid, (g % :cases) + 1, {document_type}, date '2020-01-01' + (g % 1500),
                'bench', 'bench', 'scan.pdf', 'application/pdf', 100000, encode(sha256(g::text::bytea), 'hex'),
                'originals/bench/' || g, 1, 'stored', now()
         FROM generate_series(1, :docs) g""",
     "sqlite": """
-        WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < :docs)
+        WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < :docs)
         INSERT INTO documents (id, case_id, document_type, received_on, station, operator, original_filename,
                                media_type, size_bytes, sha256, storage_key, page_count, state, created_at)
-        SELECT printf('%032x', x), (x % :cases) + 1, 'Antrag',
-               date('2020-01-01', '+' || (x % 1500) || ' days'), 'bench', 'bench', 'scan.pdf',
-               'application/pdf', 100000, printf('%064x', x),
-               'originals/bench/' || x, 1, 'stored', '2020-01-01 00:00:00'
-        FROM g""",
+        SELECT printf('%032x', g), (g % :cases) + 1, {document_type},
+               date('2020-01-01', '+' || (g % 1500) || ' days'), 'bench', 'bench', 'scan.pdf',
+               'application/pdf', 100000, printf('%064x', g),
+               'originals/bench/' || g, 1, 'stored', '2020-01-01 00:00:00'
+        FROM s""",
+}
+# The id SEED_DOCUMENTS gives document number g, as the driver wants it.
+SEED_DOCUMENT_ID: dict[str, Callable[[int], object]] = {
+    "postgresql": lambda g: uuid.UUID(hashlib.md5(str(g).encode()).hexdigest()),
+    "sqlite": lambda g: f"{g:032x}",
 }
 
 
-def seed(url: str, docs: int, team: int) -> float:
+def seed(
+    url: str,
+    docs: int,
+    team: int,
+    *,
+    document_type: str = "'Antrag'",
+    pages: Callable[[Connection], None] | None = None,
+) -> float:
+    """Bulk-load `docs` documents in docs / 10 cases of `team` (and, through `pages`, their pages)."""
     cases = docs // DOCS_PER_CASE
     engine = create_engine(url)
+    dialect = engine.dialect.name
     start = time.perf_counter()
     with engine.begin() as conn:
-        conn.execute(text(SEED_CASES[engine.dialect.name]), {"cases": cases, "team": team})
-        conn.execute(text(SEED_DOCUMENTS[engine.dialect.name]), {"cases": cases, "docs": docs})
+        conn.execute(text(SEED_CASES[dialect]), {"cases": cases, "team": team})
+        documents = SEED_DOCUMENTS[dialect].format(document_type=document_type)
+        conn.execute(text(documents), {"cases": cases, "docs": docs})
+        if pages is not None:
+            pages(conn)
     # Measure the steady state, not the aftermath of the bulk load: statistics and visibility map up to date,
     # and the seed's dirty pages written out, so that a checkpoint does not stall the lookups' commits.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
-        if engine.dialect.name == "postgresql":
+        conn.execute(text("VACUUM ANALYZE" if dialect == "postgresql" else "ANALYZE"))
+        if dialect == "postgresql":
             conn.execute(text("CHECKPOINT"))
     engine.dispose()
     return time.perf_counter() - start
@@ -215,46 +259,500 @@ def bench_case_show_process(env: dict[str, str], case_number: str) -> None:
     )
 
 
-def main() -> None:
-    print(f"ekakte bench on {os.cpu_count()} cores", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="ekakte-bench-") as tmp:
-        base = Path(tmp)
-        size = write_scans(base / "scans", IMPORT_DOCS)
-        print(f"  {IMPORT_DOCS} sample PDFs, mean {size / IMPORT_DOCS / 1024:.0f} KiB", file=sys.stderr)
+# --- ocr: pages/s and character error rate, ekakte beside plain tesseract and ocrmypdf ----------------
 
-        import shutil
 
-        shutil.copytree(base / "scans", base / "inbox-embedded")
-        bench_import(
-            "embedded (SQLite + folder)",
-            {"EKAKTE_HOME": str(base / "emb")},
-            base / "inbox-embedded",
-            ">= 100 docs/s",
+def mean_cer(truth: dict[str, list[str]], read: dict[str, list[str]]) -> float:
+    """Mean CER over all pages of the truth; a page missing from `read` counts as read as nothing."""
+    rates = []
+    for name, pages in truth.items():
+        got = read.get(name, [])
+        rates += [
+            sample_scans.character_error_rate(page, got[n] if n < len(got) else "")
+            for n, page in enumerate(pages)
+        ]
+    return statistics.mean(rates)
+
+
+def embedded_jpegs(pdf: Path, outdir: Path) -> list[Path]:
+    """Each page's one JPEG, byte for byte as the scanner wrote it.
+
+    Not pypdf's `page.images[0].data`: that decodes and re-encodes the JPEG (quality "keep") and drops
+    its resolution, which would neither be the scanner's bytes nor cost what reading them costs."""
+    from pypdf import PdfReader
+
+    paths = []
+    for number, page in enumerate(PdfReader(pdf).pages, 1):
+        resources: Any = page["/Resources"]
+        (image,) = (xobject.get_object() for xobject in resources["/XObject"].values())
+        assert image["/Filter"] == "/DCTDecode", f"{pdf.name} p. {number} is not a JPEG"
+        path = outdir / f"{pdf.stem}-{number:03d}.jpg"
+        path.write_bytes(image.get_data())  # DCTDecode is not decoded by pypdf: these are the JPEG's bytes
+        paths.append(path)
+    return paths
+
+
+def run_quietly(command: list[str], env: dict[str, str] | None = None) -> None:
+    """Run a command, showing its output only when it fails."""
+    result = subprocess.run(command, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} exited with {result.returncode}:\n{result.stdout}{result.stderr}")
+
+
+def run_tesseract(image: Path) -> str:
+    result = subprocess.run(
+        ["tesseract", str(image), "-", "-l", LANGUAGES],
+        env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def bench_tesseract_ceiling(corpus: Path, work: Path, truth: dict[str, list[str]]) -> float:
+    """Plain tesseract on the scans' own page images, one process per core: what OCR costs at least."""
+    work.mkdir()
+    images = {pdf.stem: embedded_jpegs(pdf, work) for pdf in sorted(corpus.glob("*.pdf"))}
+    flat = [image for pages in images.values() for image in pages]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CORES) as pool:
+        texts = dict(zip(flat, pool.map(run_tesseract, flat), strict=True))
+    rate = len(flat) / (time.perf_counter() - start)
+    cer = mean_cer(truth, {name: [texts[image] for image in pages] for name, pages in images.items()})
+    row(
+        f"OCR ceiling: `tesseract IMG - -l {LANGUAGES}`, {CORES} processes",
+        f"{rate:.2f} pages/s, CER {cer:.2%} ({len(flat)} pages)",
+        "(reference)",
+    )
+    return rate
+
+
+def ekakte_texts(env: dict[str, str]) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """The text ekakte recorded for each document (by original file name stem), and the pages by state."""
+    engine = create_engine(load_settings(env).database_url)
+    query = text(
+        "SELECT d.original_filename, p.number, p.text, p.ocr_state FROM pages p"
+        " JOIN documents d ON d.id = p.document_id ORDER BY d.original_filename, p.number"
+    )
+    texts: dict[str, list[str]] = {}
+    states: dict[str, int] = {}
+    with engine.connect() as conn:
+        for filename, _number, page_text, state in conn.execute(query):
+            texts.setdefault(Path(filename).stem, []).append(page_text or "")
+            states[state] = states.get(state, 0) + 1
+    engine.dispose()
+    return texts, states
+
+
+def bench_ekakte_ocr(corpus: Path, base: Path, truth: dict[str, list[str]], ceiling: float) -> float:
+    env = {"EKAKTE_HOME": str(base / "ocr-home"), "EKAKTE_STATION": "bench"}
+    prepare(env)  # ACTOR is the scan operator
+    inbox = base / "ocr-inbox"
+    shutil.copytree(corpus, inbox, ignore=shutil.ignore_patterns("truth"))
+    pages = sum(len(p) for p in truth.values())
+    start = time.perf_counter()
+    run_quietly([EKAKTE, "import", "--batch", str(inbox), "--ocr", "--workers", str(CORES)], env)
+    rate = pages / (time.perf_counter() - start)
+    texts, states = ekakte_texts(env)
+    assert states == {"done": pages}, f"pages by OCR state: {states}"
+    row(
+        "OCR `ekakte import --batch --ocr`, embedded",
+        f"{rate:.2f} pages/s = {rate / ceiling:.0%} of the ceiling, CER {mean_cer(truth, texts):.2%}"
+        " (import and OCR)",
+        ">= 90 % of the ceiling",
+    )
+    return rate
+
+
+def bench_ocrmypdf(corpus: Path, work: Path, truth: dict[str, list[str]], ekakte_rate: float) -> None:
+    if shutil.which("ocrmypdf") is None:
+        row("OCR ocrmypdf", "not installed (scripts/ensure-bench-tools.sh installs it)", "")
+        return
+    work.mkdir()
+    pdfs = sorted(corpus.glob("*.pdf"))
+    start = time.perf_counter()
+    for pdf in pdfs:  # one document at a time, each with all cores: how ocrmypdf is meant to be run
+        sidecar = work / f"{pdf.stem}.txt"
+        command = ["ocrmypdf", "-l", LANGUAGES, "--sidecar", str(sidecar), "-j", str(CORES)]
+        run_quietly([*command, str(pdf), str(work / pdf.name)])
+    rate = sum(len(p) for p in truth.values()) / (time.perf_counter() - start)
+    read = {pdf.stem: (work / f"{pdf.stem}.txt").read_text(encoding="utf-8").split("\f") for pdf in pdfs}
+    row(
+        f"OCR `ocrmypdf -l {LANGUAGES} --sidecar -j {CORES}`",
+        f"{rate:.2f} pages/s, CER {mean_cer(truth, read):.2%}; ekakte is {ekakte_rate / rate:.1f}x",
+        "ekakte >= 1.5x",
+    )
+
+
+def bench_ocr(base: Path) -> None:
+    corpus = base / "ocr-scans"
+    sample_scans.write_synthetic_batch(corpus, CASE, OCR_FILES, OCR_PAGES, dpi=300, seed=100)
+    truth = {
+        path.name.removesuffix(".truth.txt"): sample_scans.read_truth(path)
+        for path in sorted((corpus / "truth").glob("*.truth.txt"))
+    }
+    size = sum(p.stat().st_size for p in corpus.glob("*.pdf"))
+    mib = size / OCR_FILES / 2**20
+    print(
+        f"  {OCR_FILES} synthetic scans of {OCR_PAGES} pages at 300 dpi, {mib:.1f} MiB each", file=sys.stderr
+    )
+    ceiling = bench_tesseract_ceiling(corpus, base / "ocr-ceiling", truth)
+    ekakte_rate = bench_ekakte_ocr(corpus, base, truth, ceiling)
+    bench_ocrmypdf(corpus, base / "ocr-ocrmypdf", truth, ekakte_rate)
+
+
+# --- search: latency over 200,000 documents with a page of text each ------------------------------------
+
+# Words too common to be searched for alone: in nearly every document of a job centre. (Words of three
+# letters or fewer are left out anyway.)
+STOP_WORDS = {
+    "aber", "dass", "eine", "einem", "einen", "einer", "eines", "ihre", "ihrem", "ihren", "ihrer", "nach",
+    "nicht", "oder", "sind", "wird", "werden", "euro",
+}  # fmt: skip
+
+
+def page_text(g: int) -> str:
+    """The text of the one page of seeded document g: 10 to 22 lines, 100-200 words, of its kind."""
+    return "\n".join(sample_scans.german_lines(g, 10 + g % 13))
+
+
+def seed_pages(docs: int) -> Callable[[Connection], None]:
+    def insert(conn: Connection) -> None:
+        document_id = SEED_DOCUMENT_ID[conn.dialect.name]
+        statement = text(
+            "INSERT INTO pages (document_id, number, text, ocr_state, attempts) VALUES (:d, 1, :t, 'done', 0)"
         )
+        for first in range(1, docs + 1, 5000):
+            rows = [
+                {"d": document_id(g), "t": page_text(g)} for g in range(first, min(first + 5000, docs + 1))
+            ]
+            conn.execute(statement, rows)
 
-        with postgres_database() as pg_url, moto_process() as s3_endpoint:
-            shutil.copytree(base / "scans", base / "inbox-server")
-            server_env = {
-                "EKAKTE_HOME": str(base / "srv"),
-                "EKAKTE_DATABASE_URL": pg_url,
-                "EKAKTE_STORAGE": "s3://ekakte-bench",
-                "EKAKTE_S3_ENDPOINT": s3_endpoint,
-                "EKAKTE_S3_ACCESS_KEY": "bench",
-                "EKAKTE_S3_SECRET_KEY": "bench-secret",
-            }
-            bench_import("PostgreSQL + S3 (moto)", server_env, base / "inbox-server", ">= 50 docs/s")
+    return insert
 
-        with postgres_database() as pg_url:
-            bench_lookup(
-                "PostgreSQL",
-                {"EKAKTE_HOME": str(base / "pg"), "EKAKTE_DATABASE_URL": pg_url},
-                PG_DOCS,
-                "p99 <= 5 ms",
-            )
 
-        sqlite_env = {"EKAKTE_HOME": str(base / "lite")}
-        some_case = bench_lookup("SQLite", sqlite_env, SQLITE_DOCS, "(reported)")
-        bench_case_show_process(sqlite_env, some_case)
+def search_queries(docs: int) -> list[str]:
+    """100 single words, 100 pairs, 100 "phrases" taken from the seeded texts, so that most match.
+
+    A query is about one document someone has in mind: words are drawn from the distinct words of a
+    random document, common and rare alike, leaving out stop words and numbers (phrases keep both)."""
+    rng = random.Random(7)
+    queries = []
+    for n in range(SEARCHES):
+        words = re.findall(r"\w[\w-]*", page_text(rng.randint(1, docs)))
+        searchable = sorted({w for w in words if w.isalpha() and len(w) > 3 and w.lower() not in STOP_WORDS})
+        if n % 3 == 0:
+            queries.append(rng.choice(searchable))
+        elif n % 3 == 1:
+            queries.append(" ".join(rng.sample(searchable, 2)))
+        else:
+            at = rng.randrange(len(words) - 2)
+            queries.append('"' + " ".join(words[at : at + rng.choice((2, 3))]) + '"')
+    return queries
+
+
+def bench_search(label: str, env: dict[str, str], docs: int) -> None:
+    from ekakte.search import search
+
+    settings = load_settings(env)
+    kinds = sorted(sample_scans.SENTENCES)  # document g is of kind letter_kind(g) = kinds[g % 5]
+    document_type = "CASE g % 5 " + " ".join(f"WHEN {i} THEN '{k}'" for i, k in enumerate(kinds)) + " END"
+    took = seed(
+        settings.database_url, docs, prepare(env), document_type=document_type, pages=seed_pages(docs)
+    )
+    print(f"  seeded {docs} documents with a page of text each in {took:.0f} s", file=sys.stderr)
+    queries = search_queries(docs)
+    times: dict[str, list[float]] = {"word": [], "pair": [], "phrase": []}
+    hits = []
+    with Archive.open(settings) as archive:
+        for query in queries[:30]:  # warm the connection pool and caches
+            search(archive, ACTOR, query, limit=20)
+        for n, query in enumerate(queries):
+            start = time.perf_counter()
+            found = search(archive, ACTOR, query, limit=20)
+            times[("word", "pair", "phrase")[n % 3]].append((time.perf_counter() - start) * 1000)
+            hits.append(len(found))
+    every = [t for kind in times.values() for t in kind]
+    by_kind = ", ".join(f"{kind}s {percentile(t, 95):.0f}" for kind, t in times.items())
+    row(
+        f"search, {label}, {docs:,} docs",
+        f"p50 {statistics.median(every):.1f} ms, p95 {percentile(every, 95):.1f} ms (p95 of {by_kind} ms;"
+        f" {sum(1 for h in hits if h) / len(hits):.0%} of queries found something)",
+        "p95 <= 50 ms",
+    )
+
+
+# --- rss: peak memory of the process tree importing and reading one long scan -----------------------------
+
+
+def process_tree(root: int) -> list[int]:
+    """root and all its descendants now (children found through /proc/*/stat)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, []))
+    return tree
+
+
+def rss_kib(pid: int) -> tuple[str, int]:
+    """(name, VmRSS in KiB) of a process; 0 when it is gone or a zombie."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "", 0
+    name = re.search(r"^Name:\s*(.*)$", status, re.M)
+    rss = re.search(r"^VmRSS:\s*(\d+) kB", status, re.M)
+    return (name.group(1) if name else "?"), int(rss.group(1)) if rss else 0
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size in KiB: RSS with each shared page divided among the processes sharing it."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    pss = re.search(r"^Pss:\s*(\d+) kB", rollup, re.M)
+    return int(pss.group(1)) if pss else 0
+
+
+class TreeSampler(threading.Thread):
+    """Samples the RSS of a process tree every 50 ms: the peak sum, and the peak of any one process.
+
+    Also the peak sum of PSS, which counts the pages the processes share (libraries, tesseract's models)
+    once, where the sum of RSS counts them once per process."""
+
+    def __init__(self, root: int) -> None:
+        super().__init__(daemon=True)
+        self.root = root
+        self.peak_total = 0
+        self.peak_pss = 0
+        self.peak_single = 0
+        self.peak_single_is = ""
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.05):
+            tree = process_tree(self.root)
+            sizes = {pid: rss_kib(pid) for pid in tree}
+            self.peak_total = max(self.peak_total, sum(kib for _, kib in sizes.values()))
+            self.peak_pss = max(self.peak_pss, sum(pss_kib(pid) for pid in tree))
+            for pid, (name, kib) in sizes.items():
+                if kib > self.peak_single:
+                    self.peak_single, self.peak_single_is = kib, self.describe(pid, name)
+
+    def describe(self, pid: int, name: str) -> str:
+        if pid == self.root:
+            return "the ekakte command"
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return name
+        return "an OCR pool process" if b"multiprocessing" in command else name
+
+
+def bench_rss(base: Path) -> None:
+    scan = base / "rss-scan.pdf"
+    start = time.perf_counter()
+    sample_scans.write_scan_pdf(scan, sample_scans.synthetic_pages(500, RSS_PAGES))
+    print(
+        f"  a {RSS_PAGES}-page scan of {scan.stat().st_size / 2**20:.0f} MiB"
+        f" made in {time.perf_counter() - start:.0f} s",
+        file=sys.stderr,
+    )
+    env = {"EKAKTE_HOME": str(base / "rss-home"), "EKAKTE_STATION": "bench"}
+    prepare(env)
+    meta = ["--case", CASE, "--type", "Antrag"]
+    command = [EKAKTE, "import", str(scan), *meta, "--ocr", "--workers", str(CORES)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
+    code = proc.wait()
+    sampler.stopped.set()
+    sampler.join()
+    assert code == 0, f"{' '.join(command)} exited with {code}"
+    elapsed = time.perf_counter() - start
+    total, single = sampler.peak_total / 1024, sampler.peak_single / 1024
+    row(
+        f"peak RSS, `ekakte import --ocr` of one {RSS_PAGES}-page scan, {CORES} workers",
+        f"{total:.0f} MiB for the whole process tree (PSS {sampler.peak_pss / 1024:.0f} MiB), largest"
+        f" process {single:.0f} MiB ({sampler.peak_single_is}); {RSS_PAGES / elapsed:.2f} pages/s",
+        "<= 400 MB",
+    )
+
+
+# --- the groups -------------------------------------------------------------------------------------------
+
+
+def run_import(base: Path) -> None:
+    size = write_scans(base / "scans", IMPORT_DOCS)
+    print(f"  {IMPORT_DOCS} sample PDFs, mean {size / IMPORT_DOCS / 1024:.0f} KiB", file=sys.stderr)
+    shutil.copytree(base / "scans", base / "inbox-embedded")
+    bench_import(
+        "embedded (SQLite + folder)",
+        {"EKAKTE_HOME": str(base / "emb")},
+        base / "inbox-embedded",
+        ">= 100 docs/s",
+    )
+    with postgres_database() as pg_url, moto_process() as s3_endpoint:
+        shutil.copytree(base / "scans", base / "inbox-server")
+        server_env = {
+            "EKAKTE_HOME": str(base / "srv"),
+            "EKAKTE_DATABASE_URL": pg_url,
+            "EKAKTE_STORAGE": "s3://ekakte-bench",
+            "EKAKTE_S3_ENDPOINT": s3_endpoint,
+            "EKAKTE_S3_ACCESS_KEY": "bench",
+            "EKAKTE_S3_SECRET_KEY": "bench-secret",
+        }
+        bench_import("PostgreSQL + S3 (moto)", server_env, base / "inbox-server", ">= 50 docs/s")
+
+
+def run_lookup(base: Path) -> None:
+    with postgres_database() as pg_url:
+        bench_lookup(
+            "PostgreSQL",
+            {"EKAKTE_HOME": str(base / "pg"), "EKAKTE_DATABASE_URL": pg_url},
+            PG_DOCS,
+            "p99 <= 5 ms",
+        )
+    sqlite_env = {"EKAKTE_HOME": str(base / "lite")}
+    some_case = bench_lookup("SQLite", sqlite_env, SQLITE_DOCS, "(reported)")
+    bench_case_show_process(sqlite_env, some_case)
+
+
+def run_search(base: Path) -> None:
+    bench_search("SQLite (FTS5)", {"EKAKTE_HOME": str(base / "search-lite")}, SEARCH_DOCS)
+    with postgres_database() as pg_url:
+        env = {"EKAKTE_HOME": str(base / "search-pg"), "EKAKTE_DATABASE_URL": pg_url}
+        bench_search("PostgreSQL (tsvector)", env, SEARCH_DOCS)
+
+
+# --- retention ------------------------------------------------------------------------------------------
+
+RETENTION_DOCS = int(os.environ.get("BENCH_RETENTION_DOCS", "1000000"))
+SWEEP_DOCS = int(os.environ.get("BENCH_SWEEP_DOCS", "2000"))
+RETENTION_RULES = ROOT / "examples" / "retention-rules.toml"
+# The seeded due dates spread over 2016-2025: as of 2026-01-01 every one is due (or held).
+SEED_DUE = """
+    UPDATE documents SET due_on = date '2016-01-01' + (abs(hashtext(id::text)) % 3650),
+                         retention_rule = 'Leistungsakte (default)', retention_version = 1"""
+
+
+def records_manager(env: dict[str, str]) -> None:
+    from ekakte.principals import grant
+
+    with Archive.open(load_settings(env)) as archive:
+        grant(archive, ACTOR, ACTOR.name, ["records_manager"])
+
+
+def bench_plan(env: dict[str, str], docs: int) -> None:
+    """`retention plan` over a million documents on PostgreSQL, with a thousand case holds."""
+    from ekakte.retention.holds import add_hold
+    from ekakte.retention.sweep import plan
+
+    settings = load_settings(env)
+    took = seed(settings.database_url, docs, prepare(env))
+    records_manager(env)
+    engine = create_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(text(SEED_DUE))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE documents"))
+    engine.dispose()
+    print(f"  seeded {docs} documents with due dates in {took:.0f} s", file=sys.stderr)
+    with Archive.open(settings) as archive:
+        for n in range(0, docs // DOCS_PER_CASE, max(1, docs // DOCS_PER_CASE // 1000)):
+            add_hold(archive, ACTOR, case_number=f"{n:05d}BG{n:07d}", reason="bench hold")
+        start = time.perf_counter()
+        due = held = 0
+        for item in plan(archive, ACTOR, as_of=date(2026, 1, 1)):
+            held += bool(item.held_by)
+            due += not item.held_by
+        seconds = time.perf_counter() - start
+    row(
+        f"retention plan, PostgreSQL, {docs:,} docs",
+        f"{seconds:.1f} s ({due:,} due, {held:,} held back)",
+        "<= 10 s",
+    )
+
+
+def bench_sweep(env: dict[str, str], docs: int) -> None:
+    """The sweep deleting `docs` due documents with real objects, PostgreSQL + S3 (moto)."""
+    from ekakte.retention.sweep import sweep
+
+    settings = load_settings(env)
+    team = prepare(env)
+    records_manager(env)
+    seed(settings.database_url, docs, team)
+    engine = create_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(text(SEED_DUE))
+        keys = list(conn.execute(text("SELECT storage_key FROM documents")).scalars())
+    engine.dispose()
+    with Archive.open(settings) as archive:
+        body = b"%PDF-1.4 bench object\n%%EOF\n"
+        digest = hashlib.sha256(body).hexdigest()
+        for key in keys:
+            archive.store.put(key, io.BytesIO(body), len(body), digest, "application/pdf")
+        start = time.perf_counter()
+        report = sweep(archive, ACTOR, as_of=date(2026, 1, 1))
+        seconds = time.perf_counter() - start
+    assert report.complete, report.problems
+    row(
+        "retention sweep, PostgreSQL + S3 (moto)",
+        f"{report.deleted / seconds:.0f} docs/s ({report.deleted:,} deleted in {seconds:.1f} s)",
+        ">= 500 docs/s",
+    )
+
+
+def run_retention(base: Path) -> None:
+    with postgres_database() as pg_url:
+        bench_plan({"EKAKTE_HOME": str(base / "plan"), "EKAKTE_DATABASE_URL": pg_url}, RETENTION_DOCS)
+    with postgres_database() as pg_url, moto_process() as endpoint:
+        env = {
+            "EKAKTE_HOME": str(base / "sweep"),
+            "EKAKTE_DATABASE_URL": pg_url,
+            "EKAKTE_STORAGE": "s3://bench-sweep",
+            "EKAKTE_S3_ENDPOINT": endpoint,
+            "EKAKTE_S3_ACCESS_KEY": "bench",
+            "EKAKTE_S3_SECRET_KEY": "bench-secret",
+        }
+        bench_sweep(env, SWEEP_DOCS)
+
+
+RUN: dict[str, Callable[[Path], None]] = {
+    "import": run_import,
+    "lookup": run_lookup,
+    "ocr": bench_ocr,
+    "search": run_search,
+    "rss": bench_rss,
+    "retention": run_retention,
+}
+
+
+def selected_groups() -> list[str]:
+    wanted = [g.strip() for g in os.environ.get("BENCH_ONLY", ",".join(GROUPS)).split(",") if g.strip()]
+    unknown = sorted(set(wanted) - set(GROUPS))
+    if unknown:
+        sys.exit(f"BENCH_ONLY: unknown group(s) {', '.join(unknown)}; the groups are {', '.join(GROUPS)}")
+    return [g for g in GROUPS if g in wanted]
+
+
+def main() -> None:
+    groups = selected_groups()
+    print(f"ekakte bench on {CORES} cores: {', '.join(groups)}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="ekakte-bench-") as tmp:
+        for group in groups:
+            RUN[group](Path(tmp))
 
     width = max(len(r[0]) for r in rows)
     fig = max(len(r[1]) for r in rows)

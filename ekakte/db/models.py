@@ -104,6 +104,8 @@ class Document(Base):
         UniqueConstraint("case_id", "sha256", name="uq_documents_case_id_sha256"),
         # The caseworker's query: one case's documents, newest first.
         Index("ix_documents_case_received", "case_id", "received_on", "created_at"),
+        # Retention: what is due, oldest first (plan, sweep).
+        Index("ix_documents_due_on", "due_on", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -127,7 +129,7 @@ class Document(Base):
     document_date: Mapped[date | None] = mapped_column(Date)
     # Retention: the last day the document must be kept (None: not due under any rule, e.g. open case),
     # and the rule (name, rule-set version) that says so. Recomputed when rules or the case change.
-    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    due_on: Mapped[date | None] = mapped_column(Date)  # indexed with id: ix_documents_due_on
     retention_rule: Mapped[str | None] = mapped_column(String(100))
     retention_version: Mapped[int | None] = mapped_column(Integer)
     # What the object store was last told under S3 Object Lock (ekakte.retention.worm): the object is

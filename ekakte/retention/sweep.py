@@ -147,9 +147,10 @@ def plan(archive: Archive, actor: Actor, *, as_of: date | None = None) -> Iterat
             .join(Case, Case.id == Document.case_id)
             .where(Document.due_on < day)
             .order_by(Document.due_on, Document.id)
-            .execution_options(yield_per=5000)
         )  # fmt: skip
-        for doc_id, number, doc_type, received, due, rule, version, case_id in session.execute(stmt):
+        # Core rows streamed from a server-side cursor: no ORM result processing for a million rows.
+        rows = session.connection().execution_options(stream_results=True, max_row_buffer=20000).execute(stmt)
+        for doc_id, number, doc_type, received, due, rule, version, case_id in rows:
             held = tuple(by_doc.get(doc_id, []) + by_case.get(case_id, []))
             assert due is not None  # the WHERE asks for due_on < day
             yield PlanItem(doc_id, number, doc_type, received, due, rule, version, held)
