@@ -80,7 +80,8 @@ def initialize(settings: Settings, admin: Actor | None = None) -> SetupReport:
     from ekakte.principals import bootstrap_admin
     from ekakte.retention.sweep import ensure_protocol_key
 
-    settings.home.mkdir(parents=True, exist_ok=True)
+    # Social data and the protocol key live here: readable by the archive's own account only.
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     ensure_protocol_key(settings)
     report = upgrade_database(settings, create=True)
     store = open_store(settings)

@@ -43,6 +43,14 @@ def test_init_is_idempotent(settings: Settings) -> None:
     assert report.revision_before == report.revision_after == HEAD
 
 
+def test_init_makes_a_private_home_and_a_private_protocol_key(tmp_path: Path) -> None:
+    settings = load_settings({"EKAKTE_HOME": str(tmp_path / "new-home")})
+    initialize(settings)
+    assert (settings.home.stat().st_mode & 0o777) == 0o700
+    key = settings.home / "protocol.key"
+    assert (key.stat().st_mode & 0o777) == 0o600 and len(key.read_text().strip()) == 64
+
+
 def test_an_archive_that_was_never_initialised_says_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="run `ekakte init`"):
         Archive.open(load_settings({"EKAKTE_HOME": str(tmp_path / "nowhere")}))
