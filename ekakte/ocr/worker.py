@@ -38,7 +38,7 @@ from ekakte.config import Settings
 from ekakte.db.models import Document, DocumentState, OcrState, Page, table_of
 from ekakte.errors import STOPS_A_BATCH, EkakteError, IntegrityError
 from ekakte.ocr import engine
-from ekakte.ocr.task import DONE, SKIPPED, PageJob, PageOutcome, read_page
+from ekakte.ocr.task import DONE, ERROR, SKIPPED, PageJob, PageOutcome, read_page
 from ekakte.storage import read_verified
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def run_ocr(
                 try:
                     outcome = future.result()
                 except Exception as exc:  # the pool process died (killed, out of memory)
-                    outcome = PageOutcome(claim.page_id, "error", reason=f"OCR process died: {exc}"[:500])
+                    outcome = PageOutcome(claim.page_id, ERROR, reason=f"OCR process died: {exc}"[:500])
                 queue.record(claim, outcome, report)
                 if progress is not None:
                     progress(outcome)
@@ -209,7 +209,7 @@ def _job(
         except IntegrityError as exc:
             # This document's original is missing or corrupt (`ekakte verify` reports it too): its
             # pages fail after their attempts, with the reason.
-            queue.record(claim, PageOutcome(claim.page_id, "error", reason=str(exc)[:500]), report)
+            queue.record(claim, PageOutcome(claim.page_id, ERROR, reason=str(exc)[:500]), report)
             return None
         if original is None:  # being deleted by the retention sweep: its pages go with it
             return None
