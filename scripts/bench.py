@@ -108,6 +108,18 @@ def moto_process() -> Iterator[str]:
         proc.wait(10)
 
 
+def pg_s3_env(home: Path, pg_url: str, s3_endpoint: str, bucket: str) -> dict[str, str]:
+    """An archive on the run's PostgreSQL database and the bench's moto S3 server."""
+    return {
+        "EKAKTE_HOME": str(home),
+        "EKAKTE_DATABASE_URL": pg_url,
+        "EKAKTE_STORAGE": f"s3://{bucket}",
+        "EKAKTE_S3_ENDPOINT": s3_endpoint,
+        "EKAKTE_S3_ACCESS_KEY": "bench",
+        "EKAKTE_S3_SECRET_KEY": "bench-secret",
+    }
+
+
 def write_scans(folder: Path, n: int) -> int:
     """n distinct one-page scanned PDFs of about 100 KB each, with sidecars; returns total bytes."""
     folder.mkdir(parents=True)
@@ -605,14 +617,7 @@ def run_import(base: Path) -> None:
     )
     with postgres_database() as pg_url, moto_process() as s3_endpoint:
         shutil.copytree(base / "scans", base / "inbox-server")
-        server_env = {
-            "EKAKTE_HOME": str(base / "srv"),
-            "EKAKTE_DATABASE_URL": pg_url,
-            "EKAKTE_STORAGE": "s3://ekakte-bench",
-            "EKAKTE_S3_ENDPOINT": s3_endpoint,
-            "EKAKTE_S3_ACCESS_KEY": "bench",
-            "EKAKTE_S3_SECRET_KEY": "bench-secret",
-        }
+        server_env = pg_s3_env(base / "srv", pg_url, s3_endpoint, "ekakte-bench")
         bench_import("PostgreSQL + S3 (moto)", server_env, base / "inbox-server", ">= 50 docs/s")
 
 
@@ -718,15 +723,7 @@ def run_retention(base: Path) -> None:
     with postgres_database() as pg_url:
         bench_plan({"EKAKTE_HOME": str(base / "plan"), "EKAKTE_DATABASE_URL": pg_url}, RETENTION_DOCS)
     with postgres_database() as pg_url, moto_process() as endpoint:
-        env = {
-            "EKAKTE_HOME": str(base / "sweep"),
-            "EKAKTE_DATABASE_URL": pg_url,
-            "EKAKTE_STORAGE": "s3://bench-sweep",
-            "EKAKTE_S3_ENDPOINT": endpoint,
-            "EKAKTE_S3_ACCESS_KEY": "bench",
-            "EKAKTE_S3_SECRET_KEY": "bench-secret",
-        }
-        bench_sweep(env, SWEEP_DOCS)
+        bench_sweep(pg_s3_env(base / "sweep", pg_url, endpoint, "bench-sweep"), SWEEP_DOCS)
 
 
 RUN: dict[str, Callable[[Path], None]] = {

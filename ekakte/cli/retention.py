@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
@@ -12,7 +13,7 @@ from ekakte.cli import State, emit_json, pass_state
 from ekakte.errors import ExitCode
 
 
-def _date(text: str | None, what: str = "--as-of") -> object:
+def _date(text: str | None, what: str = "--as-of") -> date | None:
     if text is None:
         return None
     from ekakte.retention.dates import parse_day
@@ -85,7 +86,7 @@ def retention_plan(state: State, as_of: str | None, as_json: bool, as_csv: bool)
     """What a sweep would delete, by which rule and since when, and what is held back by which hold."""
     from ekakte.retention.sweep import plan
 
-    items = plan(state.archive, state.actor, as_of=_date(as_of))  # type: ignore[arg-type]
+    items = plan(state.archive, state.actor, as_of=_date(as_of))
     if as_json:
         emit_json([i.as_json() for i in items])
         return
@@ -150,7 +151,7 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
     """
     from ekakte.retention.sweep import sweep
 
-    report = sweep(state.archive, state.actor, as_of=_date(as_of), dry_run=dry_run, limit=limit)  # type: ignore[arg-type]
+    report = sweep(state.archive, state.actor, as_of=_date(as_of), dry_run=dry_run, limit=limit)
     if as_json:
         emit_json(report.as_json())
     else:
@@ -167,7 +168,7 @@ def retention_protocol(state: State, since: str | None, case_number: str | None,
     """The deletion protocol (Löschprotokoll): what was deleted, when, by which rule."""
     from ekakte.retention.sweep import protocol
 
-    entries = protocol(state.archive, state.actor, since=_date(since, "--since"), case_number=case_number)  # type: ignore[arg-type]
+    entries = protocol(state.archive, state.actor, since=_date(since, "--since"), case_number=case_number)
     if as_json:
         emit_json([e.as_json() for e in entries])
         return
