@@ -1,15 +1,19 @@
 """Full-text search over the pages' text: the query language, and its two SQL dialects.
 
 A query is words and "quoted phrases", all of which must match (AND). Nothing in it is SQL or an
-index operator: words are reduced to letters and digits and passed as bind parameters.
+index operator: it reaches the database only as bind parameters, to FTS5 as double-quoted strings
+of letters and digits, to PostgreSQL through plainto_tsquery / phraseto_tsquery, which have no
+operators.
   PostgreSQL  the generated tsvector pages.tsv (German configuration: stemming, so "Mietvertrag"
-              finds "Mietverträge"), ranked with ts_rank_cd, snippets by ts_headline;
+              finds "Mietverträge"), ranked with ts_rank_cd, snippets by ts_headline. The query is
+              parsed as typed, like the pages, so "22.07.2026" is one token in both; words the German
+              configuration drops (stop words such as "und", "der") match nothing on their own.
   SQLite      the FTS5 table pages_fts (unicode61 with diacritics removed, no stemming): every word
               matches as a prefix, so "Mietvertrag" finds "Mietverträge" and "Mietvertrags" but
               "Verträge" does not find "Vertrag"; ranked with bm25, snippets by snippet().
 Access comes first: the query itself only looks at pages of documents the actor may read (cases of
 its teams; restricted types only with the health clearance), so nothing it cannot see is counted,
-ranked or timed.
+ranked or timed. Of the pages it may see, the newest RANK_WINDOW matching ones are ranked.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy import Select, Subquery, bindparam, func, literal_column, select, text
+from sqlalchemy import Integer, Select, bindparam, column, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
-from ekakte.access import Action, Scope, gate, refuse, search_scope
+from ekakte.access import Action, gate, refuse, search_scope
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, OcrState, Page
@@ -33,16 +37,25 @@ MAX_LIMIT = 200
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 16
 SNIPPET_START, SNIPPET_END = "[", "]"
+# At most this many matching pages, the newest first, are ranked. A word found on most pages of an
+# archive would otherwise have every one of its pages ranked on each search (seconds at 200,000
+# documents). Below the window, ranking is by relevance alone; above it, recency decides which pages
+# are ranked, and SearchResult.window_full says so. See docs/benchmarks.md, "search".
+RANK_WINDOW = 1000
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
 class Query:
-    """What the caller asked for: terms (each one word) and phrases (several words in order)."""
+    """What the caller asked for, twice over: as words (terms, phrases), which is how FTS5 reads text,
+    and as typed (chunks, phrase_texts), which PostgreSQL's parser reads as it read the pages, so that
+    "22.07.2026" or "Müller-Lüdenscheid" are one token in the query as in the page."""
 
     terms: tuple[str, ...]
     phrases: tuple[tuple[str, ...], ...]
+    chunks: tuple[str, ...] = ()
+    phrase_texts: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.terms or self.phrases)
@@ -54,18 +67,21 @@ def parse_query(raw: str) -> Query:
     if len(raw) > MAX_QUERY_CHARS:
         raise InvalidInput(f"search query too long: at most {MAX_QUERY_CHARS} characters")
     terms: list[str] = []
-    phrases: list[tuple[str, ...]] = []
+    chunks: list[str] = []
+    phrases: dict[tuple[str, ...], str] = {}
     for index, part in enumerate(raw.split('"')):
         # lower(), not casefold(): casefold makes ß "ss", and the indexes keep ß as it is.
-        words = [w.lower() for w in _WORD.findall(part)]
+        part = part.lower()
+        words = _WORD.findall(part)
         if index % 2 == 1 and len(words) > 1:
-            phrases.append(tuple(words))
+            phrases.setdefault(tuple(words), " ".join(part.split()))
         else:
             terms.extend(words)
+            chunks.extend(c for c in part.split() if _WORD.search(c))
     terms = list(dict.fromkeys(terms))  # a word given twice asks nothing more
     if len(terms) + sum(len(p) for p in phrases) > MAX_TERMS:
         raise InvalidInput(f"search query has too many words: at most {MAX_TERMS}")
-    query = Query(tuple(terms), tuple(dict.fromkeys(phrases)))
+    query = Query(tuple(terms), tuple(phrases), tuple(dict.fromkeys(chunks)), tuple(phrases.values()))
     if not query:
         raise InvalidInput("empty search query: give at least one word")
     return query
@@ -95,14 +111,32 @@ class SearchHit:
         }
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """The hits, best first, and whether more pages matched than were ranked (see RANK_WINDOW): then
+    the hits are the best among the newest matching pages, and more words or --case narrow it."""
+
+    hits: list[SearchHit]
+    window_full: bool
+
+
 class _Dialect(Protocol):
     """How one database matches, ranks and cuts snippets."""
 
-    def matches(self, query: Query) -> tuple[Subquery, dict[str, Any]]:
-        """Every matching page as (page_id, rank), higher rank better, and its bind parameters."""
+    def candidates(self, query: Query, filters: list[Any], window: int) -> tuple[Select[Any], dict[str, Any]]:
+        """(page_id, document_id, number, rank) of the newest `window` matching pages that pass
+        `filters`, newest first; rank higher is better. And the statement's bind parameters."""
 
     def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
         """The snippet of each page, with the matches marked."""
+
+
+def _in_scope(stmt: Select[Any], filters: list[Any]) -> Select[Any]:
+    return (
+        stmt.join(Document, Document.id == Page.document_id)
+        .join(Case, Case.id == Document.case_id)
+        .where(Page.ocr_state == OcrState.DONE, Document.state == DocumentState.STORED, *filters)
+    )
 
 
 class _Postgres:
@@ -110,23 +144,35 @@ class _Postgres:
 
     @staticmethod
     def _tsquery(query: Query) -> Any:
-        parts = [func.plainto_tsquery("german", bindparam(f"t{i}", t)) for i, t in enumerate(query.terms)]
+        # The text as typed goes to plainto_tsquery / phraseto_tsquery: the same parser that made the
+        # tsvector splits it, so tokens such as dates and numbers with dots match. Neither function
+        # has operators: any text is a valid, literal argument.
+        parts = [func.plainto_tsquery("german", bindparam(f"t{i}", c)) for i, c in enumerate(query.chunks)]
         parts += [
-            func.phraseto_tsquery("german", bindparam(f"p{i}", " ".join(p)))
-            for i, p in enumerate(query.phrases)
+            func.phraseto_tsquery("german", bindparam(f"p{i}", p)) for i, p in enumerate(query.phrase_texts)
         ]
         combined: Any = parts[0]
         for part in parts[1:]:
             combined = combined.op("&&")(part)
         return combined
 
-    def matches(self, query: Query) -> tuple[Subquery, dict[str, Any]]:
+    def candidates(self, query: Query, filters: list[Any], window: int) -> tuple[Select[Any], dict[str, Any]]:
         tsq = self._tsquery(query)
         tsv: Any = literal_column("pages.tsv")
-        stmt = select(Page.id.label("page_id"), func.ts_rank_cd(tsv, tsq).label("rank")).where(
-            tsv.op("@@")(tsq)
+        # The window is chosen first, without ranking: a backward scan of the primary key when the
+        # words are common, the GIN index when they are rare (the planner decides by the statistics).
+        # Only the pages in the window are then ranked: ts_rank_cd reads the whole tsvector.
+        newest = (
+            _in_scope(select(Page.id, Page.document_id, Page.number, tsv.label("tsv")), filters)
+            .where(tsv.op("@@")(tsq))
+            .order_by(Page.id.desc())
+            .limit(window)
+            .subquery("newest")
         )
-        return stmt.subquery("matches"), {}
+        stmt = select(
+            newest.c.id, newest.c.document_id, newest.c.number, func.ts_rank_cd(newest.c.tsv, tsq)
+        ).order_by(newest.c.id.desc())
+        return stmt, {}
 
     def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
         options = (
@@ -137,6 +183,9 @@ class _Postgres:
             Page.id, func.ts_headline("german", func.coalesce(Page.text, ""), self._tsquery(query), options)
         ).where(Page.id.in_(page_ids))
         return {pid: snippet for pid, snippet in session.execute(stmt)}
+
+
+_FTS = table("pages_fts", column("rowid", Integer))
 
 
 class _Sqlite:
@@ -150,17 +199,18 @@ class _Sqlite:
         parts += ['"' + " ".join(p) + '"' for p in query.phrases]
         return " AND ".join(parts)
 
-    def matches(self, query: Query) -> tuple[Subquery, dict[str, Any]]:
-        # bm25(): lower is better, so it is negated.
-        stmt = (
-            select(
-                literal_column("pages_fts.rowid").label("page_id"),
-                (-func.bm25(literal_column("pages_fts"))).label("rank"),
-            )
-            .select_from(text("pages_fts"))
-            .where(text("pages_fts MATCH :fts"))
+    def candidates(self, query: Query, filters: list[Any], window: int) -> tuple[Select[Any], dict[str, Any]]:
+        # FTS5 walks its doclists newest rowid first and stops at the window; bm25() (lower is better,
+        # so negated) is computed for those rows only. The scope filters are primary-key lookups.
+        fts_rowid = _FTS.c.rowid
+        stmt = _in_scope(
+            select(Page.id, Page.document_id, Page.number, -func.bm25(literal_column("pages_fts")))
+            .select_from(_FTS)
+            .join(Page, Page.id == fts_rowid),
+            filters,
         )
-        return stmt.subquery("matches"), {"fts": self.expression(query)}
+        stmt = stmt.where(text("pages_fts MATCH :fts")).order_by(fts_rowid.desc()).limit(window)
+        return stmt, {"fts": self.expression(query)}
 
     def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
         stmt = text(
@@ -180,32 +230,6 @@ def _dialect(session: Session) -> _Dialect:
     raise NotImplementedError(f"unsupported database dialect {name}")
 
 
-def _best_pages(matches: Subquery, scope: Scope, filters: list[Any], limit: int) -> Select[Any]:
-    """The best page of each matching document the scope allows, best documents first."""
-    numbered = (
-        select(
-            Page.id.label("page_id"),
-            Page.document_id.label("document_id"),
-            matches.c.rank.label("rank"),
-            func.row_number()
-            .over(partition_by=Page.document_id, order_by=(matches.c.rank.desc(), Page.number))
-            .label("nth"),
-        )
-        .join(matches, matches.c.page_id == Page.id)
-        .join(Document, Document.id == Page.document_id)
-        .join(Case, Case.id == Document.case_id)
-        .where(Page.ocr_state == OcrState.DONE, Document.state == DocumentState.STORED)
-        .where(Case.team_id.in_(sorted(scope.team_ids)), *filters)
-        .subquery("numbered")
-    )
-    return (
-        select(numbered.c.page_id, numbered.c.rank)
-        .where(numbered.c.nth == 1)
-        .order_by(numbered.c.rank.desc(), numbered.c.document_id)
-        .limit(limit)
-    )
-
-
 def search(
     archive: Archive,
     actor: Actor,
@@ -214,7 +238,7 @@ def search(
     case_number: str | None = None,
     document_type: str | None = None,
     limit: int = 20,
-) -> list[SearchHit]:
+) -> SearchResult:
     """The documents matching `query` that the actor may read, best first: each with its best page.
 
     Refused (NotPermitted) for roles without content access; the search is audited either way, with
@@ -227,31 +251,39 @@ def search(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"--limit must be between 1 and {MAX_LIMIT}")
 
-    hits: list[SearchHit] = []
+    result = SearchResult([], window_full=False)
     with archive.transaction() as session:
         decision = gate(session, actor, Action.SEARCH, case_number=number, detail=f"search {query[:200]!r}")
         scope = search_scope(decision.subject) if decision.allowed else None
         if scope is not None and scope.team_ids:
-            filters: list[Any] = []
+            filters: list[Any] = [Case.team_id.in_(sorted(scope.team_ids))]
             if not scope.restricted_allowed and settings.restricted_types:
                 filters.append(Document.document_type.not_in(list(settings.restricted_types)))
             if number:
                 filters.append(Case.case_number == number)
             if wanted_type:
                 filters.append(Document.document_type == wanted_type)
-            hits = _run(session, parsed, scope, filters, limit)
+            result = _run(session, parsed, filters, limit)
     if not decision.allowed:
         raise refuse("search")
-    return hits
+    return result
 
 
-def _run(session: Session, query: Query, scope: Scope, filters: list[Any], limit: int) -> list[SearchHit]:
+def _run(session: Session, query: Query, filters: list[Any], limit: int) -> SearchResult:
+    """Rank the window of candidates: the best page of each document, the best documents first."""
     dialect = _dialect(session)
-    matches, params = dialect.matches(query)
-    ranked = session.execute(_best_pages(matches, scope, filters, limit), params).all()
+    stmt, params = dialect.candidates(query, filters, RANK_WINDOW + 1)
+    candidates = session.execute(stmt, params).all()
+    window_full = len(candidates) > RANK_WINDOW
+    best: dict[uuid.UUID, tuple[float, int, int]] = {}  # document -> (rank, -page number, page id)
+    for page_id, document_id, number, rank in candidates[:RANK_WINDOW]:
+        entry = (float(rank or 0.0), -number, page_id)
+        if document_id not in best or entry > best[document_id]:
+            best[document_id] = entry
+    ranked = sorted(best.items(), key=lambda item: (-item[1][0], str(item[0])))[:limit]
     if not ranked:
-        return []
-    page_ids = [r.page_id for r in ranked]
+        return SearchResult([], window_full)
+    page_ids = [page_id for _doc, (_rank, _n, page_id) in ranked]
     snippets = dialect.snippets(session, query, page_ids)
     rows = session.execute(
         select(Page.id, Page.number, Document, Case.case_number)
@@ -261,8 +293,8 @@ def _run(session: Session, query: Query, scope: Scope, filters: list[Any], limit
     ).all()
     by_page = {r[0]: r for r in rows}
     hits = []
-    for r in ranked:
-        _pid, number, doc, case_number = by_page[r.page_id]
+    for _doc, (rank, _n, page_id) in ranked:
+        _pid, number, doc, case_number = by_page[page_id]
         hits.append(
             SearchHit(
                 document_id=doc.id,
@@ -271,8 +303,8 @@ def _run(session: Session, query: Query, scope: Scope, filters: list[Any], limit
                 title=doc.title,
                 received_on=doc.received_on,
                 page=number,
-                snippet=" ".join((snippets.get(r.page_id) or "").split()),
-                rank=float(r.rank or 0.0),
+                snippet=" ".join((snippets.get(page_id) or "").split()),
+                rank=rank,
             )
         )
-    return hits
+    return SearchResult(hits, window_full)

@@ -95,18 +95,25 @@ def search_command(
     ekakte search 'Kontoauszug März' --case 12345BG0001234
     ekakte search '"Bewilligungsbescheid vom"' --type Bescheid --json
     """
-    from ekakte.search import search
+    from ekakte.search import RANK_WINDOW, search
 
-    hits = search(
+    result = search(
         state.archive, state.actor, query, case_number=case_number, document_type=document_type, limit=limit
     )
     if as_json:
-        emit_json({"query": query, "results": [h.as_json() for h in hits]})
+        results = [h.as_json() for h in result.hits]
+        emit_json({"query": query, "results": results, "window_full": result.window_full})
         return
-    if not hits:
+    if not result.hits:
         click.echo("no matching documents")
         return
-    for h in hits:
+    if result.window_full:
+        click.echo(
+            f"more than {RANK_WINDOW} pages match: ranked among the newest {RANK_WINDOW};"
+            " add words, --case or --type to narrow the search",
+            err=True,
+        )
+    for h in result.hits:
         title = h.title or h.document_type
         click.echo(
             f"{h.received_on}  {h.case_number}  {h.document_type:<14}  {h.document_id}  p.{h.page}  {title}"

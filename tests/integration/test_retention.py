@@ -263,10 +263,10 @@ def test_deleted_documents_leave_the_search_index(ret: Archive, make_scan: Any) 
         session.execute(
             update(Page).where(Page.document_id == doc).values(text="Zauberwort", ocr_state=OcrState.DONE)
         )
-    assert [h.document_id for h in search(ret, READER, "Zauberwort")] == [doc]
+    assert [h.document_id for h in search(ret, READER, "Zauberwort").hits] == [doc]
     close_case(ret, RECORDS, CASE, date(2015, 3, 10))
     sweep(ret, RECORDS, as_of=SWEEP_DAY)
-    assert search(ret, READER, "Zauberwort") == []
+    assert search(ret, READER, "Zauberwort").hits == []
 
 
 @pytest.fixture

@@ -137,5 +137,5 @@ def test_upgrading_an_archive_from_0002_keeps_its_pages_and_indexes_their_text(
                 (2, "pending", 0),
             ]
             session.execute(update(Page).where(Page.number == 2).values(text="Widerspruch", ocr_state="done"))
-        hits = search(archive, READER, "Widerspruch")
+        hits = search(archive, READER, "Widerspruch").hits
         assert [(h.case_number, h.page) for h in hits] == [(CASE, 2)]
