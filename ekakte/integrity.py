@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Document, DocumentState
-from ekakte.errors import ChecksumMismatch, IntegrityError
+from ekakte.errors import ChecksumMismatch, IntegrityError, InvalidInput
 from ekakte.storage import read_verified
 from ekakte.storage.base import ORIGINALS_PREFIX, ObjectInfo
 
@@ -34,6 +35,7 @@ class VerifyReport:
     documents_checked: int = 0
     bytes_hashed: int = 0
     objects_listed: int = 0
+    sample: int | None = None  # a random sample of this many documents; the store was not listed
     problems: list[Problem] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
@@ -45,9 +47,12 @@ class VerifyReport:
         return self.count("missing") == 0 and self.count("corrupt") == 0
 
     def summary(self) -> str:
+        damage = f"{self.count('missing')} missing, {self.count('corrupt')} corrupt"
+        if self.sample is not None:
+            return f"{self.documents_checked} documents checked (a random sample), {damage}"
         return (
-            f"{self.documents_checked} documents checked, {self.count('missing')} missing,"
-            f" {self.count('corrupt')} corrupt, {self.count('unreferenced')} unreferenced objects"
+            f"{self.documents_checked} documents checked, {damage},"
+            f" {self.count('unreferenced')} unreferenced objects"
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -56,6 +61,7 @@ class VerifyReport:
             "documents_checked": self.documents_checked,
             "bytes_hashed": self.bytes_hashed,
             "objects_listed": self.objects_listed,
+            "sample": self.sample,
             "missing": self.count("missing"),
             "corrupt": self.count("corrupt"),
             "unreferenced": self.count("unreferenced"),
@@ -91,22 +97,69 @@ def _documents(archive: Archive, page: int = 1000) -> Iterator[tuple[str, str, s
         last = rows[-1][1]
 
 
-def verify(archive: Archive, actor: Actor, *, checksums: bool = True) -> VerifyReport:
+class _Throttle:
+    """Keeps reading at or below `rate` bytes a second (None: as fast as the store delivers), so that
+    a verify in working hours does not starve the scanning stations of the store's bandwidth."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.started = time.monotonic()
+        self.done = 0
+
+    def __call__(self, nbytes: int) -> None:
+        if self.rate is None:
+            return
+        self.done += nbytes
+        ahead = self.done / self.rate - (time.monotonic() - self.started)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def _sample(archive: Archive, size: int) -> list[tuple[str, str, str, int, str]]:
+    with archive.reading() as session:
+        rows = session.execute(
+            select(Document.id, Document.storage_key, Document.sha256, Document.size_bytes, Document.state)
+            .where(Document.state != DocumentState.DELETING)
+            .order_by(func.random())
+            .limit(size)
+        ).all()
+    return [(str(doc_id), key, sha256, size_, state) for doc_id, key, sha256, size_, state in rows]
+
+
+def verify(
+    archive: Archive,
+    actor: Actor,
+    *,
+    checksums: bool = True,
+    sample: int | None = None,
+    rate_mb_s: float | None = None,
+) -> VerifyReport:
     """Every document's object must exist with its size and SHA-256; every object must have a document.
 
     `checksums=False` compares sizes and recorded digests only, without reading the objects.
+    `sample=N` checks N documents drawn at random and does not list the store (so it finds no
+    unreferenced objects): the cheap nightly check, with a full run now and then.
+    `rate_mb_s` caps the reading at that many MB (10^6 bytes) a second.
     """
-    authorize_integrity(archive, actor, "verify")
-    report = VerifyReport()
+    if sample is not None and sample < 1:
+        raise InvalidInput("--sample must be at least 1")
+    if rate_mb_s is not None and rate_mb_s <= 0:
+        raise InvalidInput("--rate must be more than 0 MB/s")
+    authorize_integrity(archive, actor, "verify" if sample is None else f"verify --sample {sample}")
+    report = VerifyReport(sample=sample)
+    throttle = _Throttle(rate_mb_s * 1e6 if rate_mb_s else None)
     referenced: set[str] = set()
-    for doc_id, key, sha256, size, state in _documents(archive):
+    documents = _documents(archive) if sample is None else iter(_sample(archive, sample))
+    for doc_id, key, sha256, size, state in documents:
         referenced.add(key)
         if state == DocumentState.DELETING:
             continue  # the retention sweep is removing it; its object may be gone already
         report.documents_checked += 1
-        problem = _check_one(archive, doc_id, key, sha256, size, checksums, report)
+        problem = _check_one(archive, doc_id, key, sha256, size, checksums, report, throttle)
         if problem:
             report.problems.append(problem)
+    if sample is not None:
+        return report
     for obj in archive.store.list(ORIGINALS_PREFIX):
         report.objects_listed += 1
         if obj.key not in referenced:
@@ -119,7 +172,14 @@ def verify(archive: Archive, actor: Actor, *, checksums: bool = True) -> VerifyR
 
 
 def _check_one(
-    archive: Archive, doc_id: str, key: str, sha256: str, size: int, checksums: bool, report: VerifyReport
+    archive: Archive,
+    doc_id: str,
+    key: str,
+    sha256: str,
+    size: int,
+    checksums: bool,
+    report: VerifyReport,
+    throttle: _Throttle,
 ) -> Problem | None:
     info = archive.store.stat(key)
     if info is None:
@@ -135,6 +195,7 @@ def _check_one(
     try:
         for chunk in read_verified(archive.store, key, sha256, size):
             report.bytes_hashed += len(chunk)
+            throttle(len(chunk))
     except ChecksumMismatch as exc:
         return Problem("corrupt", key, doc_id, str(exc))
     except IntegrityError:

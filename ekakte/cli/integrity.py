@@ -12,17 +12,36 @@ from ekakte.errors import ExitCode
 @click.option(
     "--quick", is_flag=True, help="Compare sizes and recorded digests only; do not re-read objects."
 )
+@click.option(
+    "--all", "everything", is_flag=True, help="Check every document and list the store (the default)."
+)
+@click.option(
+    "--sample",
+    type=int,
+    metavar="N",
+    help="Check N documents drawn at random; the store is not listed (no unreferenced objects).",
+)
+@click.option("--rate", type=float, metavar="MB/S", help="Read at most this many MB a second.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @pass_state
-def verify(state: State, quick: bool, as_json: bool) -> int:
+def verify(
+    state: State, quick: bool, everything: bool, sample: int | None, rate: float | None, as_json: bool
+) -> int:
     """Check every original against its recorded SHA-256; report missing, corrupt and unreferenced objects.
 
     Exits 0 when no object is missing or corrupt (unreferenced objects are listed but are what an
     interrupted import leaves behind: `ekakte gc` removes them), 10 otherwise.
+
+    \b
+    ekakte verify                       every document, every object
+    ekakte verify --sample 500 --rate 20  a nightly spot check, gentle on the store
     """
+    from ekakte.errors import InvalidInput
     from ekakte.integrity import verify as run_verify
 
-    report = run_verify(state.archive, state.actor, checksums=not quick)
+    if everything and sample is not None:
+        raise InvalidInput("--all and --sample exclude each other")
+    report = run_verify(state.archive, state.actor, checksums=not quick, sample=sample, rate_mb_s=rate)
     if as_json:
         emit_json(report.as_json())
     else:

@@ -213,6 +213,34 @@ def test_verify_reports_missing_corrupt_and_unreferenced_objects(
     assert report.documents_checked == 4
 
 
+def test_verify_a_random_sample_at_a_capped_rate(archive: Archive, actor: Actor, make_scan: MakeScan) -> None:
+    import time
+
+    ids = [
+        import_document(archive, actor, make_scan(seed=20 + i), DocumentMeta(CASE, "Antrag")).document_id
+        for i in range(5)
+    ]
+    broken = get_document(archive, READER, ids[2])
+    archive.store.delete(broken.storage_key)
+    whole = verify(archive, ADMIN)
+    sample = verify(archive, ADMIN, sample=3)
+    assert sample.documents_checked == 3 and sample.objects_listed == 0
+    assert {p.kind for p in sample.problems} <= {"missing"}
+    everything = verify(archive, ADMIN, sample=50)  # more than there are: each document once
+    assert everything.documents_checked == 5 and [p.key for p in everything.problems] == [broken.storage_key]
+    assert not whole.ok and whole.count("missing") == 1
+
+    total = whole.bytes_hashed
+    rate = total / 0.5 / 1e6  # MB/s at which reading everything takes half a second
+    start = time.monotonic()
+    capped = verify(archive, ADMIN, rate_mb_s=rate)
+    assert time.monotonic() - start >= 0.45 and capped.bytes_hashed == total
+    with pytest.raises(InvalidInput, match="--sample"):
+        verify(archive, ADMIN, sample=0)
+    with pytest.raises(InvalidInput, match="--rate"):
+        verify(archive, ADMIN, rate_mb_s=0)
+
+
 def test_a_crash_between_object_and_row_leaves_only_an_unreferenced_object(
     archive: Archive, actor: Actor, make_scan: MakeScan, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -162,6 +162,10 @@ def test_verify_exit_code_tells_whether_all_is_well(cli: Cli, make_scan: MakeSca
         archive.store.delete(info.key)
     code, out, _ = cli("verify", "--json")
     assert code == ExitCode.INTEGRITY and json.loads(out)["missing"] == 1
+    code, out, _ = cli("verify", "--sample", "5", "--rate", "50")
+    assert code == ExitCode.INTEGRITY and "1 documents checked (a random sample), 1 missing" in out
+    code, _, err = cli("verify", "--all", "--sample", "5")
+    assert code == ExitCode.INVALID_INPUT and "exclude each other" in err
     assert key["id"] == doc_id
 
 
