@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import IntEnum
 
 
@@ -22,6 +23,13 @@ class ExitCode(IntEnum):
     OUTPUT_EXISTS = 11
     PARTIAL = 12
     BUSY = 13
+
+
+def shown(name: object) -> str:
+    """A file name or path as one printable line: bytes that are not UTF-8 (Linux allows them in names)
+    as \\xNN, control and direction-changing characters as \\uNNNN. For messages, never for opening."""
+    text = os.fsencode(str(name)).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class EkakteError(Exception):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.errors import STOPS_A_BATCH, EkakteError, InvalidInput
+from ekakte.errors import STOPS_A_BATCH, EkakteError, InvalidInput, UnsupportedFile, shown
 from ekakte.ingest import (
     BatchReport,
     DocumentMeta,
@@ -36,34 +36,39 @@ def read_sidecar(path: Path) -> dict[str, str]:
         with path.open("rb") as fh:
             raw = fh.read(MAX_SIDECAR_BYTES + 1)
     except OSError as exc:
-        raise InvalidInput(f"sidecar {path.name} cannot be read: {exc.strerror}") from None
+        raise InvalidInput(f"sidecar {shown(path.name)} cannot be read: {exc.strerror}") from None
     if len(raw) > MAX_SIDECAR_BYTES:
-        raise InvalidInput(f"sidecar {path.name} is larger than {MAX_SIDECAR_BYTES // 1024} KiB")
+        raise InvalidInput(f"sidecar {shown(path.name)} is larger than {MAX_SIDECAR_BYTES // 1024} KiB")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InvalidInput(f"sidecar {path.name} is not valid UTF-8 JSON: {reason}") from None
+        raise InvalidInput(f"sidecar {shown(path.name)} is not valid UTF-8 JSON: {reason}") from None
     if not isinstance(data, dict):
-        raise InvalidInput(f"sidecar {path.name} must be a JSON object with {', '.join(SIDECAR_FIELDS)}")
+        raise InvalidInput(
+            f"sidecar {shown(path.name)} must be a JSON object with {', '.join(SIDECAR_FIELDS)}"
+        )
     unknown = sorted(set(data) - set(SIDECAR_FIELDS))
     if unknown:
         raise InvalidInput(
-            f"sidecar {path.name} has unknown field(s) {', '.join(map(repr, unknown))};"
+            f"sidecar {shown(path.name)} has unknown field(s) {', '.join(map(repr, unknown))};"
             f" allowed: {', '.join(SIDECAR_FIELDS)}"
         )
     for key, value in data.items():
         if not isinstance(value, str):
-            raise InvalidInput(f"sidecar {path.name}: {key!r} must be a string")
+            raise InvalidInput(f"sidecar {shown(path.name)}: {key!r} must be a string")
     return data
 
 
 def batch_files(directory: Path) -> list[Path]:
-    """The document files of a batch folder: regular, visible, not sidecars; sorted by name."""
+    """The document files of a batch folder: visible, not sidecars, sorted by name. Symbolic links are
+    listed so that they are refused and moved aside (see _import_one), not silently left."""
     return sorted(
         p
         for p in directory.iterdir()
-        if p.is_file() and not p.name.startswith(".") and not p.name.lower().endswith(".json")
+        if (p.is_file() or p.is_symlink())
+        and not p.name.startswith(".")
+        and not p.name.lower().endswith(".json")
     )
 
 
@@ -141,7 +146,7 @@ def import_directory(
     try:
         for doc in files:
             if settle_seconds and doc.stat().st_mtime > now - settle_seconds:
-                report.skipped.append(doc.name)
+                report.skipped.append(shown(doc.name))
             elif not _import_one(archive, actor, doc, stem_counts, defaults, station, report):
                 break
             if progress:
@@ -164,6 +169,9 @@ def _import_one(
     directory = doc.parent
     sidecar: Path | None = None
     try:
+        if doc.is_symlink():
+            # What a link points to is outside the scanning station's folder: never read it.
+            raise UnsupportedFile("not a regular file (a symbolic link): put the scan itself into the folder")
         sidecar = _sidecar_for(doc, stem_counts)
         meta = _meta_for(doc, sidecar, defaults)
         result = import_document(archive, actor, doc, meta, station=station, batch_id=report.batch_id)
@@ -172,10 +180,11 @@ def _import_one(
         return False
     except EkakteError as exc:
         moved = _move(doc, directory / REJECTED)
-        moved.with_name(moved.name + ".reason.txt").write_text(f"{exc}\n", encoding="utf-8")
+        reason = moved.with_name(moved.name + ".reason.txt")
+        reason.write_text(f"{exc}\n", encoding="utf-8", errors="backslashreplace")
         if sidecar is not None and sidecar.exists():
             _move(sidecar, directory / REJECTED)
-        report.rejected.append(Rejection(doc.name, str(exc)))
+        report.rejected.append(Rejection(shown(doc.name), str(exc)))
         return True
     # Stored: only now may the file leave the inbox. A crash before this line means a re-run says
     # "already stored" and files it then.

@@ -19,8 +19,8 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.dialect import insert_or_ignore
 from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrState, Page, table_of
-from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile
-from ekakte.media import inspect_stream
+from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile, shown
+from ekakte.media import ENCRYPTED_REASON, inspect_stream
 from ekakte.retention.schedule import current_rules, schedule
 from ekakte.retention.worm import sync_object_locks
 from ekakte.storage import original_key
@@ -158,7 +158,7 @@ def import_document(
         "state": DocumentState.STORED,
     }
     try:
-        inserted = _record(archive, actor, meta.case_number, row)
+        inserted = _record(archive, actor, meta.case_number, row, encrypted=media.encrypted)
     except BaseException:
         _discard_object(archive, key)
         raise
@@ -199,16 +199,22 @@ def _audit_duplicate(archive: Archive, actor: Actor, case_number: str, document_
 
 def _open_regular_file(path: Path) -> Any:
     try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsupportedFile(
+            f"{shown(path.name)}: the file name is not valid UTF-8; rename the file and import it again"
+        ) from None
+    try:
         fh = path.open("rb")
     except FileNotFoundError:
-        raise InvalidInput(f"no such file: {path}") from None
+        raise InvalidInput(f"no such file: {shown(path)}") from None
     except IsADirectoryError:
-        raise InvalidInput(f"{path} is a directory, not a scan (use --batch for a folder)") from None
+        raise InvalidInput(f"{shown(path)} is a directory, not a scan (use --batch for a folder)") from None
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot read {shown(path)}: {exc.strerror}") from None
     if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
         fh.close()
-        raise UnsupportedFile(f"{path} is not a regular file")
+        raise UnsupportedFile(f"{shown(path)} is not a regular file")
     return fh
 
 
@@ -221,8 +227,13 @@ def _find_existing(archive: Archive, case_number: str, sha256: str) -> uuid.UUID
         )
 
 
-def _record(archive: Archive, actor: Actor, case_number: str, row: dict[str, Any]) -> bool:
-    """Insert case, document and pages in one transaction; False if the document already existed."""
+def _record(
+    archive: Archive, actor: Actor, case_number: str, row: dict[str, Any], *, encrypted: bool = False
+) -> bool:
+    """Insert case, document and pages in one transaction; False if the document already existed.
+
+    An encrypted PDF whose pages cannot be counted gets one page row, `skipped` with the reason, so
+    that `doc show` says why the document has no text instead of showing no pages at all."""
     now = datetime.now(UTC)
     with archive.transaction() as session:
         session.execute(
@@ -251,6 +262,12 @@ def _record(archive: Archive, actor: Actor, case_number: str, row: dict[str, Any
                     {"document_id": row["id"], "number": n, "ocr_state": OcrState.PENDING}
                     for n in range(1, row["page_count"] + 1)
                 ],
+            )
+        elif encrypted:
+            reason = f"{ENCRYPTED_REASON} (nor counted: this one row stands for all of them)"
+            session.execute(
+                insert(table_of(Page)),
+                [{"document_id": row["id"], "number": 1, "ocr_state": OcrState.SKIPPED, "reason": reason}],
             )
     return True
 
@@ -393,7 +410,7 @@ def import_files(
                 report.aborted = exc
                 break
             except EkakteError as exc:
-                report.rejected.append(Rejection(path.name, str(exc)))
+                report.rejected.append(Rejection(shown(path.name), str(exc)))
     finally:
         close_batch(archive, report)
     return report

@@ -16,6 +16,9 @@ JPEG = "image/jpeg"
 PNG = "image/png"
 ACCEPTED = (PDF, TIFF, JPEG, PNG)
 
+# Why the pages of an encrypted PDF have no text (the same words at import and in the OCR worker).
+ENCRYPTED_REASON = "encrypted PDF: its pages cannot be read without the password"
+
 _PIL_FORMATS = {TIFF: "TIFF", JPEG: "JPEG", PNG: "PNG"}
 
 

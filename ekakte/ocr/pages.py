@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ekakte.media import JPEG, PDF, PNG, TIFF
+from ekakte.media import ENCRYPTED_REASON, JPEG, PDF, PNG, TIFF
 
 RENDER_DPI = 300
 # A text layer with fewer letters or digits than this is a stray mark, not the page's text.
@@ -55,7 +55,7 @@ def _pdf_page(original: Path, number: int, workdir: Path) -> PageContent:
     with original.open("rb") as fh:
         reader = PdfReader(fh, strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
-            raise PageUnreadable("encrypted PDF: its pages cannot be read without the password")
+            raise PageUnreadable(ENCRYPTED_REASON)
         if number > len(reader.pages):
             raise PageUnreadable(f"the PDF has no page {number}")
         page = reader.pages[number - 1]
