@@ -129,9 +129,11 @@ class Settings:
         return self.database_url.startswith("sqlite") and self.storage.startswith("file://")
 
     def case_number(self, value: str) -> str:
-        """The case number in its stored form (trimmed, upper case), or InvalidInput."""
+        """The case number in its stored form (trimmed, upper case), or InvalidInput. The pattern is
+        matched with re.ASCII: \\d is 0-9 only, so "１２３４５BG…" in fullwidth digits is refused, not
+        stored as a second spelling of the same case."""
         normalized = value.strip().upper()
-        if not re.fullmatch(self.case_number_pattern, normalized):
+        if not normalized.isascii() or not re.fullmatch(self.case_number_pattern, normalized, re.ASCII):
             example = (
                 " (e.g. 12345BG0001234)" if self.case_number_pattern == DEFAULT_CASE_NUMBER_PATTERN else ""
             )

@@ -41,7 +41,8 @@ def read_sidecar(path: Path) -> dict[str, str]:
         raise InvalidInput(f"sidecar {shown(path.name)} is larger than {MAX_SIDECAR_BYTES // 1024} KiB")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError, JSONDecodeError; and a
+        # ValueError of its own for integers longer than sys.get_int_max_str_digits()
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidInput(f"sidecar {shown(path.name)} is not valid UTF-8 JSON: {reason}") from None
     if not isinstance(data, dict):
