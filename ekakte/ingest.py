@@ -160,7 +160,7 @@ def import_document(
     try:
         inserted = _record(archive, actor, meta.case_number, row, encrypted=media.encrypted)
     except BaseException:
-        _discard_object(archive, key)
+        _discard_unless_recorded(archive, key, document_id)
         raise
     if not inserted:
         _discard_object(archive, key)
@@ -176,6 +176,19 @@ def import_document(
     with contextlib.suppress(EkakteError):
         sync_object_locks(archive, [document_id])
     return _result("stored", document_id, path, meta, media.media_type, media.page_count, size, sha256)
+
+
+def _discard_unless_recorded(archive: Archive, key: str, document_id: uuid.UUID) -> None:
+    """After the insert failed: a connection that broke during COMMIT may have committed all the same,
+    so the object goes only when the database confirms that no row refers to it. When the database
+    cannot say (it is still away), the object stays: `gc` removes it later if it is unreferenced."""
+    try:
+        with archive.reading() as session:
+            recorded = session.scalar(select(Document.id).where(Document.id == document_id)) is not None
+    except Exception:  # in doubt, keep the object
+        return
+    if not recorded:
+        _discard_object(archive, key)
 
 
 def authorize_import(archive: Archive, actor: Actor) -> None:
