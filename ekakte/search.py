@@ -12,19 +12,35 @@ operators.
               matches as a prefix, so "Mietvertrag" finds "Mietverträge" and "Mietvertrags" but
               "Verträge" does not find "Vertrag"; ranked with bm25, snippets by snippet().
 Access comes first: the query itself only looks at pages of documents the actor may read (cases of
-its teams; restricted types only with the health clearance), so nothing it cannot see is counted,
-ranked or timed. Of the pages it may see, the newest RANK_WINDOW matching ones are ranked.
+its teams; restricted types only with the health clearance), so nothing it cannot see is counted
+or ranked. Of the pages it may see, the newest RANK_WINDOW matching ones are ranked: FTS5
+walks its doclists newest first; PostgreSQL reads slices of page ids from the newest down, each
+sized from the density of in-scope matches so far (_Postgres.candidates), since neither a backward
+scan nor the GIN index alone is fast for every query and its statistics cannot tell which is.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, Select, bindparam, column, func, literal_column, select, table, text
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ekakte.access import Action, gate, refuse, search_scope
@@ -42,8 +58,13 @@ SNIPPET_START, SNIPPET_END = "[", "]"
 # documents). Below the window, ranking is by relevance alone; above it, recency decides which pages
 # are ranked, and SearchResult.window_full says so. See docs/benchmarks.md, "search".
 RANK_WINDOW = 1000
+# PostgreSQL reads the newest pages in slices of ids (see _Postgres.candidates); the first is this many.
+_FIRST_SLICE = 4096
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# A word: letters and digits, with the combining marks that belong to them ("İ".lower() is "i" and a
+# combining dot; FTS5 drops the marks, PostgreSQL's parser reads them), so it is never cut in two.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_WORD = re.compile(rf"\w[\w{_MARKS}]*", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,7 @@ def parse_query(raw: str) -> Query:
     quotes to the end. InvalidInput for an empty or oversized query."""
     if len(raw) > MAX_QUERY_CHARS:
         raise InvalidInput(f"search query too long: at most {MAX_QUERY_CHARS} characters")
+    raw = unicodedata.normalize("NFC", raw)  # "Müller" typed as u + combining diaeresis is "Müller"
     terms: list[str] = []
     chunks: list[str] = []
     phrases: dict[tuple[str, ...], str] = {}
@@ -123,9 +145,9 @@ class SearchResult:
 class _Dialect(Protocol):
     """How one database matches, ranks and cuts snippets."""
 
-    def candidates(self, query: Query, filters: list[Any], window: int) -> tuple[Select[Any], dict[str, Any]]:
+    def candidates(self, session: Session, query: Query, filters: list[Any], window: int) -> list[Any]:
         """(page_id, document_id, number, rank) of the newest `window` matching pages that pass
-        `filters`, newest first; rank higher is better. And the statement's bind parameters."""
+        `filters`, newest first; rank higher is better."""
 
     def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
         """The snippet of each page, with the matches marked."""
@@ -156,23 +178,71 @@ class _Postgres:
             combined = combined.op("&&")(part)
         return combined
 
-    def candidates(self, query: Query, filters: list[Any], window: int) -> tuple[Select[Any], dict[str, Any]]:
+    def candidates(self, session: Session, query: Query, filters: list[Any], window: int) -> list[Any]:
+        # Neither of the planner's two ways is safe on its own: a backward scan of the primary key
+        # with the @@ filter reads (and decompresses) every page's tsvector until `window` matches are
+        # found, which for a query matching 0.3 % of the pages is the whole table (~500 ms at 200,000);
+        # the GIN index alone fetches every matching row before the newest are chosen (~400 ms for a
+        # word on half the pages). And the planner cannot tell which case it is in: words on the same
+        # pages (and phrases) are far more or less frequent together than their statistics say.
+        # So the id range is walked from the newest page down, in slices sized from the density of
+        # in-scope matches seen so far: the first slice is small enough for either plan; later ones are
+        # read as GIN bitmap AND primary-key range (planner hint, see _ids), so the rows fetched are
+        # about the matches still needed. Only rows in scope count towards the window.
+        top = session.execute(select(func.max(Page.id))).scalar()
+        if top is None:
+            return []
         tsq = self._tsquery(query)
+        found: list[Any] = []
+        high, span, first = int(top), _FIRST_SLICE, True
+        while high > 0 and len(found) < window:
+            low = max(0, high - span)
+            # The first slice stops at `window` matches (a common word: ~2,000 rows, not 4,096).
+            ids = self._ids(session, tsq, low, high, limit=window if first else None)
+            # All of (low, high] was read, unless the limit cut the slice short.
+            bottom = ids[-1] - 1 if first and len(ids) == window else low
+            # Newest first, no more at a time than the window still needs: beyond ~1,500 ids the
+            # planner turns the scope joins into hash joins over all documents (~100 ms).
+            while ids and len(found) < window:
+                chunk, ids = ids[: window - len(found)], ids[window - len(found) :]
+                found += self._in_scope_ranked(session, tsq, filters, chunk)
+            if len(found) < window and bottom > 0:
+                # Density of in-scope matches so far; the next slice should hold the rest, with room.
+                density = max(len(found), 1) / (int(top) - bottom)
+                span = max(span * 2, int((window - len(found)) * 1.5 / density))
+            high, first = bottom, False
+        found.sort(key=lambda r: r[0], reverse=True)
+        return found[:window]
+
+    @staticmethod
+    def _ids(session: Session, tsq: Any, low: int, high: int, *, limit: int | None) -> list[int]:
+        """The ids of matching pages in (low, high], newest first; the first `limit` only, if given,
+        read by whatever plan the planner picks (the range is small); else all, as bitmaps."""
         tsv: Any = literal_column("pages.tsv")
-        # The window is chosen first, without ranking: a backward scan of the primary key when the
-        # words are common, the GIN index when they are rare (the planner decides by the statistics).
-        # Only the pages in the window are then ranked: ts_rank_cd reads the whole tsvector.
-        newest = (
-            _in_scope(select(Page.id, Page.document_id, Page.number, tsv.label("tsv")), filters)
-            .where(tsv.op("@@")(tsq))
-            .order_by(Page.id.desc())
-            .limit(window)
-            .subquery("newest")
-        )
-        stmt = select(
-            newest.c.id, newest.c.document_id, newest.c.number, func.ts_rank_cd(newest.c.tsv, tsq)
-        ).order_by(newest.c.id.desc())
-        return stmt, {}
+        stmt = select(Page.id).where(tsv.op("@@")(tsq), Page.id <= high, Page.ocr_state == OcrState.DONE)
+        if low > 0:
+            stmt = stmt.where(Page.id > low)
+        if limit is not None:
+            return list(session.scalars(stmt.order_by(Page.id.desc()).limit(limit)))
+        # Past the first slice the matches are known to be sparse, and the planner's estimate for
+        # several words or a phrase is not to be trusted: take the id range and the GIN index as
+        # bitmaps and intersect them, rather than read every tsvector in the range (an index scan)
+        # or fetch every match of the whole table (the GIN index alone, when the range is all).
+        # (If the statement fails, the transaction is aborted and the SET LOCALs go with it.)
+        session.execute(text("SET LOCAL enable_indexscan = off"))
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        ids = sorted(session.scalars(stmt), reverse=True)
+        session.execute(text("SET LOCAL enable_indexscan TO DEFAULT"))
+        session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
+        return ids
+
+    @staticmethod
+    def _in_scope_ranked(session: Session, tsq: Any, filters: list[Any], ids: list[int]) -> list[Any]:
+        tsv: Any = literal_column("pages.tsv")
+        stmt = _in_scope(
+            select(Page.id, Page.document_id, Page.number, func.ts_rank_cd(tsv, tsq)), filters
+        ).where(Page.id == func.any(bindparam("ids", ids, type_=ARRAY(BigInteger))))
+        return list(session.execute(stmt).all())
 
     def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
         options = (
@@ -199,7 +269,7 @@ class _Sqlite:
         parts += ['"' + " ".join(p) + '"' for p in query.phrases]
         return " AND ".join(parts)
 
-    def candidates(self, query: Query, filters: list[Any], window: int) -> tuple[Select[Any], dict[str, Any]]:
+    def candidates(self, session: Session, query: Query, filters: list[Any], window: int) -> list[Any]:
         # FTS5 walks its doclists newest rowid first and stops at the window; bm25() (lower is better,
         # so negated) is computed for those rows only. The scope filters are primary-key lookups.
         fts_rowid = _FTS.c.rowid
@@ -210,14 +280,24 @@ class _Sqlite:
             filters,
         )
         stmt = stmt.where(text("pages_fts MATCH :fts")).order_by(fts_rowid.desc()).limit(window)
-        return stmt, {"fts": self.expression(query)}
+        return list(session.execute(stmt, {"fts": self.expression(query)}).all())
 
     def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
+        # FTS5 takes "rowid IN (...)" as one lookup per id, each evaluating the whole MATCH again (for a
+        # common prefix, merging all its doclists: 20 ids cost 20 merges, ~400 ms at 200,000 pages). A
+        # rowid range is one pass over the doclists; "+rowid" keeps the list a plain filter on its rows.
         stmt = text(
             "SELECT rowid, snippet(pages_fts, 0, :start, :end, ' … ', 16) FROM pages_fts"
-            " WHERE pages_fts MATCH :fts AND rowid IN :ids"
+            " WHERE pages_fts MATCH :fts AND rowid BETWEEN :low AND :high AND +rowid IN :ids"
         ).bindparams(bindparam("ids", expanding=True))
-        params = {"start": SNIPPET_START, "end": SNIPPET_END, "fts": self.expression(query), "ids": page_ids}
+        params = {
+            "start": SNIPPET_START,
+            "end": SNIPPET_END,
+            "fts": self.expression(query),
+            "low": min(page_ids),
+            "high": max(page_ids),
+            "ids": page_ids,
+        }
         return {pid: snippet for pid, snippet in session.execute(stmt, params)}
 
 
@@ -272,8 +352,7 @@ def search(
 def _run(session: Session, query: Query, filters: list[Any], limit: int) -> SearchResult:
     """Rank the window of candidates: the best page of each document, the best documents first."""
     dialect = _dialect(session)
-    stmt, params = dialect.candidates(query, filters, RANK_WINDOW + 1)
-    candidates = session.execute(stmt, params).all()
+    candidates = dialect.candidates(session, query, filters, RANK_WINDOW + 1)
     window_full = len(candidates) > RANK_WINDOW
     best: dict[uuid.UUID, tuple[float, int, int]] = {}  # document -> (rank, -page number, page id)
     for page_id, document_id, number, rank in candidates[:RANK_WINDOW]:

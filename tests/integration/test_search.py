@@ -164,6 +164,12 @@ def test_only_the_newest_pages_in_scope_are_ranked_when_very_many_match(
     monkeypatch.setattr(ekakte.search, "RANK_WINDOW", 3)
     result = search(archive, READER, "Weiterbewilligung")
     assert not result.window_full and sorted(h.document_id for h in result.hits) == sorted(mine)
+    # PostgreSQL reads the ids in slices from the newest down; with one id a slice, every step runs.
+    monkeypatch.setattr(ekakte.search, "_FIRST_SLICE", 1)
+    for window, expected, full in ((2, mine[1:], True), (3, mine, False), (5, mine, False)):
+        monkeypatch.setattr(ekakte.search, "RANK_WINDOW", window)
+        result = search(archive, READER, "Weiterbewilligung")
+        assert result.window_full is full and sorted(h.document_id for h in result.hits) == sorted(expected)
 
 
 def test_case_and_type_filters(archive: Archive, corpus: dict[str, uuid.UUID]) -> None:
