@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -136,4 +137,5 @@ def test_a_server_going_away_mid_batch_stops_it_cleanly_and_a_rerun_stores_each_
     with Archive.open(settings) as archive:
         gc(archive, ADMIN, grace_hours=0)  # what a cut left between object and row
         assert verify(archive, ADMIN).problems == []
+    print(f"\n{server}: {TRIALS} outages, {hits} hit a running batch", file=sys.stderr)
     assert hits >= TRIALS // 2, f"only {hits} of {TRIALS} outages hit a batch"
