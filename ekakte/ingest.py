@@ -117,7 +117,9 @@ def import_document(
       2. hash the file; if this case already holds these bytes, stop: "already stored";
       3. put the object under a fresh key derived from a new UUID; the store checks the digest on the way;
       4. one transaction: the case (if new), the document row, its page rows;
-      5. if step 4 lost a race with another importer of the same bytes, delete our object again.
+      5. if step 4 lost a race with another importer of the same bytes, delete our object again; if
+         step 4 failed, delete it only once the database confirms it holds no row for it (a connection
+         lost during COMMIT may have committed all the same: see _discard_unless_recorded).
     """
     meta = validated(archive, meta)
     if batch_id is None:  # a batch was authorised when it started (start_batch)
