@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,6 +40,28 @@ def _load_scans() -> ModuleType:
 
 
 scans = _load_scans()
+
+# One retention rule for everything: ten years after the case was closed, to the end of that year.
+TEN_YEARS_RULES = """
+[[rule]]
+name = "default"
+types = ["*"]
+keep = "10y"
+trigger = "case_closed"
+rounding = "end_of_year"
+"""
+
+
+def ekakte_process(env: dict[str, str], *args: str, **popen: object) -> subprocess.Popen[str]:
+    """The real CLI as a child process (`python -m ekakte ARGS`), with `env` over this process's one."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ekakte", *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,  # type: ignore[call-overload]
+    )
 
 
 @pytest.fixture(scope="session")

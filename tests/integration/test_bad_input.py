@@ -8,8 +8,6 @@ import io
 import json
 import os
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from ekakte.db.models import Document, Page
 from ekakte.errors import ExitCode
 from ekakte.integrity import verify
 from ekakte.principals import add_user
-from tests.conftest import ADMIN, CASE, scans
+from tests.conftest import ADMIN, CASE, ekakte_process, scans
 
 GOOD_SIDECAR = {"case": CASE, "type": "Antrag"}
 
@@ -164,14 +162,10 @@ def bad_inputs() -> dict[str, tuple[bytes, object, str | None]]:
     }
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ekakte", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def run_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    proc = ekakte_process(env, *args)
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, out, err
 
 
 def test_a_batch_of_bad_input_rejects_each_with_its_reason_and_stores_the_rest(
@@ -199,10 +193,12 @@ def test_a_batch_of_bad_input_rejects_each_with_its_reason_and_stores_the_rest(
     secret.write_bytes(pdf(seed=17))
     (inbox / "link.pdf").symlink_to(secret)
 
-    done = run_cli(stack_env, "import", "--batch", str(inbox), "--case", CASE, "--type", "Antrag")
+    code, _out, stderr = run_cli(
+        stack_env, "import", "--batch", str(inbox), "--case", CASE, "--type", "Antrag"
+    )
 
-    assert "Traceback" not in done.stderr, done.stderr
-    assert done.returncode == ExitCode.PARTIAL, done.stderr
+    assert "Traceback" not in stderr, stderr
+    assert code == ExitCode.PARTIAL, stderr
     rejected = inbox / "rejected"
     expected_rejections = {n: r for n, (_d, _s, r) in inputs.items() if r is not None}
     reasons = {
@@ -210,7 +206,7 @@ def test_a_batch_of_bad_input_rejects_each_with_its_reason_and_stores_the_rest(
         for p in rejected.glob("*.reason.txt")
     }
     for name, reason in expected_rejections.items():
-        assert name in reasons, f"{name} was not rejected; stderr: {done.stderr}"
+        assert name in reasons, f"{name} was not rejected; stderr: {stderr}"
         assert reason in reasons[name], (name, reasons[name])
     assert all(r.endswith("\n") and "\n" not in r[:-1] for r in reasons.values()), reasons
     refused_links = [n for n in reasons if n == "link.pdf"]
@@ -218,7 +214,7 @@ def test_a_batch_of_bad_input_rejects_each_with_its_reason_and_stores_the_rest(
     assert secret.exists()  # the link was moved aside, not what it points to
     undecodable = [n for n in reasons if n.startswith("scan-")]
     assert undecodable and "file name" in reasons[undecodable[0]]
-    for line in done.stderr.splitlines():  # one line per refusal, naming the file
+    for line in stderr.splitlines():  # one line per refusal, naming the file
         assert line.isprintable(), repr(line)
 
     stored_names = {n for n, (_d, _s, r) in inputs.items() if r is None}

@@ -8,8 +8,6 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -27,7 +25,7 @@ from ekakte.integrity import verify
 from ekakte.ocr import engine
 from ekakte.principals import add_user
 from ekakte.retention.schedule import close_case, load_rules
-from tests.conftest import ADMIN, CASE, OPERATOR, fresh_server_env, scans
+from tests.conftest import ADMIN, CASE, OPERATOR, TEN_YEARS_RULES, ekakte_process, fresh_server_env, scans
 from tests.services import S3Server
 
 pytestmark = [
@@ -40,24 +38,6 @@ DISTINCT = 24  # files, each in the inboxes of two importers
 IMPORTERS = 4
 DUE = 60  # documents the sweep deletes meanwhile
 DUE_CASE = "77777BG0000001"
-RULES = """
-[[rule]]
-name = "default"
-types = ["*"]
-keep = "10y"
-trigger = "case_closed"
-rounding = "end_of_year"
-"""
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ekakte", *args],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_importers_ocr_workers_and_a_sweep_at_once(pg_url: str, s3: S3Server, tmp_path: Path) -> None:
@@ -78,7 +58,7 @@ def test_importers_ocr_workers_and_a_sweep_at_once(pg_url: str, s3: S3Server, tm
         me = Actor.from_os()
         add_user(archive, ADMIN, me.name, ["scan_operator", "service", "records_manager"])
         rules = tmp_path / "rules.toml"
-        rules.write_text(RULES)
+        rules.write_text(TEN_YEARS_RULES)
         load_rules(archive, me, rules)
         due = []
         for i in range(DUE):
@@ -94,12 +74,12 @@ def test_importers_ocr_workers_and_a_sweep_at_once(pg_url: str, s3: S3Server, tm
             )
         close_case(archive, me, DUE_CASE, date(2015, 3, 10))
 
-    workers = [cli(env, "ocr", "work", "--workers", "1", "--json") for _ in range(2)]
+    workers = [ekakte_process(env, "ocr", "work", "--workers", "1", "--json") for _ in range(2)]
     importers = [
-        cli(env, "import", "--batch", str(inbox), "--case", CASE, "--type", "Bescheid", "--json")
+        ekakte_process(env, "import", "--batch", str(inbox), "--case", CASE, "--type", "Bescheid", "--json")
         for inbox in inboxes
     ]
-    sweeper = cli(env, "retention", "sweep", "--as-of", "2026-01-01", "--json")
+    sweeper = ekakte_process(env, "retention", "sweep", "--as-of", "2026-01-01", "--json")
     imported = [p.communicate(timeout=600) for p in importers]
     assert [p.returncode for p in importers] == [0] * IMPORTERS, imported
     swept = sweeper.communicate(timeout=600)

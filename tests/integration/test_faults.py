@@ -40,18 +40,10 @@ from ekakte.ocr.worker import run_ocr
 from ekakte.principals import add_user
 from ekakte.retention.schedule import close_case, load_rules
 from ekakte.retention.sweep import sweep
-from tests.conftest import ADMIN, CASE, OPERATOR, READER, scans
+from tests.conftest import ADMIN, CASE, OPERATOR, READER, TEN_YEARS_RULES, ekakte_process, scans
 
 FAULT_TRIALS = int(os.environ.get("EKAKTE_FAULT_TRIALS", "20"))
 SWEEP_DAY = date(2026, 1, 1)
-RULES = """
-[[rule]]
-name = "default"
-types = ["*"]
-keep = "10y"
-trigger = "case_closed"
-rounding = "end_of_year"
-"""
 
 
 def pdf(seed: int, pages: int = 1) -> bytes:
@@ -66,14 +58,8 @@ def me(archive: Archive) -> Actor:
 
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ekakte", *args],
-        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: the kill takes the OCR pool processes too
-    )
+    # Its own process group: the kill takes the OCR pool's processes too.
+    return ekakte_process({**env, "PYTHONUNBUFFERED": "1"}, *args, start_new_session=True)
 
 
 def timed_run(env: dict[str, str], *args: str) -> float:
@@ -113,7 +99,9 @@ def report_hits(kind: str, hits: int) -> None:
     print(f"\n{kind}: {FAULT_TRIALS} SIGKILLs, {hits} in the middle of the work", file=sys.stderr)
     # Trials that all landed before or after the work would test nothing (a tenth: the sweep of a
     # trial takes less time than the CLI takes to start, so many kills land before it begins).
-    assert hits >= max(1, FAULT_TRIALS // 10), f"only {hits} kills landed mid-work"
+    # (With a handful of trials, for a quick look, all may land outside it by chance: not judged.)
+    if FAULT_TRIALS >= 10:
+        assert hits >= FAULT_TRIALS // 10, f"only {hits} kills landed mid-work"
 
 
 def test_killed_imports_lose_nothing_and_a_rerun_stores_each_file_once(
@@ -229,7 +217,7 @@ def test_killed_sweeps_delete_each_due_document_once_with_one_protocol_entry(
     with Archive.open(load_settings(stack_env)) as archive:
         actor = me(archive)
         rules = tmp_path / "rules.toml"
-        rules.write_text(RULES)
+        rules.write_text(TEN_YEARS_RULES)
         load_rules(archive, actor, rules)
         cases: list[tuple[str, list[uuid.UUID]]] = []
         for trial in range(-1, FAULT_TRIALS):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from datetime import date
@@ -25,7 +23,7 @@ from ekakte.ingest import DocumentMeta, import_document
 from ekakte.ocr import engine
 from ekakte.ocr.worker import run_ocr
 from ekakte.principals import add_user
-from tests.conftest import ADMIN, CASE, OPERATOR, READER, scans
+from tests.conftest import ADMIN, CASE, OPERATOR, READER, ekakte_process, scans
 
 pytestmark = pytest.mark.skipif(
     not engine.available() and os.environ.get("CI") != "true",
@@ -218,17 +216,6 @@ def test_encrypted_pdf_pages_are_skipped_with_the_reason(tmp_path: Path) -> None
     assert outcome.status == SKIPPED and outcome.reason is not None and "encrypted" in outcome.reason
 
 
-def ekakte(env: dict[str, str], *args: str, **popen: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ekakte", *args],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,  # type: ignore[call-overload]
-    )
-
-
 def _os_service(archive: Archive) -> Actor:
     """The CLI acts as the OS user of this test process: make it an OCR service."""
     me = Actor.from_os()
@@ -242,7 +229,7 @@ def test_a_killed_workers_pages_are_picked_up_again(stack_env: dict[str, str], t
         me = _os_service(archive)
         path, _ = scanned_pdf(tmp_path, [71, 72, 73, 74])
         doc = store(archive, path)
-        worker = ekakte(env, "ocr", "work", "--once", "--workers", "2", start_new_session=True)
+        worker = ekakte_process(env, "ocr", "work", "--once", "--workers", "2", start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # wait until it holds pages and is reading them
             if any(p.lease_owner for p in pages_of(archive, doc)):
@@ -271,7 +258,7 @@ def test_two_workers_racing_read_each_page_exactly_once(stack_env: dict[str, str
         docs = [
             store(archive, scanned_pdf(tmp_path, [80 + 3 * i, 81 + 3 * i, 82 + 3 * i])[0]) for i in range(2)
         ]
-    procs = [ekakte(stack_env, "ocr", "work", "--once", "--workers", "1", "--json") for _ in range(2)]
+    procs = [ekakte_process(stack_env, "ocr", "work", "--once", "--workers", "1", "--json") for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     reports = [json.loads(out) for out, _err in outputs]

@@ -23,18 +23,13 @@ from ekakte.retention.holds import add_hold, list_holds, release_hold
 from ekakte.retention.schedule import close_case, load_rules, reopen_case, show_rules
 from ekakte.retention.sweep import plan, protocol, sweep
 from ekakte.search import search
-from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, READER
+from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, READER, TEN_YEARS_RULES
 
 RECORDS = Actor("records-manager")
 AUDITOR = Actor("auditor")
-RULES = """
-[[rule]]
-name = "default"
-types = ["*"]
-keep = "10y"
-trigger = "case_closed"
-rounding = "end_of_year"
-
+RULES = (
+    TEN_YEARS_RULES
+    + """
 [[rule]]
 name = "bank statements"
 types = ["Kontoauszug"]
@@ -42,6 +37,7 @@ keep = "5y"
 trigger = "case_closed"
 rounding = "end_of_year"
 """
+)
 KEPT_DAY, SWEEP_DAY = date(2025, 12, 31), date(2026, 1, 1)  # the issue's example
 
 
