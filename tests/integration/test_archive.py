@@ -246,7 +246,7 @@ def test_a_crash_between_object_and_row_leaves_only_an_unreferenced_object(
 ) -> None:
     import ekakte.ingest as ingest
 
-    def crash(*_args: object) -> bool:
+    def crash(*_args: object, **_kwargs: object) -> bool:
         raise SystemExit("killed between put and insert")
 
     # The process dies before the row is written and before it could clean up after itself.
