@@ -146,7 +146,7 @@ def import_directory(
     now = time.time()
     try:
         for doc in files:
-            if settle_seconds and doc.stat().st_mtime > now - settle_seconds:
+            if settle_seconds and doc.lstat().st_mtime > now - settle_seconds:
                 report.skipped.append(shown(doc.name))
             elif not _import_one(archive, actor, doc, stem_counts, defaults, station, report):
                 break

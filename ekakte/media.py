@@ -96,6 +96,7 @@ def _count_image_pages(fh: BinaryIO, media_type: str) -> int:
     # station, where it can still be scanned again, not discovered by a caseworker years later.
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on odd files are not for the operator's screen
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             fh.seek(0)
             with Image.open(fh, formats=[_PIL_FORMATS[media_type]]) as img:
