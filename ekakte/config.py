@@ -76,7 +76,7 @@ class Settings:
     gc_grace_hours: float = 24.0
     # tesseract's language models, joined with "+"; the first is the main one (German first).
     ocr_languages: str = "deu+eng"
-    # OCR processes per machine; 0 means one per core.
+    # tesseract processes run at once by one OCR worker; 0 means one per core.
     ocr_workers: int = 0
     # How long a worker holds a page before another may take it over (it renews the lease while alive).
     ocr_lease_seconds: float = 600.0

@@ -565,13 +565,7 @@ class TreeSampler(threading.Thread):
                     self.peak_single, self.peak_single_is = kib, self.describe(pid, name)
 
     def describe(self, pid: int, name: str) -> str:
-        if pid == self.root:
-            return "the ekakte command"
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return name
-        return "an OCR pool process" if b"multiprocessing" in command else name
+        return "the ekakte command" if pid == self.root else name
 
 
 def bench_rss(base: Path) -> None:

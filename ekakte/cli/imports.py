@@ -46,7 +46,9 @@ def _result_line(r: ImportResult) -> str:
 )
 @click.option("--ocr", "with_ocr", is_flag=True, help="Read the text of what was stored before returning.")
 @click.option(
-    "--workers", type=click.IntRange(1, 256), help="With --ocr: OCR processes (default: one per core)."
+    "--workers",
+    type=click.IntRange(1, 256),
+    help="With --ocr: tesseract processes at once (default: one per core).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 @pass_state

@@ -21,7 +21,9 @@ def ocr() -> None:
 
 
 @ocr.command("work")
-@click.option("--workers", type=click.IntRange(1, 256), help="OCR processes; default one per core.")
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="tesseract processes at once; default one per core."
+)
 @click.option("--once", is_flag=True, help="Stop when no pending page is left (default: keep polling).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report at the end.")
 @pass_state

@@ -8,6 +8,7 @@ is, without decoding and re-encoding it. Other PDF pages are rendered with PDFiu
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,18 +106,24 @@ def _scanned_jpeg(page: Any, workdir: Path) -> PageContent | None:
     return PageContent(image=path, dpi=round(px_w / (width_pt / 72)), source="embedded image")
 
 
+# PDFium is not thread-safe, not even for different documents (pypdfium2's documentation): the worker's
+# reading threads render one page at a time. Rendering is the uncommon path (scanner pages are JPEGs).
+_PDFIUM = threading.Lock()
+
+
 def _render(original: Path, number: int, workdir: Path) -> PageContent:
     import pypdfium2
 
-    pdf = pypdfium2.PdfDocument(str(original))
-    try:
-        page = pdf[number - 1]
-        bitmap = page.render(scale=RENDER_DPI / 72, grayscale=True)
-        path = workdir / "page.pgm"
-        bitmap.to_pil().save(path)
-        page.close()
-    finally:
-        pdf.close()
+    with _PDFIUM:
+        pdf = pypdfium2.PdfDocument(str(original))
+        try:
+            page = pdf[number - 1]
+            bitmap = page.render(scale=RENDER_DPI / 72, grayscale=True)
+            path = workdir / "page.pgm"
+            bitmap.to_pil().save(path)  # the image shares the bitmap's memory: saved before closing
+            page.close()
+        finally:
+            pdf.close()
     return PageContent(image=path, dpi=RENDER_DPI, source="rendered with PDFium")
 
 

@@ -1,7 +1,7 @@
-"""What one OCR process does with one page: take its content, read it, say how it went.
+"""What the OCR worker does with one page: take its content, read it, say how it went.
 
-Runs in the worker pool's processes, which import only this, the page reader and the tesseract wrapper
-(no database, no object store): they get a local file and give back plain values.
+Runs in the worker's reading threads, one per tesseract: no database, no object store, a local file in
+and plain values out.
 """
 
 from __future__ import annotations

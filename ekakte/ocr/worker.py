@@ -1,4 +1,4 @@
-"""The OCR queue: claim pending pages under a lease, read them in a process pool, record the results.
+"""The OCR queue: claim pending pages under a lease, read them (one tesseract per core), record the results.
 
 Any number of workers, on any number of machines, share the queue through the database:
   - a claim is one UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) that sets the lease, so two
@@ -8,17 +8,20 @@ Any number of workers, on any number of machines, share the queue through the da
     left `failed` with its reason);
   - a result is recorded only by the holder of the page's lease, so each page is recorded once.
 The original is fetched once per document and worker, verified against its SHA-256, into a temporary
-folder that the pool's processes read from; it is deleted when the worker no longer needs it.
+folder that the pages are read from; it is deleted when the worker no longer needs it.
+
+Pages are read by threads, one per tesseract running at a time: tesseract is a process of its own, so a
+thread only takes the page's image out of the original and waits for tesseract (without the GIL). Worker
+processes would each hold a Python with pypdf, Pillow and PDFium (~75 MiB) for nothing more; see
+docs/benchmarks.md, "peak RSS".
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import multiprocessing
 import os
 import shutil
-import signal
 import socket
 import tempfile
 import time
@@ -126,10 +129,7 @@ def run_ocr(
     workdir = Path(tempfile.mkdtemp(prefix="ekakte-ocr-"))
     originals: dict[uuid.UUID, _Original] = {}
     inflight: dict[cf.Future[PageOutcome], _Claim] = {}
-    # spawn: the pool's processes start clean (no inherited database connections or threads).
-    pool = cf.ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigterm
-    )
+    pool = cf.ThreadPoolExecutor(processes, thread_name_prefix="ekakte-ocr")
     try:
         renew_at = time.monotonic() + settings.ocr_lease_seconds / 3
         while True:
@@ -137,7 +137,7 @@ def run_ocr(
             if stopping:
                 # Pages not started yet go back to the queue at once; the ones being read are finished.
                 queue.release([inflight.pop(f).page_id for f in list(inflight) if f.cancel()])
-            # Keep every process busy with one page and one waiting; claim no more than that, so
+            # Keep every tesseract busy with one page and one waiting; claim no more than that, so
             # other workers get the rest.
             while len(inflight) < 2 * processes and not stopping:
                 claims = queue.claim(2 * processes - len(inflight))
@@ -164,8 +164,13 @@ def run_ocr(
                 _release(originals, claim.document_id)
                 try:
                     outcome = future.result()
-                except Exception as exc:  # the pool process died (killed, out of memory)
-                    outcome = PageOutcome(claim.page_id, ERROR, reason=f"OCR process died: {exc}"[:500])
+                except Exception as exc:  # read_page turns every failure into an outcome: a bug
+                    outcome = PageOutcome(claim.page_id, ERROR, reason=f"OCR failed: {exc!r}"[:500])
+                if outcome.status == ERROR and (stopping or should_stop()):
+                    # A stop sent to the whole process group (Ctrl-C, `kill -TERM -PGID`) ends the
+                    # tesseract runs too: the page was not tried through, it goes back uncounted.
+                    queue.release([claim.page_id])
+                    continue
                 queue.record(claim, outcome, report)
                 if progress is not None:
                     progress(outcome)
@@ -178,12 +183,6 @@ def run_ocr(
         shutil.rmtree(workdir, ignore_errors=True)
         report.seconds = time.monotonic() - started
     return report
-
-
-def _ignore_sigterm() -> None:
-    """In the pool's processes: a stop (SIGTERM to the whole process group, as systemd sends it) is for
-    the worker to handle; the page being read is finished, not cut short and counted as failed."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def check_ready(settings: Settings) -> None:
@@ -201,7 +200,7 @@ def _job(
     workdir: Path,
     report: OcrReport,
 ) -> PageJob | None:
-    """The pool's job for a claimed page; fetches the original on first use. None if it cannot be read."""
+    """The job for a claimed page; fetches the original on first use. None if it cannot be read."""
     original = originals.get(claim.document_id)
     if original is None:
         try:

@@ -252,6 +252,38 @@ def test_a_killed_workers_pages_are_picked_up_again(stack_env: dict[str, str], t
         assert all(p.attempts == 2 for p in pages if p.id in held)
 
 
+def test_a_stop_sent_to_the_whole_process_group_gives_cut_pages_back_uncounted(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Ctrl-C or `kill -TERM -PGID` reaches the worker's tesseract processes too: the pages whose reading
+    was cut short go back to the queue without using up an attempt (one attempt only here: counted, it
+    would leave them failed)."""
+    env = {**stack_env, "EKAKTE_OCR_MAX_ATTEMPTS": "1"}
+    with Archive.open(load_settings(env)) as archive:
+        me = _os_service(archive)
+        path, _ = scanned_pdf(tmp_path, [101, 102, 103, 104])
+        doc = store(archive, path)
+        worker = ekakte_process(env, "ocr", "work", "--workers", "2", start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until it holds pages and is reading them
+            if any(p.lease_owner for p in pages_of(archive, doc)):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.killpg(worker.pid, signal.SIGTERM)
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, (out, err)
+        pages = pages_of(archive, doc)
+        assert not any(p.lease_owner for p in pages)
+        assert {p.ocr_state for p in pages} <= {"done", "pending"}, [(p.ocr_state, p.reason) for p in pages]
+        assert any(p.ocr_state == "pending" for p in pages), "the stop came after the last page"
+        assert all(p.attempts == (p.ocr_state == "done") for p in pages)
+
+        report = run_ocr(archive, me)
+        assert [p.ocr_state for p in pages_of(archive, doc)] == ["done"] * 4
+        assert report.failed == 0
+
+
 def test_two_workers_racing_read_each_page_exactly_once(stack_env: dict[str, str], tmp_path: Path) -> None:
     with Archive.open(load_settings(stack_env)) as archive:
         _os_service(archive)
