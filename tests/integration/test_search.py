@@ -17,7 +17,7 @@ from ekakte.errors import InvalidInput, NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.principals import add_user, assign_case
 from ekakte.search import parse_query, search
-from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER
+from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, scans
 
 PLAIN = Actor("plain-caseworker")  # caseworker of the same team, without the health clearance
 
@@ -168,8 +168,67 @@ def test_only_the_newest_pages_in_scope_are_ranked_when_very_many_match(
     monkeypatch.setattr(ekakte.search, "_FIRST_SLICE", 1)
     for window, expected, full in ((2, mine[1:], True), (3, mine, False), (5, mine, False)):
         monkeypatch.setattr(ekakte.search, "RANK_WINDOW", window)
-        result = search(archive, READER, "Weiterbewilligung")
-        assert result.window_full is full and sorted(h.document_id for h in result.hits) == sorted(expected)
+        for query in ("Weiterbewilligung", '"Antrag Weiterbewilligung"'):  # phrases: the pairs index
+            result = search(archive, READER, query)
+            assert result.window_full is full
+            assert sorted(h.document_id for h in result.hits) == sorted(expected), query
+
+
+def with_text(archive: Archive, make_scan: Any, text: str, seed: int) -> uuid.UUID:
+    """A stored document whose one page has `text` as if OCR had read it."""
+    doc = import_document(archive, OPERATOR, make_scan(seed=seed), DocumentMeta(CASE, "Antrag")).document_id
+    with archive.transaction() as session:
+        session.execute(update(Page).where(Page.document_id == doc).values(text=text, ocr_state="done"))
+    return doc
+
+
+def test_phrases_with_stop_words_one_indexed_word_or_odd_tokens(archive: Archive, make_scan: Any) -> None:
+    """On PostgreSQL a phrase of two or more indexed words is looked up by its pairs of neighbouring
+    words (stop words count as a gap), one of a single indexed word as that word."""
+    first = with_text(
+        archive,
+        make_scan,
+        "Der Antrag auf Weiterbewilligung wurde gestellt. Sehr geehrte Frau O'Brien, bitte senden Sie"
+        " die Unterlagen an leistung@jobcenter-example.de bis zum 03.11.2026.",
+        seed=720,
+    )
+    second = with_text(
+        archive, make_scan, "Weiterbewilligung auf Antrag: der Antrag wurde gestellt, Frau Brien.", seed=721
+    )
+
+    def hits(query: str) -> set[uuid.UUID]:
+        return {h.document_id for h in search(archive, READER, query).hits}
+
+    assert hits('"Antrag auf Weiterbewilligung"') == {first}
+    assert hits('"Weiterbewilligung auf Antrag"') == {second}
+    assert hits('"der Antrag wurde gestellt"') == {second}
+    assert hits('"wurde gestellt"') == {first, second}
+    assert hits('"sehr geehrte"') == {first}
+    assert hits('"Frau O\'Brien"') == {first}
+    assert hits('"bis zum 03.11.2026"') == {first}
+    assert hits('"Unterlagen an leistung@jobcenter-example.de"') == {first}
+    assert hits('"gestellt Weiterbewilligung"') == set()
+
+
+def test_every_phrase_finds_the_page_it_was_taken_from(archive: Archive, make_scan: Any) -> None:
+    """Phrases of two to four words as they stand in generated letters (numbers, dates, hyphens,
+    punctuation, stop words, line breaks): the document each was taken from is always found."""
+    import random
+
+    texts = {seed: "\n".join(scans.german_lines(seed, 12)) for seed in range(730, 760)}
+    docs = {seed: with_text(archive, make_scan, text, seed) for seed, text in texts.items()}
+    rng = random.Random(11)
+    tried = 0
+    while tried < 80:
+        seed = rng.choice(list(texts))
+        words = texts[seed].split()
+        at = rng.randrange(len(words) - 4)
+        phrase = words[at : at + rng.choice((2, 3, 4))]
+        if not any(len(w) >= 10 and w.isalpha() for w in phrase):
+            continue  # all stop words on PostgreSQL, which match nothing
+        tried += 1
+        query = '"' + " ".join(phrase) + '"'
+        assert docs[seed] in {h.document_id for h in search(archive, READER, query, limit=200).hits}, query
 
 
 def test_case_and_type_filters(archive: Archive, corpus: dict[str, uuid.UUID]) -> None:
