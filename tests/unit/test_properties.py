@@ -27,7 +27,15 @@ from ekakte.config import DEFAULT_CASE_NUMBER_PATTERN, Settings, load_settings
 from ekakte.errors import InvalidInput
 from ekakte.hotfolder import MAX_SIDECAR_BYTES, SIDECAR_FIELDS, read_sidecar
 from ekakte.ingest import parse_date
-from ekakte.search import MAX_QUERY_CHARS, MAX_TERMS, Query, _Sqlite, parse_query
+from ekakte.search import (
+    MAX_QUERY_CHARS,
+    MAX_TERMS,
+    SNIPPET_START,
+    Query,
+    _fts5_snippet,
+    _Sqlite,
+    parse_query,
+)
 
 PROPERTY = settings(
     derandomize=True,
@@ -576,3 +584,35 @@ def test_a_word_typed_as_on_the_page_finds_the_page(raw: str, page: str) -> None
         assert match(con, parse_query(raw)) == {1}
     finally:
         con.close()
+
+
+@PROPERTY
+@given(row=st.integers(1, len(ROWS)), data=st.data())
+def test_the_snippet_marks_what_fts5_matched(fts: sqlite3.Connection, row: int, data: st.DataObject) -> None:
+    """The SQLite dialect cuts snippets itself (_fts5_snippet): whenever FTS5 finds a row for a word or
+    a phrase of it, the snippet of that row marks something."""
+    words = WORD.findall(ROWS[row - 1])
+    at = data.draw(st.integers(0, len(words) - 1))
+    length = data.draw(st.integers(1, 3))
+    raw = " ".join(words[at : at + length])
+    query = parse_query(f'"{raw}"' if data.draw(st.booleans()) else raw)
+    assert row in match(fts, query)
+    assert SNIPPET_START in _fts5_snippet(ROWS[row - 1], query)
+
+
+def test_the_snippet_is_the_best_stretch_with_its_matches_marked() -> None:
+    text = (
+        "Sehr geehrte Frau Müller, anbei die Mietverträge. Der Kontoauszug zeigt die Gutschrift Jobcenter"
+        " vom 03.11.2026. Mit freundlichen Grüßen, Ihr Jobcenter Köln, Team Leistung, Zimmer zwölf."
+    )
+    snippet = _fts5_snippet(text, parse_query('muller Mietvertrag "gutschrift jobcenter"'))
+    assert snippet == (
+        "Sehr geehrte Frau [Müller], anbei die [Mietverträge]. Der Kontoauszug zeigt die"
+        " [Gutschrift Jobcenter] vom 03.11 …"
+    )
+    assert _fts5_snippet(text, parse_query("Zimmer")) == (
+        "… Gutschrift Jobcenter vom 03.11.2026. Mit freundlichen Grüßen, Ihr Jobcenter Köln, Team"
+        " Leistung, [Zimmer] zwölf."
+    )
+    assert _fts5_snippet("kurz und gut", parse_query("gut")) == "kurz und [gut]"
+    assert _fts5_snippet("", parse_query("gut")) == ""
