@@ -215,7 +215,7 @@ class _Postgres:
         # pages (and phrases) are far more or less frequent together than their statistics say.
         # So the id range is walked from the newest page down, in slices sized from the density of
         # in-scope matches seen so far: the first slice is small enough for either plan; later ones are
-        # read as GIN bitmap AND primary-key range (planner hint, see _ids), so the rows fetched are
+        # read as GIN bitmap AND primary-key range (planner hint, see _slice), so the rows fetched are
         # about the matches still needed. Only rows in scope count towards the window.
         # A phrase is found through the index of word pairs from the first slice on: it names the
         # pages holding the phrase's pairs, not every page holding its words.
@@ -372,8 +372,8 @@ def _fold(word: str) -> str:
 
 def _fts5_snippet(text: str, query: Query) -> str:
     """The stretch of SNIPPET_TOKENS words of `text` with the most of the query's words and phrases in
-    it (the first such stretch), the matches marked, "…" where it is cut: what FTS5's snippet() gives,
-    for the SQLite dialect, where a word matches as a prefix and a phrase word by word."""
+    it, the matches marked, "…" where it is cut: close to what FTS5's snippet() gives, for the SQLite
+    dialect, where a word matches as a prefix and a phrase word by word."""
     spans = [(m.start(), m.end(), _fold(m.group())) for m in _TOKEN.finditer(text)]
     if not spans:
         return ""
