@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 import uuid
 from datetime import date
@@ -223,20 +224,29 @@ def _os_service(archive: Archive) -> Actor:
     return me
 
 
+def reading_worker(
+    archive: Archive, env: dict[str, str], doc: uuid.UUID, *options: str
+) -> subprocess.Popen[str]:
+    """`ekakte ocr work --workers 2` in a process group of its own, once it holds pages of `doc` and is
+    reading them."""
+    worker = ekakte_process(env, "ocr", "work", *options, "--workers", "2", start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(p.lease_owner for p in pages_of(archive, doc)):
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return worker
+
+
 def test_a_killed_workers_pages_are_picked_up_again(stack_env: dict[str, str], tmp_path: Path) -> None:
     env = {**stack_env, "EKAKTE_OCR_LEASE_SECONDS": "2"}
     with Archive.open(load_settings(env)) as archive:
         me = _os_service(archive)
         path, _ = scanned_pdf(tmp_path, [71, 72, 73, 74])
         doc = store(archive, path)
-        worker = ekakte_process(env, "ocr", "work", "--once", "--workers", "2", start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until it holds pages and is reading them
-            if any(p.lease_owner for p in pages_of(archive, doc)):
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its OCR processes, mid-page
+        worker = reading_worker(archive, env, doc, "--once")
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its tesseract processes, mid-page
         worker.wait()
         after_kill = pages_of(archive, doc)
         held = {p.id for p in after_kill if p.lease_owner}
@@ -263,13 +273,7 @@ def test_a_stop_sent_to_the_whole_process_group_gives_cut_pages_back_uncounted(
         me = _os_service(archive)
         path, _ = scanned_pdf(tmp_path, [101, 102, 103, 104])
         doc = store(archive, path)
-        worker = ekakte_process(env, "ocr", "work", "--workers", "2", start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until it holds pages and is reading them
-            if any(p.lease_owner for p in pages_of(archive, doc)):
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
+        worker = reading_worker(archive, env, doc)
         os.killpg(worker.pid, signal.SIGTERM)
         out, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, (out, err)
