@@ -70,11 +70,24 @@ def page_image(lines: list[str], dpi: int = 150, seed: int = 0) -> Image.Image:
     return img
 
 
+# Pillow stamps the PDF with the current time unless told otherwise; a fixed one keeps the bytes reproducible.
+_PDF_DATE = time.struct_time((2026, 1, 1, 0, 0, 0, 3, 1, 0))
+
+
 def pdf_bytes(pages: list[list[str]], dpi: int = 150, quality: int = 75, seed: int = 0) -> bytes:
     """A scanner-style PDF: one JPEG image per page, no text layer."""
     images = [page_image(lines, dpi, seed + i) for i, lines in enumerate(pages)]
     out = io.BytesIO()
-    images[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=images[1:], quality=quality)
+    images[0].save(
+        out,
+        "PDF",
+        resolution=dpi,
+        save_all=True,
+        append_images=images[1:],
+        quality=quality,
+        creationDate=_PDF_DATE,
+        modDate=_PDF_DATE,
+    )
     return out.getvalue()
 
 
@@ -443,10 +456,6 @@ def scan_page(
         img = Image.open(out)
         img.load()
     return img
-
-
-# Pillow stamps the PDF with the current time unless told otherwise; a fixed one keeps the bytes reproducible.
-_PDF_DATE = time.struct_time((2026, 1, 1, 0, 0, 0, 3, 1, 0))
 
 
 def scan_pdf_bytes(pages: list[Image.Image], dpi: int = 300, quality: int = 80) -> bytes:

@@ -127,10 +127,16 @@ def test_scanned_pdf_has_one_jpeg_image_per_page_and_no_text() -> None:
 
 
 def test_scanned_pdf_bytes_are_reproducible() -> None:
+    """Byte for byte, whenever they are made: the same scan imported twice is the same document. Pillow
+    stamps a PDF with the time of day unless told a date, so the check is the date, not two calls within
+    the same second."""
+
     def pdf() -> bytes:
         return scans.scan_pdf_bytes([scans.scan_page(scans.german_lines(0, 5), dpi=DPI)], dpi=DPI)
 
     assert pdf() == pdf()
+    for data in (pdf(), scans.pdf_bytes([["Seite 1"]], dpi=40, seed=1)):
+        assert b"/CreationDate (D:20260101000000Z)" in data and b"/ModDate (D:20260101000000Z)" in data
 
 
 def test_born_digital_pdf_has_extractable_text_and_no_images() -> None:
