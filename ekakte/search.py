@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from sqlalchemy import (
     Integer,
     Select,
+    String,
     Text,
     Uuid,
     bindparam,
@@ -46,6 +47,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.orm import Session
@@ -158,8 +160,8 @@ class _Dialect(Protocol):
     """How one database matches, ranks and cuts snippets."""
 
     def candidates(self, session: Session, query: Query, filters: list[Any], window: int) -> list[Any]:
-        """(page_id, document_id, number, rank) of the newest `window` matching pages that pass
-        `filters`, newest first; rank higher is better."""
+        """(page_id, document id as text, number, rank) of the newest `window` matching pages that
+        pass `filters`, newest first; rank higher is better."""
 
     def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
         """The snippet of each page, with the matches marked."""
@@ -263,7 +265,7 @@ class _Postgres:
         the planner's own choice (a backward scan of the primary key, scope by primary-key lookups)."""
         tsv: Any = literal_column("pages.tsv")
         stmt = _in_scope(
-            select(Page.id, Page.document_id, Page.number, func.ts_rank_cd(tsv, tsq)), filters
+            select(Page.id, _DOCUMENT_TEXT, Page.number, func.ts_rank_cd(tsv, tsq)), filters
         ).where(tsv.op("@@")(tsq), Page.id <= high, Page.id > low)
         return list(session.connection().execute(stmt.order_by(Page.id.desc()).limit(window)).all())
 
@@ -281,7 +283,7 @@ class _Postgres:
             # index condition of the scan, ekakte_word_pairs() included (~0.25 ms a row).
             in_pairs = func.ekakte_word_pairs(tsv).op("@@")(cast(bindparam("pairs", pairs), _TSQUERY))
             match = in_pairs & func.ts_match_vq(tsv, tsq)
-        stmt = select(Page.id, Page.document_id, Page.number, func.ts_rank_cd(tsv, tsq)).where(
+        stmt = select(Page.id, _DOCUMENT_TEXT, Page.number, func.ts_rank_cd(tsv, tsq)).where(
             match, Page.id <= high, Page.ocr_state == OcrState.DONE
         )
         if low > 0:
@@ -298,11 +300,11 @@ class _Postgres:
         return rows
 
     @staticmethod
-    def _allowed(session: Session, filters: list[Any], document_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    def _allowed(session: Session, filters: list[Any], document_ids: set[str]) -> set[str]:
         """Which of these documents the search may look at (stored, and in the caller's scope)."""
-        wanted = cast(bindparam("docs", "{" + ",".join(map(str, document_ids)) + "}", type_=Text), _UUIDS)
+        wanted = cast(bindparam("docs", "{" + ",".join(document_ids) + "}", type_=Text), _UUIDS)
         stmt = (
-            select(Document.id)
+            select(cast(Document.id, Text))
             .join(Case, Case.id == Document.case_id)
             .where(Document.id == func.any(wanted), Document.state == DocumentState.STORED, *filters)
         )
@@ -316,12 +318,14 @@ class _Postgres:
         stmt = select(
             Page.id, func.ts_headline("german", func.coalesce(Page.text, ""), self._tsquery(query), options)
         ).where(Page.id.in_(page_ids))
-        return {pid: snippet for pid, snippet in session.execute(stmt)}
+        return {pid: snippet for pid, snippet in session.connection().execute(stmt)}
 
 
 _FTS = table("pages_fts", column("rowid", Integer))
 _TSQUERY = TSQUERY()
 _UUIDS = ARRAY(Uuid())
+# A document's id as the database keeps it, for the candidates: ~1,000 a search to compare and count.
+_DOCUMENT_TEXT = cast(Page.document_id, Text)
 
 
 class _Sqlite:
@@ -340,7 +344,12 @@ class _Sqlite:
         # so negated) is computed for those rows only. The scope filters are primary-key lookups.
         fts_rowid = _FTS.c.rowid
         stmt = _in_scope(
-            select(Page.id, Page.document_id, Page.number, -func.bm25(literal_column("pages_fts")))
+            select(
+                Page.id,
+                type_coerce(Page.document_id, String),
+                Page.number,
+                -func.bm25(literal_column("pages_fts")),
+            )
             .select_from(_FTS)
             .join(Page, Page.id == fts_rowid),
             filters,
@@ -513,34 +522,43 @@ def _run(session: Session, query: Query, filters: list[Any], limit: int) -> Sear
     dialect = _dialect(session)
     candidates = dialect.candidates(session, query, filters, RANK_WINDOW + 1)
     window_full = len(candidates) > RANK_WINDOW
-    best: dict[uuid.UUID, tuple[float, int, int]] = {}  # document -> (rank, -page number, page id)
+    best: dict[str, tuple[float, int, int]] = {}  # document id (text) -> (rank, -page number, page id)
     for page_id, document_id, number, rank in candidates[:RANK_WINDOW]:
         entry = (float(rank or 0.0), -number, page_id)
         if document_id not in best or entry > best[document_id]:
             best[document_id] = entry
-    # Ties by document id: its bytes sort as its text does, at a fraction of the cost (1,000 ids a search).
-    ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0].bytes))[:limit]
+    # Ties by document id: its text (hex digits, on PostgreSQL with dashes in fixed places) sorts as its
+    # bytes do.
+    ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
     if not ranked:
         return SearchResult([], window_full)
     page_ids = [page_id for _doc, (_rank, _n, page_id) in ranked]
     snippets = dialect.snippets(session, query, page_ids)
-    rows = session.execute(
-        select(Page.id, Page.number, Document, Case.case_number)
+    rows = session.connection().execute(
+        select(
+            Page.id,
+            Page.number,
+            Document.id,
+            Document.document_type,
+            Document.title,
+            Document.received_on,
+            Case.case_number,
+        )
         .join(Document, Document.id == Page.document_id)
         .join(Case, Case.id == Document.case_id)
         .where(Page.id.in_(page_ids))
-    ).all()
+    )
     by_page = {r[0]: r for r in rows}
     hits = []
     for _doc, (rank, _n, page_id) in ranked:
-        _pid, number, doc, case_number = by_page[page_id]
+        _pid, number, document_id, document_type, title, received_on, case_number = by_page[page_id]
         hits.append(
             SearchHit(
-                document_id=doc.id,
+                document_id=document_id,
                 case_number=case_number,
-                document_type=doc.document_type,
-                title=doc.title,
-                received_on=doc.received_on,
+                document_type=document_type,
+                title=title,
+                received_on=received_on,
                 page=number,
                 snippet=" ".join((snippets.get(page_id) or "").split()),
                 rank=rank,
