@@ -8,7 +8,7 @@ from ekakte.errors import SchemaError
 
 # Every Alembic revision in migrations/versions, oldest first. A test keeps this in step with the scripts;
 # reading them at run time would cost every CLI start the import of Alembic.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
 HEAD = REVISIONS[-1]
 
 
@@ -36,16 +36,18 @@ def check_schema(conn: Connection) -> None:
     )
 
 
-# The text index is made by migrations 0003 and 0005 in each dialect's own terms and is not in the models:
-# SQLite's FTS5 table (and its shadow tables), PostgreSQL's generated tsvector column, its index and the
-# index of neighbouring word pairs.
-TEXT_INDEX_OBJECTS = frozenset({"tsv", "ix_pages_tsv", "ix_pages_word_pairs"})
+# The search's own objects are made by migrations 0003, 0005 and 0006 in each dialect's own terms and are
+# not in the models: SQLite's FTS5 table (and its shadow tables); PostgreSQL's generated tsvector column,
+# its index, the index of neighbouring word pairs and the covering indexes of the search's scope check.
+SEARCH_OBJECTS = frozenset(
+    {"tsv", "ix_pages_tsv", "ix_pages_word_pairs", "ix_documents_search_scope", "ix_cases_search_scope"}
+)
 
 
 def include_in_autogenerate(_obj: object, name: str | None, type_: str, *_args: object) -> bool:
-    """Alembic's include_object hook: leave the text index out of comparisons with the models."""
+    """Alembic's include_object hook: leave the search's own objects out of comparisons with the models."""
     if name is None:
         return True
     if type_ == "table" and name.startswith("pages_fts"):
         return False
-    return name not in TEXT_INDEX_OBJECTS
+    return name not in SEARCH_OBJECTS

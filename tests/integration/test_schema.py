@@ -38,6 +38,38 @@ def test_the_migrations_produce_exactly_the_models(settings: Settings) -> None:
     assert diff == []
 
 
+def test_on_postgresql_a_page_row_keeps_its_tsvector_and_the_scope_has_covering_indexes(
+    settings: Settings,
+) -> None:
+    """Migration 0006: a page's text leaves the row before its tsvector does, and the search's scope
+    check can read documents and cases from indexes alone (see its docstring for the figures)."""
+    engine = create_engine(settings.database_url)
+    if engine.dialect.name != "postgresql":
+        engine.dispose()
+        pytest.skip("PostgreSQL's row layout; SQLite's FTS5 index lives apart from the rows")
+    with engine.connect() as conn:
+        storage = dict(
+            conn.execute(
+                text(
+                    "SELECT attname, attstorage FROM pg_attribute"
+                    " WHERE attrelid = 'pages'::regclass AND attname IN ('text', 'tsv')"
+                )
+            ).all()
+        )
+        indexes = dict(
+            conn.execute(
+                text(
+                    "SELECT indexname, indexdef FROM pg_indexes"
+                    " WHERE indexname IN ('ix_documents_search_scope', 'ix_cases_search_scope')"
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert storage == {"text": "e", "tsv": "m"}  # EXTERNAL, MAIN
+    assert "(id) INCLUDE (case_id, state, document_type)" in indexes["ix_documents_search_scope"]
+    assert "(id) INCLUDE (team_id, case_number)" in indexes["ix_cases_search_scope"]
+
+
 def test_init_is_idempotent(settings: Settings) -> None:
     report = initialize(settings)
     assert report.revision_before == report.revision_after == HEAD
