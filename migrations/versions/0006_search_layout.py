@@ -15,8 +15,9 @@ scope. Both were dearer than they need be:
 - The scope check (document stored, of a visible type, in a case of the caller's teams) now reads two
   covering indexes instead of the tables: 1,000 documents 10.6 -> 7.8 ms.
 The new storage applies to rows written from now on; CLUSTER rewrites the existing ones (in primary-key
-order, which the search's newest-first reading of the id range likes): about 0.45 ms a page on 2 cores
-(90 s for 200,000 pages), with the pages table neither readable nor writable meanwhile. SQLite keeps its
+order, which the search's newest-first reading of the id range likes). `ekakte db upgrade` from 0005 took
+114 s for 200,000 pages on 2 cores (about 0.6 ms a page, mostly rebuilding the two GIN indexes), with the
+pages table neither readable nor writable meanwhile. SQLite keeps its
 FTS5 index apart from the rows and looks documents up by primary key: nothing to do.
 """
 
