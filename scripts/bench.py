@@ -492,7 +492,7 @@ def bench_search(label: str, env: dict[str, str], docs: int) -> None:
             search(archive, ACTOR, query, limit=20)
         gc.callbacks.append(in_collector)
         # The same queries in SEARCH_ROUNDS rounds: this kind of machine runs faster and slower by the
-        # minute (the same code's p95 ranged over 15 ms in one hour), so each round's p95 is shown too.
+        # minute (the same code's p95 ranged over 20 ms in one hour), so each round's p95 is shown too.
         for _round in range(SEARCH_ROUNDS):
             took_round = []
             for n, query in enumerate(queries):
