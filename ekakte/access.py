@@ -24,6 +24,7 @@ class Action(StrEnum):
     DOC_TEXT = "doc.text"  # the document's OCR text: content, like the original
     SEARCH = "search"  # full-text search; results are limited to what DOC_TEXT would allow
     OCR_WORK = "ocr.work"  # run OCR over pending pages (reads originals, reveals nothing)
+    OCR_RETRY = "ocr.retry"  # queue failed pages again (page states only)
     CASE_CLOSE = "case.close"  # close or reopen a case: starts or stops `case_closed` retention clocks
     RETENTION = "retention"  # rules, plans, holds, sweeps: metadata only
     PROTOCOL_READ = "retention.protocol"  # the deletion protocol (records managers and auditors)
@@ -143,7 +144,7 @@ def decide(
         if not roles & CONTENT_ROLES:
             return Decision(False, "role may not see case documents")
         return Decision(True, "content role: own teams' cases")
-    if action == Action.OCR_WORK:
+    if action in (Action.OCR_WORK, Action.OCR_RETRY):
         return _by_role(roles, {Role.SCAN_OPERATOR, Role.SERVICE})
     if action == Action.CASE_ASSIGN:
         if Role.ADMIN in roles:

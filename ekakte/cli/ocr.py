@@ -1,4 +1,4 @@
-"""`ekakte ocr work` and `ekakte search`: reading the scans' text, and finding documents by it."""
+"""`ekakte ocr work`, `ocr retry` and `ekakte search`: reading the scans' text, finding documents by it."""
 
 from __future__ import annotations
 
@@ -40,6 +40,27 @@ def ocr_work(state: State, workers: int | None, once: bool, as_json: bool) -> in
     else:
         click.echo(report.summary())
     return ExitCode.PARTIAL if report.failed else ExitCode.OK
+
+
+@ocr.command("retry")
+@click.option("--document", "document", metavar="ID", help="Only this document's failed pages.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def ocr_retry(state: State, document: str | None, as_json: bool) -> None:
+    """Queue failed pages again, their attempts counted from 0, once their cause is mended.
+
+    \b
+    ekakte ocr retry && ekakte ocr work --once      # after installing a missing language model
+    ekakte ocr retry --document 0b6f3c1e-...        # one document, after its original was restored
+    """
+    from ekakte.documents import parse_document_id
+    from ekakte.ocr.worker import retry_failed
+
+    queued = retry_failed(state.archive, state.actor, parse_document_id(document) if document else None)
+    if as_json:
+        emit_json({"queued": queued})
+    else:
+        click.echo(f"OCR: {queued} failed page{'s' if queued != 1 else ''} queued again")
 
 
 def run_ocr_command(

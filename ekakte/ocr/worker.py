@@ -34,7 +34,8 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, or_, select, update
 
-from ekakte.access import Action, gate, refuse
+from ekakte import audit
+from ekakte.access import Action, check, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings
@@ -183,6 +184,49 @@ def run_ocr(
         shutil.rmtree(workdir, ignore_errors=True)
         report.seconds = time.monotonic() - started
     return report
+
+
+def retry_failed(archive: Archive, actor: Actor, document_id: uuid.UUID | None = None) -> int:
+    """Queue the `failed` pages again (of one document, or of all) with their attempts counted from 0:
+    for after their cause was mended (a language model installed, an original restored). Pages of
+    documents being deleted stay as they are; `skipped` pages can never be read and stay too.
+
+    Audited once (action `ocr.retry`), with the number of pages. Returns that number; raises
+    NotPermitted unless the actor may run OCR.
+    """
+    stored = select(Document.id).where(Document.state == DocumentState.STORED)
+    if document_id is not None:
+        stored = stored.where(Document.id == document_id)
+    with archive.transaction() as session:
+        queued = 0
+        decision = check(session, actor, Action.OCR_RETRY)
+        if decision.allowed:
+            queued = len(
+                session.execute(
+                    update(Page)
+                    .where(Page.ocr_state == OcrState.FAILED, Page.document_id.in_(stored.scalar_subquery()))
+                    .values(
+                        ocr_state=OcrState.PENDING,
+                        attempts=0,
+                        reason=None,
+                        lease_owner=None,
+                        lease_expires=None,
+                    )
+                    .returning(Page.id)
+                    .execution_options(synchronize_session=False)
+                ).all()
+            )
+        audit.append(
+            session,
+            actor,
+            str(Action.OCR_RETRY),
+            decision.outcome,
+            document_id=str(document_id) if document_id else None,
+            reason=f"ocr retry: {queued} failed page(s) queued again: {decision.reason}",
+        )
+    if not decision.allowed:
+        raise refuse("ocr retry")
+    return queued
 
 
 def check_ready(settings: Settings) -> None:

@@ -21,7 +21,7 @@ from ekakte.documents import case_documents, document_text, export_original, get
 from ekakte.errors import NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.integrity import verify
-from ekakte.ocr.worker import run_ocr
+from ekakte.ocr.worker import retry_failed, run_ocr
 from ekakte.principals import add_user, assign_case, disable_user, list_users
 from ekakte.retention.schedule import close_case
 from ekakte.retention.sweep import plan, protocol
@@ -66,6 +66,7 @@ def expected(role: str, action: str, own: bool, restricted: bool, health: bool) 
         "doc.text": content,
         "search": role in CONTENT_ROLES,  # which documents answer: test_search.py
         "ocr.work": role in ("scan_operator", "service"),
+        "ocr.retry": role in ("scan_operator", "service"),
         "retention": role == "records_manager",
         "retention.protocol": role in ("records_manager", "auditor"),
         "case.close": role == "records_manager" or (role == "team_lead" and own),
@@ -96,6 +97,7 @@ def attempt(
         "doc.text": lambda: document_text(archive, who, doc_id),
         "search": lambda: search(archive, who, "Muster", case_number=case),
         "ocr.work": lambda: run_ocr(archive, who, document_ids=[]),
+        "ocr.retry": lambda: retry_failed(archive, who, doc_id),
         "retention": lambda: list(plan(archive, who)),
         "retention.protocol": lambda: protocol(archive, who),
         "case.close": lambda: close_case(archive, who, case, date(2020, 1, 1)),
@@ -128,6 +130,7 @@ def test_role_matrix_decides_and_audits_every_access(
             "doc.text",
             "search",
             "ocr.work",
+            "ocr.retry",
             "retention",
             "retention.protocol",
             "case.close",

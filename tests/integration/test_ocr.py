@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import load_settings
-from ekakte.db.models import Page
+from ekakte.db.models import AuditEntry, Page
 from ekakte.documents import document_text, export_original
 from ekakte.errors import NotPermitted, StorageError
 from ekakte.ingest import DocumentMeta, import_document
@@ -200,6 +200,55 @@ def test_a_failing_page_is_retried_then_left_failed_and_the_document_stays_retri
         assert page.reason is not None and "simulated failure" in page.reason
         out = export_original(archive, READER, doc, tmp_path / "back.pdf")
         assert (tmp_path / "back.pdf").read_bytes() == path.read_bytes() and out.id == doc
+
+
+def test_ocr_retry_queues_failed_pages_again_and_they_are_read_once_the_cause_is_mended(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A page that failed (here: a broken tesseract) stays failed; `ekakte ocr retry` queues it again
+    with its attempts from 0, and the next run with a working tesseract reads it."""
+    broken = {
+        **stack_env,
+        "EKAKTE_TESSERACT": str(failing_tesseract(tmp_path)),
+        "EKAKTE_OCR_MAX_ATTEMPTS": "1",
+    }
+    with Archive.open(load_settings(broken)) as archive:
+        add_user(archive, ADMIN, OCR.name, ["service"])
+        _os_service(archive)  # `ekakte ocr retry` below runs as this process's OS user
+        path, _ = scanned_pdf(tmp_path, [62])
+        doc = store(archive, path)
+        other = store(archive, scanned_pdf(tmp_path / "other", [63])[0])
+        assert run_ocr(archive, OCR).failed == 2
+        assert run_ocr(archive, OCR).pages == 0  # failed stays failed
+
+    def retry(*args: str) -> dict[str, int]:
+        process = ekakte_process(stack_env, "ocr", "retry", *args, "--json")
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        return dict(json.loads(out))
+
+    assert retry("--document", str(doc)) == {"queued": 1}
+    assert retry("--document", str(doc)) == {"queued": 0}  # pending now, nothing failed
+    with Archive.open(load_settings(stack_env)) as archive:
+        (page,) = pages_of(archive, doc)
+        assert (page.ocr_state, page.attempts, page.reason) == ("pending", 0, None)
+        assert pages_of(archive, other)[0].ocr_state == "failed"  # only the document asked for
+        report = run_ocr(archive, OCR)
+        assert (report.done, report.failed) == (1, 0)
+        (page,) = pages_of(archive, doc)
+        assert page.ocr_state == "done" and page.text and page.attempts == 1
+    assert retry() == {"queued": 1}  # all: the other document's page
+    with Archive.open(load_settings(stack_env)) as archive:
+        assert run_ocr(archive, OCR).done == 1
+    with Archive.open(load_settings(stack_env)) as archive, archive.reading() as session:
+        reasons = session.scalars(
+            select(AuditEntry.reason).where(AuditEntry.action == "ocr.retry").order_by(AuditEntry.id)
+        ).all()
+        assert [r.split(":")[1].strip() for r in reasons] == [
+            "1 failed page(s) queued again",
+            "0 failed page(s) queued again",
+            "1 failed page(s) queued again",
+        ]
 
 
 def test_encrypted_pdf_pages_are_skipped_with_the_reason(tmp_path: Path) -> None:
