@@ -130,7 +130,7 @@ def import_document(
         fh.seek(0)
         sha256, size = file_sha256(fh)
 
-        existing = _find_existing(archive, meta.case_number, sha256)
+        existing = _find_existing(archive, path, meta.case_number, sha256)
         if existing is not None:
             _audit_duplicate(archive, actor, meta.case_number, existing)
             return _result(
@@ -166,7 +166,7 @@ def import_document(
         raise
     if not inserted:
         _discard_object(archive, key)
-        existing = _find_existing(archive, meta.case_number, sha256)
+        existing = _find_existing(archive, path, meta.case_number, sha256)
         if existing is None:  # the other importer's transaction rolled back after all; try again
             return import_document(archive, actor, path, meta, station=station, batch_id=batch_id)
         _audit_duplicate(archive, actor, meta.case_number, existing)
@@ -233,13 +233,26 @@ def _open_regular_file(path: Path) -> Any:
     return fh
 
 
-def _find_existing(archive: Archive, case_number: str, sha256: str) -> uuid.UUID | None:
+def _find_existing(archive: Archive, path: Path, case_number: str, sha256: str) -> uuid.UUID | None:
+    """The document this scan already is in the case, if any. InvalidInput if that document is being
+    deleted (a retention sweep marked it and has not finished): "already stored" would be untrue the
+    moment the sweep finishes, and a new row cannot stand beside the old one until then."""
     with archive.reading() as session:
-        return session.scalar(
-            select(Document.id)
+        row = session.execute(
+            select(Document.id, Document.state)
             .join(Case, Case.id == Document.case_id)
             .where(Case.case_number == case_number, Document.sha256 == sha256)
+        ).first()
+    if row is None:
+        return None
+    if row.state == DocumentState.DELETING:
+        raise InvalidInput(
+            f"{shown(path)}: this scan is being deleted from case {case_number} under its retention rule"
+            " (the next `ekakte retention sweep` finishes it); import it again after that, or ask a records"
+            " manager for a hold if it must be kept"
         )
+    document_id: uuid.UUID = row.id
+    return document_id
 
 
 def _record(

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ekakte.actor import Actor
 from ekakte.archive import Archive
@@ -80,6 +80,24 @@ def test_reimport_of_same_bytes_is_a_noop(archive: Archive, actor: Actor, make_s
     again = import_document(archive, actor, path, DocumentMeta(CASE, "Bescheid", title="other metadata"))
     assert again.status == "already_stored" and again.document_id == first.document_id
     assert counts(archive) == (1, 1, 1)
+
+
+def test_reimport_of_a_scan_being_deleted_is_refused_not_called_stored(
+    archive: Archive, actor: Actor, make_scan: MakeScan
+) -> None:
+    """A sweep marked the document `deleting` and has not finished: the same scan imported again must
+    not be told "already stored" (the next sweep removes it), and nothing new is stored beside it."""
+    path = make_scan()
+    first = import_document(archive, actor, path, DocumentMeta(CASE, "Antrag"))
+    with archive.transaction() as session:
+        session.execute(update(Document).values(state="deleting"))
+    with pytest.raises(InvalidInput, match="being deleted from case .* retention sweep"):
+        import_document(archive, actor, path, DocumentMeta(CASE, "Antrag"))
+    assert counts(archive) == (1, 1, 1)
+    with archive.transaction() as session:  # a hold came: the sweep makes it visible again
+        session.execute(update(Document).values(state="stored"))
+    again = import_document(archive, actor, path, DocumentMeta(CASE, "Antrag"))
+    assert again.status == "already_stored" and again.document_id == first.document_id
 
 
 def test_same_bytes_for_another_case_are_stored_for_that_case(
