@@ -91,7 +91,7 @@ def test_reimport_of_a_scan_being_deleted_is_refused_not_called_stored(
     first = import_document(archive, actor, path, DocumentMeta(CASE, "Antrag"))
     with archive.transaction() as session:
         session.execute(update(Document).values(state="deleting"))
-    with pytest.raises(InvalidInput, match="being deleted from case .* retention sweep"):
+    with pytest.raises(InvalidInput, match=r"being deleted from case .* retention sweep"):
         import_document(archive, actor, path, DocumentMeta(CASE, "Antrag"))
     assert counts(archive) == (1, 1, 1)
     with archive.transaction() as session:  # a hold came: the sweep makes it visible again
