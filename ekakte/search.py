@@ -163,8 +163,11 @@ class _Dialect(Protocol):
         """(page_id, document id as text, number, rank) of the newest `window` matching pages that
         pass `filters`, newest first; rank higher is better."""
 
-    def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
-        """The snippet of each page, with the matches marked."""
+    def snippet_source(self, query: Query) -> Any:
+        """The column, read with the hits' pages, from which snippet() cuts a page's snippet."""
+
+    def snippet(self, source: str, query: Query) -> str:
+        """A page's snippet, with the matches marked."""
 
 
 def _in_scope(stmt: Select[Any], filters: list[Any]) -> Select[Any]:
@@ -310,17 +313,17 @@ class _Postgres:
         )
         return set(session.connection().execute(stmt).scalars().all())
 
-    def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
-        options = (
-            f"StartSel={SNIPPET_START}, StopSel={SNIPPET_END}, MaxWords=18, MinWords=6, MaxFragments=2,"
-            ' FragmentDelimiter=" … "'
-        )
-        stmt = select(
-            Page.id, func.ts_headline("german", func.coalesce(Page.text, ""), self._tsquery(query), options)
-        ).where(Page.id.in_(page_ids))
-        return {pid: snippet for pid, snippet in session.connection().execute(stmt)}
+    def snippet_source(self, query: Query) -> Any:
+        return func.ts_headline("german", func.coalesce(Page.text, ""), self._tsquery(query), _HEADLINE)
+
+    def snippet(self, source: str, query: Query) -> str:
+        return source
 
 
+_HEADLINE = (
+    f"StartSel={SNIPPET_START}, StopSel={SNIPPET_END}, MaxWords=18, MinWords=6, MaxFragments=2,"
+    ' FragmentDelimiter=" … "'
+)
 _FTS = table("pages_fts", column("rowid", Integer))
 _TSQUERY = TSQUERY()
 _UUIDS = ARRAY(Uuid())
@@ -357,14 +360,14 @@ class _Sqlite:
         stmt = stmt.where(text("pages_fts MATCH :fts")).order_by(fts_rowid.desc()).limit(window)
         return list(session.connection().execute(stmt, {"fts": self.expression(query)}).all())
 
-    def snippets(self, session: Session, query: Query, page_ids: list[int]) -> dict[int, str]:
-        # Cut here from the pages' text, the way FTS5 reads it (_fts5_snippet): FTS5's snippet() must
+    def snippet_source(self, query: Query) -> Any:
+        return func.coalesce(Page.text, "")
+
+    def snippet(self, source: str, query: Query) -> str:
+        # Cut here from the page's text, the way FTS5 reads it (_fts5_snippet): FTS5's snippet() must
         # evaluate the MATCH again over the ids, which for words on many pages costs as much as the
         # search did (a rowid range spanning the window: 10-45 ms; a lookup per id: ~400 ms).
-        rows = session.connection().execute(
-            select(Page.id, Page.text).where(Page.id.in_(bindparam("ids", page_ids, expanding=True)))
-        )
-        return {pid: _fts5_snippet(text or "", query) for pid, text in rows}
+        return _fts5_snippet(source, query)
 
 
 # FTS5's unicode61 tokenizer: letters and digits make tokens, everything else separates them; with
@@ -533,7 +536,7 @@ def _run(session: Session, query: Query, filters: list[Any], limit: int) -> Sear
     if not ranked:
         return SearchResult([], window_full)
     page_ids = [page_id for _doc, (_rank, _n, page_id) in ranked]
-    snippets = dialect.snippets(session, query, page_ids)
+    # The hits' pages with their documents, and what their snippets are cut from, in one statement.
     rows = session.connection().execute(
         select(
             Page.id,
@@ -543,15 +546,16 @@ def _run(session: Session, query: Query, filters: list[Any], limit: int) -> Sear
             Document.title,
             Document.received_on,
             Case.case_number,
+            dialect.snippet_source(query),
         )
         .join(Document, Document.id == Page.document_id)
         .join(Case, Case.id == Document.case_id)
-        .where(Page.id.in_(page_ids))
+        .where(Page.id.in_(bindparam("ids", page_ids, expanding=True)))
     )
     by_page = {r[0]: r for r in rows}
     hits = []
     for _doc, (rank, _n, page_id) in ranked:
-        _pid, number, document_id, document_type, title, received_on, case_number = by_page[page_id]
+        _pid, number, document_id, document_type, title, received_on, case_number, source = by_page[page_id]
         hits.append(
             SearchHit(
                 document_id=document_id,
@@ -560,7 +564,7 @@ def _run(session: Session, query: Query, filters: list[Any], limit: int) -> Sear
                 title=title,
                 received_on=received_on,
                 page=number,
-                snippet=" ".join((snippets.get(page_id) or "").split()),
+                snippet=" ".join(dialect.snippet(source, query).split()),
                 rank=rank,
             )
         )
