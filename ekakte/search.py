@@ -154,6 +154,10 @@ class SearchResult:
 
     hits: list[SearchHit]
     window_full: bool
+    # Words and phrases of the query (as typed, lower-cased) that the index leaves out, so they could not
+    # be searched for: on PostgreSQL the German stop words ("sehr", "zu einem"). Told only when nothing
+    # was found, where a caseworker would otherwise read "no such document" into it.
+    ignored: tuple[str, ...] = ()
 
 
 class _Dialect(Protocol):
@@ -168,6 +172,9 @@ class _Dialect(Protocol):
 
     def snippet(self, source: str, query: Query) -> str:
         """A page's snippet, with the matches marked."""
+
+    def ignored(self, session: Session, query: Query) -> tuple[str, ...]:
+        """The words and phrases of the query, as typed, of which the index keeps nothing."""
 
 
 def _in_scope(stmt: Select[Any], filters: list[Any]) -> Select[Any]:
@@ -319,6 +326,20 @@ class _Postgres:
     def snippet(self, source: str, query: Query) -> str:
         return source
 
+    def ignored(self, session: Session, query: Query) -> tuple[str, ...]:
+        # numnode() of what the German configuration makes of a word or phrase: 0 when every word of
+        # it is a stop word, which the tsvectors do not hold either.
+        typed = [*query.chunks, *query.phrase_texts]
+        counts = session.connection().execute(
+            select(
+                *(
+                    func.numnode(func.plainto_tsquery("german", bindparam(f"w{i}", part)))
+                    for i, part in enumerate(typed)
+                )
+            )
+        )
+        return tuple(part for part, nodes in zip(typed, counts.one(), strict=True) if not nodes)
+
 
 _HEADLINE = (
     f"StartSel={SNIPPET_START}, StopSel={SNIPPET_END}, MaxWords=18, MinWords=6, MaxFragments=2,"
@@ -368,6 +389,9 @@ class _Sqlite:
         # evaluate the MATCH again over the ids, which for words on many pages costs as much as the
         # search did (a rowid range spanning the window: 10-45 ms; a lookup per id: ~400 ms).
         return _fts5_snippet(source, query)
+
+    def ignored(self, session: Session, query: Query) -> tuple[str, ...]:
+        return ()  # FTS5 indexes every word: there are no stop words
 
 
 # FTS5's unicode61 tokenizer: letters and digits make tokens, everything else separates them; with
@@ -534,7 +558,7 @@ def _run(session: Session, query: Query, filters: list[Any], limit: int) -> Sear
     # bytes do.
     ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
     if not ranked:
-        return SearchResult([], window_full)
+        return SearchResult([], window_full, dialect.ignored(session, query))
     page_ids = [page_id for _doc, (_rank, _n, page_id) in ranked]
     # The hits' pages with their documents, and what their snippets are cut from, in one statement.
     rows = session.connection().execute(

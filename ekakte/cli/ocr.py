@@ -125,10 +125,23 @@ def search_command(
     )
     if as_json:
         results = [h.as_json() for h in result.hits]
-        emit_json({"query": query, "results": results, "window_full": result.window_full})
+        emit_json(
+            {
+                "query": query,
+                "results": results,
+                "window_full": result.window_full,
+                "ignored": list(result.ignored),
+            }
+        )
         return
     if not result.hits:
         click.echo("no matching documents")
+        if result.ignored:
+            words = ", ".join(f'"{w}"' for w in result.ignored)
+            click.echo(
+                f"not searched for: {words}: too common to be indexed (stop words); search with other words",
+                err=True,
+            )
         return
     if result.window_full:
         click.echo(

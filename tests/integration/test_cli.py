@@ -254,7 +254,15 @@ def test_import_with_ocr_then_search_and_read_the_text(cli: Cli, tmp_path: Path)
     assert code == 0 and json.loads(out)["done"] == 0  # nothing left to read
 
     code, out, err = cli("search", "Nirgendwo")
-    assert (code, out.strip()) == (0, "no matching documents")
+    assert (code, out.strip(), err) == (0, "no matching documents", "")
+    code, out, err = cli("search", "sehr Nirgendwo", "--json")
+    ignored = json.loads(out)["ignored"]
+    assert code == 0 and ignored == (["sehr"] if "EKAKTE_DATABASE_URL" in cli.env else [])
+    code, out, err = cli("search", "sehr Nirgendwo")
+    if ignored:
+        assert err.strip() == (
+            'not searched for: "sehr": too common to be indexed (stop words); search with other words'
+        )
     code, out, err = cli("search", '""')
     assert (
         code == ExitCode.INVALID_INPUT and err.strip() == "ekakte: empty search query: give at least one word"

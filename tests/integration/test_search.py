@@ -210,6 +210,25 @@ def test_phrases_with_stop_words_one_indexed_word_or_odd_tokens(archive: Archive
     assert hits('"gestellt Weiterbewilligung"') == set()
 
 
+def test_words_the_index_leaves_out_are_named_when_nothing_is_found(
+    archive: Archive, corpus: dict[str, uuid.UUID]
+) -> None:
+    """PostgreSQL's German configuration indexes no stop words: a search for them alone finds nothing,
+    and says which words were not searched for rather than leave "no such document". FTS5 has none."""
+    postgres = archive.engine.dialect.name == "postgresql"
+    only_stop_words = search(archive, READER, 'sehr "für die"')
+    if postgres:
+        assert only_stop_words.hits == [] and only_stop_words.ignored == ("sehr", "für die")
+        nothing = search(archive, READER, "und Nirgendwo")
+        assert nothing.hits == [] and nothing.ignored == ("und",)
+    else:
+        assert only_stop_words.hits == [] and only_stop_words.ignored == ()
+        assert found(archive, corpus, '"für die"') == ["bescheid", "miete"]
+    # Found something: nothing to explain, and nothing asked of the database for it.
+    anded = search(archive, READER, "für Grundmiete")
+    assert [h.document_id for h in anded.hits] == [corpus["miete"]] and anded.ignored == ()
+
+
 def test_every_phrase_finds_the_page_it_was_taken_from(archive: Archive, make_scan: Any) -> None:
     """Phrases of two to four words as they stand in generated letters (numbers, dates, hyphens,
     punctuation, stop words, line breaks): the document each was taken from is always found."""
