@@ -224,7 +224,7 @@ def test_words_the_index_leaves_out_are_named_when_nothing_is_found(
     else:
         assert only_stop_words.hits == [] and only_stop_words.ignored == ()
         assert found(archive, corpus, '"für die"') == ["bescheid", "miete"]
-    # Found something: nothing to explain, and nothing asked of the database for it.
+    # Found something: nothing to explain, though "für" is a stop word on PostgreSQL.
     anded = search(archive, READER, "für Grundmiete")
     assert [h.document_id for h in anded.hits] == [corpus["miete"]] and anded.ignored == ()
 
