@@ -7,7 +7,8 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           process `ekakte case show CASE` on the embedded archive;
   ocr     OCR pages/s and character error rate of `ekakte import --batch --ocr` on 6 synthetic 8-page
           300 dpi scans, beside plain tesseract on the same page images (the ceiling) and ocrmypdf;
-  search  full-text search latency p50/p95 over 200,000 one-page documents, SQLite and PostgreSQL;
+  search  full-text search latency p50/p95 over 200,000 one-page documents, SQLite and PostgreSQL,
+          in one team and again with the cases spread over 10 teams (a caseworker of one);
   rss     peak memory of the whole process tree importing and reading one 300-page scan;
   retention  `retention plan` over 1,000,000 documents on PostgreSQL, and sweep throughput (documents
           deleted per second, objects included) on PostgreSQL + S3.
