@@ -269,8 +269,12 @@ def _record(
                 case_number=case_number, opened_on=now.date(), created_at=now
             )
         )
-        case_id, closed_on = session.execute(
-            select(Case.id, Case.closed_on).where(Case.case_number == case_number)
+        # Shared lock on the case until commit: a reassignment of its team (whose trigger rewrites the
+        # team on the case's pages) waits for these pages, or these pages see the new team.
+        case_id, closed_on, team_id = session.execute(
+            select(Case.id, Case.closed_on, Case.team_id)
+            .where(Case.case_number == case_number)
+            .with_for_update(read=True)
         ).one()
         inserted = session.execute(
             insert_or_ignore(session, Document, ["case_id", "sha256"])
@@ -287,7 +291,7 @@ def _record(
             session.execute(
                 insert(table_of(Page)),
                 [
-                    {"document_id": row["id"], "number": n, "ocr_state": OcrState.PENDING}
+                    {"document_id": row["id"], "number": n, "ocr_state": OcrState.PENDING, "team_id": team_id}
                     for n in range(1, row["page_count"] + 1)
                 ],
             )
@@ -295,7 +299,15 @@ def _record(
             reason = f"{ENCRYPTED_REASON} (nor counted: this one row stands for all of them)"
             session.execute(
                 insert(table_of(Page)),
-                [{"document_id": row["id"], "number": 1, "ocr_state": OcrState.SKIPPED, "reason": reason}],
+                [
+                    {
+                        "document_id": row["id"],
+                        "number": 1,
+                        "ocr_state": OcrState.SKIPPED,
+                        "reason": reason,
+                        "team_id": team_id,
+                    }
+                ],
             )
     return True
 

@@ -163,9 +163,12 @@ class SearchResult:
 class _Dialect(Protocol):
     """How one database matches, ranks and cuts snippets."""
 
-    def candidates(self, session: Session, query: Query, filters: list[Any], window: int) -> list[Any]:
-        """(page_id, document id as text, number, rank) of the newest `window` matching pages that
-        pass `filters`, newest first; rank higher is better."""
+    def candidates(
+        self, session: Session, query: Query, teams: list[int], filters: list[Any], window: int
+    ) -> list[Any]:
+        """(page_id, document id as text, number, rank) of the newest `window` matching pages of
+        `teams` (as the index knows them: pages.team_id) that pass `filters`, newest first; rank higher
+        is better."""
 
     def snippet_source(self, query: Query) -> Any:
         """The column, read with the hits' pages, from which snippet() cuts a page's snippet."""
@@ -219,7 +222,9 @@ class _Postgres:
         pairs = [f"({p})" for p in found if p]
         return " & ".join(pairs) or None
 
-    def candidates(self, session: Session, query: Query, filters: list[Any], window: int) -> list[Any]:
+    def candidates(
+        self, session: Session, query: Query, teams: list[int], filters: list[Any], window: int
+    ) -> list[Any]:
         # Neither of the planner's two ways is safe on its own: a backward scan of the primary key
         # with the @@ filter reads (and decompresses) every page's tsvector until `window` matches are
         # found, which for a query matching 0.3 % of the pages is the whole table (~500 ms at 200,000);
@@ -248,11 +253,11 @@ class _Postgres:
             if first:
                 # One statement: match, scope and rank, newest first, stopping at `window` pages in
                 # scope (a common word: ~2,000 rows read, not 4,096).
-                found = self._first_slice(session, tsq, filters, low, high, window)
+                found = self._first_slice(session, tsq, teams, filters, low, high, window)
                 # All of (low, high] was read, unless the limit cut the slice short.
                 bottom = found[-1][0] - 1 if len(found) == window else low
             else:
-                rows = self._slice(session, tsq, pairs, low, high)
+                rows = self._slice(session, tsq, pairs, teams, low, high)
                 bottom = low
                 # Newest first, no more documents at a time than the window still needs.
                 while rows and len(found) < window:
@@ -269,20 +274,22 @@ class _Postgres:
 
     @staticmethod
     def _first_slice(
-        session: Session, tsq: Any, filters: list[Any], low: int, high: int, window: int
+        session: Session, tsq: Any, teams: list[int], filters: list[Any], low: int, high: int, window: int
     ) -> list[Any]:
         """The newest `window` matching pages in scope in (low, high], ranked: a range small enough for
         the planner's own choice (a backward scan of the primary key, scope by primary-key lookups)."""
         tsv: Any = literal_column("pages.tsv")
         stmt = _in_scope(
             select(Page.id, _DOCUMENT_TEXT, Page.number, func.ts_rank_cd(tsv, tsq)), filters
-        ).where(tsv.op("@@")(tsq), Page.id <= high, Page.id > low)
+        ).where(tsv.op("@@")(tsq), _of_teams(teams), Page.id <= high, Page.id > low)
         return list(session.connection().execute(stmt.order_by(Page.id.desc()).limit(window)).all())
 
     @staticmethod
-    def _slice(session: Session, tsq: Any, pairs: str | None, low: int, high: int) -> list[Any]:
-        """(id, document_id, number, rank) of every matching page in (low, high], newest first, read
-        as bitmaps; whether they are in scope is asked afterwards (_allowed)."""
+    def _slice(
+        session: Session, tsq: Any, pairs: str | None, teams: list[int], low: int, high: int
+    ) -> list[Any]:
+        """(id, document_id, number, rank) of every matching page of `teams` in (low, high], newest
+        first, read as bitmaps; whether they are in scope is asked afterwards (_allowed)."""
         tsv: Any = literal_column("pages.tsv")
         if pairs is None:
             match = tsv.op("@@")(tsq)
@@ -294,7 +301,7 @@ class _Postgres:
             in_pairs = func.ekakte_word_pairs(tsv).op("@@")(cast(bindparam("pairs", pairs), _TSQUERY))
             match = in_pairs & func.ts_match_vq(tsv, tsq)
         stmt = select(Page.id, _DOCUMENT_TEXT, Page.number, func.ts_rank_cd(tsv, tsq)).where(
-            match, Page.id <= high, Page.ocr_state == OcrState.DONE
+            match, _of_teams(teams), Page.id <= high, Page.ocr_state == OcrState.DONE
         )
         if low > 0:
             stmt = stmt.where(Page.id > low)
@@ -346,6 +353,14 @@ _HEADLINE = (
     ' FragmentDelimiter=" … "'
 )
 _FTS = table("pages_fts", column("rowid", Integer))
+
+
+def _of_teams(teams: list[int]) -> Any:
+    """Pages of these teams, as the text indexes know them (migration 0007): with the words, the team is a
+    key of the same GIN index, so a slice reads only the caller's teams' matches."""
+    return Page.team_id.in_(bindparam("teams", teams, expanding=True))
+
+
 _TSQUERY = TSQUERY()
 _UUIDS = ARRAY(Uuid())
 # A document's id as the database keeps it, for the candidates: ~1,000 a search to compare and count.
@@ -356,30 +371,37 @@ class _Sqlite:
     """FTS5: every word a prefix, phrases as phrases; diacritics folded by the tokenizer."""
 
     @staticmethod
-    def expression(query: Query) -> str:
+    def expression(query: Query, teams: list[int]) -> str:
         # Each word is double-quoted (an FTS5 string, so no word can be an operator such as NOT or
         # NEAR) and, outside phrases, a prefix. _WORD has already dropped every quote character.
+        # The words are looked for in the text column only: the team_id column's tokens are numbers,
+        # which a word such as "7" would otherwise match as a prefix.
         parts = [f'"{t}"*' for t in query.terms]
         parts += ['"' + " ".join(p) + '"' for p in query.phrases]
-        return " AND ".join(parts)
+        of_teams = " OR ".join(f'"{int(team)}"' for team in teams)
+        return f"team_id : ({of_teams}) AND text : ({' AND '.join(parts)})"
 
-    def candidates(self, session: Session, query: Query, filters: list[Any], window: int) -> list[Any]:
-        # FTS5 walks its doclists newest rowid first and stops at the window; bm25() (lower is better,
-        # so negated) is computed for those rows only. The scope filters are primary-key lookups.
+    def candidates(
+        self, session: Session, query: Query, teams: list[int], filters: list[Any], window: int
+    ) -> list[Any]:
+        # FTS5 walks its doclists newest rowid first, skipping along the teams' doclists to the pages of
+        # the caller's teams (migration 0007), and stops at the window; bm25() (lower is better, so
+        # negated; the team column weighs nothing) is computed for those rows only. The scope filters
+        # are primary-key lookups.
         fts_rowid = _FTS.c.rowid
         stmt = _in_scope(
             select(
                 Page.id,
                 type_coerce(Page.document_id, String),
                 Page.number,
-                -func.bm25(literal_column("pages_fts")),
+                -func.bm25(literal_column("pages_fts"), 1.0, 0.0),
             )
             .select_from(_FTS)
             .join(Page, Page.id == fts_rowid),
             filters,
         )
         stmt = stmt.where(text("pages_fts MATCH :fts")).order_by(fts_rowid.desc()).limit(window)
-        return list(session.connection().execute(stmt, {"fts": self.expression(query)}).all())
+        return list(session.connection().execute(stmt, {"fts": self.expression(query, teams)}).all())
 
     def snippet_source(self, query: Query) -> Any:
         return func.coalesce(Page.text, "")
@@ -538,16 +560,16 @@ def search(
                 filters.append(Case.case_number == number)
             if wanted_type:
                 filters.append(Document.document_type == wanted_type)
-            result = _run(session, parsed, filters, limit)
+            result = _run(session, parsed, sorted(scope.team_ids), filters, limit)
     if not decision.allowed:
         raise refuse("search")
     return result
 
 
-def _run(session: Session, query: Query, filters: list[Any], limit: int) -> SearchResult:
+def _run(session: Session, query: Query, teams: list[int], filters: list[Any], limit: int) -> SearchResult:
     """Rank the window of candidates: the best page of each document, the best documents first."""
     dialect = _dialect(session)
-    candidates = dialect.candidates(session, query, filters, RANK_WINDOW + 1)
+    candidates = dialect.candidates(session, query, teams, filters, RANK_WINDOW + 1)
     window_full = len(candidates) > RANK_WINDOW
     best: dict[str, tuple[float, int, int]] = {}  # document id (text) -> (rank, -page number, page id)
     for page_id, document_id, number, rank in candidates[:RANK_WINDOW]:

@@ -168,6 +168,10 @@ class Page(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(120))
     lease_expires: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
     ocr_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    # A copy of the team of the page's case, for the text indexes, which are per team (migration 0007):
+    # written with the page (ingest.py), rewritten by a trigger when the case's team changes. Never what
+    # decides access: the search checks the page's case itself.
+    team_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Team(Base):

@@ -8,7 +8,7 @@ from ekakte.errors import SchemaError
 
 # Every Alembic revision in migrations/versions, oldest first. A test keeps this in step with the scripts;
 # reading them at run time would cost every CLI start the import of Alembic.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD = REVISIONS[-1]
 
 
@@ -36,11 +36,18 @@ def check_schema(conn: Connection) -> None:
     )
 
 
-# The search's own objects are made by migrations 0003, 0005 and 0006 in each dialect's own terms and are
+# The search's own objects are made by migrations 0003 and 0005-0007 in each dialect's own terms and are
 # not in the models: SQLite's FTS5 table (and its shadow tables); PostgreSQL's generated tsvector column,
-# its index, the index of neighbouring word pairs and the covering indexes of the search's scope check.
+# its index and the index of neighbouring word pairs (both per team), and the covering indexes of the
+# search's scope check.
 SEARCH_OBJECTS = frozenset(
-    {"tsv", "ix_pages_tsv", "ix_pages_word_pairs", "ix_documents_search_scope", "ix_cases_search_scope"}
+    {
+        "tsv",
+        "ix_pages_team_tsv",
+        "ix_pages_team_word_pairs",
+        "ix_documents_search_scope",
+        "ix_cases_search_scope",
+    }
 )
 
 

@@ -171,3 +171,102 @@ def test_upgrading_an_archive_from_0002_keeps_its_pages_and_indexes_their_text(
             session.execute(update(Page).where(Page.number == 2).values(text="Widerspruch", ocr_state="done"))
         hits = search(archive, READER, "Widerspruch").hits
         assert [(h.case_number, h.page) for h in hits] == [(CASE, 2)]
+
+
+def test_upgrading_from_0006_gives_every_page_its_cases_team_and_indexes_it_per_team(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Migration 0007 copies each case's team onto its pages and rebuilds the text indexes per team: a
+    page of an assigned case is found by that team's caseworker without anyone touching the case, a page
+    of an unassigned case by nobody until the case is assigned."""
+    from datetime import UTC, date, datetime
+    from importlib.resources import files
+
+    from alembic import command
+
+    from ekakte.actor import Actor
+    from ekakte.db.session import make_engine
+    from ekakte.principals import add_user, assign_case
+    from ekakte.search import search
+    from tests.conftest import ADMIN, TEAM, organise
+
+    settings = load_settings({**stack_env, "EKAKTE_HOME": str(tmp_path / "old")})
+    postgres = settings.database_url.startswith("postgresql")
+    if postgres:
+        engine = create_engine(settings.database_url)
+        with engine.begin() as conn:  # start the run's database over, at 0006
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+    engine = make_engine(settings.database_url, create=True)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("ekakte.migrations")))
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0006")
+        conn.execute(text("INSERT INTO teams (name, created_at) VALUES ('legacy', :t)"), {"t": now})
+        legacy_id = conn.execute(text("SELECT id FROM teams")).scalar_one()
+        for n, number, team in ((1, "11111BG1111111", legacy_id), (2, "22222BG2222222", None)):
+            conn.execute(
+                text(
+                    "INSERT INTO cases (case_number, team_id, opened_on, created_at)"
+                    " VALUES (:n, :team, :d, :t)"
+                ),
+                {"n": number, "team": team, "d": date(2025, 1, 1), "t": now},
+            )
+            case_id = conn.execute(
+                text("SELECT id FROM cases WHERE case_number = :n"), {"n": number}
+            ).scalar_one()
+            doc_id = f"0f0e0d0c-0b0a-4000-8000-00000000000{n}"
+            conn.execute(
+                text(
+                    "INSERT INTO documents (id, case_id, document_type, received_on, station, operator,"
+                    " original_filename, media_type, size_bytes, sha256, storage_key, page_count, state,"
+                    " created_at) VALUES (:id, :case, 'Antrag', :d, 's', 'o', 'a.pdf', 'application/pdf',"
+                    " 3, :sha, :key, 1, 'stored', :t)"
+                ),
+                {
+                    "id": doc_id if postgres else doc_id.replace("-", ""),
+                    "case": case_id,
+                    "d": date(2025, 1, 1),
+                    "sha": str(n) * 64,
+                    "key": f"originals/{n}",
+                    "t": now,
+                },
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO pages (document_id, number, text, ocr_state, attempts)"
+                    " SELECT id, 1, 'Widerspruch gegen den Bescheid', 'done', 0 FROM documents"
+                    " WHERE case_id = :case"
+                ),
+                {"case": case_id},
+            )
+    engine.dispose()
+
+    initialize(settings)  # upgrades to head
+    engine = create_engine(settings.database_url)
+    with engine.connect() as conn:
+        teams = conn.execute(
+            text(
+                "SELECT cases.case_number, pages.team_id FROM pages JOIN documents ON documents.id ="
+                " pages.document_id JOIN cases ON cases.id = documents.case_id ORDER BY cases.id"
+            )
+        ).all()
+        if not postgres:  # the rebuilt FTS5 index agrees with the pages it indexes
+            conn.execute(text("INSERT INTO pages_fts(pages_fts, rank) VALUES ('integrity-check', 1)"))
+    engine.dispose()
+    assert [tuple(row) for row in teams] == [("11111BG1111111", legacy_id), ("22222BG2222222", None)]
+
+    organise(settings)
+    legacy = Actor("legacy-caseworker")
+    with Archive.open(settings) as archive:
+        add_user(archive, ADMIN, legacy.name, ["caseworker"], ["legacy"])
+        assert [h.case_number for h in search(archive, legacy, "Widerspruch").hits] == ["11111BG1111111"]
+        assign_case(archive, ADMIN, "22222BG2222222", "legacy")
+        assert sorted(h.case_number for h in search(archive, legacy, "Widerspruch").hits) == [
+            "11111BG1111111",
+            "22222BG2222222",
+        ]
+        assign_case(archive, ADMIN, "11111BG1111111", TEAM)
+        assert [h.case_number for h in search(archive, legacy, "Widerspruch").hits] == ["22222BG2222222"]

@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy import text as sql
 
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import AuditEntry, OcrState, Page
+from ekakte.db.models import AuditEntry, Case, Document, OcrState, Page
 from ekakte.errors import InvalidInput, NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.principals import add_user, assign_case
 from ekakte.search import parse_query, search
-from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, scans
+from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, TEAM, scans
 
 PLAIN = Actor("plain-caseworker")  # caseworker of the same team, without the health clearance
 
@@ -106,6 +107,63 @@ def test_other_teams_and_restricted_documents_are_not_found_or_counted(
     assert found(archive, corpus, "Mietvertrag", PLAIN) == ["miete"]  # no Gutachten without the clearance
     assert found(archive, corpus, "Bonn", READER) == []  # the other team's case: nothing, not even a count
     assert found(archive, corpus, "Bonn", READER, case_number=OTHER_CASE) == []
+
+
+def pages_follow_their_cases(archive: Archive) -> None:
+    """Every page's copy of its case's team is the case's (migration 0007), and on SQLite the FTS5 index
+    agrees with the pages it indexes."""
+    with archive.transaction() as session:
+        rows = session.execute(
+            select(Page.id, Page.team_id, Case.team_id)
+            .join(Document, Document.id == Page.document_id)
+            .join(Case, Case.id == Document.case_id)
+        ).all()
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(sql("INSERT INTO pages_fts(pages_fts, rank) VALUES ('integrity-check', 1)"))
+    assert rows and all(page_team == case_team for _id, page_team, case_team in rows), rows
+
+
+def test_a_case_given_to_another_team_is_found_by_that_team_only(
+    archive: Archive, corpus: dict[str, uuid.UUID], make_scan: Any
+) -> None:
+    pages_follow_their_cases(archive)
+    assign_case(archive, ADMIN, OTHER_CASE, TEAM)
+    assert found(archive, corpus, "Bonn") == ["fremd"]
+    assert found(archive, corpus, "Mietvertrag") == ["fremd", "gutachten", "miete"]
+    assign_case(archive, ADMIN, CASE, OTHER_TEAM)
+    assert found(archive, corpus, "Mietvertrag") == ["fremd"]
+    assert found(archive, corpus, "Gutschrift") == []
+    pages_follow_their_cases(archive)
+    # A case the archive gets its first scan for is nobody's: its pages are found once it is assigned.
+    new_case = "11111BG1111111"
+    doc = import_document(archive, OPERATOR, make_scan(seed=950), DocumentMeta(new_case, "Antrag"))
+    with archive.transaction() as session:
+        session.execute(
+            update(Page)
+            .where(Page.document_id == doc.document_id)
+            .values(text="Zauberwort", ocr_state="done")
+        )
+    assert search(archive, READER, "Zauberwort").hits == []
+    assign_case(archive, ADMIN, new_case, TEAM)
+    assert [h.case_number for h in search(archive, READER, "Zauberwort").hits] == [new_case]
+    pages_follow_their_cases(archive)
+
+
+def test_the_pages_team_copy_never_decides_access(archive: Archive, corpus: dict[str, uuid.UUID]) -> None:
+    """If a page's copy of its team were wrong (written by hand, say), the search still checks the case:
+    the other team's document stays unseen."""
+    team_a = _team_id(archive, TEAM)
+    with archive.transaction() as session:
+        session.execute(update(Page).where(Page.document_id == corpus["fremd"]).values(team_id=team_a))
+    assert found(archive, corpus, "Bonn") == []
+    assert found(archive, corpus, "Mietvertrag") == ["gutachten", "miete"]
+
+
+def _team_id(archive: Archive, name: str) -> int:
+    from ekakte.db.models import Team
+
+    with archive.transaction() as session:
+        return int(session.execute(select(Team.id).where(Team.name == name)).scalar_one())
 
 
 def test_roles_without_content_access_are_refused_and_every_search_is_audited(

@@ -398,7 +398,8 @@ MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 WORD = re.compile(rf"\w[\w{MARKS}]*")
 FTS_WORD = rf"\w[\w{MARKS}]*"
 FTS_PART = rf'(?:"{FTS_WORD}"\*|"{FTS_WORD}(?: {FTS_WORD})+")'
-FTS_EXPRESSION = re.compile(rf"{FTS_PART}(?: AND {FTS_PART})*")
+FTS_TEAMS = r'team_id : \("\d+"(?: OR "\d+")*\)'
+FTS_EXPRESSION = re.compile(rf"{FTS_TEAMS} AND text : \({FTS_PART}(?: AND {FTS_PART})*\)")
 HOSTILE = [
     '"',
     '""',
@@ -492,9 +493,9 @@ def test_a_query_is_refused_or_only_words(raw: str) -> None:
     # nothing invented, nothing dropped
     assert set(query.terms) | set(phrase_words) == words_of(raw)
 
-    expression = _Sqlite.expression(query)
+    expression = _Sqlite.expression(query, TEAMS)
     assert FTS_EXPRESSION.fullmatch(expression), expression
-    assert expression.count(" AND ") == len(query.terms) + len(query.phrases) - 1
+    assert expression.count(" AND ") == len(query.terms) + len(query.phrases)
 
     # PostgreSQL gets the same query as typed: one chunk list for the words, one text per phrase
     assert bool(query.chunks) == bool(query.terms)
@@ -516,11 +517,19 @@ ROWS = [
 ]
 
 
+# The teams the rows of fts_table belong to, in turn; a search is by all of them unless it says otherwise.
+TEAMS = [7, 1]
+
+
 def fts_table(rows: list[str]) -> sqlite3.Connection:
-    """An in-memory FTS5 table like pages_fts (same tokenizer), rowids 1, 2, … in the order given."""
+    """An in-memory FTS5 table like pages_fts (same columns and tokenizer), rowids 1, 2, … in the order
+    given, of the TEAMS in turn."""
     con = sqlite3.connect(":memory:")
-    con.execute('CREATE VIRTUAL TABLE t USING fts5(text, tokenize="unicode61 remove_diacritics 2")')
-    con.executemany("INSERT INTO t (rowid, text) VALUES (?, ?)", list(enumerate(rows, start=1)))
+    con.execute('CREATE VIRTUAL TABLE t USING fts5(text, team_id, tokenize="unicode61 remove_diacritics 2")')
+    con.executemany(
+        "INSERT INTO t (rowid, text, team_id) VALUES (?, ?, ?)",
+        [(n, row, TEAMS[(n - 1) % len(TEAMS)]) for n, row in enumerate(rows, start=1)],
+    )
     return con
 
 
@@ -531,11 +540,13 @@ def fts() -> Iterator[sqlite3.Connection]:
     con.close()
 
 
-def match(con: sqlite3.Connection, query: Query) -> set[int]:
+def match(con: sqlite3.Connection, query: Query, teams: list[int] = TEAMS) -> set[int]:
     try:
         return {
             rowid
-            for (rowid,) in con.execute("SELECT rowid FROM t WHERE t MATCH ?", (_Sqlite.expression(query),))
+            for (rowid,) in con.execute(
+                "SELECT rowid FROM t WHERE t MATCH ?", (_Sqlite.expression(query, teams),)
+            )
         }
     except sqlite3.OperationalError as exc:
         pytest.fail(f"FTS5 read the query {query!r} as syntax: {exc}")
@@ -568,6 +579,32 @@ def test_fts5_finds_a_row_by_any_of_its_words(
         word = data.draw(st.sampled_from([word, word.upper(), word.lower(), word.swapcase()]))
     query = parse_query(" ".join(noise) + word + "".join(reversed(noise)))
     assert row in match(fts, query)
+
+
+@PROPERTY
+@given(row=st.integers(1, len(ROWS)), data=st.data())
+def test_fts5_finds_only_the_pages_of_the_teams_asked_for(
+    fts: sqlite3.Connection, row: int, data: st.DataObject
+) -> None:
+    word = data.draw(st.sampled_from(WORD.findall(ROWS[row - 1])))
+    team = TEAMS[(row - 1) % len(TEAMS)]
+    others = [t for t in TEAMS if t != team]
+    found = match(fts, parse_query(word), [team])
+    assert row in found
+    assert all(TEAMS[(r - 1) % len(TEAMS)] == team for r in found)
+    assert row not in match(fts, parse_query(word), others)
+
+
+def test_a_team_number_is_not_a_word_of_the_page() -> None:
+    """The team column's tokens are numbers: a search for "7" (or "1", a prefix of "12") must find the
+    pages that say 7, not every page of team 7 or 12."""
+    con = fts_table(["Zimmer 7", "Zimmer acht"])
+    try:
+        assert match(con, parse_query("7")) == {1}
+        assert match(con, parse_query("1")) == set()
+        assert match(con, parse_query("Zimmer 7"), [1]) == set()  # row 1 is of team 7
+    finally:
+        con.close()
 
 
 @pytest.mark.parametrize(
