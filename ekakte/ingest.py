@@ -17,7 +17,7 @@ from ekakte import audit
 from ekakte.access import Action, check, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.dialect import insert_or_ignore
+from ekakte.db.dialect import insert_or_ignore, serialize_writers
 from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrState, Page, table_of
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile, shown
 from ekakte.media import ENCRYPTED_REASON, inspect_stream
@@ -264,6 +264,10 @@ def _record(
     that `doc show` says why the document has no text instead of showing no pages at all."""
     now = datetime.now(UTC)
     with archive.transaction() as session:
+        # The audit chain's lock first (PostgreSQL; SQLite has one writer anyway): `case assign` and
+        # `case close` take it (auditing) before they change the case row, so the case's lock below,
+        # taken first, would deadlock with them.
+        serialize_writers(session, audit.AUDIT_LOCK)
         session.execute(
             insert_or_ignore(session, Case, ["case_number"]).values(
                 case_number=case_number, opened_on=now.date(), created_at=now

@@ -159,6 +159,83 @@ def test_the_pages_team_copy_never_decides_access(archive: Archive, corpus: dict
     assert found(archive, corpus, "Mietvertrag") == ["gutachten", "miete"]
 
 
+def test_a_scan_imported_while_its_case_changes_team_gets_the_new_team(
+    archive: Archive, corpus: dict[str, uuid.UUID], make_scan: Any
+) -> None:
+    """While another transaction is giving the case to another team, the import waits for it (on
+    PostgreSQL the case row's lock, on SQLite the write lock), and its pages get the new team."""
+    import threading
+    import time
+
+    team_b = _team_id(archive, OTHER_TEAM)
+    imported: list[uuid.UUID] = []
+    importer = threading.Thread(
+        target=lambda: imported.append(
+            import_document(archive, OPERATOR, make_scan(seed=960), DocumentMeta(CASE, "Antrag")).document_id
+        )
+    )
+    with archive.transaction() as session:  # a reassignment, not yet committed
+        session.execute(
+            update(Case).where(Case.case_number == CASE).values(team_id=_team_id(archive, OTHER_TEAM))
+        )
+        importer.start()
+        time.sleep(1.5)
+        assert importer.is_alive()  # waiting for the case
+    importer.join(timeout=60)
+    assert imported
+    with archive.transaction() as session:
+        teams = set(session.scalars(select(Page.team_id).where(Page.document_id == imported[0])))
+    assert teams == {team_b}
+    pages_follow_their_cases(archive)
+
+
+@pytest.mark.parametrize("how", ["case assign", "UPDATE cases"])
+def test_a_case_reassigned_while_a_scan_is_being_imported_takes_the_new_pages_along(
+    archive: Archive, corpus: dict[str, uuid.UUID], make_scan: Any, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The other order: the import has read the case's team and not yet committed its pages when the
+    case is reassigned, by `case assign` or by an administrator's UPDATE. The reassignment waits for the
+    import (for the audit chain's lock, or for the case row, which the import holds in share mode), and its
+    trigger then finds the new pages too: without waiting it would miss them, uncommitted, and they would
+    keep the old team. And nothing deadlocks."""
+    import threading
+    import time
+
+    from ekakte import audit
+
+    team_b = _team_id(archive, OTHER_TEAM)
+    record = audit.append
+    team_read = threading.Event()
+
+    def slow_import_record(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "importer":  # after reading the team, before the pages
+            team_read.set()
+            time.sleep(1.5)
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "append", slow_import_record)
+    imported: list[uuid.UUID] = []
+    importer = threading.Thread(
+        name="importer",
+        target=lambda: imported.append(
+            import_document(archive, OPERATOR, make_scan(seed=970), DocumentMeta(CASE, "Antrag")).document_id
+        ),
+    )
+    importer.start()
+    assert team_read.wait(timeout=60)
+    if how == "case assign":
+        assign_case(archive, ADMIN, CASE, OTHER_TEAM)
+    else:
+        with archive.transaction() as session:
+            session.execute(update(Case).where(Case.case_number == CASE).values(team_id=team_b))
+    importer.join(timeout=60)
+    assert imported
+    with archive.transaction() as session:
+        teams = set(session.scalars(select(Page.team_id).where(Page.document_id == imported[0])))
+    assert teams == {team_b}
+    pages_follow_their_cases(archive)
+
+
 def _team_id(archive: Archive, name: str) -> int:
     from ekakte.db.models import Team
 
