@@ -16,8 +16,8 @@ from ekakte.archive import Archive
 from ekakte.db.models import AuditEntry, Case, Document, OcrState, Page
 from ekakte.errors import InvalidInput, NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
-from ekakte.principals import add_user, assign_case
-from ekakte.search import parse_query, search
+from ekakte.principals import add_team, add_user, assign_case
+from ekakte.search import _Postgres, _Sqlite, parse_query, search
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, TEAM, scans
 
 PLAIN = Actor("plain-caseworker")  # caseworker of the same team, without the health clearance
@@ -58,6 +58,16 @@ def corpus(archive: Archive, make_scan: Any) -> dict[str, uuid.UUID]:
                 .values(text=text, ocr_state=OcrState.DONE)
             )
     return ids
+
+
+@pytest.fixture(params=["teams asked of the index", "words alone"])
+def index_teams(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Either way a search may read the text index (search._index_teams): with the caller's teams, or,
+    for a caller of most teams, with the words alone. Both must find exactly what the caller may see."""
+    share = float("inf") if request.param == "teams asked of the index" else 0.0
+    monkeypatch.setattr(_Postgres, "teams_share", share)
+    monkeypatch.setattr(_Sqlite, "teams_share", share)
+    return str(request.param)
 
 
 def found(
@@ -101,7 +111,7 @@ def test_results_have_the_page_a_marked_snippet_and_the_best_first(
 
 
 def test_other_teams_and_restricted_documents_are_not_found_or_counted(
-    archive: Archive, corpus: dict[str, uuid.UUID]
+    archive: Archive, corpus: dict[str, uuid.UUID], index_teams: str
 ) -> None:
     assert found(archive, corpus, "Mietvertrag", READER) == ["gutachten", "miete"]  # cleared for health data
     assert found(archive, corpus, "Mietvertrag", PLAIN) == ["miete"]  # no Gutachten without the clearance
@@ -124,7 +134,7 @@ def pages_follow_their_cases(archive: Archive) -> None:
 
 
 def test_a_case_given_to_another_team_is_found_by_that_team_only(
-    archive: Archive, corpus: dict[str, uuid.UUID], make_scan: Any
+    archive: Archive, corpus: dict[str, uuid.UUID], index_teams: str, make_scan: Any
 ) -> None:
     pages_follow_their_cases(archive)
     assign_case(archive, ADMIN, OTHER_CASE, TEAM)
@@ -149,7 +159,9 @@ def test_a_case_given_to_another_team_is_found_by_that_team_only(
     pages_follow_their_cases(archive)
 
 
-def test_the_pages_team_copy_never_decides_access(archive: Archive, corpus: dict[str, uuid.UUID]) -> None:
+def test_the_pages_team_copy_never_decides_access(
+    archive: Archive, corpus: dict[str, uuid.UUID], index_teams: str
+) -> None:
     """If a page's copy of its team were wrong (written by hand, say), the search still checks the case:
     the other team's document stays unseen."""
     team_a = _team_id(archive, TEAM)
@@ -234,6 +246,22 @@ def test_a_case_reassigned_while_a_scan_is_being_imported_takes_the_new_pages_al
         teams = set(session.scalars(select(Page.team_id).where(Page.document_id == imported[0])))
     assert teams == {team_b}
     pages_follow_their_cases(archive)
+
+
+def test_a_caseworker_of_most_teams_finds_all_of_theirs_and_nothing_else(
+    archive: Archive, corpus: dict[str, uuid.UUID], index_teams: str
+) -> None:
+    """A caseworker of several teams, of all or of some of the archive's: theirs are found, no other's."""
+    both = Actor("caseworker-of-both")
+    add_user(archive, ADMIN, both.name, ["caseworker"], [TEAM, OTHER_TEAM])
+    assert found(archive, corpus, "Mietvertrag", both) == ["fremd", "miete"]  # no Gutachten: no clearance
+    assert found(archive, corpus, "Bonn", both) == ["fremd"]
+    add_team(archive, ADMIN, "team-c")
+    add_team(archive, ADMIN, "team-d")
+    assert found(archive, corpus, "Mietvertrag", both) == ["fremd", "miete"]
+    assign_case(archive, ADMIN, OTHER_CASE, "team-c")
+    assert found(archive, corpus, "Mietvertrag", both) == ["miete"]
+    assert found(archive, corpus, "Bonn", both) == []
 
 
 def _team_id(archive: Archive, name: str) -> int:
@@ -385,7 +413,7 @@ def test_every_phrase_finds_the_page_it_was_taken_from(archive: Archive, make_sc
         assert docs[seed] in {h.document_id for h in search(archive, READER, query, limit=200).hits}, query
 
 
-def test_case_and_type_filters(archive: Archive, corpus: dict[str, uuid.UUID]) -> None:
+def test_case_and_type_filters(archive: Archive, corpus: dict[str, uuid.UUID], index_teams: str) -> None:
     assert found(archive, corpus, "Bedarfsgemeinschaft", document_type="bescheid") == ["bescheid"]
     assert found(archive, corpus, "Euro", case_number=CASE) == ["konto", "miete"]
     with pytest.raises(InvalidInput):

@@ -540,7 +540,7 @@ def fts() -> Iterator[sqlite3.Connection]:
     con.close()
 
 
-def match(con: sqlite3.Connection, query: Query, teams: list[int] = TEAMS) -> set[int]:
+def match(con: sqlite3.Connection, query: Query, teams: list[int] | None = TEAMS) -> set[int]:
     try:
         return {
             rowid
@@ -603,6 +603,7 @@ def test_a_team_number_is_not_a_word_of_the_page() -> None:
         assert match(con, parse_query("7")) == {1}
         assert match(con, parse_query("1")) == set()
         assert match(con, parse_query("Zimmer 7"), [1]) == set()  # row 1 is of team 7
+        assert match(con, parse_query("7"), None) == {1}  # words alone, for a caller of most teams
     finally:
         con.close()
 
