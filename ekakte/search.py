@@ -16,7 +16,9 @@ operators.
               the way FTS5's snippet() does (_fts5_snippet), without evaluating the MATCH again.
 Access comes first: the query itself only looks at pages of documents the actor may read (cases of
 its teams; restricted types only with the health clearance), so nothing it cannot see is counted
-or ranked. Of the pages it may see, the newest RANK_WINDOW matching ones are ranked: FTS5
+or ranked. The text indexes are per team (pages.team_id, a copy of the case's team, migration 0007), so
+the index hands out only the caller's teams' matches (for a caller of most teams, the words alone:
+_index_teams); the join against documents and cases still decides. Of the pages it may see, the newest RANK_WINDOW matching ones are ranked: FTS5
 walks its doclists newest first; PostgreSQL reads slices of page ids from the newest down, each
 sized from the density of in-scope matches so far (_Postgres.candidates), since neither a backward
 scan nor the GIN index alone is fast for every query and its statistics cannot tell which is.
