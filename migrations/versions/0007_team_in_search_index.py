@@ -21,8 +21,8 @@ changes, whoever changes it (`ekakte case assign`, or an administrator's UPDATE)
 
 This migration writes every page row and rebuilds the indexes: PostgreSQL drops the text indexes first,
 so that the update does not also insert every page into them, and rewrites the table in primary-key
-order afterwards (CLUSTER, as 0006 did). The pages table is neither readable nor writable meanwhile;
-see docs/operations.md for the time it took on 200,000 pages.
+order afterwards (CLUSTER, as 0006 did). The pages table is neither readable nor writable meanwhile. On
+200,000 pages (2 cores): PostgreSQL 100 s (downgrade 51 s), SQLite 6 s (downgrade 8 s).
 """
 
 from collections.abc import Sequence
