@@ -18,10 +18,11 @@ Access comes first: the query itself only looks at pages of documents the actor 
 its teams; restricted types only with the health clearance), so nothing it cannot see is counted
 or ranked. The text indexes are per team (pages.team_id, a copy of the case's team, migration 0007), so
 the index hands out only the caller's teams' matches (for a caller of most teams, the words alone:
-_index_teams); the join against documents and cases still decides. Of the pages it may see, the newest RANK_WINDOW matching ones are ranked: FTS5
-walks its doclists newest first; PostgreSQL reads slices of page ids from the newest down, each
-sized from the density of in-scope matches so far (_Postgres.candidates), since neither a backward
-scan nor the GIN index alone is fast for every query and its statistics cannot tell which is.
+_index_teams); the join against documents and cases still decides. Of the pages it may see, the
+newest RANK_WINDOW matching ones are ranked: FTS5 walks its doclists newest first; PostgreSQL reads
+slices of page ids from the newest down, each sized from the density of in-scope matches so far
+(_Postgres.candidates), since neither a backward scan nor the GIN index alone is fast for every query
+and its statistics cannot tell which is.
 """
 
 from __future__ import annotations
@@ -369,6 +370,8 @@ _HEADLINE = (
     ' FragmentDelimiter=" … "'
 )
 _FTS = table("pages_fts", column("rowid", Integer))
+# How pages_fts holds a page's team (migration 0007): U+E000, a private-use character, and the number.
+_TEAM_TOKEN = "\ue000"
 
 
 def _of_teams(teams: list[int] | None) -> Any:
@@ -388,23 +391,22 @@ _DOCUMENT_TEXT = cast(Page.document_id, Text)
 class _Sqlite:
     """FTS5: every word a prefix, phrases as phrases; diacritics folded by the tokenizer."""
 
-    # FTS5 walks a team's whole doclist beside the words', which pays only for a small team: ten teams, a
-    # caller of 1, 2, 3, 5 of them, p95 44, 48, 51, 55 ms with the teams against 59-84, 45, 41, 36 without.
-    teams_share = 0.2
+    # FTS5 walks the teams' doclists beside the words', which pays for a few small teams: ten teams, a
+    # caller of 1, 2, 3, 5, 10 of them, p95 38, 40, 39, 40, 43 ms with the teams against 60, 43, 38, 37,
+    # 32 without.
+    teams_share = 0.3
 
     @staticmethod
     def expression(query: Query, teams: list[int] | None) -> str:
         # Each word is double-quoted (an FTS5 string, so no word can be an operator such as NOT or
         # NEAR) and, outside phrases, a prefix. _WORD has already dropped every quote character.
-        # The words are looked for in the text column only: the team_id column's tokens are numbers,
-        # which a word such as "7" would otherwise match as a prefix.
+        # A team is the token U+E000 and its number (migration 0007), which no word can match, so
+        # neither needs a column filter.
         parts = [f'"{t}"*' for t in query.terms]
         parts += ['"' + " ".join(p) + '"' for p in query.phrases]
-        words = f"text : ({' AND '.join(parts)})"
-        if teams is None:
-            return words
-        of_teams = " OR ".join(f'"{int(team)}"' for team in teams)
-        return f"team_id : ({of_teams}) AND {words}"
+        if teams is not None:
+            parts.insert(0, "(" + " OR ".join(f'"{_TEAM_TOKEN}{int(team)}"' for team in teams) + ")")
+        return " AND ".join(parts)
 
     def candidates(
         self, session: Session, query: Query, teams: list[int] | None, filters: list[Any], window: int

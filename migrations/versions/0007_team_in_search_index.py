@@ -11,8 +11,8 @@ team of the page's case, and the indexes hand out only the pages of the caller's
   PostgreSQL  one GIN index over (team_id, tsv) and one over (team_id, ekakte_word_pairs(tsv)), replacing
               the two over the text alone (btree_gin gives GIN the integer's equality; it is a trusted
               extension, so the database owner may create it without being superuser);
-  SQLite      pages_fts gets team_id as a second indexed column; the search asks for `team_id : "7"`
-              and keeps its words to the text column, so that no word matches a team's number.
+  SQLite      pages_fts gets the team as a second indexed column, read from the view pages_fts_content
+              as a token no query word can match (U+E000 and the number: "\ue0007").
 The search still checks each page's document and case against the caller's scope: the copy decides
 which pages are read first, never what may be seen. The copy is kept in step in the same transaction:
 ingest.py writes it with each new page (having read the case's team under a share lock, which a
@@ -79,11 +79,22 @@ def _upgrade_sqlite() -> None:
     _drop_fts()
     op.execute("ALTER TABLE pages ADD COLUMN team_id INTEGER")
     op.execute(f"UPDATE pages SET team_id = {_TEAMS_OF_PAGES}")
-    _create_fts(("text", "team_id"))
+    # FTS5 reads the team as a token of its own kind: U+E000 (private use, a token character to unicode61
+    # and never part of a query word, which starts with a letter or digit and has no such character)
+    # and the team's number. So no word of a query can match a team, and the query needs no column
+    # filters, which cost FTS5 a look at every match's positions (~15 % of a search).
+    op.execute(
+        f"CREATE VIEW pages_fts_content AS SELECT id, text, {_team_token('pages.')} AS team FROM pages"
+    )
+    _create_fts("pages_fts_content", {"text": "{}text", "team": _team_token("{}")}, "text, team_id")
     op.execute(
         "CREATE TRIGGER cases_team_to_pages AFTER UPDATE OF team_id ON cases"
         f" WHEN NEW.team_id IS NOT OLD.team_id BEGIN {_CASE_TEAM_TO_PAGES}; END"
     )
+
+
+def _team_token(prefix: str) -> str:
+    return f"char(57344) || {prefix}team_id"
 
 
 def _drop_fts() -> None:
@@ -92,14 +103,16 @@ def _drop_fts() -> None:
     op.execute("DROP TABLE pages_fts")
 
 
-def _create_fts(columns: tuple[str, ...]) -> None:
-    """The external-content FTS5 table over these columns of pages, filled, and the triggers that keep it."""
+def _create_fts(content: str, columns: dict[str, str], read: str) -> None:
+    """The external-content FTS5 table over `content` (pages, or a view of it), filled, and the triggers
+    on pages that keep it: `columns` maps each FTS5 column to its value, "{}" standing for "new." or
+    "old."; `read` names the columns of pages the values are made of."""
     listed = ", ".join(columns)
-    new = ", ".join(f"new.{c}" for c in columns)
-    old = ", ".join(f"old.{c}" for c in columns)
+    new = ", ".join(value.format("new.") for value in columns.values())
+    old = ", ".join(value.format("old.") for value in columns.values())
     op.execute(
         f"CREATE VIRTUAL TABLE pages_fts USING fts5({listed},"
-        " content='pages', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
+        f" content='{content}', content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
     )
     op.execute("INSERT INTO pages_fts(pages_fts) VALUES ('rebuild')")
     op.execute(
@@ -111,7 +124,7 @@ def _create_fts(columns: tuple[str, ...]) -> None:
         f" INSERT INTO pages_fts(pages_fts, rowid, {listed}) VALUES ('delete', old.id, {old}); END"
     )
     op.execute(
-        f"CREATE TRIGGER pages_fts_update AFTER UPDATE OF {listed} ON pages BEGIN"
+        f"CREATE TRIGGER pages_fts_update AFTER UPDATE OF {read} ON pages BEGIN"
         f" INSERT INTO pages_fts(pages_fts, rowid, {listed}) VALUES ('delete', old.id, {old});"
         f" INSERT INTO pages_fts(rowid, {listed}) VALUES (new.id, {new}); END"
     )
@@ -130,5 +143,6 @@ def downgrade() -> None:
         return
     op.execute("DROP TRIGGER cases_team_to_pages")
     _drop_fts()
+    op.execute("DROP VIEW pages_fts_content")
     op.execute("ALTER TABLE pages DROP COLUMN team_id")
-    _create_fts(("text",))
+    _create_fts("pages", {"text": "{}text"}, "text")

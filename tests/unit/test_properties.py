@@ -398,8 +398,8 @@ MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 WORD = re.compile(rf"\w[\w{MARKS}]*")
 FTS_WORD = rf"\w[\w{MARKS}]*"
 FTS_PART = rf'(?:"{FTS_WORD}"\*|"{FTS_WORD}(?: {FTS_WORD})+")'
-FTS_TEAMS = r'team_id : \("\d+"(?: OR "\d+")*\)'
-FTS_EXPRESSION = re.compile(rf"{FTS_TEAMS} AND text : \({FTS_PART}(?: AND {FTS_PART})*\)")
+FTS_TEAMS = r'\("\ue000\d+"(?: OR "\ue000\d+")*\)'
+FTS_EXPRESSION = re.compile(rf"{FTS_TEAMS} AND {FTS_PART}(?: AND {FTS_PART})*")
 HOSTILE = [
     '"',
     '""',
@@ -496,6 +496,7 @@ def test_a_query_is_refused_or_only_words(raw: str) -> None:
     expression = _Sqlite.expression(query, TEAMS)
     assert FTS_EXPRESSION.fullmatch(expression), expression
     assert expression.count(" AND ") == len(query.terms) + len(query.phrases)
+    assert _Sqlite.expression(query, None) == expression.split(" AND ", 1)[1]
 
     # PostgreSQL gets the same query as typed: one chunk list for the words, one text per phrase
     assert bool(query.chunks) == bool(query.terms)
@@ -522,12 +523,12 @@ TEAMS = [7, 1]
 
 
 def fts_table(rows: list[str]) -> sqlite3.Connection:
-    """An in-memory FTS5 table like pages_fts (same columns and tokenizer), rowids 1, 2, … in the order
-    given, of the TEAMS in turn."""
+    """An in-memory FTS5 table like pages_fts (same columns, team tokens and tokenizer), rowids 1, 2, …
+    in the order given, of the TEAMS in turn."""
     con = sqlite3.connect(":memory:")
-    con.execute('CREATE VIRTUAL TABLE t USING fts5(text, team_id, tokenize="unicode61 remove_diacritics 2")')
+    con.execute('CREATE VIRTUAL TABLE t USING fts5(text, team, tokenize="unicode61 remove_diacritics 2")')
     con.executemany(
-        "INSERT INTO t (rowid, text, team_id) VALUES (?, ?, ?)",
+        "INSERT INTO t (rowid, text, team) VALUES (?, ?, char(57344) || ?)",
         [(n, row, TEAMS[(n - 1) % len(TEAMS)]) for n, row in enumerate(rows, start=1)],
     )
     return con
@@ -596,14 +597,16 @@ def test_fts5_finds_only_the_pages_of_the_teams_asked_for(
 
 
 def test_a_team_number_is_not_a_word_of_the_page() -> None:
-    """The team column's tokens are numbers: a search for "7" (or "1", a prefix of "12") must find the
-    pages that say 7, not every page of team 7 or 12."""
+    """A team's token holds its number: a search for "7" (or "1", a prefix of "12") must find the pages
+    that say 7, not every page of team 7 or 12."""
     con = fts_table(["Zimmer 7", "Zimmer acht"])
     try:
         assert match(con, parse_query("7")) == {1}
         assert match(con, parse_query("1")) == set()
         assert match(con, parse_query("Zimmer 7"), [1]) == set()  # row 1 is of team 7
         assert match(con, parse_query("7"), None) == {1}  # words alone, for a caller of most teams
+        assert match(con, parse_query("\ue0007"), None) == {1}  # typed as the token: still the word 7
+        assert match(con, parse_query("\ue0007 acht"), None) == set()
     finally:
         con.close()
 
