@@ -38,7 +38,7 @@ def test_the_migrations_produce_exactly_the_models(settings: Settings) -> None:
     assert diff == []
 
 
-def test_on_postgresql_a_page_row_keeps_its_tsvector_and_the_scope_has_covering_indexes(
+def test_on_postgresql_a_page_row_keeps_its_tsvector_and_the_indexes_are_the_searchs(
     settings: Settings,
 ) -> None:
     """Migration 0006: a page's text leaves the row before its tsvector does, and the search's scope
@@ -60,7 +60,8 @@ def test_on_postgresql_a_page_row_keeps_its_tsvector_and_the_scope_has_covering_
             conn.execute(
                 text(
                     "SELECT indexname, indexdef FROM pg_indexes"
-                    " WHERE indexname IN ('ix_documents_search_scope', 'ix_cases_search_scope')"
+                    " WHERE indexname IN ('ix_documents_search_scope', 'ix_cases_search_scope',"
+                    " 'ix_pages_team_tsv', 'ix_pages_team_word_pairs')"
                 )
             ).all()
         )
@@ -68,6 +69,9 @@ def test_on_postgresql_a_page_row_keeps_its_tsvector_and_the_scope_has_covering_
     assert storage == {"text": "e", "tsv": "m"}  # EXTERNAL, MAIN
     assert "(id) INCLUDE (case_id, state, document_type)" in indexes["ix_documents_search_scope"]
     assert "(id) INCLUDE (team_id, case_number)" in indexes["ix_cases_search_scope"]
+    # Migration 0007: the text indexes are per team.
+    assert "USING gin (team_id, tsv)" in indexes["ix_pages_team_tsv"]
+    assert "USING gin (team_id, ekakte_word_pairs(tsv))" in indexes["ix_pages_team_word_pairs"]
 
 
 def test_init_is_idempotent(settings: Settings) -> None:
