@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Connection, create_engine, select, text
 
 from ekakte.archive import Archive, initialize
 from ekakte.config import Settings, load_settings
@@ -18,6 +20,36 @@ from ekakte.db.schema import HEAD, REVISIONS, include_in_autogenerate
 from ekakte.errors import SchemaError
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def archive_at(
+    revision: str, stack_env: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[Settings, Connection]]:
+    """A new archive of the stack (on PostgreSQL the run's database started over) migrated only to
+    `revision`, and a connection in a transaction on it, to fill it as an archive of that age was."""
+    from importlib.resources import files
+
+    from alembic import command
+
+    from ekakte.db.session import make_engine
+
+    settings = load_settings({**stack_env, "EKAKTE_HOME": str(tmp_path / "old")})
+    if settings.database_url.startswith("postgresql"):
+        engine = create_engine(settings.database_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+    engine = make_engine(settings.database_url, create=True)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("ekakte.migrations")))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            yield settings, conn
+    finally:
+        engine.dispose()
 
 
 def test_the_revision_list_matches_the_migration_scripts() -> None:
@@ -115,28 +147,14 @@ def test_upgrading_an_archive_from_0002_keeps_its_pages_and_indexes_their_text(
     """An archive made before OCR existed (revision 0002) with pending pages: 0003 keeps every page
     and its text reaches the new search index."""
     from datetime import UTC, date, datetime
-    from importlib.resources import files
 
-    from alembic import command
     from sqlalchemy import update
 
     from ekakte.db.models import Page
-    from ekakte.db.session import make_engine
     from ekakte.search import search
     from tests.conftest import CASE, READER, organise
 
-    settings = load_settings({**stack_env, "EKAKTE_HOME": str(tmp_path / "old")})
-    if settings.database_url.startswith("postgresql"):
-        engine = create_engine(settings.database_url)
-        with engine.begin() as conn:  # start the run's database over, at 0002
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-    engine = make_engine(settings.database_url, create=True)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(files("ekakte.migrations")))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0002")
+    with archive_at("0002", stack_env, tmp_path) as (settings, conn):
         now = datetime.now(UTC)
         conn.execute(
             text("INSERT INTO cases (case_number, opened_on, created_at) VALUES (:n, :d, :t)"),
@@ -161,7 +179,6 @@ def test_upgrading_an_archive_from_0002_keeps_its_pages_and_indexes_their_text(
                 ),
                 {"n": number},
             )
-    engine.dispose()
 
     initialize(settings)  # upgrades to head
     organise(settings)
@@ -184,30 +201,15 @@ def test_upgrading_from_0006_gives_every_page_its_cases_team_and_indexes_it_per_
     page of an assigned case is found by that team's caseworker without anyone touching the case, a page
     of an unassigned case by nobody until the case is assigned."""
     from datetime import UTC, date, datetime
-    from importlib.resources import files
-
-    from alembic import command
 
     from ekakte.actor import Actor
-    from ekakte.db.session import make_engine
     from ekakte.principals import add_user, assign_case
     from ekakte.search import search
     from tests.conftest import ADMIN, TEAM, organise
 
-    settings = load_settings({**stack_env, "EKAKTE_HOME": str(tmp_path / "old")})
-    postgres = settings.database_url.startswith("postgresql")
-    if postgres:
-        engine = create_engine(settings.database_url)
-        with engine.begin() as conn:  # start the run's database over, at 0006
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-    engine = make_engine(settings.database_url, create=True)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(files("ekakte.migrations")))
     now = datetime.now(UTC)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0006")
+    with archive_at("0006", stack_env, tmp_path) as (settings, conn):
+        postgres = settings.database_url.startswith("postgresql")
         conn.execute(text("INSERT INTO teams (name, created_at) VALUES ('legacy', :t)"), {"t": now})
         legacy_id = conn.execute(text("SELECT id FROM teams")).scalar_one()
         for n, number, team in ((1, "11111BG1111111", legacy_id), (2, "22222BG2222222", None)):
@@ -246,7 +248,6 @@ def test_upgrading_from_0006_gives_every_page_its_cases_team_and_indexes_it_per_
                 ),
                 {"case": case_id},
             )
-    engine.dispose()
 
     initialize(settings)  # upgrades to head
     engine = create_engine(settings.database_url)

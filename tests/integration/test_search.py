@@ -187,18 +187,12 @@ def test_a_scan_imported_while_its_case_changes_team_gets_the_new_team(
         )
     )
     with archive.transaction() as session:  # a reassignment, not yet committed
-        session.execute(
-            update(Case).where(Case.case_number == CASE).values(team_id=_team_id(archive, OTHER_TEAM))
-        )
+        session.execute(update(Case).where(Case.case_number == CASE).values(team_id=team_b))
         importer.start()
         time.sleep(1.5)
         assert importer.is_alive()  # waiting for the case
     importer.join(timeout=60)
-    assert imported
-    with archive.transaction() as session:
-        teams = set(session.scalars(select(Page.team_id).where(Page.document_id == imported[0])))
-    assert teams == {team_b}
-    pages_follow_their_cases(archive)
+    assert_imported_into(archive, imported, team_b)
 
 
 @pytest.mark.parametrize("how", ["case assign", "UPDATE cases"])
@@ -241,11 +235,7 @@ def test_a_case_reassigned_while_a_scan_is_being_imported_takes_the_new_pages_al
         with archive.transaction() as session:
             session.execute(update(Case).where(Case.case_number == CASE).values(team_id=team_b))
     importer.join(timeout=60)
-    assert imported
-    with archive.transaction() as session:
-        teams = set(session.scalars(select(Page.team_id).where(Page.document_id == imported[0])))
-    assert teams == {team_b}
-    pages_follow_their_cases(archive)
+    assert_imported_into(archive, imported, team_b)
 
 
 def test_a_caseworker_of_most_teams_finds_all_of_theirs_and_nothing_else(
@@ -262,6 +252,15 @@ def test_a_caseworker_of_most_teams_finds_all_of_theirs_and_nothing_else(
     assign_case(archive, ADMIN, OTHER_CASE, "team-c")
     assert found(archive, corpus, "Mietvertrag", both) == ["miete"]
     assert found(archive, corpus, "Bonn", both) == []
+
+
+def assert_imported_into(archive: Archive, imported: list[uuid.UUID], team: int) -> None:
+    """The import finished, its pages have `team`, and every page's team is its case's."""
+    assert imported
+    with archive.transaction() as session:
+        teams = set(session.scalars(select(Page.team_id).where(Page.document_id == imported[0])))
+    assert teams == {team}
+    pages_follow_their_cases(archive)
 
 
 def _team_id(archive: Archive, name: str) -> int:
