@@ -91,20 +91,30 @@ def _principals(session: Session, names: list[str]) -> dict[str, _Row]:
     return found
 
 
-def resolve(session: Session, actor: Actor) -> Subject | None:
-    """The effective Subject, or None when the caller (or whom it acts for) is unknown or disabled,
-    or acts for someone without being a `service` principal."""
+# Whom a `service` principal may act for: people who work with case contents. Never admins, auditors,
+# records managers or other services: a deputy acting for them would turn the benefits software's
+# credentials into every administrative power (users, clearances, holds, the trail).
+ACTING_FOR_ROLES = frozenset({Role.CASEWORKER, Role.TEAM_LEAD, Role.SCAN_OPERATOR})
+UNKNOWN_USER = "unknown or disabled user"
+
+
+def resolve(session: Session, actor: Actor) -> tuple[Subject | None, str]:
+    """The effective Subject (whose permissions count) or None, and then why: the caller (or whom it acts
+    for) is unknown or disabled, or acts for someone without being a `service` principal, or acts for
+    someone who holds more than content roles (ACTING_FOR_ROLES)."""
     found = _principals(session, [actor.name] + ([actor.on_behalf_of] if actor.on_behalf_of else []))
     caller = found.get(actor.name)
     if caller is None or caller.disabled:
-        return None
-    name, principal = actor.name, caller
+        return None, UNKNOWN_USER
+    name, principal = actor.on_behalf_of or actor.name, caller
     if actor.on_behalf_of is not None:
         target = found.get(actor.on_behalf_of)
         if Role.SERVICE not in caller.roles or target is None or target.disabled:
-            return None
-        name, principal = actor.on_behalf_of, target
-    return Subject(name, frozenset(principal.roles), frozenset(principal.teams), principal.health)
+            return None, UNKNOWN_USER
+        if not target.roles or not target.roles <= {str(r) for r in ACTING_FOR_ROLES}:
+            return None, "a service may act only for caseworkers, team leads and scan operators"
+        principal = target
+    return Subject(name, frozenset(principal.roles), frozenset(principal.teams), principal.health), ""
 
 
 def decide(
@@ -118,7 +128,7 @@ def decide(
     """Pure policy, deny by default. `case_team_id` None means the case is unassigned or does not exist:
     team-bound roles are then refused, with the same answer either way (no existence oracle)."""
     if subject is None:
-        return Decision(False, "unknown or disabled user")
+        return Decision(False, UNKNOWN_USER)
     roles = subject.roles
 
     def on_own_team() -> Decision:
@@ -151,8 +161,11 @@ def decide(
             return Decision(True, "admin")
         if Role.TEAM_LEAD not in roles:
             return Decision(False, "only team leads and admins assign cases")
-        if case_team_id is not None and case_team_id not in subject.team_ids:
-            return Decision(False, "case belongs to another team")
+        # Only within the team lead's teams: an unassigned (or unknown) case is the admins' to assign,
+        # else any team lead could claim whatever the mail room imported into it, and "created" would
+        # tell that a case did not exist.
+        if case_team_id is None or case_team_id not in subject.team_ids:
+            return Decision(False, "case is not one of the team lead's teams")
         if target_team_id not in subject.team_ids:
             return Decision(False, "target team is not one of the team lead's teams")
         return Decision(True, "team lead")
@@ -200,7 +213,9 @@ def _by_role(roles: frozenset[str], allowed: set[Role]) -> Decision:
 
 def check(session: Session, actor: Actor, action: Action, **context: Any) -> Decision:
     """Resolve and decide without writing to the audit trail (the caller audits what it then does)."""
-    subject = resolve(session, actor)
+    subject, why_none = resolve(session, actor)
+    if subject is None:
+        return Decision(False, why_none)
     return replace(decide(subject, action, **context), subject=subject)
 
 

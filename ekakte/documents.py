@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
+import secrets
+import stat
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,11 +14,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from ekakte import audit
 from ekakte.access import Action, decide, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, Page, Team
-from ekakte.errors import InvalidInput, NotFound, OutputExists
+from ekakte.errors import EkakteError, InvalidInput, NotFound, OutputExists, shown
+from ekakte.private import refuse_archive_path
 from ekakte.storage import read_verified
 
 
@@ -218,36 +222,76 @@ def export_original(
     """Write the original scan to `target`, verified against its SHA-256 before it appears there.
 
     The bytes go to a temporary file beside `target` first; only a complete, verified copy is moved
-    into place, so a corrupt object never leaves a plausible-looking file behind.
+    into place, so a corrupt object never leaves a plausible-looking file behind. Never into the
+    archive's own folders (an export over its database or keys). The access is audited before a byte
+    is read; when the file then could not be written, a second entry (outcome `failed`) says why.
     """
     doc = _authorized_document(archive, actor, document_id, Action.DOC_GET)
-    if target.is_dir():
-        raise InvalidInput(
-            f"{target} is a folder: give the file name to write, e.g. {target / doc.original_filename}"
-        )
-    if target.exists() and not force:
-        raise OutputExists(f"{target} exists: use --force to overwrite it")
+    try:
+        _write_original(archive, doc, target, force)
+    except EkakteError as exc:
+        with archive.transaction() as session:
+            audit.append(
+                session, actor, str(Action.DOC_GET), "failed", case_number=doc.case_number,
+                document_id=str(document_id), reason=f"the file was not written: {exc}"[:500],
+            )  # fmt: skip
+        raise
+    return doc
+
+
+def _write_original(archive: Archive, doc: DocumentInfo, target: Path, force: bool) -> None:
+    """Everything relative to one descriptor of the target's folder, checked once it is open: a folder
+    renamed or swapped for a link meanwhile cannot lead the export into the archive's own folders."""
     directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".part")
+        folder = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
-        raise InvalidInput(f"cannot write to {directory}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot write to {shown(directory)}: {exc.strerror}") from None
+    tmp = f".{target.name}.{secrets.token_hex(6)}.part"
     try:
-        with os.fdopen(fd, "wb") as out:
+        refuse_archive_path(archive.settings, Path(os.readlink(f"/proc/self/fd/{folder}")), "export")
+        if _is_dir(target.name, folder):
+            raise InvalidInput(
+                f"{shown(target)} is a folder: give the file name to write,"
+                f" e.g. {shown(target / doc.original_filename)}"
+            )
+        if not force and _exists(target.name, folder):
+            raise OutputExists(f"{shown(target)} exists: use --force to overwrite it")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        # 0600: social data, readable by the exporting user only (set on the descriptor, not a name).
+        with os.fdopen(os.open(tmp, flags, 0o600, dir_fd=folder), "wb") as out:
+            os.fchmod(out.fileno(), 0o600)  # whatever the umask
             for chunk in read_verified(archive.store, doc.storage_key, doc.sha256, doc.size_bytes):
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp_name, 0o600)  # social data: readable by the exporting user only
         if force:
-            os.replace(tmp_name, target)
-        else:
-            os.link(tmp_name, target)  # refuses to replace a file that appeared meanwhile
+            os.replace(tmp, target.name, src_dir_fd=folder, dst_dir_fd=folder)
+        else:  # link() refuses to replace a file that appeared meanwhile
+            os.link(tmp, target.name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
     except FileExistsError:
-        raise OutputExists(f"{target} exists: use --force to overwrite it") from None
+        raise OutputExists(f"{shown(target)} exists: use --force to overwrite it") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {shown(target)}: {exc.strerror}") from None
     finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    return doc
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=folder)
+        os.close(folder)
+
+
+def _is_dir(name: str, folder: int) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=folder).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _exists(name: str, folder: int) -> bool:
+    try:
+        os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,15 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
+from ekakte import audit
 from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.audit import append
-from ekakte.db.dialect import insert_or_ignore
+from ekakte.db.dialect import insert_or_ignore, serialize_writers
 from ekakte.db.models import Case, Principal, PrincipalRole, Team, TeamMember
 from ekakte.errors import InvalidInput, NotFound
+from ekakte.facts import BOOTSTRAP, fact, remember
 from ekakte.roles import Role
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")
@@ -175,6 +177,8 @@ def revoke(
 
     def work(session: Session) -> UserInfo:
         principal = _principal(session, name)
+        if Role.ADMIN.value in roles and not principal.disabled:
+            _keep_an_admin(session, principal, f"revoke admin from {name}")
         if roles:
             session.execute(
                 delete(PrincipalRole).where(
@@ -195,7 +199,10 @@ def revoke(
 
 def disable_user(archive: Archive, actor: Actor, name: str) -> None:
     def work(session: Session) -> None:
-        _principal(session, name).disabled = True
+        principal = _principal(session, name)
+        if Role.ADMIN.value in _info(session, principal).roles:
+            _keep_an_admin(session, principal, f"disable {name}")
+        principal.disabled = True
 
     _manage(archive, actor, f"disable user {name}", work)
 
@@ -221,25 +228,44 @@ def _info(session: Session, principal: Principal) -> UserInfo:
     return UserInfo(principal.name, roles, teams, principal.health_clearance, principal.disabled)
 
 
-def bootstrap_admin(archive: Archive, actor: Actor) -> bool:
-    """Make `actor` an admin when the archive has no admin yet (`ekakte init`); True if it did."""
+def bootstrap_admin(archive: Archive, actor: Actor, name: str | None = None) -> bool:
+    """Make `name` (by default the caller) the archive's first admin, once in the archive's life: only
+    while it has no principals and no earlier bootstrap is recorded (`ekakte init`); True if it did.
+
+    Never touches an existing principal: a disabled user stays disabled, a revoked admin stays revoked.
+    After the first admin, only admins make admins (and the last one cannot be removed, see
+    `_keep_an_admin`), so an archive whose admins are gone by other means is mended by whoever holds
+    the database, not by whoever can run `init`.
+    """
+    name = _check_name("user", name or actor.name)
     with archive.transaction() as session:
-        has_admin = session.scalar(select(exists().where(PrincipalRole.role == Role.ADMIN.value)))
-        if has_admin:
+        serialize_writers(session, audit.AUDIT_LOCK)  # two concurrent inits: one makes the admin
+        if fact(session, BOOTSTRAP) is not None or session.scalar(select(exists().where(Principal.id > 0))):
             return False
-        principal = session.scalar(select(Principal).where(Principal.name == actor.name))
-        if principal is None:
-            principal = Principal(
-                name=actor.name, health_clearance=False, disabled=False, created_at=datetime.now(UTC)
-            )
-            session.add(principal)
-            session.flush()
-        principal.disabled = False
+        principal = Principal(name=name, health_clearance=False, disabled=False, created_at=datetime.now(UTC))
+        session.add(principal)
+        session.flush()
         _grant(session, principal.id, [Role.ADMIN.value], [])
-        append(
-            session, actor, "user.bootstrap", "allowed", reason=f"{actor.name} made the first admin by init"
-        )
+        remember(session, BOOTSTRAP, name)
+        append(session, actor, "user.bootstrap", "allowed", reason=f"{name} made the first admin by init")
     return True
+
+
+def _keep_an_admin(session: Session, principal: Principal, what: str) -> None:
+    """InvalidInput if `principal` is the last enabled admin: an archive without one can only be mended
+    by a new bootstrap, which is exactly what must never happen twice."""
+    others = session.scalar(
+        select(exists().where(
+            PrincipalRole.role == Role.ADMIN.value,
+            PrincipalRole.principal_id == Principal.id,
+            Principal.id != principal.id,
+            Principal.disabled.is_(False),
+        ))
+    )  # fmt: skip
+    if not others:
+        raise InvalidInput(
+            f"cannot {what}: {principal.name} is the archive's last admin; make another user admin first"
+        )
 
 
 def assign_case(archive: Archive, actor: Actor, case_number: str, team: str) -> None:

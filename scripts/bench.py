@@ -142,7 +142,7 @@ def prepare(env: dict[str, str]) -> int:
     from ekakte.principals import add_team, grant
 
     settings = load_settings(env)
-    initialize(settings, admin=ACTOR)
+    initialize(settings, ACTOR, first_admin=ACTOR.name)
     with Archive.open(settings) as archive:
         add_team(archive, ACTOR, "bench-team")
         grant(archive, ACTOR, ACTOR.name, ["scan_operator", "caseworker"], ["bench-team"])

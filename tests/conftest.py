@@ -124,8 +124,10 @@ def organise(settings: Settings) -> None:
 def fresh_server_env(home: Path, pg_url: str, s3: S3Server) -> dict[str, str]:
     """An initialised, organised PostgreSQL + S3 archive: the run's database emptied, a new bucket."""
     env = server_env(home, pg_url, s3, f"ekakte-{uuid.uuid4().hex[:12]}")
-    initialize(load_settings(env))
+    # Emptied first: init records the fingerprint of this home's new protocol key, and refuses a
+    # database that knows another one (an earlier test's).
     _reset_postgres(pg_url)
+    initialize(load_settings(env))
     organise(load_settings(env))
     return env
 

@@ -8,17 +8,28 @@ from ekakte.cli import State, emit_json, pass_state
 
 
 @click.command()
+@click.option(
+    "--admin",
+    "first_admin",
+    metavar="NAME",
+    help="Make NAME the first admin instead of the OS user running init.",
+)
 @pass_state
-def init(state: State) -> None:
+def init(state: State, first_admin: str | None) -> None:
     """Create an archive: home folder, database schema, object store (safe to run again).
 
-    The OS user who runs it becomes the first admin when the archive has none.
+    The first init of an archive makes its caller (or --admin NAME) the first admin. That happens once
+    in the archive's life; afterwards only admins make admins.
     """
     from ekakte.archive import initialize
 
-    report = initialize(state.settings, admin=state.actor)
+    report = initialize(state.settings, state.actor, first_admin=first_admin or state.actor.name)
+    for change in report.tightened:
+        click.echo(f"made private: {change}")
     if report.admin_created:
         click.echo(f"{report.admin_created} is the archive's first admin (see `ekakte user --help`)")
+    else:
+        click.echo("the archive has had its first admin already: nobody was made admin")
     click.echo(
         f"archive ready: database {report.database} (schema {report.revision_after}),"
         f" objects {report.storage}"
@@ -36,7 +47,7 @@ def db_upgrade(state: State) -> None:
     """Apply the migrations this ekakte ships to the configured database."""
     from ekakte.archive import upgrade_database
 
-    report = upgrade_database(state.settings)
+    report = upgrade_database(state.settings, state.actor)
     if report.revision_before == report.revision_after:
         click.echo(f"database {report.database} is up to date (schema {report.revision_after})")
     else:

@@ -235,6 +235,17 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class ArchiveFact(Base):
+    """Something the archive remembers about itself: `bootstrap` (its first admin, set once by `init`),
+    `protocol_key` (the fingerprint of its deletion protocol's key)."""
+
+    __tablename__ = "archive_facts"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+    recorded_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+
+
 class RetentionRuleSet(Base):
     """A rules file as loaded, kept verbatim: version N is what `retention rules show --version N` shows."""
 

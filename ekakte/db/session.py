@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from ekakte.errors import DatabaseError, SchemaError
+from ekakte.errors import ConfigError, DatabaseError, SchemaError
 
 # Execution option marking a unit of work that only reads.
 READ_ONLY = "ekakte_read_only"
@@ -30,7 +31,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     """An engine for `url`. For SQLite, `create=False` refuses to conjure an empty database file."""
     path = sqlite_path(url)
     if path is not None:
-        if not path.exists() and not create:
+        if not _database_file_exists(path) and not create:
             raise SchemaError(f"there is no archive database at {path}: run `ekakte init`")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,6 +39,24 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
         _tune_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+
+
+def _database_file_exists(path: Path) -> bool:
+    """Whether the SQLite file is there; ConfigError when this OS account may not use it (the embedded
+    archive belongs to one account: "no archive here, run init" would be the wrong advice)."""
+    try:
+        path.stat()
+        usable = os.access(path, os.R_OK | os.W_OK)
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        usable = False
+    if not usable:
+        raise ConfigError(
+            f"cannot open the archive database {path}: permission denied. The embedded archive belongs to"
+            " the one OS account that runs it; use it as that account (or through the archive's service)"
+        )
+    return True
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -36,6 +36,7 @@ from ekakte.db.dialect import exclusive_job, insert_or_ignore
 from ekakte.db.models import Case, DeletionRecord, Document, DocumentState, LegalHold, Page
 from ekakte.db.session import sqlite_path
 from ekakte.errors import Busy, ConfigError, InvalidInput, StorageError
+from ekakte.facts import PROTOCOL_KEY, fact, remember
 from ekakte.retention.holds import active_on, is_held
 from ekakte.retention.worm import sync_object_locks
 
@@ -79,6 +80,26 @@ def protocol_key(settings: Settings) -> bytes:
     if len(key) < 32:
         raise ConfigError(f"the protocol key in {path} is shorter than 32 characters: damaged?")
     return key.encode()
+
+
+def archive_protocol_key(archive: Archive) -> bytes:
+    """The protocol key, checked against the fingerprint the archive recorded when it first used one:
+    a host whose EKAKTE_PROTOCOL_KEY (or key file) differs would write entries nobody can find by case,
+    so it is refused (ConfigError) instead. The first use records the fingerprint."""
+    key = protocol_key(archive.settings)
+    mine = hmac.new(key, b"ekakte protocol key fingerprint", hashlib.sha256).hexdigest()
+    with archive.reading() as session:
+        recorded = fact(session, PROTOCOL_KEY)
+    if recorded is None:
+        with archive.transaction() as session:
+            recorded = remember(session, PROTOCOL_KEY, mine)
+    if not hmac.compare_digest(recorded, mine):
+        raise ConfigError(
+            "this protocol key is not the archive's (its fingerprint differs from the one recorded when the"
+            " archive first used a key): set the same EKAKTE_PROTOCOL_KEY on every host, or copy the"
+            " first host's protocol.key"
+        )
+    return key
 
 
 def case_hash(key: bytes, case_number: str) -> str:
@@ -227,7 +248,7 @@ def sweep(
         decision = gate(session, actor, Action.RETENTION, detail=f"retention sweep as of {day}")
     if not decision.allowed:
         raise refuse("retention sweep")
-    key = protocol_key(archive.settings)
+    key = archive_protocol_key(archive)
     step: Step = on_step or (lambda _step, _ids: None)
     lock_file = _lock_file(archive)
     with exclusive_job(archive.engine, SWEEP_LOCK, lock_file) as alone:
@@ -476,7 +497,7 @@ def protocol(
             DeletionRecord.deleted_at >= datetime(since.year, since.month, since.day, tzinfo=UTC)
         )
     if number:
-        stmt = stmt.where(DeletionRecord.case_hash == case_hash(protocol_key(archive.settings), number))
+        stmt = stmt.where(DeletionRecord.case_hash == case_hash(archive_protocol_key(archive), number))
     with archive.reading() as session:
         return [
             ProtocolEntry(

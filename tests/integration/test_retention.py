@@ -277,8 +277,8 @@ def locked(request: pytest.FixtureRequest, tmp_path: Path) -> Archive:
         tmp_path / "home", pg_url, request.getfixturevalue("s3"), f"worm-{uuid.uuid4().hex[:12]}"
     )
     env["EKAKTE_S3_OBJECT_LOCK"] = "true"
+    _reset_postgres(pg_url)  # before init, which records this home's protocol key (see conftest)
     initialize(load_settings(env))
-    _reset_postgres(pg_url)
     organise(load_settings(env))
     archive = Archive.open(load_settings(env))
     request.addfinalizer(archive.close)
