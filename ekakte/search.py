@@ -17,7 +17,7 @@ operators.
 Access comes first: the query itself only looks at pages of documents the actor may read (cases of
 its teams; restricted types only with the health clearance), so nothing it cannot see is counted
 or ranked. The text indexes are per team (pages.team_id, a copy of the case's team, migration 0007), so
-the index hands out only the caller's teams' matches (for a caller of most teams, the words alone:
+the index hands out only the caller's teams' matches (for a caller of every team, the words alone:
 _index_teams); the join against documents and cases still decides. Of the pages it may see, the
 newest RANK_WINDOW matching ones are ranked: FTS5 walks its doclists newest first; PostgreSQL reads
 slices of page ids from the newest down, each sized from the density of in-scope matches so far
@@ -167,7 +167,8 @@ class SearchResult:
 class _Dialect(Protocol):
     """How one database matches, ranks and cuts snippets."""
 
-    # Below this share of the archive's teams, the caller's teams are asked of the text index (_index_teams).
+    # Below this share of the archive's teams, the caller's teams are asked of the text index (_index_teams);
+    # 1.0: unless the caller is of every team, whose search then passes over only unassigned cases' pages.
     teams_share: float
 
     def candidates(
@@ -391,10 +392,12 @@ _DOCUMENT_TEXT = cast(Page.document_id, Text)
 class _Sqlite:
     """FTS5: every word a prefix, phrases as phrases; diacritics folded by the tokenizer."""
 
-    # FTS5 walks the teams' doclists beside the words', which pays for a few small teams: ten teams, a
-    # caller of 1, 2, 3, 5, 10 of them, p95 38, 40, 39, 40, 43 ms with the teams against 60, 43, 38, 37,
-    # 32 without.
-    teams_share = 0.3
+    # Asked for the caller's teams unless it is of every team, as on PostgreSQL, although for a caller of
+    # many teams the words alone were a few ms faster (ten teams, a caller of 1, 2, 3, 5 of them, p95 38,
+    # 40, 39, 40 ms with the teams against 60, 43, 38, 37 without): with the words alone, the time of a
+    # search grew with the other teams' matching pages (3.14 against 2.07 ms for a word on none), which
+    # tells a caseworker whether a name occurs in another team's files. `make bench`, group oracles.
+    teams_share = 1.0
 
     @staticmethod
     def expression(query: Query, teams: list[int] | None) -> str:

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import sample_scans  # noqa: E402
-from sqlalchemy import Connection, create_engine, text  # noqa: E402
+from sqlalchemy import Connection, create_engine, inspect, text  # noqa: E402
 
 from ekakte.actor import Actor  # noqa: E402
 from ekakte.archive import Archive, initialize  # noqa: E402
@@ -56,7 +56,7 @@ from ekakte.hotfolder import import_directory  # noqa: E402
 from ekakte.ingest import DocumentMeta  # noqa: E402
 from tests.services import free_port, postgres_database  # noqa: E402
 
-GROUPS = ("import", "lookup", "ocr", "search", "rss", "retention")
+GROUPS = ("import", "lookup", "ocr", "search", "rss", "retention", "oracles")
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
 PG_DOCS = int(os.environ.get("BENCH_PG_DOCS", "1000000"))
 SQLITE_DOCS = int(os.environ.get("BENCH_SQLITE_DOCS", "100000"))
@@ -712,6 +712,154 @@ def run_search(base: Path) -> None:
         bench_search("PostgreSQL (tsvector)", env, SEARCH_DOCS)
 
 
+# --- oracles --------------------------------------------------------------------------------------------
+
+ORACLE_DOCS = int(os.environ.get("BENCH_ORACLE_DOCS", "30000"))
+ORACLE_RUNS = int(os.environ.get("BENCH_ORACLE_RUNS", "300"))
+ORACLE_TEAMS = 3  # the caller is of one: a third of the teams, where SQLite used to ask for the words alone
+OTHERS_WORD = "Zebrafink"  # on every page of the second team's cases
+RESTRICTED_WORD = "Walrossbart"  # on every restricted page (Gutachten) of the caller's own team
+NOWHERE_WORD = "Quokkabar"  # on no page at all
+
+
+def oracle_case_team(case_id: str) -> str:
+    """Which of the oracle archive's teams case `case_id` (SQL) belongs to: 0 the caller's."""
+    return f"(({case_id}) % {ORACLE_TEAMS})"
+
+
+def seed_oracle_pages(docs: int, team: int) -> Callable[[Connection], None]:
+    """One page per document, with a word only the other team's pages have, and one only the caller's
+    own team's restricted pages have."""
+
+    def insert(conn: Connection) -> None:
+        document_id = SEED_DOCUMENT_ID[conn.dialect.name]
+        cases = docs // DOCS_PER_CASE
+        statement = text(
+            "INSERT INTO pages (document_id, number, text, ocr_state, attempts, team_id)"
+            " VALUES (:d, 1, :t, 'done', 0, :team)"
+        )
+        for first in range(1, docs + 1, 5000):
+            batch = []
+            for g in range(first, min(first + 5000, docs + 1)):
+                case_team = ((g % cases) + 1) % ORACLE_TEAMS
+                extra = (
+                    OTHERS_WORD
+                    if case_team == 1
+                    else RESTRICTED_WORD
+                    if case_team == 0 and g % 5 == 0
+                    else ""
+                )
+                batch.append({"d": document_id(g), "t": f"{page_text(g)}\n{extra}", "team": team})
+            conn.execute(statement, batch)
+
+    return insert
+
+
+def bench_oracles(label: str, env: dict[str, str]) -> None:
+    """Whether what a caseworker may not see shows in the time a search or a lookup takes: searches
+    that find nothing the caller may see, for a word on thousands of other teams' pages, on thousands
+    of restricted pages of the caller's own team (the caller has no health clearance), and on no page;
+    lookups of another team's case and document against ones that do not exist. Interleaved in random
+    order, ORACLE_RUNS times each; the gap is the difference of the medians, with each side's spread."""
+    from ekakte.documents import case_documents, get_document
+    from ekakte.principals import add_team
+    from ekakte.search import search
+
+    settings = load_settings(env)
+    team = prepare(env)
+    own = oracle_case_team("(g % :cases) + 1")
+    restricted = f"CASE WHEN {own} = 0 AND g % 5 = 0 THEN 'Gutachten' ELSE 'Antrag' END"
+    seed(
+        settings.database_url,
+        ORACLE_DOCS,
+        team,
+        document_type=restricted,
+        pages=seed_oracle_pages(ORACLE_DOCS, team),
+    )
+    with Archive.open(settings) as archive:
+        for n in range(2, ORACLE_TEAMS + 1):
+            add_team(archive, ACTOR, f"bench-team-{n}")
+    engine = create_engine(settings.database_url)
+    with engine.begin() as conn:
+        which = oracle_case_team("cases.id")
+        conn.execute(
+            text(
+                "UPDATE cases SET team_id = (SELECT id FROM teams WHERE name ="
+                f" CASE {which} WHEN 0 THEN 'bench-team' ELSE 'bench-team-' || ({which} + 1) END)"
+            )
+        )
+        columns = {c["name"] for c in inspect(conn).get_columns("documents")}
+        if "restricted" in columns:  # restricted is archive state: marked at import, here by hand
+            conn.execute(text("UPDATE documents SET restricted = (document_type = 'Gutachten')"))
+        other_case = conn.execute(text("SELECT case_number FROM cases WHERE id = 2")).scalar_one()
+        other_doc = conn.execute(
+            text("SELECT d.id FROM documents d WHERE d.case_id = 2 LIMIT 1")
+        ).scalar_one()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
+    engine.dispose()
+    nowhere_case = "99999BG9999999"
+    nowhere_doc = uuid.UUID(int=12345)
+    other_doc_id = other_doc if isinstance(other_doc, uuid.UUID) else uuid.UUID(str(other_doc))
+
+    def refused(call: Callable[[], object]) -> Callable[[], object]:
+        def run() -> object:
+            try:
+                return call()
+            except Exception as exc:  # the refusal is what is timed
+                return exc
+
+        return run
+
+    with Archive.open(settings) as archive:
+        trials: dict[str, Callable[[], object]] = {
+            "search: others' pages": lambda: search(archive, ACTOR, OTHERS_WORD),
+            "search: own restricted pages": lambda: search(archive, ACTOR, RESTRICTED_WORD),
+            "search: no page": lambda: search(archive, ACTOR, NOWHERE_WORD),
+            "case: another team's": refused(lambda: case_documents(archive, ACTOR, other_case)),
+            "case: none": refused(lambda: case_documents(archive, ACTOR, nowhere_case)),
+            "doc: another team's": refused(lambda: get_document(archive, ACTOR, other_doc_id)),
+            "doc: none": refused(lambda: get_document(archive, ACTOR, nowhere_doc)),
+        }
+        for outcome in (trials["search: others' pages"](), trials["search: own restricted pages"]()):
+            assert not outcome.hits, "the oracle searches must find nothing the caller may see"  # type: ignore[attr-defined]
+        took: dict[str, list[float]] = {name: [] for name in trials}
+        rng = random.Random(15)
+        names = list(trials)
+        for _ in range(30):  # warm up
+            for name in names:
+                trials[name]()
+        for _ in range(ORACLE_RUNS):
+            rng.shuffle(names)
+            for name in names:
+                start = time.perf_counter()
+                trials[name]()
+                took[name].append((time.perf_counter() - start) * 1000)
+
+    def spread(name: str) -> str:
+        q = statistics.quantiles(took[name], n=4)
+        return f"median {statistics.median(took[name]):.3f} ms (IQR {q[0]:.3f}-{q[2]:.3f})"
+
+    for probe, control in (
+        ("search: others' pages", "search: no page"),
+        ("search: own restricted pages", "search: no page"),
+        ("case: another team's", "case: none"),
+        ("doc: another team's", "doc: none"),
+    ):
+        gap = statistics.median(took[probe]) - statistics.median(took[control])
+        row(
+            f"oracle, {label}, {probe} vs {control.split(': ')[1]}",
+            f"{gap * 1000:+.0f} µs: {spread(probe)} vs {spread(control)}",
+            "gap within the spread",
+        )
+
+
+def run_oracles(base: Path) -> None:
+    bench_oracles("SQLite", {"EKAKTE_HOME": str(base / "oracle-lite")})
+    with postgres_database() as pg_url:
+        bench_oracles("PostgreSQL", {"EKAKTE_HOME": str(base / "oracle-pg"), "EKAKTE_DATABASE_URL": pg_url})
+
+
 # --- retention ------------------------------------------------------------------------------------------
 
 RETENTION_DOCS = int(os.environ.get("BENCH_RETENTION_DOCS", "1000000"))
@@ -804,6 +952,7 @@ RUN: dict[str, Callable[[Path], None]] = {
     "search": run_search,
     "rss": bench_rss,
     "retention": run_retention,
+    "oracles": run_oracles,
 }
 
 
