@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import unicodedata
 from enum import IntEnum
 
 
@@ -25,11 +25,44 @@ class ExitCode(IntEnum):
     BUSY = 13
 
 
-def shown(name: object) -> str:
-    """A file name or path as one printable line: bytes that are not UTF-8 (Linux allows them in names)
-    as \\xNN, control and direction-changing characters as \\uNNNN. For messages, never for opening."""
-    text = os.fsencode(str(name)).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+def shown(text: object) -> str:
+    """Any untrusted text as one printable line for a terminal or a message; the one escaping function.
+
+    Everything a terminal would act on or that changes how a line reads is written as visible escape
+    text: C0 controls (tab and newline too), DEL, C1 controls, format characters (bidi overrides and
+    isolates, zero-width characters), line and paragraph separators, lone surrogates, and private-use
+    and unassigned code points (a newer terminal may know them as something else). Bytes that are
+    not UTF-8 (Linux allows them in file names; Python carries them as surrogate escapes) become
+    \\xNN. Letters of every script, umlauts and ß included, stay as they are. A backslash stays a
+    backslash, so the result is idempotent (escaping twice changes nothing) but not reversible: for the
+    exact value use the command's --json. For display and messages only, never for opening a file.
+    """
+    raw = text.decode("utf-8", "surrogateescape") if isinstance(text, bytes) else str(text)
+    if raw.isprintable():  # the common case, checked in C
+        return raw
+    return "".join(c if _plain(c) else _escaped(c) for c in raw)
+
+
+def _plain(char: str) -> bool:
+    # str.isprintable() is False for Cc, Cf, Cs, Co, Cn, Zl, Zp and every space but U+0020. The other
+    # spaces (no-break space, thin space, …) are ordinary text in titles and names and move nothing.
+    return char.isprintable() or unicodedata.category(char) == "Zs"
+
+
+_SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the byte that was not UTF-8
+        return f"\\x{code - 0xDC00:02x}"
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 class EkakteError(Exception):

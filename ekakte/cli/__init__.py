@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import traceback
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from ekakte import __version__
-from ekakte.errors import EkakteError, ExitCode
+from ekakte.errors import EkakteError, ExitCode, shown
 
 if TYPE_CHECKING:
     from ekakte.actor import Actor
@@ -58,7 +59,38 @@ pass_state = click.make_pass_decorator(State)
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+    """Print data as JSON, exactly: every string parses back to the stored value. json.dumps escapes C0
+    controls already; what else a terminal would act on (C1, bidi controls, lone surrogates, …) is
+    written as \\uNNNN too, which is the same value to every JSON reader and inert on a terminal."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+    click.echo("\n".join(_json_line(line) for line in text.split("\n")))
+
+
+def _json_line(line: str) -> str:
+    # Outside its strings json.dumps writes only ASCII punctuation, digits and spaces, so every character
+    # that shown() would change is inside a string, where \\uNNNN means that character.
+    if line.isprintable():
+        return line
+    return "".join(c if shown(c) == c else _json_escape(c) for c in line)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # a UTF-16 surrogate pair, as JSON spells characters beyond the BMP
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def echo_error(message: object) -> None:
+    """One line on stderr; the message may carry names, titles or paths an attacker chose."""
+    click.echo(f"ekakte: {shown(message)}", err=True)
+
+
+def _print_traceback() -> None:
+    # The exception's message is in the traceback too, so it is escaped line by line as well.
+    for line in traceback.format_exc().rstrip("\n").split("\n"):
+        click.echo(shown(line), err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -103,15 +135,20 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        # Click's usage errors quote the offending argument, which a script may have taken from a file
+        # name or a sidecar: each line of its message is escaped like any other untrusted text.
+        message = io.StringIO()
+        exc.show(file=message)
+        for line in message.getvalue().rstrip("\n").split("\n"):
+            click.echo(shown(line), err=True)
         code = exc.exit_code
     except click.exceptions.Abort:
         click.echo("ekakte: aborted", err=True)
         code = 130
     except EkakteError as exc:
         if debug:
-            traceback.print_exc()
-        click.echo(f"ekakte: {exc}", err=True)
+            _print_traceback()
+        echo_error(exc)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("ekakte: interrupted", err=True)
@@ -120,10 +157,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = ExitCode.OK  # `ekakte … | head` closed the pipe: not an error
     except Exception as exc:
         if debug:
-            traceback.print_exc()
-        click.echo(
-            f"ekakte: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-            err=True,
-        )
+            _print_traceback()
+        echo_error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         code = ExitCode.INTERNAL
     sys.exit(code)

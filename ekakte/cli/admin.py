@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ekakte.cli import State, emit_json, pass_state
+from ekakte.errors import shown
 
 
 @click.command()
@@ -27,12 +28,12 @@ def init(state: State, first_admin: str | None) -> None:
     for change in report.tightened:
         click.echo(f"made private: {change}")
     if report.admin_created:
-        click.echo(f"{report.admin_created} is the archive's first admin (see `ekakte user --help`)")
+        click.echo(f"{shown(report.admin_created)} is the archive's first admin (see `ekakte user --help`)")
     else:
         click.echo("the archive has had its first admin already: nobody was made admin")
     click.echo(
-        f"archive ready: database {report.database} (schema {report.revision_after}),"
-        f" objects {report.storage}"
+        f"archive ready: database {shown(report.database)} (schema {shown(report.revision_after)}),"
+        f" objects {shown(report.storage)}"
     )
 
 
@@ -49,10 +50,13 @@ def db_upgrade(state: State) -> None:
 
     report = upgrade_database(state.settings, state.actor)
     if report.revision_before == report.revision_after:
-        click.echo(f"database {report.database} is up to date (schema {report.revision_after})")
+        click.echo(f"database {shown(report.database)} is up to date (schema {shown(report.revision_after)})")
     else:
-        before = report.revision_before or "empty"
-        click.echo(f"database {report.database} upgraded from {before} to schema {report.revision_after}")
+        before = shown(report.revision_before or "empty")
+        click.echo(
+            f"database {shown(report.database)} upgraded from {before}"
+            f" to schema {shown(report.revision_after)}"
+        )
 
 
 @db.command("status")
@@ -71,7 +75,7 @@ def db_status(state: State) -> None:
             revision = current_revision(conn)
     finally:
         engine.dispose()
-    click.echo(f"schema: {revision or 'none'}; this ekakte needs: {HEAD}")
+    click.echo(f"schema: {shown(revision or 'none')}; this ekakte needs: {HEAD}")
 
 
 @click.group()
@@ -84,13 +88,13 @@ def config() -> None:
 @pass_state
 def config_show(state: State, as_json: bool) -> None:
     """Print the effective configuration; secrets are masked."""
-    shown = state.settings.display()
+    effective = state.settings.display()
     if as_json:
-        emit_json(shown)
+        emit_json(effective)
         return
-    width = max(len(k) for k in shown)
-    for key, value in shown.items():
-        click.echo(f"{key.ljust(width)}  {value}")
+    width = max(len(k) for k in effective)
+    for key, value in effective.items():
+        click.echo(f"{key.ljust(width)}  {shown(value)}")
 
 
 COMMANDS = [init, db, config]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ekakte.cli import State, emit_json, pass_state
-from ekakte.errors import ExitCode
+from ekakte.errors import ExitCode, shown
 
 
 @click.group()
@@ -35,11 +35,13 @@ def audit_show(
         emit_json([e.as_json() for e in entries])
         return
     for e in entries:
-        who = f"{e.actor} for {e.on_behalf_of}" if e.on_behalf_of else e.actor
-        what = " ".join(x for x in (e.case_number, e.document_id) if x) or "-"
+        # Every field is escaped before it is padded: each entry stays one line with its columns, whatever
+        # a user name, a case number or a reason (a file name, a hold's reason) holds.
+        who = shown(f"{e.actor} for {e.on_behalf_of}" if e.on_behalf_of else e.actor)
+        what = shown(" ".join(x for x in (e.case_number, e.document_id) if x) or "-")
         click.echo(
-            f"{e.id:>8}  {e.at:%Y-%m-%d %H:%M:%S}  {who:<20} {e.action:<12} {e.outcome:<7}"
-            f"  {what}  {e.reason or ''}"
+            f"{e.id:>8}  {e.at:%Y-%m-%d %H:%M:%S}  {who:<20} {shown(e.action):<12} {shown(e.outcome):<7}"
+            f"  {what}  {shown(e.reason or '')}"
         )
 
 
@@ -51,9 +53,9 @@ def audit_verify(state: State) -> int:
 
     report = verify_audit_trail(state.archive, state.actor)
     if not report.ok:
-        click.echo(f"audit trail BROKEN after {report.entries} good entries: {report.problem}")
+        click.echo(f"audit trail BROKEN after {report.entries} good entries: {shown(report.problem)}")
         return ExitCode.INTEGRITY
-    click.echo(f"audit trail intact: {report.entries} entries, head {report.head}")
+    click.echo(f"audit trail intact: {report.entries} entries, head {shown(report.head)}")
     return ExitCode.OK
 
 

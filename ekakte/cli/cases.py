@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ekakte.cli import State, emit_json, pass_state
+from ekakte.errors import shown
 
 
 @click.group()
@@ -27,18 +28,20 @@ def case_show(state: State, case_number: str, document_type: str | None, as_json
         return
     c = view.case
     click.echo(
-        f"Akte {c.case_number}  team: {c.team or '-'}  opened: {c.opened_on}  closed: {c.closed_on or '-'}"
+        f"Akte {shown(c.case_number)}  team: {shown(c.team or '-')}  opened: {c.opened_on}"
+        f"  closed: {c.closed_on or '-'}"
     )
     noun = "document" if len(view.documents) == 1 else "documents"
-    click.echo(f"{len(view.documents)} {noun}" + (f" of type {document_type}" if document_type else ""))
+    of_type = f" of type {shown(document_type)}" if document_type else ""
+    click.echo(f"{len(view.documents)} {noun}{of_type}")
     if not view.documents:
         return
     click.echo(f"{'RECEIVED':<10}  {'TYPE':<14}  {'PAGES':>5}  {'ID':<36}  TITLE / FILE")
     for d in view.documents:
         pages = "?" if d.page_count is None else str(d.page_count)
         click.echo(
-            f"{d.received_on.isoformat():<10}  {d.document_type:<14}  {pages:>5}  {d.id}  "
-            f"{d.title or d.original_filename}"
+            f"{d.received_on.isoformat():<10}  {shown(d.document_type):<14}  {pages:>5}  {d.id}  "
+            f"{shown(d.title or d.original_filename)}"
         )
 
 
@@ -51,7 +54,7 @@ def case_assign(state: State, case_number: str, team: str) -> None:
     from ekakte.principals import assign_case
 
     assign_case(state.archive, state.actor, case_number, team)
-    click.echo(f"case {state.settings.case_number(case_number)} assigned to team {team}")
+    click.echo(f"case {shown(state.settings.case_number(case_number))} assigned to team {shown(team)}")
 
 
 @case.command("close")
@@ -65,7 +68,8 @@ def case_close(state: State, case_number: str, closed: str) -> None:
 
     day = parse_day(closed, "--date", future=False)
     changed = close_case(state.archive, state.actor, case_number, day)
-    click.echo(f"case {state.settings.case_number(case_number)} closed on {day}; {changed} due dates changed")
+    number = shown(state.settings.case_number(case_number))
+    click.echo(f"case {number} closed on {day}; {changed} due dates changed")
 
 
 @case.command("reopen")
@@ -76,7 +80,7 @@ def case_reopen(state: State, case_number: str) -> None:
     from ekakte.retention.schedule import reopen_case
 
     changed = reopen_case(state.archive, state.actor, case_number)
-    click.echo(f"case {state.settings.case_number(case_number)} reopened; {changed} due dates changed")
+    click.echo(f"case {shown(state.settings.case_number(case_number))} reopened; {changed} due dates changed")
 
 
 COMMANDS = [case]

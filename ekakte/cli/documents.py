@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ekakte.cli import State, emit_json, pass_state
+from ekakte.errors import shown
 
 
 @click.group()
@@ -32,8 +33,10 @@ def doc_show(state: State, document_id: str, with_text: bool, as_json: bool) -> 
             return
         for page in pages:
             click.echo(f"--- page {page.number}: {_page_state(page)}")
-            if page.text:
-                click.echo(page.text)
+            # A text layer is whatever the PDF's author wrote, escape sequences included: its lines are
+            # kept, everything else a terminal would act on is escaped line by line.
+            for line in page.text.split("\n") if page.text else ():
+                click.echo(shown(line))
         return
     info = get_document(state.archive, state.actor, doc_id)
     data = info.as_json()
@@ -42,12 +45,12 @@ def doc_show(state: State, document_id: str, with_text: bool, as_json: bool) -> 
         return
     width = max(len(k) for k in data)
     for key, value in data.items():
-        click.echo(f"{key.ljust(width)}  {'-' if value is None else value}")
+        click.echo(f"{key.ljust(width)}  {'-' if value is None else shown(value)}")
 
 
 def _page_state(page: Any) -> str:
     if page.state == "done":
-        how = page.engine or "?"
+        how = shown(page.engine or "?")
         if page.confidence is not None:
             how += f", confidence {page.confidence:.0f}"
         if page.rotation:
@@ -55,7 +58,7 @@ def _page_state(page: Any) -> str:
         return f"text ({how})"
     if page.state == "pending":
         return "OCR pending"
-    return f"{page.state}: {page.reason or 'no reason recorded'}"
+    return f"{shown(page.state)}: {shown(page.reason or 'no reason recorded')}"
 
 
 @doc.command("get")
@@ -68,7 +71,7 @@ def doc_get(state: State, document_id: str, output: Path, force: bool) -> None:
     from ekakte.documents import export_original, parse_document_id
 
     info = export_original(state.archive, state.actor, parse_document_id(document_id), output, force=force)
-    click.echo(f"wrote {output} ({info.size_bytes} bytes, SHA-256 verified)", err=True)
+    click.echo(f"wrote {shown(output)} ({info.size_bytes} bytes, SHA-256 verified)", err=True)
 
 
 COMMANDS = [doc]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ekakte.cli import State, emit_json, pass_state
-from ekakte.errors import ExitCode, InvalidInput
+from ekakte.errors import ExitCode, InvalidInput, shown
 
 if TYPE_CHECKING:
     from ekakte.ingest import BatchReport, ImportResult
@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 def _result_line(r: ImportResult) -> str:
     label = "stored" if r.status == "stored" else "already stored"
     pages = "? pages" if r.page_count is None else f"{r.page_count} page{'s' if r.page_count != 1 else ''}"
-    return f"{label:<15} {r.document_id}  {r.filename}  ({r.document_type}, {pages}, case {r.case_number})"
+    return (
+        f"{label:<15} {r.document_id}  {shown(r.filename)}"
+        f"  ({shown(r.document_type)}, {pages}, case {shown(r.case_number)})"
+    )
 
 
 @click.command("import")
@@ -151,12 +154,12 @@ def _finish(report: BatchReport, as_json: bool, *, batch: bool, ocr: OcrReport |
         emit_json({**report.as_json(), **({"ocr": ocr.as_json()} if ocr else {})})
     else:
         for rejection in report.rejected:
-            click.echo(f"rejected  {rejection.filename}: {rejection.reason}", err=True)
+            click.echo(f"rejected  {shown(rejection.filename)}: {shown(rejection.reason)}", err=True)
         single_file = not batch and len(report.results) + len(report.rejected) == 1
         if not single_file or report.skipped or report.aborted:
-            click.echo(report.summary())
+            click.echo(shown(report.summary()))
         if ocr is not None:
-            click.echo(ocr.summary())
+            click.echo(shown(ocr.summary()))
     if report.aborted:
         raise report.aborted
     if report.rejected:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ekakte.cli import State, emit_json, pass_state
-from ekakte.errors import ExitCode
+from ekakte.errors import ExitCode, shown
 
 
 @click.command()
@@ -46,9 +46,10 @@ def verify(
         emit_json(report.as_json())
     else:
         for p in report.problems:
-            doc = f" (document {p.document_id})" if p.document_id else ""
-            click.echo(f"{p.kind:<12}  {p.key}{doc}: {p.detail}")
-        click.echo(report.summary())
+            # An unreferenced object's key is whatever someone with access to the store named it.
+            doc = f" (document {shown(p.document_id)})" if p.document_id else ""
+            click.echo(f"{shown(p.kind):<12}  {shown(p.key)}{doc}: {shown(p.detail)}")
+        click.echo(shown(report.summary()))
     return ExitCode.OK if report.ok else ExitCode.INTEGRITY
 
 
@@ -73,8 +74,8 @@ def gc(state: State, grace_hours: float | None, dry_run: bool, as_json: bool) ->
         emit_json(report.as_json())
         return
     for obj in report.removed:
-        click.echo(f"{'would remove' if dry_run else 'removed'}  {obj.key}  ({obj.size} bytes)")
-    click.echo(report.summary())
+        click.echo(f"{'would remove' if dry_run else 'removed'}  {shown(obj.key)}  ({obj.size} bytes)")
+    click.echo(shown(report.summary()))
 
 
 COMMANDS = [verify, gc]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ekakte.cli import State, emit_json, pass_state
-from ekakte.errors import ExitCode
+from ekakte.errors import ExitCode, shown
 
 if TYPE_CHECKING:
     from ekakte.ocr.worker import OcrReport
@@ -38,7 +38,7 @@ def ocr_work(state: State, workers: int | None, once: bool, as_json: bool) -> in
     if as_json:
         emit_json(report.as_json())
     else:
-        click.echo(report.summary())
+        click.echo(shown(report.summary()))
     return ExitCode.PARTIAL if report.failed else ExitCode.OK
 
 
@@ -137,7 +137,7 @@ def search_command(
     if not result.hits:
         click.echo("no matching documents")
         if result.ignored:
-            words = ", ".join(f'"{w}"' for w in result.ignored)
+            words = ", ".join(f'"{shown(w)}"' for w in result.ignored)
             click.echo(
                 f"not searched for: {words}: too common to be indexed (stop words); search with other words",
                 err=True,
@@ -150,11 +150,12 @@ def search_command(
             err=True,
         )
     for h in result.hits:
-        title = h.title or h.document_type
+        title = shown(h.title or h.document_type)
         click.echo(
-            f"{h.received_on}  {h.case_number}  {h.document_type:<14}  {h.document_id}  p.{h.page}  {title}"
+            f"{h.received_on}  {shown(h.case_number)}  {shown(h.document_type):<14}  {h.document_id}"
+            f"  p.{h.page}  {title}"
         )
-        click.echo(f"    {h.snippet}")
+        click.echo(f"    {shown(h.snippet)}")
 
 
 COMMANDS = [ocr, search_command]

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ekakte.cli import State, emit_json, pass_state
-from ekakte.errors import ExitCode
+from ekakte.errors import ExitCode, shown
 
 
 def _date(text: str | None, what: str = "--as-of") -> date | None:
@@ -23,6 +23,15 @@ def _date(text: str | None, what: str = "--as-of") -> date | None:
 
 def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _rule(name: str | None) -> str:
+    # A rule's name is a TOML string, and TOML's "\u001b" is a legal way to spell an escape character.
+    return "None" if name is None else f"'{shown(name)}'"
+
+
+def _held(held_by: tuple[tuple[int, str], ...]) -> str:
+    return "HELD " + "; ".join(f"by hold {h} ({shown(r)})" for h, r in held_by)
 
 
 @click.group()
@@ -49,7 +58,8 @@ def rules_load(state: State, file: Path) -> None:
     )
     uncovered = loaded.rules.uncovered(state.settings.document_types)
     if uncovered:
-        click.echo(f"note: no rule covers {', '.join(uncovered)}: such documents are never due", err=True)
+        types = ", ".join(shown(t) for t in uncovered)
+        click.echo(f"note: no rule covers {types}: such documents are never due", err=True)
 
 
 @rules.command("show")
@@ -65,16 +75,20 @@ def rules_show(state: State, version: int | None, as_json: bool, source: bool) -
     if as_json:
         emit_json(loaded.as_json())
         return
-    if source:
+    if source:  # exact, like --json: the file as it was loaded, for diffing or loading again
         click.echo(loaded.content, nl=False)
         return
     click.echo(
-        f"version {loaded.version}, loaded {loaded.loaded_at:%Y-%m-%d %H:%M} by {loaded.loaded_by}"
-        f" from {loaded.source}"
+        f"version {loaded.version}, loaded {loaded.loaded_at:%Y-%m-%d %H:%M} by {shown(loaded.loaded_by)}"
+        f" from {shown(loaded.source)}"
     )
     click.echo(f"{'RULE':<24}  {'KEEP':<6}  {'TRIGGER':<13}  {'ROUNDING':<11}  TYPES")
     for r in loaded.rules.rules:
-        click.echo(f"{r.name:<24}  {r.keep:<6}  {r.trigger:<13}  {r.rounding:<11}  {', '.join(r.types)}")
+        types = ", ".join(shown(t) for t in r.types)
+        click.echo(
+            f"{shown(r.name):<24}  {shown(r.keep):<6}  {shown(r.trigger):<13}"
+            f"  {shown(r.rounding):<11}  {types}"
+        )
 
 
 @retention.command("plan")
@@ -123,10 +137,10 @@ def retention_plan(state: State, as_of: str | None, as_json: bool, as_csv: bool)
         return
     to_delete = held_back = 0
     for i in items:
-        verdict = "HELD " + "; ".join(f"by hold {h} ({r})" for h, r in i.held_by) if i.held_by else "due"
+        verdict = _held(i.held_by) if i.held_by else "due"
         click.echo(
-            f"{i.document_id}  {i.case_number}  {i.document_type:<14}  due {i.due_on}"
-            f"  rule {i.rule!r} v{i.rule_version}  {verdict}"
+            f"{i.document_id}  {shown(i.case_number)}  {shown(i.document_type):<14}  due {i.due_on}"
+            f"  rule {_rule(i.rule)} v{i.rule_version}  {verdict}"
         )
         if i.held_by:
             held_back += 1
@@ -155,7 +169,7 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
     if as_json:
         emit_json(report.as_json())
     else:
-        click.echo(report.summary())
+        click.echo(shown(report.summary()))
     return ExitCode.OK if report.complete else ExitCode.PARTIAL
 
 
@@ -174,9 +188,9 @@ def retention_protocol(state: State, since: str | None, case_number: str | None,
         return
     for e in entries:
         click.echo(
-            f"{e.deleted_at:%Y-%m-%d %H:%M}  {e.document_id}  {e.document_type:<14}  due {e.due_on}"
-            f"  rule {e.rule!r} v{e.rule_version}  case#{e.case_hash[:12]}  sha256 {e.sha256[:12]}…"
-            f"  by {e.deleted_by}"
+            f"{e.deleted_at:%Y-%m-%d %H:%M}  {e.document_id}  {shown(e.document_type):<14}  due {e.due_on}"
+            f"  rule {_rule(e.rule)} v{e.rule_version}  case#{shown(e.case_hash[:12])}"
+            f"  sha256 {shown(e.sha256[:12])}…  by {shown(e.deleted_by)}"
         )
     click.echo(_n(len(entries), "deletion"))
 
@@ -205,7 +219,7 @@ def hold_add(
         document_id=parse_document_id(document_id) if document_id else None,
         until=parse_day(until, "--until", future=True) if until else None,
     )  # fmt: skip
-    target = f"case {info.case_number}" if info.document_id is None else f"document {info.document_id}"
+    target = f"case {shown(info.case_number)}" if info.document_id is None else f"document {info.document_id}"
     click.echo(f"hold {info.id} on {target}" + (f" until {info.until}" if info.until else " until released"))
 
 
@@ -233,10 +247,13 @@ def hold_list(state: State, include_released: bool, as_json: bool) -> None:
         emit_json([h.as_json() for h in holds])
         return
     for h in holds:
-        target = f"case {h.case_number}" if h.document_id is None else f"doc {h.document_id}"
+        target = f"case {shown(h.case_number)}" if h.document_id is None else f"doc {h.document_id}"
         status = "active" if h.active else ("released" if h.released_at else "expired")
         until = h.until.isoformat() if h.until else "-"
-        click.echo(f"{h.id:>5}  {status:<8}  {target:<42}  until {until:<10}  {h.created_by}: {h.reason}")
+        click.echo(
+            f"{h.id:>5}  {status:<8}  {target:<42}  until {until:<10}"
+            f"  {shown(h.created_by)}: {shown(h.reason)}"
+        )
     click.echo(_n(len(holds), "hold"))
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ekakte.cli import State, emit_json, pass_state
+from ekakte.errors import shown
 from ekakte.roles import Role
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def user_add(
     from ekakte.principals import add_user
 
     info = add_user(state.archive, state.actor, name, list(roles), list(teams), clearance == "health")
-    click.echo(f"added user {info.name}: roles {', '.join(info.roles)}; teams {', '.join(info.teams) or '-'}")
+    click.echo(f"added user {shown(info.name)}: roles {_names(info.roles)}; teams {_names(info.teams)}")
 
 
 @user.command("grant")
@@ -80,7 +81,7 @@ def user_disable(state: State, name: str) -> None:
     from ekakte.principals import disable_user
 
     disable_user(state.archive, state.actor, name)
-    click.echo(f"user {name} disabled")
+    click.echo(f"user {shown(name)} disabled")
 
 
 @user.command("list")
@@ -101,9 +102,13 @@ def user_list(state: State, as_json: bool) -> None:
 def _line(info: UserInfo) -> str:
     flags = (" health" if info.health_clearance else "") + (" DISABLED" if info.disabled else "")
     return (
-        f"{info.name:<20} roles: {', '.join(info.roles) or '-'}; teams: {', '.join(info.teams) or '-'};"
+        f"{shown(info.name):<20} roles: {_names(info.roles)}; teams: {_names(info.teams)};"
         f" clearance:{flags or ' -'}"
     )
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(shown(n) for n in names) or "-"
 
 
 @click.group()
@@ -119,7 +124,7 @@ def team_add(state: State, name: str) -> None:
     from ekakte.principals import add_team
 
     add_team(state.archive, state.actor, name)
-    click.echo(f"added team {name}")
+    click.echo(f"added team {shown(name)}")
 
 
 @team.command("list")
@@ -129,7 +134,7 @@ def team_list(state: State) -> None:
     from ekakte.principals import list_teams
 
     for name in list_teams(state.archive, state.actor):
-        click.echo(name)
+        click.echo(shown(name))
 
 
 COMMANDS = [user, team]

@@ -15,7 +15,7 @@ from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, LegalHold
-from ekakte.errors import InvalidInput, NotFound, StorageError
+from ekakte.errors import InvalidInput, NotFound, StorageError, shown
 
 MAX_REASON = 500
 
@@ -87,6 +87,13 @@ def add_hold(
     if not reason or len(reason) > MAX_REASON:
         raise InvalidInput(
             f"give the hold a reason of 1 to {MAX_REASON} characters (e.g. the court file number)"
+        )
+    if shown(reason) != reason:
+        # The reason is shown to records managers and auditors (`hold list`, `retention plan`, `audit
+        # show`); the CLI escapes it anyway, but a court's file number never needs a control character.
+        raise InvalidInput(
+            f"the hold's reason '{shown(reason)}' holds control or direction-changing characters;"
+            " give it as plain text"
         )
     if until is not None and until < date.today():
         raise InvalidInput(f"--until {until.isoformat()} lies in the past")
