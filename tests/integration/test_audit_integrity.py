@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from ekakte import anchors, audit
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings
@@ -48,7 +49,9 @@ def test_the_database_refuses_to_empty_the_audit_trail(settings: Settings, archi
 
     before = _entries(archive)
     assert before > 0
-    empty = "TRUNCATE audit_log" if settings.database_url.startswith("postgresql") else "DELETE FROM audit_log"
+    empty = (
+        "TRUNCATE audit_log" if settings.database_url.startswith("postgresql") else "DELETE FROM audit_log"
+    )
     with pytest.raises(DatabaseError, match="append-only"):
         _execute(settings.database_url, empty)
     assert _entries(archive) == before
@@ -82,7 +85,12 @@ def test_a_query_no_database_can_be_sent_is_refused_and_the_refusal_audited(
         search(archive, READER, query, case_number=CASE)
     assert str(refused.value) == f"the search query contains {what}: {escaped}"
     entry = _last(archive)
-    assert (entry.actor, entry.action, entry.outcome, entry.case_number) == (READER.name, "search", "denied", CASE)
+    assert (entry.actor, entry.action, entry.outcome, entry.case_number) == (
+        READER.name,
+        "search",
+        "denied",
+        CASE,
+    )
     assert entry.reason == f"search '{escaped}': the search query contains {what}"
     assert _entries(archive) == before + 1
     report = verify_audit_trail(archive, auditor)
@@ -152,3 +160,170 @@ def test_a_search_that_fails_in_the_database_keeps_its_audit_entry(
     entry = _last(archive)
     assert (entry.actor, entry.action, entry.outcome) == (READER.name, "search", "allowed")
     assert verify_audit_trail(archive, auditor).ok
+
+
+def _as_database_owner(settings: Settings, *statements: str) -> None:
+    """What whoever holds the database's superuser or owner rights can do: write past the triggers."""
+    if settings.database_url.startswith("postgresql"):
+        _execute(settings.database_url, "SET LOCAL session_replication_role = replica", *statements)
+    else:
+        _execute(
+            settings.database_url,
+            "DROP TRIGGER IF EXISTS audit_log_no_update",
+            "DROP TRIGGER IF EXISTS audit_log_no_delete",
+            *statements,
+        )
+
+
+def _rechain(settings: Settings, archive: Archive, changed_id: int) -> None:
+    """Edit one entry and recompute every hash from there on: the chain alone verifies again."""
+    with archive.reading() as session:
+        rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    statements = []
+    prev = audit.GENESIS
+    for row in rows:
+        if row.id == changed_id:
+            row.reason = "nothing to see here"
+        digest = audit.entry_hash(prev, audit._fields(row))
+        if digest != row.hash or row.id == changed_id:
+            statements.append(
+                f"UPDATE audit_log SET reason = '{row.reason}', prev_hash = '{prev}', hash = '{digest}'"
+                f" WHERE id = {row.id}"
+            )
+        prev = digest
+    _as_database_owner(settings, *statements)
+
+
+def test_audit_verify_finds_entries_cut_off_the_end_after_an_anchor(
+    stack_env: dict[str, str], settings: Settings, archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the CLI, as the nightly job runs it: `audit anchor`, the cut, `audit verify` exits 10."""
+    from ekakte.cli import main
+    from ekakte.errors import ExitCode
+
+    add_user(archive, ADMIN, Actor.from_os().name, ["auditor"])
+    for key, value in stack_env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "anchor"])
+    assert exited.value.code == ExitCode.OK
+    anchored = anchors.read_anchors(archive)[-1]
+    with archive.reading() as session:
+        ids = list(session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)))
+    keep = anchored.entries - 3
+    _as_database_owner(settings, f"DELETE FROM audit_log WHERE id > {ids[keep - 1]}")
+    assert audit.verify_chain(archive.reading).ok  # what is left is a valid beginning of the chain
+
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "verify"])
+    assert exited.value.code == ExitCode.INTEGRITY
+    report = verify_audit_trail(archive, Actor.from_os())
+    assert report.problem == (
+        f"entries were cut off the end: the anchor of {anchored.when} saw {anchored.entries} entries,"
+        f" the trail has {keep + 2}"  # with the two verifications' own entries
+    )
+
+
+def test_audit_verify_finds_a_rechained_trail_after_an_anchor(
+    settings: Settings, archive: Archive, auditor: Actor
+) -> None:
+    from ekakte.trail import anchor_audit_trail
+
+    anchored = anchor_audit_trail(archive, auditor).anchor
+    with archive.reading() as session:
+        ids = list(session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)))
+    _rechain(settings, archive, ids[2])
+    assert audit.verify_chain(archive.reading).ok  # the chain alone finds nothing wrong
+    report = verify_audit_trail(archive, auditor)
+    assert not report.ok and report.bad_entry == ids[anchored.entries - 1]
+    assert str(report.problem).startswith(
+        f"the trail was re-chained: the anchor of {anchored.when} saw {anchored.entries} entries ending in"
+        f" {anchored.head[:16]}…, but entry number {anchored.entries} of the trail"
+        f" (id {ids[anchored.entries - 1]})"
+    )
+
+
+def test_audit_anchor_refuses_to_anchor_a_broken_trail(
+    settings: Settings, archive: Archive, auditor: Actor
+) -> None:
+    from ekakte.errors import IntegrityError
+    from ekakte.trail import anchor_audit_trail
+
+    with archive.reading() as session:
+        second = session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)).all()[1]
+    _as_database_owner(settings, f"UPDATE audit_log SET reason = 'x' WHERE id = {second}")
+    with pytest.raises(IntegrityError, match=f"not anchored: entry {second} was changed"):
+        anchor_audit_trail(archive, auditor)
+    assert anchors.read_anchors(archive) == []
+
+
+def test_auditors_and_admins_anchor_and_others_are_refused_and_audited(
+    archive: Archive, auditor: Actor
+) -> None:
+    from ekakte.errors import NotPermitted
+    from ekakte.trail import anchor_audit_trail
+    from tests.conftest import READER
+
+    with pytest.raises(NotPermitted):
+        anchor_audit_trail(archive, READER)
+    entry = _last(archive)
+    assert (entry.actor, entry.action, entry.outcome) == (READER.name, "audit.anchor", "denied")
+    for who in (auditor, ADMIN):
+        written = anchor_audit_trail(archive, who).anchor
+        # The anchor covers the entry of its own writing.
+        assert (written.entries, written.head, written.head_id) == (
+            _entries(archive),
+            _last(archive).hash,
+            _last(archive).id,
+        )
+        assert (_last(archive).actor, _last(archive).action) == (who.name, "audit.anchor")
+    assert len(anchors.read_anchors(archive)) == 2
+
+
+def test_the_embedded_archive_appends_its_anchors_to_a_private_file(tmp_path: Path) -> None:
+    import json
+    import stat
+
+    from ekakte.archive import initialize
+    from ekakte.config import load_settings
+    from ekakte.trail import anchor_audit_trail
+    from tests.conftest import embedded_env, organise
+
+    env = embedded_env(tmp_path / "home")
+    initialize(load_settings(env))
+    organise(load_settings(env))
+    with Archive.open(load_settings(env)) as archive:
+        add_user(archive, ADMIN, AUDITOR.name, ["auditor"])
+        first = anchor_audit_trail(archive, AUDITOR)
+        second = anchor_audit_trail(archive, AUDITOR)
+    path = tmp_path / "home" / "audit-anchors.log"
+    assert first.where == second.where == str(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines == [first.anchor.as_json(), second.anchor.as_json()]
+    assert second.anchor.entries == first.anchor.entries + 1
+
+
+@pytest.mark.server
+def test_anchors_in_a_bucket_with_object_lock_are_retained(pg_url: str, s3: object, tmp_path: Path) -> None:
+    import uuid
+
+    from ekakte.anchors import ANCHOR_PREFIX, read_anchors
+    from ekakte.archive import initialize
+    from ekakte.config import load_settings
+    from ekakte.trail import anchor_audit_trail
+    from tests.conftest import _reset_postgres, organise, server_env
+
+    env = server_env(tmp_path / "home", pg_url, s3, f"anchor-{uuid.uuid4().hex[:12]}")  # type: ignore[arg-type]
+    env["EKAKTE_S3_OBJECT_LOCK"] = "true"
+    initialize(load_settings(env))
+    _reset_postgres(pg_url)
+    organise(load_settings(env))
+    with Archive.open(load_settings(env)) as archive:
+        add_user(archive, ADMIN, AUDITOR.name, ["auditor"])
+        done = anchor_audit_trail(archive, AUDITOR)
+        keys = [o.key for o in archive.store.list(ANCHOR_PREFIX)]
+        assert len(keys) == 1 and done.where.endswith(keys[0])
+        assert archive.store.delete_many(keys)  # refused: not even the bucket's keys delete it
+        assert read_anchors(archive) == [done.anchor]
+        assert not (tmp_path / "home" / "audit-anchors.log").exists()
