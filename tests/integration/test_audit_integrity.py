@@ -327,3 +327,92 @@ def test_anchors_in_a_bucket_with_object_lock_are_retained(pg_url: str, s3: obje
         assert archive.store.delete_many(keys)  # refused: not even the bucket's keys delete it
         assert read_anchors(archive) == [done.anchor]
         assert not (tmp_path / "home" / "audit-anchors.log").exists()
+
+
+@pytest.mark.server
+def test_the_archive_runs_under_a_role_that_may_only_append_to_the_audit_trail(
+    s3: object, tmp_path: Path, make_scan: MakeScan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migrations as the owner, `ekakte db grant` as the owner, then the whole day's work as a role that
+    owns nothing; that role cannot change, delete or empty the trail, nor switch its triggers off."""
+    import uuid
+    from datetime import date
+
+    from sqlalchemy import update
+    from sqlalchemy.exc import ProgrammingError
+
+    from ekakte.archive import initialize, upgrade_database
+    from ekakte.cli import main
+    from ekakte.config import load_settings
+    from ekakte.db.models import OcrState, Page
+    from ekakte.documents import case_documents
+    from ekakte.errors import ExitCode
+    from ekakte.ingest import DocumentMeta, import_document
+    from ekakte.retention.schedule import close_case, load_rules
+    from ekakte.retention.sweep import sweep
+    from ekakte.search import search
+    from ekakte.trail import anchor_audit_trail
+    from tests.conftest import CASE, OPERATOR, READER, TEN_YEARS_RULES, organise, server_env
+    from tests.services import postgres_owner_and_app
+
+    records = Actor("records-manager")
+    with postgres_owner_and_app() as roles:
+        owner_env = server_env(tmp_path / "home", roles.owner_url, s3, f"roles-{uuid.uuid4().hex[:12]}")  # type: ignore[arg-type]
+        app_env = {**owner_env, "EKAKTE_DATABASE_URL": roles.app_url}
+        upgrade_database(load_settings(owner_env))
+        for key, value in owner_env.items():
+            monkeypatch.setenv(key, value)
+        with pytest.raises(SystemExit) as exited:
+            main(["db", "grant", roles.owner])
+        assert exited.value.code == ExitCode.INVALID_INPUT  # the owner itself is refused
+        with pytest.raises(SystemExit) as exited:
+            main(["db", "grant", roles.app])
+        assert exited.value.code == ExitCode.OK
+
+        initialize(load_settings(app_env))  # what of init applies once the schema is there
+        organise(load_settings(app_env))  # the first admin (init's bootstrap), teams, users
+        with Archive.open(load_settings(app_env)) as archive:
+            add_user(archive, ADMIN, AUDITOR.name, ["auditor"])
+            add_user(archive, ADMIN, records.name, ["records_manager"])
+            meta = DocumentMeta(CASE, "Antrag", date(2014, 5, 1))
+            doc = import_document(archive, OPERATOR, make_scan(seed=3), meta).document_id
+            with archive.transaction() as session:  # as the OCR worker records it
+                session.execute(
+                    update(Page)
+                    .where(Page.document_id == doc)
+                    .values(text="Zauberwort", ocr_state=OcrState.DONE)
+                )
+            assert [d.id for d in case_documents(archive, READER, CASE).documents] == [doc]
+            assert [h.document_id for h in search(archive, READER, "Zauberwort").hits] == [doc]
+            rules = tmp_path / "rules.toml"
+            rules.write_text(TEN_YEARS_RULES)
+            load_rules(archive, records, rules)
+            close_case(archive, records, CASE, date(2010, 3, 1))
+            assert sweep(archive, records).deleted == 1
+            anchor_audit_trail(archive, AUDITOR)
+            report = verify_audit_trail(archive, AUDITOR)
+            assert report.ok and report.anchor is not None, report.problem
+
+        for statement in (
+            "UPDATE audit_log SET reason = 'x'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+            "DROP TRIGGER audit_log_no_truncate ON audit_log",
+            "SET session_replication_role = replica",
+        ):
+            with pytest.raises(ProgrammingError, match=r"permission denied|must be owner"):
+                _execute(roles.app_url, statement)
+        engine = create_engine(roles.app_url)
+        with engine.connect() as conn:
+            owned = conn.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM pg_class WHERE relowner = r.oid)"
+                    " + (SELECT count(*) FROM pg_proc WHERE proowner = r.oid)"
+                    " + (SELECT count(*) FROM pg_type WHERE typowner = r.oid)"
+                    " + (SELECT count(*) FROM pg_namespace WHERE nspowner = r.oid)"
+                    " FROM pg_roles r WHERE rolname = current_user"
+                )
+            ).scalar_one()
+        engine.dispose()
+        assert owned == 0
