@@ -149,13 +149,22 @@ def test_a_search_that_fails_in_the_database_keeps_its_audit_entry(
             update(Page).where(Page.document_id == doc).values(text="Mietvertrag", ocr_state=OcrState.DONE)
         )
     assert search(archive, READER, "Mietvertrag").hits
-    if settings.database_url.startswith("postgresql"):
-        _execute(settings.database_url, "ALTER TABLE pages RENAME COLUMN tsv TO tsv_gone")
-    else:
-        _execute(settings.database_url, "ALTER TABLE pages_fts RENAME TO pages_fts_gone")
+    # The PostgreSQL database is the run's, shared by the tests that follow: put the column back.
+    gone, back = (
+        ("ALTER TABLE pages RENAME COLUMN tsv TO tsv_gone", "ALTER TABLE pages RENAME COLUMN tsv_gone TO tsv")
+        if settings.database_url.startswith("postgresql")
+        else (
+            "ALTER TABLE pages_fts RENAME TO pages_fts_gone",
+            "ALTER TABLE pages_fts_gone RENAME TO pages_fts",
+        )
+    )
+    _execute(settings.database_url, gone)
     before = _entries(archive)
-    with pytest.raises((DatabaseError, DBAPIError)):  # the driver's own error: it is not an outage
-        search(archive, READER, "Mietvertrag")
+    try:
+        with pytest.raises((DatabaseError, DBAPIError)):  # the driver's own error: it is not an outage
+            search(archive, READER, "Mietvertrag")
+    finally:
+        _execute(settings.database_url, back)
     assert _entries(archive) == before + 1
     entry = _last(archive)
     assert (entry.actor, entry.action, entry.outcome) == (READER.name, "search", "allowed")
