@@ -31,6 +31,7 @@ class Action(StrEnum):
     CASE_ASSIGN = "case.assign"
     USER_MANAGE = "user.manage"  # users, roles, teams
     AUDIT_READ = "audit.read"
+    AUDIT_ANCHOR = "audit.anchor"  # write the trail's head outside the database
     INTEGRITY = "integrity"  # verify, gc
 
 
@@ -183,6 +184,8 @@ def decide(
         return _by_role(roles, {Role.ADMIN})
     if action == Action.AUDIT_READ:
         return _by_role(roles, {Role.AUDITOR})
+    if action == Action.AUDIT_ANCHOR:
+        return _by_role(roles, {Role.AUDITOR, Role.ADMIN})
     if action == Action.INTEGRITY:
         return _by_role(roles, {Role.ADMIN, Role.RECORDS_MANAGER})
     return Decision(False, f"no rule for {action}")

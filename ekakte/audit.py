@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -100,21 +100,52 @@ def _entries(session_factory: Any, page: int = 5000) -> Iterator[AuditEntry]:
         last = rows[-1].id
 
 
+@dataclass(frozen=True)
+class Anchor:
+    """The trail's head as it was seen at `at`: how many entries it had and the last one's hash, written
+    outside the database (ekakte/anchors.py) so that a cut or re-chained trail is found against it."""
+
+    at: datetime
+    entries: int
+    head: str
+    head_id: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": _canonical_time(self.at),
+            "entries": self.entries,
+            "head": self.head,
+            "head_id": self.head_id,
+        }
+
+    @property
+    def when(self) -> str:
+        return f"{self.at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
 @dataclass
 class ChainReport:
     entries: int = 0
     head: str = GENESIS
+    head_id: int | None = None
     problem: str | None = None
     bad_entry: int | None = None
+    # The newest anchor the trail was checked against (every anchor is checked), None if there is none.
+    anchor: Anchor | None = None
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def verify_chain(session_factory: Any) -> ChainReport:
-    """Walk the chain in order; the first entry that does not check out is named."""
-    report = ChainReport()
+def verify_chain(session_factory: Any, anchors: Sequence[Anchor] = ()) -> ChainReport:
+    """Walk the chain in order; the first entry that does not check out is named. Then each anchor:
+    the trail must still have the entries it saw, and the last of them must be the one it saw (by
+    position, not id: ids have gaps where a transaction rolled back)."""
+    report = ChainReport(anchor=max(anchors, key=lambda a: a.at) if anchors else None)
+    at_position: dict[int, list[Anchor]] = {}
+    for anchor in sorted(anchors, key=lambda a: a.at):
+        at_position.setdefault(anchor.entries, []).append(anchor)
     expected_prev = GENESIS
     previous_id: int | None = None
     for entry in _entries(session_factory):
@@ -133,7 +164,24 @@ def verify_chain(session_factory: Any) -> ChainReport:
         expected_prev = entry.hash
         previous_id = entry.id
         report.entries += 1
+        for anchor in at_position.get(report.entries, ()):
+            if anchor.head != entry.hash:
+                report.problem = (
+                    f"the trail was re-chained: the anchor of {anchor.when} saw {anchor.entries} entries"
+                    f" ending in {anchor.head[:16]}…, but entry number {report.entries} of the trail"
+                    f" (id {entry.id}) is {entry.hash[:16]}…"
+                )
+                report.bad_entry = entry.id
+                return report
     report.head = expected_prev
+    report.head_id = previous_id
+    longer = [a for a in anchors if a.entries > report.entries]
+    if longer:
+        anchor = max(longer, key=lambda a: a.entries)
+        report.problem = (
+            f"entries were cut off the end: the anchor of {anchor.when} saw {anchor.entries} entries,"
+            f" the trail has {report.entries}"
+        )
     return report
 
 

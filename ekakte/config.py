@@ -50,6 +50,7 @@ _KEYS = {
     "ocr_max_attempts": "EKAKTE_OCR_MAX_ATTEMPTS",
     "tesseract": "EKAKTE_TESSERACT",
     "protocol_key": "EKAKTE_PROTOCOL_KEY",
+    "audit_anchors": "EKAKTE_AUDIT_ANCHORS",
 }
 _SECRET_KEYS = {"s3_secret_key", "protocol_key"}
 
@@ -86,6 +87,9 @@ class Settings:
     tesseract: str = "tesseract"
     # Key of the deletion protocol's case-number hash; else <home>/protocol.key (made by `ekakte init`).
     protocol_key: str | None = field(default=None, repr=False)
+    # The append-only file `ekakte audit anchor` writes the trail's head to when the objects are not in
+    # S3 (with S3 the anchors are objects in the bucket); default <home>/audit-anchors.log.
+    audit_anchors: Path | None = None
     config_file: Path | None = None
 
     def __post_init__(self) -> None:
@@ -268,6 +272,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ocr_max_attempts=int(_as_number(raw, "ocr_max_attempts", 3, int)),
         tesseract=str(raw.get("tesseract") or "tesseract"),
         protocol_key=raw.get("protocol_key"),
+        audit_anchors=Path(str(raw.get("audit_anchors") or home / "audit-anchors.log")).expanduser(),
         config_file=config_file,
     )
 

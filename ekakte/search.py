@@ -56,11 +56,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.orm import Session
 
+from ekakte import audit
 from ekakte.access import Action, gate, refuse, search_scope
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, OcrState, Page, Team
-from ekakte.errors import InvalidInput
+from ekakte.errors import InvalidInput, shown
 
 MAX_LIMIT = 200
 MAX_QUERY_CHARS = 500
@@ -83,6 +84,10 @@ _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 # combining dot; FTS5 drops the marks, PostgreSQL's parser reads them), so it is never cut in two.
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 _WORD = re.compile(rf"\w[\w{_MARKS}]*", re.UNICODE)
+# What no database can be sent as text: NUL (PostgreSQL's text has none) and lone surrogates, which is how
+# Python hands over bytes of a command line that are not UTF-8 ("\udcff" for 0xFF); the driver fails on
+# them only when the statement is sent.
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -572,28 +577,58 @@ def search(
     the query, since searching social data is itself an access to it.
     """
     settings = archive.settings
-    parsed = parse_query(query)
     number = settings.case_number(case_number) if case_number else None
+    _refuse_unsendable(archive, actor, query, number)
+    parsed = parse_query(query)
     wanted_type = settings.document_type(document_type) if document_type else None
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"--limit must be between 1 and {MAX_LIMIT}")
 
-    result = SearchResult([], window_full=False)
+    # The decision's entry is committed before the search runs, in a transaction of its own: whatever
+    # the search statement then does (fail, time out, be cancelled), the entry stays. (It also keeps the
+    # audit chain's lock, held to commit, from being held for the whole search.)
     with archive.transaction() as session:
         decision = gate(session, actor, Action.SEARCH, case_number=number, detail=f"search {query[:200]!r}")
-        scope = search_scope(decision.subject) if decision.allowed else None
-        if scope is not None and scope.team_ids:
-            filters: list[Any] = [Case.team_id.in_(sorted(scope.team_ids))]
-            if not scope.restricted_allowed and settings.restricted_types:
-                filters.append(Document.document_type.not_in(list(settings.restricted_types)))
-            if number:
-                filters.append(Case.case_number == number)
-            if wanted_type:
-                filters.append(Document.document_type == wanted_type)
-            result = _run(session, parsed, scope.team_ids, filters, limit)
     if not decision.allowed:
         raise refuse("search")
-    return result
+    scope = search_scope(decision.subject)
+    if not scope.team_ids:
+        return SearchResult([], window_full=False)
+    filters: list[Any] = [Case.team_id.in_(sorted(scope.team_ids))]
+    if not scope.restricted_allowed and settings.restricted_types:
+        filters.append(Document.document_type.not_in(list(settings.restricted_types)))
+    if number:
+        filters.append(Case.case_number == number)
+    if wanted_type:
+        filters.append(Document.document_type == wanted_type)
+    with archive.reading() as session:
+        return _run(session, parsed, scope.team_ids, filters, limit)
+
+
+def _refuse_unsendable(archive: Archive, actor: Actor, query: str, number: str | None) -> None:
+    """InvalidInput for query text no database can be sent, after committing an entry that says so: the
+    attempt is an access like any search, and its text is kept escaped (errors.shown), as typed."""
+    found = _UNSENDABLE.search(query)
+    if found is None:
+        return
+    what = "a NUL character" if found.group() == "\x00" else "bytes that are not UTF-8"
+    problem = f"the search query contains {what}"
+    with archive.transaction() as session:
+        audit.append(
+            session,
+            actor,
+            str(Action.SEARCH),
+            "denied",
+            case_number=number,
+            reason=f"search '{_escaped(query[:200])}': {problem}",
+        )
+    raise InvalidInput(f"{problem}: {_escaped(query[:60])}")
+
+
+def _escaped(text: str) -> str:
+    """errors.shown, which reads a lone surrogate as the byte it stands for (U+DC80-U+DCFF: 0x80-0xFF);
+    those that stand for none (a library caller may pass them) are written as \\uNNNN first."""
+    return shown(re.sub("[\ud800-\udc7f\udd00-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def _index_teams(session: Session, dialect: _Dialect, teams: frozenset[int]) -> list[int] | None:

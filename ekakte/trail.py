@@ -1,18 +1,26 @@
-"""What auditors read: the audit trail, filtered, and the check of its hash chain."""
+"""What auditors read: the audit trail, filtered, the check of its hash chain, and its anchors."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
-from ekakte import audit
+from ekakte import anchors, audit
 from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.errors import IntegrityError
 
 
-def _authorize(archive: Archive, actor: Actor, what: str, case_number: str | None = None) -> None:
+def _authorize(
+    archive: Archive,
+    actor: Actor,
+    what: str,
+    case_number: str | None = None,
+    action: Action = Action.AUDIT_READ,
+) -> None:
     with archive.transaction() as session:
-        decision = gate(session, actor, Action.AUDIT_READ, case_number=case_number, detail=what)
+        decision = gate(session, actor, action, case_number=case_number, detail=what)
     if not decision.allowed:
         raise refuse(what)
 
@@ -34,5 +42,27 @@ def audit_entries(
 
 
 def verify_audit_trail(archive: Archive, actor: Actor) -> audit.ChainReport:
+    """The chain checked entry by entry, and against every anchor written so far."""
     _authorize(archive, actor, "audit verify")
-    return audit.verify_chain(archive.reading)
+    return audit.verify_chain(archive.reading, anchors.read_anchors(archive))
+
+
+@dataclass(frozen=True)
+class Anchored:
+    anchor: audit.Anchor
+    where: str
+
+
+def anchor_audit_trail(archive: Archive, actor: Actor) -> Anchored:
+    """Write the trail's head (entry count, last hash, time) outside the database.
+
+    Order: the entry for this anchoring is committed first, so the anchor covers it; the trail is then
+    verified (against the earlier anchors too), since anchoring a tampered trail would bless it; only then
+    is the anchor written. A crash after the entry leaves an entry without an anchor, which is harmless.
+    """
+    _authorize(archive, actor, "audit anchor", action=Action.AUDIT_ANCHOR)
+    report = audit.verify_chain(archive.reading, anchors.read_anchors(archive))
+    if not report.ok:
+        raise IntegrityError(f"the audit trail is broken, not anchored: {report.problem}")
+    anchor = audit.Anchor(datetime.now(UTC), report.entries, report.head, report.head_id)
+    return Anchored(anchor, anchors.write_anchor(archive, anchor))

@@ -53,6 +53,48 @@ def postgres_database() -> Iterator[str]:
 
 
 @dataclass(frozen=True)
+class OwnerAndApp:
+    """A database owned by `owner` (who runs the migrations) and `app`, a role that owns nothing."""
+
+    owner: str
+    app: str
+    owner_url: str
+    app_url: str
+
+
+@contextmanager
+def postgres_owner_and_app() -> Iterator[OwnerAndApp]:
+    """Two new login roles and a database owned by the first; all dropped afterwards (roles belong to the
+    whole cluster, so their names are the run's own)."""
+    from ekakte.config import normalize_database_url
+
+    admin_url = normalize_database_url(os.environ.get("EKAKTE_TEST_DATABASE_URL", DEFAULT_PG_URL))
+    tag = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    owner, app, name = f"ekakte_owner_{tag}", f"ekakte_app_{tag}", f"ekakte_roles_{tag}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE ROLE {owner} LOGIN; CREATE ROLE {app} LOGIN"))
+            conn.execute(text(f'CREATE DATABASE "{name}" OWNER {owner}'))
+    except Exception as exc:
+        admin.dispose()
+        unavailable(f"cannot create roles and a database in PostgreSQL: {exc}")
+    url = make_url(admin_url).set(database=name, password=None)
+    try:
+        yield OwnerAndApp(
+            owner,
+            app,
+            url.set(username=owner).render_as_string(hide_password=False),
+            url.set(username=app).render_as_string(hide_password=False),
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f"DROP ROLE IF EXISTS {app}; DROP ROLE IF EXISTS {owner}"))
+        admin.dispose()
+
+
+@dataclass(frozen=True)
 class S3Server:
     endpoint: str  # http://host:port
     access_key: str

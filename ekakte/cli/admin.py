@@ -59,6 +59,20 @@ def db_upgrade(state: State) -> None:
         )
 
 
+@db.command("grant")
+@click.argument("role")
+@pass_state
+def db_grant(state: State, role: str) -> None:
+    """Give the PostgreSQL role ROLE, under which the archive runs, the privileges it needs and no more
+    (audit_log: only SELECT and INSERT). Run as the schema's owner, after each `db upgrade`."""
+    from ekakte.db.grants import grant
+
+    grants = grant(state.settings, state.actor, role)
+    click.echo(f"granted to {grants.role}:")
+    for table, privileges in grants.tables.items():
+        click.echo(f"  {table:<24} {privileges}")
+
+
 @db.command("status")
 @pass_state
 def db_status(state: State) -> None:

@@ -1,4 +1,4 @@
-"""`ekakte audit show` and `ekakte audit verify` (auditors only)."""
+"""`ekakte audit show`, `ekakte audit verify` (auditors) and `ekakte audit anchor` (auditors, admins)."""
 
 from __future__ import annotations
 
@@ -48,15 +48,38 @@ def audit_show(
 @audit.command("verify")
 @pass_state
 def audit_verify(state: State) -> int:
-    """Check the hash chain: an edited, inserted or deleted entry is named. Exit 10 if the chain is broken."""
+    """Check the hash chain, and the trail against its anchors (`audit anchor`): an edited, inserted or
+    deleted entry, entries cut off the end, a re-chained trail are named. Exit 10 if any is found."""
     from ekakte.trail import verify_audit_trail
 
     report = verify_audit_trail(state.archive, state.actor)
     if not report.ok:
         click.echo(f"audit trail BROKEN after {report.entries} good entries: {shown(report.problem)}")
         return ExitCode.INTEGRITY
-    click.echo(f"audit trail intact: {report.entries} entries, head {shown(report.head)}")
+    if report.anchor is None:
+        anchored = "not anchored yet (`ekakte audit anchor`)"
+    else:
+        latest = report.anchor
+        anchored = f"agrees with its anchors, the latest of {shown(latest.when)} ({latest.entries} entries)"
+    click.echo(f"audit trail intact: {report.entries} entries, head {shown(report.head)}; {anchored}")
     return ExitCode.OK
+
+
+@audit.command("anchor")
+@click.option("--json", "as_json", is_flag=True, help="Print the anchor as JSON.")
+@pass_state
+def audit_anchor(state: State, as_json: bool) -> None:
+    """Write the trail's head (entry count, last hash, time) outside the database, where `audit verify`
+    checks the trail against it: a bucket object under Object Lock, or an append-only file. Run it
+    nightly; the line it prints can go to syslog too (`ekakte audit anchor | logger -t ekakte`)."""
+    from ekakte.trail import anchor_audit_trail
+
+    done = anchor_audit_trail(state.archive, state.actor)
+    if as_json:
+        emit_json({**done.anchor.as_json(), "written_to": done.where})
+        return
+    a = done.anchor
+    click.echo(f"audit trail anchored: {a.entries} entries, head {a.head}, at {a.when}, in {done.where}")
 
 
 COMMANDS = [audit]
