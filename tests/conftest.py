@@ -125,9 +125,12 @@ def organise(settings: Settings) -> None:
             assign_case(archive, ADMIN, case, TEAM)
 
 
-def fresh_server_env(home: Path, pg_url: str, s3: S3Server) -> dict[str, str]:
-    """An initialised, organised PostgreSQL + S3 archive: the run's database emptied, a new bucket."""
-    env = server_env(home, pg_url, s3, f"ekakte-{uuid.uuid4().hex[:12]}")
+def fresh_server_env(
+    home: Path, pg_url: str, s3: S3Server, *, bucket: str = "ekakte", **extra: str
+) -> dict[str, str]:
+    """An initialised, organised PostgreSQL + S3 archive: the run's database emptied, a new bucket
+    (named `bucket`-…), `extra` settings beside the stack's."""
+    env = {**server_env(home, pg_url, s3, f"{bucket}-{uuid.uuid4().hex[:12]}"), **extra}
     # Emptied first: init records the fingerprint of this home's new protocol key, and refuses a
     # database that knows another one (an earlier test's).
     _reset_postgres(pg_url)

@@ -315,19 +315,13 @@ def test_the_embedded_archive_appends_its_anchors_to_a_private_file(tmp_path: Pa
 
 @pytest.mark.server
 def test_anchors_in_a_bucket_with_object_lock_are_retained(pg_url: str, s3: object, tmp_path: Path) -> None:
-    import uuid
 
     from ekakte.anchors import ANCHOR_PREFIX, read_anchors
-    from ekakte.archive import initialize
     from ekakte.config import load_settings
     from ekakte.trail import anchor_audit_trail
-    from tests.conftest import _reset_postgres, organise, server_env
+    from tests.conftest import fresh_server_env
 
-    env = server_env(tmp_path / "home", pg_url, s3, f"anchor-{uuid.uuid4().hex[:12]}")  # type: ignore[arg-type]
-    env["EKAKTE_S3_OBJECT_LOCK"] = "true"
-    initialize(load_settings(env))
-    _reset_postgres(pg_url)
-    organise(load_settings(env))
+    env = fresh_server_env(tmp_path / "home", pg_url, s3, bucket="anchor", EKAKTE_S3_OBJECT_LOCK="true")  # type: ignore[arg-type]
     with Archive.open(load_settings(env)) as archive:
         add_user(archive, ADMIN, AUDITOR.name, ["auditor"])
         done = anchor_audit_trail(archive, AUDITOR)

@@ -268,18 +268,16 @@ def test_deleted_documents_leave_the_search_index(ret: Archive, make_scan: Any) 
 @pytest.fixture
 def locked(request: pytest.FixtureRequest, tmp_path: Path) -> Archive:
     """PostgreSQL + an S3 bucket created with Object Lock (WORM) by `ekakte init`."""
-    from ekakte.archive import initialize
     from ekakte.config import load_settings
-    from tests.conftest import _reset_postgres, organise, server_env
+    from tests.conftest import fresh_server_env
 
-    pg_url = request.getfixturevalue("pg_url")
-    env = server_env(
-        tmp_path / "home", pg_url, request.getfixturevalue("s3"), f"worm-{uuid.uuid4().hex[:12]}"
+    env = fresh_server_env(
+        tmp_path / "home",
+        request.getfixturevalue("pg_url"),
+        request.getfixturevalue("s3"),
+        bucket="worm",
+        EKAKTE_S3_OBJECT_LOCK="true",
     )
-    env["EKAKTE_S3_OBJECT_LOCK"] = "true"
-    _reset_postgres(pg_url)  # before init, which records this home's protocol key (see conftest)
-    initialize(load_settings(env))
-    organise(load_settings(env))
     archive = Archive.open(load_settings(env))
     request.addfinalizer(archive.close)
     add_user(archive, ADMIN, RECORDS.name, ["records_manager"])
