@@ -33,6 +33,8 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_ANCHOR = "audit.anchor"  # write the trail's head outside the database
     INTEGRITY = "integrity"  # verify, gc
+    TYPE_LIST = "type.list"  # which document types are restricted (the policy; no documents)
+    TYPE_POLICY = "type.policy"  # restrict or unrestrict a type: re-marks its stored documents
 
 
 # Roles that may see documents' contents, and then only of cases of their own teams.
@@ -54,6 +56,9 @@ class Decision:
     allowed: bool
     reason: str
     subject: Subject | None = None
+    # Whether a document's title and file name may be shown with its metadata: not to a records manager
+    # without the health clearance when the document is restricted (titles are often health data).
+    details: bool = True
 
     @property
     def outcome(self) -> str:
@@ -138,13 +143,17 @@ def decide(
         if case_team_id is None or case_team_id not in subject.team_ids:
             return Decision(False, "case is not one of the user's teams")
         if restricted and not subject.health_clearance:
-            return Decision(False, "restricted document type needs the health clearance")
+            return Decision(False, "restricted document needs the health clearance")
         return Decision(True, "own team")
 
     if action == Action.IMPORT:
         return _by_role(roles, {Role.SCAN_OPERATOR})
     if action in (Action.CASE_SHOW, Action.DOC_SHOW):
         if Role.RECORDS_MANAGER in roles:
+            if restricted and not subject.health_clearance:
+                return Decision(
+                    True, "records manager: metadata, title and file name withheld", details=False
+                )
             return Decision(True, "records manager: metadata")
         return on_own_team()
     if action in (Action.DOC_GET, Action.DOC_TEXT):
@@ -188,13 +197,18 @@ def decide(
         return _by_role(roles, {Role.AUDITOR, Role.ADMIN})
     if action == Action.INTEGRITY:
         return _by_role(roles, {Role.ADMIN, Role.RECORDS_MANAGER})
+    if action == Action.TYPE_LIST:
+        return _by_role(roles, {Role.ADMIN, Role.RECORDS_MANAGER, Role.AUDITOR})
+    if action == Action.TYPE_POLICY:
+        return _by_role(roles, {Role.ADMIN})
     return Decision(False, f"no rule for {action}")
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Which documents a search may return: those of cases of `team_ids`, restricted types only with
-    the health clearance. The same rule as `decide(..., DOC_TEXT)`, in a form SQL can apply."""
+    """Which documents a search may return: those of cases of `team_ids`, restricted ones (the
+    documents' own flag) only with the health clearance. The same rule as `decide(..., DOC_TEXT)`, in a
+    form SQL can apply."""
 
     team_ids: frozenset[int]
     restricted_allowed: bool

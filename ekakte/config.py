@@ -15,7 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 from ekakte.errors import ConfigError, InvalidInput
 
 DEFAULT_CASE_NUMBER_PATTERN = r"\d{5}BG\d{7}"
-DEFAULT_RESTRICTED_TYPES = ("Gutachten",)
 DEFAULT_DOCUMENT_TYPES = (
     "Antrag",
     "Bescheid",
@@ -28,7 +27,9 @@ DEFAULT_DOCUMENT_TYPES = (
 )
 
 # key in the config file -> environment variable. The file uses the same names, lower case, without prefix.
-_KEYS = {
+# None: the file only. Which program reads the archive's content is not for a caller's environment to say
+# (and the file's program must belong to root besides: ekakte.ocr.engine.trusted_program).
+_KEYS: dict[str, str | None] = {
     "home": "EKAKTE_HOME",
     "database_url": "EKAKTE_DATABASE_URL",
     "storage": "EKAKTE_STORAGE",
@@ -41,18 +42,30 @@ _KEYS = {
     "s3_lock_mode": "EKAKTE_S3_LOCK_MODE",
     "case_number_pattern": "EKAKTE_CASE_NUMBER_PATTERN",
     "document_types": "EKAKTE_DOCUMENT_TYPES",
-    "restricted_types": "EKAKTE_RESTRICTED_TYPES",
     "station": "EKAKTE_STATION",
     "gc_grace_hours": "EKAKTE_GC_GRACE_HOURS",
     "ocr_languages": "EKAKTE_OCR_LANGUAGES",
     "ocr_workers": "EKAKTE_OCR_WORKERS",
     "ocr_lease_seconds": "EKAKTE_OCR_LEASE_SECONDS",
     "ocr_max_attempts": "EKAKTE_OCR_MAX_ATTEMPTS",
-    "tesseract": "EKAKTE_TESSERACT",
+    "tesseract": None,
     "protocol_key": "EKAKTE_PROTOCOL_KEY",
     "audit_anchors": "EKAKTE_AUDIT_ANCHORS",
 }
 _SECRET_KEYS = {"s3_secret_key", "protocol_key"}
+# Settings that no longer exist because they decided who sees what or what reads the content, and a
+# caller's own environment or config file could set them: ignored, with a notice (Settings.notices).
+_KEPT_IN_THE_ARCHIVE = (
+    "the archive keeps which types are restricted (`ekakte type list`, `ekakte type restrict`)"
+)
+_RETIRED_KEYS = {
+    "restricted_types": f"restricted_types in the config file is ignored: {_KEPT_IN_THE_ARCHIVE}"
+}
+_RETIRED_VARIABLES = {
+    "EKAKTE_RESTRICTED_TYPES": f"EKAKTE_RESTRICTED_TYPES is ignored: {_KEPT_IN_THE_ARCHIVE}",
+    "EKAKTE_TESSERACT": "EKAKTE_TESSERACT is ignored: the tesseract program is set in the config file only"
+    ' (`tesseract = "/usr/bin/tesseract"`)',
+}
 
 
 @dataclass(frozen=True)
@@ -70,9 +83,9 @@ class Settings:
     # Retention mode of the objects' retain-until dates: COMPLIANCE (nobody can shorten it) or GOVERNANCE.
     s3_lock_mode: str = "COMPLIANCE"
     case_number_pattern: str = DEFAULT_CASE_NUMBER_PATTERN
+    # The types an import accepts. Which of them are health data is the archive's policy (ekakte.policy),
+    # recorded on each document: taking a type out of this list changes nothing about stored documents.
     document_types: tuple[str, ...] = DEFAULT_DOCUMENT_TYPES
-    # Types whose documents only users with the health clearance may see (health data, DSGVO Art. 9).
-    restricted_types: tuple[str, ...] = DEFAULT_RESTRICTED_TYPES
     station: str = ""
     gc_grace_hours: float = 24.0
     # tesseract's language models, joined with "+"; the first is the main one (German first).
@@ -83,7 +96,9 @@ class Settings:
     ocr_lease_seconds: float = 600.0
     # Tries per page before it is left `failed` with its reason.
     ocr_max_attempts: int = 3
-    # The tesseract program: a name on PATH or a full path.
+    # The tesseract program (config file only): a name, looked up in /usr/local/bin, /usr/bin, /bin (not
+    # the caller's PATH), or a full path; either way a file owned by root (or by the account ekakte runs
+    # as) that nobody else may change (ekakte.ocr.engine.trusted_program).
     tesseract: str = "tesseract"
     # Key of the deletion protocol's case-number hash; else <home>/protocol.key (made by `ekakte init`).
     protocol_key: str | None = field(default=None, repr=False)
@@ -91,6 +106,8 @@ class Settings:
     # S3 (with S3 the anchors are objects in the bucket); default <home>/audit-anchors.log.
     audit_anchors: Path | None = None
     config_file: Path | None = None
+    # What the loading ignored and the user should know (retired settings); the CLI prints them.
+    notices: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -102,12 +119,6 @@ class Settings:
         folded = [t.casefold() for t in self.document_types]
         if len(set(folded)) != len(folded):
             raise ConfigError("document_types lists a type twice (types are compared case-insensitively)")
-        configured = {t.casefold() for t in self.document_types}
-        unknown = [t for t in self.restricted_types if t.casefold() not in configured]
-        if unknown:
-            raise ConfigError(
-                f"restricted_types names types that are not in document_types: {', '.join(unknown)}"
-            )
         if self.gc_grace_hours < 1:
             raise ConfigError("gc_grace_hours must be at least 1 (a running import needs that long)")
         if not re.fullmatch(r"[A-Za-z_]+(\+[A-Za-z_]+)*", self.ocr_languages):
@@ -156,9 +167,6 @@ class Settings:
             f"unknown document type {value!r}: expected one of {', '.join(self.document_types)}"
         )
 
-    def is_restricted(self, document_type: str) -> bool:
-        return document_type.casefold() in {t.casefold() for t in self.restricted_types}
-
     def display(self) -> dict[str, str]:
         """The effective settings as text, secrets masked."""
         shown: dict[str, str] = {}
@@ -195,7 +203,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} (EKAKTE_CONFIG) does not exist") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc}") from None
-    unknown = sorted(set(data) - set(_KEYS))
+    unknown = sorted(set(data) - set(_KEYS) - set(_RETIRED_KEYS))
     if unknown:
         raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
     return data
@@ -227,23 +235,15 @@ def _as_types(key: str, value: Any) -> tuple[str, ...]:
     return tuple(i.strip() for i in items if i.strip())
 
 
-def _restricted_types(raw: dict[str, Any]) -> tuple[str, ...]:
-    """As configured; by default those of the default restricted types that are configured document types."""
-    if "restricted_types" in raw:
-        return _as_types("restricted_types", raw["restricted_types"])
-    types = {
-        t.casefold() for t in _as_types("document_types", raw.get("document_types", DEFAULT_DOCUMENT_TYPES))
-    }
-    return tuple(t for t in DEFAULT_RESTRICTED_TYPES if t.casefold() in types)
-
-
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Defaults, overridden by the config file (EKAKTE_CONFIG), overridden by the environment."""
     env = os.environ if env is None else env
     config_file = Path(env["EKAKTE_CONFIG"]).expanduser() if env.get("EKAKTE_CONFIG") else None
     raw: dict[str, Any] = _read_file(config_file) if config_file else {}
+    notices = [text for key, text in _RETIRED_KEYS.items() if raw.pop(key, None) is not None]
+    notices += [text for var, text in _RETIRED_VARIABLES.items() if var in env]
     for key, var in _KEYS.items():
-        if env.get(var, "") != "":
+        if var is not None and env.get(var, "") != "":
             raw[key] = env[var]
 
     home = Path(str(raw.get("home", "./ekakte-data"))).expanduser().resolve()
@@ -263,7 +263,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         s3_lock_mode=str(raw.get("s3_lock_mode", "COMPLIANCE")).upper(),
         case_number_pattern=str(raw.get("case_number_pattern", DEFAULT_CASE_NUMBER_PATTERN)),
         document_types=_as_types("document_types", raw.get("document_types", DEFAULT_DOCUMENT_TYPES)),
-        restricted_types=_restricted_types(raw),
         station=str(raw.get("station") or socket.gethostname()),
         gc_grace_hours=grace,
         ocr_languages=str(raw.get("ocr_languages", "deu+eng")),
@@ -274,6 +273,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         protocol_key=raw.get("protocol_key"),
         audit_anchors=Path(str(raw.get("audit_anchors") or home / "audit-anchors.log")).expanduser(),
         config_file=config_file,
+        notices=tuple(notices),
     )
 
 

@@ -45,9 +45,11 @@ class DocumentInfo:
     id: uuid.UUID
     case_number: str
     document_type: str
+    # None when withheld: a restricted document's title and file name are health data as often as not,
+    # shown only to users with the health clearance (see `restricted`, `withheld`).
     title: str | None
     received_on: date
-    original_filename: str
+    original_filename: str | None
     media_type: str
     size_bytes: int
     sha256: str
@@ -61,6 +63,8 @@ class DocumentInfo:
     document_date: date | None = None
     due_on: date | None = None  # the last day it must be kept (None: not due under the rules in force)
     retention_rule: str | None = None
+    restricted: bool = False  # health data: the document's own flag (ekakte.policy)
+    withheld: bool = False  # title and file name left out (None) for this reader
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +86,8 @@ class DocumentInfo:
             "document_date": self.document_date.isoformat() if self.document_date else None,
             "due_on": self.due_on.isoformat() if self.due_on else None,
             "retention_rule": self.retention_rule,
+            "restricted": self.restricted,
+            "withheld": self.withheld,
         }
 
 
@@ -94,14 +100,15 @@ class CaseView:
         return {"case": self.case.as_json(), "documents": [d.as_json() for d in self.documents]}
 
 
-def _document_info(doc: Document, case_number: str) -> DocumentInfo:
+def _document_info(doc: Document, case_number: str, *, details: bool = True) -> DocumentInfo:
+    """The document as the reader may see it: without title and file name unless `details`."""
     return DocumentInfo(
         id=doc.id,
         case_number=case_number,
         document_type=doc.document_type,
-        title=doc.title,
+        title=doc.title if details else None,
         received_on=doc.received_on,
-        original_filename=doc.original_filename,
+        original_filename=doc.original_filename if details else None,
         media_type=doc.media_type,
         size_bytes=doc.size_bytes,
         sha256=doc.sha256,
@@ -115,14 +122,28 @@ def _document_info(doc: Document, case_number: str) -> DocumentInfo:
         document_date=doc.document_date,
         due_on=doc.due_on,
         retention_rule=doc.retention_rule,
+        restricted=doc.restricted,
+        withheld=not details,
     )
 
 
-# The caseworker's lookup, built once (statement construction costs more than the query).
+# The caseworker's lookups, built once (statement construction costs more than the query). Each read
+# first fetches only what the decision needs (_CASE_KEY, _DOCUMENT_KEY), as a plain row, and loads the
+# rest only once it is allowed: a forbidden case or document then costs what a missing one costs, so
+# the time of a refusal does not tell whether the thing exists.
+_CASE_KEY = select(Case.id, Case.team_id).where(Case.case_number == bindparam("number"))
 _CASE = (
-    select(Case, Team.name)
+    select(Case.case_number, Team.name, Case.opened_on, Case.closed_on)
     .outerjoin(Team, Team.id == Case.team_id)
-    .where(Case.case_number == bindparam("number"))
+    .where(Case.id == bindparam("case_id"))
+)
+_DOCUMENT_KEY = (
+    select(Case.case_number, Case.team_id, Document.restricted)
+    .join(Case, Case.id == Document.case_id)
+    .where(Document.id == bindparam("document_id"), Document.state == DocumentState.STORED)
+)
+_DOCUMENT = select(Document).where(
+    Document.id == bindparam("document_id"), Document.state == DocumentState.STORED
 )
 _NEWEST_FIRST = (Document.received_on.desc(), Document.created_at.desc())
 # Only `stored` documents: one the retention sweep is deleting is gone for every reader.
@@ -139,33 +160,30 @@ def case_documents(
 ) -> CaseView:
     """A case and the documents the actor may see, newest first (by date received, then by time stored).
 
-    Documents of restricted types are left out, not just blanked, for users without the health clearance.
-    Refused with the same NotPermitted whether the case exists or not.
+    Restricted documents are left out, not just blanked, for caseworkers without the health clearance;
+    records managers without it see them with title and file name withheld. Refused with the same
+    NotPermitted whether the case exists or not.
     """
     settings = archive.settings
     number = settings.case_number(case_number)
     wanted_type = settings.document_type(document_type) if document_type else None
     view: CaseView | None = None
     with archive.transaction() as session:
-        row = session.execute(_CASE, {"number": number}).first()
-        case, team = (row[0], row[1]) if row else (None, None)
-        decision = gate(
-            session, actor, Action.CASE_SHOW, case_number=number, case_team_id=case.team_id if case else None
-        )
-        if decision.allowed and case is not None:
-            params: dict[str, object] = {"case_id": case.id, "document_type": wanted_type}
+        key = session.execute(_CASE_KEY, {"number": number}).first()
+        case_id, team_id = (key[0], key[1]) if key else (None, None)
+        decision = gate(session, actor, Action.CASE_SHOW, case_number=number, case_team_id=team_id)
+        if decision.allowed and case_id is not None:
+            params: dict[str, object] = {"case_id": case_id, "document_type": wanted_type}
             query = _CASE_DOCUMENTS_OF_TYPE if wanted_type else _CASE_DOCUMENTS
-            docs = [
-                _document_info(d, number)
-                for d in session.scalars(query, params)
-                if decide(
-                    decision.subject,
-                    Action.DOC_SHOW,
-                    case_team_id=case.team_id,
-                    restricted=settings.is_restricted(d.document_type),
-                ).allowed
-            ]
-            view = CaseView(CaseInfo(case.case_number, team, case.opened_on, case.closed_on), docs)
+            docs = []
+            for d in session.scalars(query, params):
+                seen = decide(
+                    decision.subject, Action.DOC_SHOW, case_team_id=team_id, restricted=d.restricted
+                )
+                if seen.allowed:
+                    docs.append(_document_info(d, number, details=seen.details))
+            stored_number, team, opened_on, closed_on = session.execute(_CASE, {"case_id": case_id}).one()
+            view = CaseView(CaseInfo(stored_number, team, opened_on, closed_on), docs)
     if not decision.allowed:
         raise refuse(f"case {number}")
     if view is None:
@@ -188,22 +206,21 @@ def _authorized_document(
     """The document, if `action` on it is permitted; the decision is audited either way."""
     info: DocumentInfo | None = None
     with archive.transaction() as session:
-        row = session.execute(
-            select(Document, Case.case_number, Case.team_id)
-            .join(Case, Case.id == Document.case_id)
-            .where(Document.id == document_id, Document.state == DocumentState.STORED)
-        ).first()
+        key = session.execute(_DOCUMENT_KEY, {"document_id": document_id}).first()
+        case_number, team_id, restricted = (key[0], key[1], key[2]) if key else (None, None, False)
         decision = gate(
             session,
             actor,
             action,
-            case_number=row[1] if row else None,
+            case_number=case_number,
             document_id=str(document_id),
-            case_team_id=row[2] if row else None,
-            restricted=archive.settings.is_restricted(row[0].document_type) if row else False,
+            case_team_id=team_id,
+            restricted=restricted,
         )
-        if decision.allowed and row is not None:
-            info = _document_info(row[0], row[1])
+        if decision.allowed and case_number is not None:
+            doc = session.scalars(_DOCUMENT, {"document_id": document_id}).first()
+            if doc is not None:
+                info = _document_info(doc, case_number, details=decision.details)
     if not decision.allowed:
         raise refuse(f"document {document_id}")
     if info is None:
@@ -253,7 +270,7 @@ def _write_original(archive: Archive, doc: DocumentInfo, target: Path, force: bo
         if _is_dir(target.name, folder):
             raise InvalidInput(
                 f"{shown(target)} is a folder: give the file name to write,"
-                f" e.g. {shown(target / doc.original_filename)}"
+                f" e.g. {shown(target / (doc.original_filename or 'scan'))}"
             )
         if not force and _exists(target.name, folder):
             raise OutputExists(f"{shown(target)} exists: use --force to overwrite it")

@@ -21,6 +21,7 @@ from ekakte.db.dialect import insert_or_ignore, serialize_writers
 from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrState, Page, table_of
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile, shown
 from ekakte.media import ENCRYPTED_REASON, inspect_stream
+from ekakte.policy import is_restricted_type
 from ekakte.retention.schedule import current_rules, schedule
 from ekakte.retention.worm import sync_object_locks
 from ekakte.storage import original_key
@@ -268,6 +269,9 @@ def _record(
         # `case close` take it (auditing) before they change the case row, so the case's lock below,
         # taken first, would deadlock with them.
         serialize_writers(session, audit.AUDIT_LOCK)
+        # Whether it is health data, from the archive's policy, under the lock above, which a change of
+        # the policy takes too (ekakte.policy): the flag is right whichever of the two commits first.
+        restricted = is_restricted_type(session, row["document_type"])
         session.execute(
             insert_or_ignore(session, Case, ["case_number"]).values(
                 case_number=case_number, opened_on=now.date(), created_at=now
@@ -282,7 +286,13 @@ def _record(
         ).one()
         inserted = session.execute(
             insert_or_ignore(session, Document, ["case_id", "sha256"])
-            .values(case_id=case_id, created_at=now, **row, **_retention(archive, session, row, closed_on))
+            .values(
+                case_id=case_id,
+                created_at=now,
+                restricted=restricted,
+                **row,
+                **_retention(archive, session, row, closed_on),
+            )
             .returning(Document.id)
         ).scalar()
         if inserted is None:

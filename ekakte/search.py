@@ -14,13 +14,13 @@ operators.
               matches as a prefix, so "Mietvertrag" finds "Mietverträge" and "Mietvertrags" but
               "Verträge" does not find "Vertrag"; ranked with bm25; snippets cut from the pages' text
               the way FTS5's snippet() does (_fts5_snippet), without evaluating the MATCH again.
-Access comes first: the query itself only looks at pages of documents the actor may read (cases of
-its teams; restricted types only with the health clearance), so nothing it cannot see is counted
-or ranked. The text indexes are per team (pages.team_id, a copy of the case's team, migration 0007), so
-the index hands out only the caller's teams' matches (for a caller of every team, the words alone:
-_index_teams); the join against documents and cases still decides. Of the pages it may see, the
-newest RANK_WINDOW matching ones are ranked: FTS5 walks its doclists newest first; PostgreSQL reads
-slices of page ids from the newest down, each sized from the density of in-scope matches so far
+Access comes first: the query itself only looks at pages of documents the actor may read (cases of its
+teams; restricted documents, by their own flag, only with the health clearance), so nothing it cannot
+see is counted or ranked. The text indexes are per team (pages.team_id, a copy of the case's team,
+migration 0007), so the index hands out only the caller's teams' matches (for a caller of every team,
+the words alone: _index_teams); the join against documents and cases still decides. Of the pages it may
+see, the newest RANK_WINDOW matching ones are ranked: FTS5 walks its doclists newest first; PostgreSQL
+reads slices of page ids from the newest down, each sized from the density of in-scope matches so far
 (_Postgres.candidates), since neither a backward scan nor the GIN index alone is fast for every query
 and its statistics cannot tell which is.
 """
@@ -45,6 +45,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
+    false,
     func,
     literal_column,
     select,
@@ -595,8 +596,8 @@ def search(
     if not scope.team_ids:
         return SearchResult([], window_full=False)
     filters: list[Any] = [Case.team_id.in_(sorted(scope.team_ids))]
-    if not scope.restricted_allowed and settings.restricted_types:
-        filters.append(Document.document_type.not_in(list(settings.restricted_types)))
+    if not scope.restricted_allowed:
+        filters.append(Document.restricted == false())
     if number:
         filters.append(Case.case_number == number)
     if wanted_type:

@@ -34,6 +34,8 @@ class State:
             from ekakte.config import load_settings
 
             self._settings = load_settings()
+            for notice in self._settings.notices:
+                click.echo(f"ekakte: warning: {notice}", err=True)
         return self._settings
 
     @property
@@ -116,9 +118,9 @@ def cli(ctx: click.Context, debug: bool, on_behalf_of: str | None) -> None:
 
 
 def _register() -> None:
-    from ekakte.cli import admin, audit, cases, documents, imports, integrity, ocr, retention, users
+    from ekakte.cli import admin, audit, cases, documents, imports, integrity, ocr, retention, types, users
 
-    for module in (admin, imports, ocr, cases, documents, integrity, retention, users, audit):
+    for module in (admin, imports, ocr, cases, documents, integrity, retention, users, audit, types):
         for command in module.COMMANDS:
             cli.add_command(command)
 

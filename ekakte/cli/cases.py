@@ -39,9 +39,9 @@ def case_show(state: State, case_number: str, document_type: str | None, as_json
     click.echo(f"{'RECEIVED':<10}  {'TYPE':<14}  {'PAGES':>5}  {'ID':<36}  TITLE / FILE")
     for d in view.documents:
         pages = "?" if d.page_count is None else str(d.page_count)
+        label = "(restricted: withheld)" if d.withheld else shown(d.title or d.original_filename)
         click.echo(
-            f"{d.received_on.isoformat():<10}  {shown(d.document_type):<14}  {pages:>5}  {d.id}  "
-            f"{shown(d.title or d.original_filename)}"
+            f"{d.received_on.isoformat():<10}  {shown(d.document_type):<14}  {pages:>5}  {d.id}  {label}"
         )
 
 

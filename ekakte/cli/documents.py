@@ -45,6 +45,8 @@ def doc_show(state: State, document_id: str, with_text: bool, as_json: bool) -> 
         return
     width = max(len(k) for k in data)
     for key, value in data.items():
+        if value is None and info.withheld and key in ("title", "original_filename"):
+            value = "(restricted: withheld)"
         click.echo(f"{key.ljust(width)}  {'-' if value is None else shown(value)}")
 
 

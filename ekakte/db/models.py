@@ -136,6 +136,22 @@ class Document(Base):
     # retained through `locked_until`; `object_hold` mirrors ekakte's legal holds onto the object.
     locked_until: Mapped[date | None] = mapped_column(Date)
     object_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Health data (DSGVO Art. 9): only users with the health clearance see the document's title, file name
+    # and content. Archive state, set at import from the restricted types (ekakte.policy) and changed only
+    # by `ekakte type restrict` / `unrestrict`; every read path asks this column, none the type's name.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class RestrictedType(Base):
+    """A document type whose documents are restricted (ekakte.policy): the archive's policy, not any
+    caller's configuration."""
+
+    __tablename__ = "restricted_types"
+
+    # The type's name case-folded (ekakte.policy.fold), so "Gutachten" and "GUTACHTEN" are one type.
+    document_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    added_by: Mapped[str] = mapped_column(String(100))
 
 
 class Page(Base):

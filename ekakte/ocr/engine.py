@@ -7,6 +7,7 @@ import functools
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +38,71 @@ class OcrError(Exception):
     """tesseract failed on one page; the page is tried again (a bounded number of times)."""
 
 
+# Where a program named without a path is looked for: fixed, as sudo's secure_path, never the caller's
+# PATH, which whoever starts ekakte sets.
+SECURE_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+
+
 def use(program: str) -> None:
-    """Run `program` as tesseract from now on in this process (EKAKTE_TESSERACT)."""
+    """Run `program` as tesseract from now on in this process (the `tesseract` setting), if it is
+    trusted (see trusted_program); ConfigError otherwise. Checked on every call: a worker runs for
+    hours, and the check costs a few stat() calls against tesseract's second per page."""
     import pytesseract
 
-    if pytesseract.pytesseract.tesseract_cmd != program:
-        pytesseract.pytesseract.tesseract_cmd = program
+    path = trusted_program(program)
+    if pytesseract.pytesseract.tesseract_cmd != path:
+        pytesseract.pytesseract.tesseract_cmd = path
         version.cache_clear()
+
+
+def trusted_program(program: str) -> str:
+    """The real path of `program`, if only root (or the account ekakte runs as) can change what runs.
+
+    tesseract is handed every page image of every team's documents, health data included: a program that
+    someone else may write (or place) would copy them. So the file and each directory above it (after
+    symbolic links are resolved; the resolved path is what runs) must belong to root or to this process's
+    effective user and be writable by their owner only, as sudo and sshd require of what they trust. A
+    sticky directory of root's (/tmp) is allowed above them: there, nobody but an entry's owner may
+    rename or replace it. ConfigError, one line, otherwise."""
+    if "/" not in program:
+        found = next(
+            (os.path.join(d, program) for d in SECURE_PATH if os.path.isfile(os.path.join(d, program))), None
+        )
+        if found is None:
+            raise ConfigError(f"{program} is not installed in {', '.join(SECURE_PATH)}: {INSTALL_HINT}")
+        candidate = found
+    elif not os.path.isabs(program):
+        raise ConfigError(f"tesseract must be a program name or an absolute path, not {program!r}")
+    else:
+        candidate = program
+    resolved = os.path.realpath(candidate)
+    try:
+        info = os.stat(resolved)
+    except OSError as exc:
+        raise ConfigError(f"tesseract {program} cannot be used: {exc.strerror}: {INSTALL_HINT}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"tesseract {program} is not a regular file")
+    _trusted(program, resolved, info)
+    directory = os.path.dirname(resolved)
+    while True:
+        _trusted(program, directory, os.stat(directory))
+        if directory == "/":
+            return resolved
+        directory = os.path.dirname(directory)
+
+
+def _trusted(program: str, path: str, info: os.stat_result) -> None:
+    if info.st_uid not in (0, os.geteuid()):
+        raise ConfigError(
+            f"tesseract {program} refused: {path} belongs to uid {info.st_uid}, not to root"
+            " or the account ekakte runs as"
+        )
+    sticky_root_dir = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX and info.st_uid == 0
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not sticky_root_dir:
+        raise ConfigError(
+            f"tesseract {program} refused: {path} is writable by group or others"
+            f" (mode {stat.S_IMODE(info.st_mode):04o})"
+        )
 
 
 @functools.cache

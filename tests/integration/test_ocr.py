@@ -185,10 +185,21 @@ def failing_tesseract(tmp_path: Path) -> Path:
     return script
 
 
+def tesseract_config(tmp_path: Path, program: Path) -> str:
+    """A config file naming `program` as tesseract: the one place the setting is read from."""
+    config = tmp_path / "tesseract.toml"
+    config.write_text(f'tesseract = "{program}"\n')
+    return str(config)
+
+
 def test_a_failing_page_is_retried_then_left_failed_and_the_document_stays_retrievable(
     stack_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**stack_env, "EKAKTE_TESSERACT": str(failing_tesseract(tmp_path)), "EKAKTE_OCR_MAX_ATTEMPTS": "2"}
+    env = {
+        **stack_env,
+        "EKAKTE_CONFIG": tesseract_config(tmp_path, failing_tesseract(tmp_path)),
+        "EKAKTE_OCR_MAX_ATTEMPTS": "2",
+    }
     with Archive.open(load_settings(env)) as archive:
         add_user(archive, ADMIN, OCR.name, ["service"])
         path, _ = scanned_pdf(tmp_path, [61])
@@ -209,7 +220,7 @@ def test_ocr_retry_queues_failed_pages_again_and_they_are_read_once_the_cause_is
     with its attempts from 0, and the next run with a working tesseract reads it."""
     broken = {
         **stack_env,
-        "EKAKTE_TESSERACT": str(failing_tesseract(tmp_path)),
+        "EKAKTE_CONFIG": tesseract_config(tmp_path, failing_tesseract(tmp_path)),
         "EKAKTE_OCR_MAX_ATTEMPTS": "1",
     }
     with Archive.open(load_settings(broken)) as archive:

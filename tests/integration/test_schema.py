@@ -99,7 +99,8 @@ def test_on_postgresql_a_page_row_keeps_its_tsvector_and_the_indexes_are_the_sea
         )
     engine.dispose()
     assert storage == {"text": "e", "tsv": "m"}  # EXTERNAL, MAIN
-    assert "(id) INCLUDE (case_id, state, document_type)" in indexes["ix_documents_search_scope"]
+    # Migration 0009: with the restricted flag, which the scope check reads.
+    assert "(id) INCLUDE (case_id, state, document_type, restricted)" in indexes["ix_documents_search_scope"]
     assert "(id) INCLUDE (team_id, case_number)" in indexes["ix_cases_search_scope"]
     # Migration 0007: the text indexes are per team.
     assert "USING gin (team_id, tsv)" in indexes["ix_pages_team_tsv"]

@@ -98,12 +98,29 @@ def test_a_bad_database_url_is_refused_without_echoing_its_password(tmp_path: Pa
     assert "hunter2" not in str(err.value)
 
 
-def test_restricted_types_default_to_gutachten_when_it_is_a_configured_type(tmp_path: Path) -> None:
-    assert load_settings({"EKAKTE_HOME": str(tmp_path)}).is_restricted("GUTACHTEN")
-    without = load_settings({"EKAKTE_HOME": str(tmp_path), "EKAKTE_DOCUMENT_TYPES": "Antrag,Bescheid"})
-    assert without.restricted_types == ()
-
-
-def test_restricted_types_must_be_configured_types(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not in document_types: Arztbrief"):
-        load_settings({"EKAKTE_HOME": str(tmp_path), "EKAKTE_RESTRICTED_TYPES": "Gutachten,Arztbrief"})
+def test_who_sees_what_and_which_program_reads_are_not_taken_from_the_callers_settings(
+    tmp_path: Path,
+) -> None:
+    """restricted_types (environment or file) and EKAKTE_TESSERACT are ignored, each with a notice: the
+    archive keeps its restricted types (ekakte.policy), the tesseract program comes from the file only."""
+    cfg = tmp_path / "mine.toml"
+    cfg.write_text("restricted_types = []\n")
+    s = load_settings(
+        {
+            "EKAKTE_HOME": str(tmp_path),
+            "EKAKTE_CONFIG": str(cfg),
+            "EKAKTE_RESTRICTED_TYPES": ",",
+            "EKAKTE_TESSERACT": "/home/mallory/copy-pages",
+        }
+    )
+    assert s.tesseract == "tesseract"
+    assert not hasattr(s, "restricted_types")
+    assert [n.split(" is ignored")[0] for n in s.notices] == [
+        "restricted_types in the config file",
+        "EKAKTE_RESTRICTED_TYPES",
+        "EKAKTE_TESSERACT",
+    ]
+    cfg.write_text('tesseract = "/opt/ocr/tesseract"\n')
+    assert load_settings({"EKAKTE_HOME": str(tmp_path), "EKAKTE_CONFIG": str(cfg)}).tesseract == (
+        "/opt/ocr/tesseract"
+    )
