@@ -99,17 +99,20 @@ def _reset_postgres(url: str) -> None:
         # the one exception, and only a superuser may make it: `replica` fires no ordinary triggers, for
         # this transaction only (SET LOCAL), so the guard stays in place for the test itself.
         conn.execute(text("SET LOCAL session_replication_role = replica"))
-        tables = conn.execute(
-            text(
-                "SELECT tablename FROM pg_tables"
-                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
-        ).scalars()
-        names = ", ".join(f'"{t}"' for t in tables)
-        if names:
+        tables = list(
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables"
+                    " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
+            ).scalars()
+        )
+        if tables:  # none before the run's first init
+            names = ", ".join(f'"{t}"' for t in tables)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        # The restricted types as migration 0009 seeds them: the archive's policy, not test data.
-        conn.execute(text("INSERT INTO restricted_types VALUES ('gutachten', now(), 'migration 0009')"))
+        if "restricted_types" in tables:
+            # The restricted types as migration 0009 seeds them: the archive's policy, not test data.
+            conn.execute(text("INSERT INTO restricted_types VALUES ('gutachten', now(), 'migration 0009')"))
     engine.dispose()
 
 
