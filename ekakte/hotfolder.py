@@ -76,10 +76,16 @@ class _Inbox:
             os.close(fd)
 
 
-def read_sidecar(inbox_fd: int, name: str) -> dict[str, str]:
-    """A sidecar's fields, or InvalidInput saying in one line what is wrong with it. Opened and checked like
-    a document (open_checked): a link to someone else's JSON is refused before a byte of it is read, so
-    neither its values nor the names of its keys can reach the document or the reason file."""
+def read_sidecar(path: Path) -> dict[str, str]:
+    """A sidecar's fields, or InvalidInput saying in one line what is wrong with it (see _read_sidecar)."""
+    with _folder(path.parent) as dir_fd:
+        return _read_sidecar(dir_fd, path.name)
+
+
+def _read_sidecar(inbox_fd: int, name: str) -> dict[str, str]:
+    """Opened and checked like a document (open_checked): a link to someone else's JSON is refused before a
+    byte of it is read, so neither its values nor the names of its keys reach the document or the reason
+    file."""
     label = f"sidecar {shown(name)}"
     with open_checked(inbox_fd, name, label) as fh:
         try:
@@ -108,7 +114,13 @@ def read_sidecar(inbox_fd: int, name: str) -> dict[str, str]:
     return data
 
 
-def batch_files(inbox_fd: int) -> list[str]:
+def batch_files(directory: Path) -> list[Path]:
+    """The document files of a batch folder (see _batch_names)."""
+    with _folder(directory) as dir_fd:
+        return [directory / name for name in _batch_names(dir_fd)]
+
+
+def _batch_names(inbox_fd: int) -> list[str]:
     """The document names of a batch folder: visible, not sidecars, sorted. Symbolic links are listed so
     that they are refused and moved aside (see _import_one), not silently left."""
     with os.scandir(inbox_fd) as entries:
@@ -153,7 +165,7 @@ def _sidecar_for(inbox_fd: int, doc: str, stem_counts: Counter[str]) -> str | No
 
 
 def _meta_for(inbox_fd: int, doc: str, sidecar: str | None, defaults: DocumentMeta | None) -> DocumentMeta:
-    fields = read_sidecar(inbox_fd, sidecar) if sidecar else {}
+    fields = _read_sidecar(inbox_fd, sidecar) if sidecar else {}
     stem = shown(Path(doc).stem)
     case = fields.get("case") or (defaults.case_number if defaults else "")
     doc_type = fields.get("type") or (defaults.document_type if defaults else "")
@@ -236,10 +248,9 @@ def _open_filed(inbox_fd: int, directory: Path, name: str) -> int | None:
     return fd
 
 
-@contextlib.contextmanager
-def _opened_inbox(archive: Archive, directory: Path) -> Iterator[_Inbox]:
+def _open_folder(directory: Path) -> int:
     try:
-        fd = os.open(directory, _FOLDER)
+        return os.open(directory, _FOLDER)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
             raise InvalidInput(
@@ -247,7 +258,21 @@ def _opened_inbox(archive: Archive, directory: Path) -> Iterator[_Inbox]:
                 + (" (a symbolic link: give the folder itself)" if exc.errno == errno.ELOOP else "")
             ) from None
         raise InvalidInput(f"cannot open {shown(directory)}: {exc.strerror}") from None
-    inbox = _Inbox(directory, fd)
+
+
+@contextlib.contextmanager
+def _folder(directory: Path) -> Iterator[int]:
+    fd = _open_folder(directory)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _opened_inbox(archive: Archive, directory: Path) -> Iterator[_Inbox]:
+    inbox = _Inbox(directory, _open_folder(directory))
+    fd = inbox.fd
     try:
         refuse_archive_folder(archive, fd, directory)
         for name in (DONE, REJECTED):
@@ -291,7 +316,7 @@ def import_directory(
     _refuse_root(allow_root)
     station = station or archive.settings.station
     with _opened_inbox(archive, directory) as inbox:
-        files = batch_files(inbox.fd)
+        files = _batch_names(inbox.fd)
         stem_counts = Counter(Path(name).stem for name in files)
         # Authorises the actor before anything moves: a refused user's files stay where they are.
         report = start_batch(archive, actor, station, str(directory))

@@ -81,7 +81,8 @@ def import_command(
 
     In batch mode each file may have a sidecar NAME.json with "case", "type", "received", "title",
     "document_date".
-    Stored files move to done/, refused ones to rejected/ with NAME.reason.txt.
+    Stored files move to done/, refused ones to rejected/ with NAME.reason.txt. Links and hard links are
+    refused, never followed. Run it as the import account that owns done/ and rejected/, not as root.
 
     Without --ocr the pages wait for `ekakte ocr work`: the scanning station does not wait for OCR.
     """
