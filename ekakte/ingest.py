@@ -257,7 +257,8 @@ class Scan:
 # hang the import waiting for a writer (it is refused as not a regular file). O_NOCTTY: a terminal device
 # never becomes the process's controlling terminal.
 _READ_ONE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-# O_PATH: walking up a folder's parents needs only search permission on them, not read permission.
+# O_PATH: a folder to open names in, or to walk up from, needs only search permission, not read permission
+# (a drop folder of mode 0711 still works).
 _FOLDER_ONLY = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
 
 
@@ -267,7 +268,7 @@ def open_scan(archive: Archive, path: Path) -> Scan:
     if path.name in ("", ".", ".."):
         raise InvalidInput(f"{shown(path)} is a directory, not a scan (use --batch for a folder)")
     try:
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        dir_fd = os.open(path.parent, _FOLDER_ONLY)
     except FileNotFoundError:
         raise InvalidInput(f"no such file: {shown(path)}") from None
     except OSError as exc:

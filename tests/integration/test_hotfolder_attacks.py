@@ -302,3 +302,20 @@ def test_a_name_flipped_between_a_file_and_a_link_never_stores_what_the_link_poi
     assert secret_sha not in stored_digests(archive)
     assert links_seen and files_seen, (runs, links_seen, files_seen)  # both sides of the race were met
     assert secret.read_bytes() == pdf(666)
+
+
+@pytest.mark.parametrize("linked", ["symbolic", "hard"])
+def test_a_single_file_import_opens_no_link_either(
+    archive: Archive, private: Path, tmp_path: Path, linked: str
+) -> None:
+    # `ekakte import FILE` (a service acting for someone, a script) opens and checks the file the way the
+    # hot folder does: a link as the file itself is refused, whatever its folder.
+    secret = write_private(private / "geheim.pdf", pdf(99))
+    link = tmp_path / "scan.pdf"
+    if linked == "symbolic":
+        link.symlink_to(secret)
+    else:
+        os.link(secret, link)
+    with pytest.raises(InvalidInput, match=f"{linked} link"):
+        import_document(archive, OPERATOR, link, DEFAULTS)
+    assert stored_digests(archive) == set()
