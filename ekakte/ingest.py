@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import insert, select
 
@@ -103,7 +104,7 @@ def validated(archive: Archive, meta: DocumentMeta) -> DocumentMeta:
 def import_document(
     archive: Archive,
     actor: Actor,
-    path: Path,
+    source: Path | Scan,
     meta: DocumentMeta,
     *,
     station: str | None = None,
@@ -111,6 +112,10 @@ def import_document(
 ) -> ImportResult:
     """Store one scan for a case, or say it is already stored. Raises InvalidInput subclasses for refusals,
     NotPermitted unless the actor may import (checked here, or by start_batch for a batch's documents).
+
+    `source` is a path (opened here with `open_scan`) or a Scan its caller opened and checked (the hot
+    folder, relative to the inbox's descriptor); either way only the checked descriptor is read, and a
+    Scan passed in stays open for its caller to move or close.
 
     Write order — a crash between any two steps leaves at worst an unreferenced object, which `verify`
     reports and `gc` removes after its grace period; never a row whose object is missing or incomplete:
@@ -126,22 +131,38 @@ def import_document(
     if batch_id is None:  # a batch was authorised when it started (start_batch)
         authorize_import(archive, actor)
     station = station or archive.settings.station
-    with _open_regular_file(path) as fh:
-        media = inspect_stream(fh)
-        fh.seek(0)
-        sha256, size = file_sha256(fh)
+    if isinstance(source, Scan):
+        return _import_scan(archive, actor, source, meta, station, batch_id)
+    with open_scan(archive, source) as scan:
+        return _import_scan(archive, actor, scan, meta, station, batch_id)
 
-        existing = _find_existing(archive, path, meta.case_number, sha256)
-        if existing is not None:
-            _audit_duplicate(archive, actor, meta.case_number, existing)
-            return _result(
-                "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
-            )
 
-        document_id = uuid.uuid4()
-        key = original_key(document_id)
-        fh.seek(0)
-        archive.store.put(key, fh, size, sha256, media.media_type)
+def _import_scan(
+    archive: Archive,
+    actor: Actor,
+    scan: Scan,
+    meta: DocumentMeta,
+    station: str,
+    batch_id: uuid.UUID | None,
+) -> ImportResult:
+    """Steps 1 (the file) to 5 of import_document, on the open, checked descriptor."""
+    path, fh = scan.path, scan.file
+    fh.seek(0)
+    media = inspect_stream(fh)
+    fh.seek(0)
+    sha256, size = file_sha256(fh)
+
+    existing = _find_existing(archive, path, meta.case_number, sha256)
+    if existing is not None:
+        _audit_duplicate(archive, actor, meta.case_number, existing)
+        return _result(
+            "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
+        )
+
+    document_id = uuid.uuid4()
+    key = original_key(document_id)
+    fh.seek(0)
+    archive.store.put(key, fh, size, sha256, media.media_type)
 
     row = {
         "id": document_id,
@@ -169,7 +190,7 @@ def import_document(
         _discard_object(archive, key)
         existing = _find_existing(archive, path, meta.case_number, sha256)
         if existing is None:  # the other importer's transaction rolled back after all; try again
-            return import_document(archive, actor, path, meta, station=station, batch_id=batch_id)
+            return _import_scan(archive, actor, scan, meta, station, batch_id)
         _audit_duplicate(archive, actor, meta.case_number, existing)
         return _result(
             "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
@@ -213,25 +234,136 @@ def _audit_duplicate(archive: Archive, actor: Actor, case_number: str, document_
         )  # fmt: skip
 
 
-def _open_regular_file(path: Path) -> Any:
+@dataclass
+class Scan:
+    """A scan opened for import and checked on its open descriptor (`open_scan`, `open_checked`): a regular
+    file with exactly one name, in a folder outside the archive's own. What is hashed and stored is read from
+    `file`, never through the path again: whatever the path names meanwhile, the checked bytes are stored."""
+
+    path: Path  # for messages and the document's file name, never for opening
+    file: BinaryIO
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> Scan:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+# O_NOFOLLOW: a symbolic link as the last part of the name fails (ELOOP) instead of being opened, so
+# nothing outside the folder is read, and no check-then-open race exists. O_NONBLOCK: a FIFO does not
+# hang the import waiting for a writer (it is refused as not a regular file). O_NOCTTY: a terminal device
+# never becomes the process's controlling terminal.
+_READ_ONE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+# O_PATH: a folder to open names in, or to walk up from, needs only search permission, not read permission
+# (a drop folder of mode 0711 still works).
+_FOLDER_ONLY = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def open_scan(archive: Archive, path: Path) -> Scan:
+    """The file at `path`, opened for import: its folder (the operator named it, links in it are followed)
+    must lie outside the archive's own folders, and the file itself is opened and checked by open_checked."""
+    if path.name in ("", ".", ".."):
+        raise InvalidInput(f"{shown(path)} is a directory, not a scan (use --batch for a folder)")
     try:
-        path.name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnsupportedFile(
-            f"{shown(path.name)}: the file name is not valid UTF-8; rename the file and import it again"
-        ) from None
-    try:
-        fh = path.open("rb")
+        dir_fd = os.open(path.parent, _FOLDER_ONLY)
     except FileNotFoundError:
         raise InvalidInput(f"no such file: {shown(path)}") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{shown(path)} is a directory, not a scan (use --batch for a folder)") from None
     except OSError as exc:
         raise InvalidInput(f"cannot read {shown(path)}: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-        fh.close()
-        raise UnsupportedFile(f"{shown(path)} is not a regular file")
-    return fh
+    try:
+        refuse_archive_folder(archive, dir_fd, path)
+        return Scan(path, open_checked(dir_fd, path.name, shown(path)))
+    finally:
+        os.close(dir_fd)
+
+
+def open_checked(dir_fd: int, name: str, label: str) -> BinaryIO:
+    """`name` in the folder open as `dir_fd`, opened without following a symbolic link and then checked on
+    the open descriptor (fstat, not the name: nothing can be swapped in between): a regular file with one
+    name. A second name (a hard link) means someone who may write this folder linked in a file that is
+    not theirs to give: a root-only file stays root-only through a link, but the importer could read it.
+    `label` names the file in messages (InvalidInput or UnsupportedFile, one line)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsupportedFile(
+            f"{label}: the file name is not valid UTF-8; rename the file and import it again"
+        ) from None
+    try:
+        fd = os.open(name, _READ_ONE, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise InvalidInput(f"no such file: {label}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsupportedFile(
+                f"{label}: not a regular file (a symbolic link): put the file itself there, not a link to it"
+            ) from None
+        raise InvalidInput(f"cannot read {label}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise InvalidInput(f"{label} is a directory, not a scan (use --batch for a folder)")
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsupportedFile(f"{label} is not a regular file")
+        if info.st_nlink != 1:
+            raise UnsupportedFile(
+                f"{label}: the file has {info.st_nlink} names (hard links): put a copy there, not a link"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def refuse_archive_folder(archive: Archive, dir_fd: int, path: Path) -> None:
+    """InvalidInput if the folder open as `dir_fd` is the archive's home or its object folder, or lies
+    inside one of them: no import ever reads the archive's own files (a stored original re-imported into
+    another case, under another type, would escape its access rules). Compared by device and inode up the
+    open folder's parents, so neither a symbolic link, nor `..`, nor a bind mount leads around it."""
+    own = _archive_folders(archive)
+    if not own:
+        return
+    fd = os.dup(dir_fd)
+    try:
+        while True:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) in own:
+                raise InvalidInput(
+                    f"{shown(path)} lies inside the archive's own folder ({own[(info.st_dev, info.st_ino)]}):"
+                    " nothing is ever imported from there"
+                )
+            parent = os.open("..", _FOLDER_ONLY, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            above = os.fstat(fd)
+            if (above.st_dev, above.st_ino) == (info.st_dev, info.st_ino):  # the root is its own parent
+                return
+    except OSError as exc:
+        raise InvalidInput(f"cannot check where {shown(path)} lies: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _archive_folders(archive: Archive) -> dict[tuple[int, int], str]:
+    """(device, inode) of the home and of the folder object store, with their names for messages."""
+    from ekakte.storage.local import LocalStore
+
+    folders = {"the archive's home": archive.settings.home}
+    if isinstance(archive.store, LocalStore):
+        folders["the object folder"] = archive.store.root
+    found: dict[tuple[int, int], str] = {}
+    for what, folder in folders.items():
+        try:
+            info = os.stat(folder)
+        except OSError:  # not there (a server archive need not have a home): nothing to protect
+            continue
+        found.setdefault((info.st_dev, info.st_ino), what)
+    return found
 
 
 def _find_existing(archive: Archive, path: Path, case_number: str, sha256: str) -> uuid.UUID | None:

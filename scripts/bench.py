@@ -155,7 +155,9 @@ def bench_import(label: str, env: dict[str, str], inbox: Path, target: str) -> N
     prepare(env)
     with Archive.open(settings) as archive:
         start = time.perf_counter()
-        report = import_directory(archive, ACTOR, inbox, defaults=DocumentMeta("12345BG0001234", "Antrag"))
+        report = import_directory(
+            archive, ACTOR, inbox, defaults=DocumentMeta("12345BG0001234", "Antrag"), allow_root=True
+        )
         elapsed = time.perf_counter() - start
     assert report.stored == IMPORT_DOCS and not report.rejected, report.summary()
     row(
@@ -368,7 +370,9 @@ def bench_ekakte_ocr(corpus: Path, base: Path, truth: dict[str, list[str]], ceil
     shutil.copytree(corpus, inbox, ignore=shutil.ignore_patterns("truth"))
     pages = sum(len(p) for p in truth.values())
     start = time.perf_counter()
-    run_quietly([EKAKTE, "import", "--batch", str(inbox), "--ocr", "--workers", str(CORES)], env)
+    run_quietly(
+        [EKAKTE, "import", "--allow-root", "--batch", str(inbox), "--ocr", "--workers", str(CORES)], env
+    )
     rate = pages / (time.perf_counter() - start)
     texts, states = ekakte_texts(env)
     assert states == {"done": pages}, f"pages by OCR state: {states}"

@@ -4,15 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
-export EKAKTE_HOME="$PWD/demo-data"
+export EKAKTE_HOME="$PWD/demo-data/archive"
+# The scanning station's inbox lies outside the archive's home: nothing is ever imported from there.
+INBOX="$PWD/demo-data/inbox"
 unset EKAKTE_DATABASE_URL EKAKTE_STORAGE EKAKTE_CONFIG
 CASE=12345BG0001234
+# The hot folder refuses root unless told (docs/security.md); a demo in a root container tells it.
+AS_ROOT=()
+[ "$(id -u)" = 0 ] && AS_ROOT=(--allow-root)
 
-rm -rf "$EKAKTE_HOME"
+rm -rf "$PWD/demo-data"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 step "python scripts/sample_scans.py demo-data/inbox"
-"$BIN/python" scripts/sample_scans.py "$EKAKTE_HOME/inbox" --case "$CASE" | sed 's/^/  /'
+"$BIN/python" scripts/sample_scans.py "$INBOX" --case "$CASE" | sed 's/^/  /'
 
 step "ekakte init   # the OS user running it becomes the first admin"
 "$BIN/ekakte" init
@@ -27,11 +32,11 @@ step "ekakte case assign $CASE --team Leistung-1"
 "$BIN/ekakte" case assign "$CASE" --team Leistung-1
 
 step "ekakte import --batch demo-data/inbox --ocr   # scan-0005.pdf is not a PDF: refused, exit code 12"
-"$BIN/ekakte" import --batch "$EKAKTE_HOME/inbox" --ocr || echo "(exit code $?)"
-ls "$EKAKTE_HOME/inbox/rejected"
+"$BIN/ekakte" import --batch "$INBOX" ${AS_ROOT[@]+"${AS_ROOT[@]}"} --ocr || echo "(exit code $?)"
+ls "$INBOX/rejected"
 
 step "ekakte import demo-data/inbox/done/scan-0001.pdf --case $CASE --type Antrag   # the same bytes again"
-"$BIN/ekakte" import "$EKAKTE_HOME/inbox/done/scan-0001.pdf" --case "$CASE" --type Antrag
+"$BIN/ekakte" import "$INBOX/done/scan-0001.pdf" --case "$CASE" --type Antrag
 
 step "ekakte case show $CASE"
 "$BIN/ekakte" case show "$CASE"
@@ -44,7 +49,7 @@ step "ekakte search '\"Gutschrift Jobcenter\"' --case $CASE"
 
 first=$("$BIN/ekakte" case show "$CASE" --type Antrag --json | "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["documents"][0]["id"])')
 step "ekakte doc get $first -o demo-data/antrag.pdf"
-"$BIN/ekakte" doc get "$first" -o "$EKAKTE_HOME/antrag.pdf"
+"$BIN/ekakte" doc get "$first" -o "$PWD/demo-data/antrag.pdf"
 
 step "ekakte doc show $first --text   # the OCR text, page by page"
 "$BIN/ekakte" doc show "$first" --text

@@ -47,6 +47,11 @@ def _result_line(r: ImportResult) -> str:
     show_default=True,
     help="Batch mode: skip files changed in the last SECONDS (a scanner may still be writing).",
 )
+@click.option(
+    "--allow-root",
+    is_flag=True,
+    help="Batch mode: run even as root (refused otherwise: run it as the import account).",
+)
 @click.option("--ocr", "with_ocr", is_flag=True, help="Read the text of what was stored before returning.")
 @click.option(
     "--workers",
@@ -66,6 +71,7 @@ def import_command(
     station: str | None,
     batch_dir: Path | None,
     settle: float,
+    allow_root: bool,
     with_ocr: bool,
     workers: int | None,
     as_json: bool,
@@ -78,7 +84,8 @@ def import_command(
 
     In batch mode each file may have a sidecar NAME.json with "case", "type", "received", "title",
     "document_date".
-    Stored files move to done/, refused ones to rejected/ with NAME.reason.txt.
+    Stored files move to done/, refused ones to rejected/ with NAME.reason.txt. Links and hard links are
+    refused, never followed. Run it as the import account that owns done/ and rejected/, not as root.
 
     Without --ocr the pages wait for `ekakte ocr work`: the scanning station does not wait for OCR.
     """
@@ -96,7 +103,7 @@ def import_command(
 
     if batch_dir is not None:
         defaults = DocumentMeta(case_number or "", document_type or "", received_on, title, dated)
-        report = _run_batch(state, batch_dir, defaults, station, settle, as_json)
+        report = _run_batch(state, batch_dir, defaults, station, settle, as_json, allow_root=allow_root)
     else:
         if not case_number or not document_type:
             raise InvalidInput("importing files needs --case and --type")
@@ -119,9 +126,16 @@ def import_command(
 
 
 def _run_batch(
-    state: State, directory: Path, defaults: Any, station: str | None, settle: float, as_json: bool
+    state: State,
+    directory: Path,
+    defaults: Any,
+    station: str | None,
+    settle: float,
+    as_json: bool,
+    *,
+    allow_root: bool,
 ) -> BatchReport:
-    from ekakte.hotfolder import import_directory
+    from ekakte.hotfolder import RunsAsRoot, import_directory
 
     show_bar = not as_json and sys.stderr.isatty()
     bar: Any = None
@@ -142,7 +156,10 @@ def _run_batch(
             station=station,
             settle_seconds=settle,
             progress=progress if show_bar else None,
+            allow_root=allow_root,
         )
+    except RunsAsRoot as exc:
+        raise RunsAsRoot(f"{exc} (or give --allow-root)") from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

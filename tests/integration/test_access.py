@@ -218,7 +218,7 @@ def test_a_refused_import_stores_nothing_and_moves_nothing(
     box.mkdir()
     make_scan().rename(box / "a.pdf")
     with pytest.raises(NotPermitted):
-        import_directory(archive, READER, box, defaults=DocumentMeta(CASE, "Antrag"))
+        import_directory(archive, READER, box, defaults=DocumentMeta(CASE, "Antrag"), allow_root=True)
     assert [p.name for p in box.iterdir()] == ["a.pdf"]
     assert list(archive.store.list("originals/")) == []
 

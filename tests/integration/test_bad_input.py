@@ -195,7 +195,17 @@ def test_a_batch_of_bad_input_rejects_each_with_its_reason_and_stores_the_rest(
     (inbox / "tot.pdf").symlink_to(tmp_path / "gibt-es-nicht.pdf")  # dangling
 
     code, _out, stderr = run_cli(
-        stack_env, "import", "--batch", str(inbox), "--case", CASE, "--type", "Antrag", "--settle", "0.01"
+        stack_env,
+        "import",
+        "--allow-root",
+        "--batch",
+        str(inbox),
+        "--case",
+        CASE,
+        "--type",
+        "Antrag",
+        "--settle",
+        "0.01",
     )
 
     assert "Traceback" not in stderr and "Warning" not in stderr, stderr

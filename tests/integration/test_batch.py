@@ -53,7 +53,7 @@ def test_batch_files_stored_and_refused_land_in_done_and_rejected(
     put(box, "e.pdf", pdf(5), {"case": CASE, "tpye": "Antrag"})
     put(box, "f.pdf", pdf(6))  # no sidecar and no defaults
 
-    report = import_directory(archive, actor, box)
+    report = import_directory(archive, actor, box, allow_root=True)
 
     assert report.stored == 2
     assert sorted(r.filename for r in report.rejected) == ["c.pdf", "d.pdf", "e.pdf", "f.pdf"]
@@ -73,10 +73,10 @@ def test_batch_files_stored_and_refused_land_in_done_and_rejected(
 def test_rerunning_a_batch_stores_nothing_twice(archive: Archive, actor: Actor, tmp_path: Path) -> None:
     box = inbox(tmp_path)
     put(box, "a.pdf", pdf(1), {"case": CASE, "type": "Antrag"})
-    assert import_directory(archive, actor, box).stored == 1
+    assert import_directory(archive, actor, box, allow_root=True).stored == 1
     # The operator copies the same scan in again (or a crash kept it from moving to done/).
     put(box, "a.pdf", pdf(1), {"case": CASE, "type": "Antrag"})
-    again = import_directory(archive, actor, box)
+    again = import_directory(archive, actor, box, allow_root=True)
     assert (again.stored, again.already_stored) == (0, 1)
     assert sorted(p.name for p in (box / "done").iterdir()) == ["a-1.json", "a-1.pdf", "a.json", "a.pdf"]
     assert len(case_documents(archive, READER, CASE).documents) == 1
@@ -88,7 +88,7 @@ def test_defaults_from_the_command_line_apply_where_no_sidecar_says_otherwise(
     box = inbox(tmp_path)
     put(box, "a.pdf", pdf(1))
     put(box, "b.pdf", pdf(2), {"type": "Bescheid"}, sidecar_name="b.pdf.json")
-    report = import_directory(archive, actor, box, defaults=DocumentMeta(CASE, "Nachweis"))
+    report = import_directory(archive, actor, box, defaults=DocumentMeta(CASE, "Nachweis"), allow_root=True)
     assert report.stored == 2
     types = sorted(d.document_type for d in case_documents(archive, READER, CASE).documents)
     assert types == ["Bescheid", "Nachweis"]
@@ -100,7 +100,7 @@ def test_a_sidecar_that_fits_two_files_is_refused_as_ambiguous(
     box = inbox(tmp_path)
     put(box, "a.pdf", pdf(1), {"case": CASE, "type": "Antrag"})
     put(box, "a.png", scans.image_bytes(["x"], "PNG", dpi=30))
-    report = import_directory(archive, actor, box)
+    report = import_directory(archive, actor, box, allow_root=True)
     assert len(report.rejected) == 2
     assert all("fits several files" in r.reason for r in report.rejected)
     assert (box / "a.json").exists()  # left for the operator to rename
@@ -114,7 +114,7 @@ def test_files_still_being_written_are_left_for_the_next_run(
     put(box, "new.pdf", pdf(2), {"case": CASE, "type": "Antrag"})
     past = time.time() - 600
     os.utime(box / "old.pdf", (past, past))
-    report = import_directory(archive, actor, box, settle_seconds=60)
+    report = import_directory(archive, actor, box, settle_seconds=60, allow_root=True)
     assert report.stored == 1 and report.skipped == ["new.pdf"]
     assert (box / "new.pdf").exists()
 
@@ -129,12 +129,12 @@ def test_an_unreachable_object_store_stops_the_batch_and_leaves_the_files(
         put(box, f"s{i}.pdf", pdf(i), {"case": CASE, "type": "Antrag"})
     broken = replace(settings, s3_endpoint=f"http://127.0.0.1:{free_port()}")
     with Archive.open(broken) as archive:
-        report = import_directory(archive, actor, box)
+        report = import_directory(archive, actor, box, allow_root=True)
         assert isinstance(report.aborted, StorageError)
         assert "cannot reach the object store" in str(report.aborted)
         assert report.stored == 0 and report.rejected == []
     assert sorted(p.name for p in box.glob("*.pdf")) == ["s0.pdf", "s1.pdf", "s2.pdf"]
 
     with Archive.open(settings) as archive:  # the store is back: the re-run stores everything once
-        assert import_directory(archive, actor, box).stored == 3
+        assert import_directory(archive, actor, box, allow_root=True).stored == 3
         assert len(case_documents(archive, READER, CASE).documents) == 3

@@ -131,7 +131,7 @@ def test_a_refused_file_exits_3_and_a_batch_with_refusals_exits_12(cli: Cli, tmp
     box = tmp_path / "box"
     box.mkdir()
     (box / "y.pdf").write_text("no pdf")
-    code, out, err = cli("import", "--batch", str(box), "--case", CASE, "--type", "Antrag")
+    code, out, err = cli("import", "--allow-root", "--batch", str(box), "--case", CASE, "--type", "Antrag")
     assert code == ExitCode.PARTIAL
     assert out.strip() == "0 stored, 0 already stored, 1 rejected"
     assert (box / "rejected" / "y.pdf.reason.txt").exists()

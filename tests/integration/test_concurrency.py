@@ -76,7 +76,18 @@ def test_importers_ocr_workers_and_a_sweep_at_once(pg_url: str, s3: S3Server, tm
 
     workers = [ekakte_process(env, "ocr", "work", "--workers", "1", "--json") for _ in range(2)]
     importers = [
-        ekakte_process(env, "import", "--batch", str(inbox), "--case", CASE, "--type", "Bescheid", "--json")
+        ekakte_process(
+            env,
+            "import",
+            "--allow-root",
+            "--batch",
+            str(inbox),
+            "--case",
+            CASE,
+            "--type",
+            "Bescheid",
+            "--json",
+        )
         for inbox in inboxes
     ]
     sweeper = ekakte_process(env, "retention", "sweep", "--as-of", "2026-01-01", "--json")

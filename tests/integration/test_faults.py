@@ -121,7 +121,7 @@ def test_killed_imports_lose_nothing_and_a_rerun_stores_each_file_once(
                 digests[f"scan-{i:02d}.pdf"] = hashlib.sha256(data).hexdigest()
             return inbox, digests
 
-        args = ("import", "--batch", "--case", CASE, "--type", "Antrag")
+        args = ("import", "--batch", "--allow-root", "--case", CASE, "--type", "Antrag")
         inbox, _ = batch(-1)
         full = timed_run(stack_env, *args[:2], str(inbox), *args[2:])
         hits = 0
@@ -138,7 +138,9 @@ def test_killed_imports_lose_nothing_and_a_rerun_stores_each_file_once(
                 target = tmp_path / f"back-{trial}-{name}"
                 export_original(archive, READER, doc, target)
                 assert hashlib.sha256(target.read_bytes()).hexdigest() == digests[name]
-            rerun = import_directory(archive, actor, inbox, defaults=DocumentMeta(CASE, "Antrag"))
+            rerun = import_directory(
+                archive, actor, inbox, defaults=DocumentMeta(CASE, "Antrag"), allow_root=True
+            )
             assert not rerun.rejected and rerun.aborted is None
             assert sorted(p.name for p in (inbox / "done").glob("*.pdf")) == sorted(digests)
             assert [p for p in inbox.iterdir() if p.is_file()] == []

@@ -64,7 +64,9 @@ def test_a_full_disk_stops_the_batch_cleanly_and_a_rerun_stores_each_file_once(
     filler.write_bytes(b"\0" * (1024 * 1024 - 5 * 32 * 1024))  # room for about five of them
 
     with Archive.open(load_settings(env)) as archive:
-        report = import_directory(archive, OPERATOR, inbox, defaults=DocumentMeta(CASE, "Antrag"))
+        report = import_directory(
+            archive, OPERATOR, inbox, defaults=DocumentMeta(CASE, "Antrag"), allow_root=True
+        )
         assert isinstance(report.aborted, StorageError)
         message = str(report.aborted)
         assert "the disk is full" in message and "\n" not in message, message
@@ -77,7 +79,9 @@ def test_a_full_disk_stops_the_batch_cleanly_and_a_rerun_stores_each_file_once(
         assert check.problems == [], check.problems  # nothing missing, nothing left unreferenced
 
         filler.unlink()  # the operator makes room
-        rerun = import_directory(archive, OPERATOR, inbox, defaults=DocumentMeta(CASE, "Antrag"))
+        rerun = import_directory(
+            archive, OPERATOR, inbox, defaults=DocumentMeta(CASE, "Antrag"), allow_root=True
+        )
         assert rerun.aborted is None and rerun.stored == len(left)
         with archive.reading() as session:
             for digest in digests.values():

@@ -63,7 +63,9 @@ def run_with_outage(
     with Archive.open(through_proxy) as archive:
         timer.start()
         try:
-            report = import_directory(archive, OPERATOR, folder, defaults=DocumentMeta(CASE, "Antrag"))
+            report = import_directory(
+                archive, OPERATOR, folder, defaults=DocumentMeta(CASE, "Antrag"), allow_root=True
+            )
             aborted = report.aborted
         except (StorageError, DatabaseError) as exc:  # before the batch began, or while closing it
             aborted = exc
@@ -85,7 +87,9 @@ def check_trial(
     with Archive.open(settings) as archive:
         report = verify(archive, ADMIN)
         assert report.ok, report.problems  # nothing missing, nothing half-written
-        rerun = import_directory(archive, OPERATOR, folder, defaults=DocumentMeta(CASE, "Antrag"))
+        rerun = import_directory(
+            archive, OPERATOR, folder, defaults=DocumentMeta(CASE, "Antrag"), allow_root=True
+        )
         assert rerun.aborted is None and rerun.rejected == []
         with archive.reading() as session:
             for digest in digests.values():
