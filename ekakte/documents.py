@@ -20,7 +20,7 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, Page, Team
 from ekakte.errors import EkakteError, InvalidInput, NotFound, OutputExists, shown
-from ekakte.private import refuse_archive_path
+from ekakte.private import refuse_archive_folder
 from ekakte.storage import read_verified
 
 
@@ -266,7 +266,7 @@ def _write_original(archive: Archive, doc: DocumentInfo, target: Path, force: bo
         raise InvalidInput(f"cannot write to {shown(directory)}: {exc.strerror}") from None
     tmp = f".{target.name}.{secrets.token_hex(6)}.part"
     try:
-        refuse_archive_path(archive.settings, Path(os.readlink(f"/proc/self/fd/{folder}")), "export")
+        refuse_archive_folder(archive.settings, folder, directory, "exported")
         if _is_dir(target.name, folder):
             raise InvalidInput(
                 f"{shown(target)} is a folder: give the file name to write,"

@@ -25,9 +25,9 @@ from ekakte.ingest import (
     import_document,
     open_checked,
     parse_date,
-    refuse_archive_folder,
     start_batch,
 )
+from ekakte.private import refuse_archive_folder
 
 DONE = "done"
 REJECTED = "rejected"
@@ -274,7 +274,7 @@ def _opened_inbox(archive: Archive, directory: Path) -> Iterator[_Inbox]:
     inbox = _Inbox(directory, _open_folder(directory))
     fd = inbox.fd
     try:
-        refuse_archive_folder(archive, fd, directory)
+        refuse_archive_folder(archive.settings, fd, directory, "imported")
         for name in (DONE, REJECTED):
             filed = _open_filed(fd, directory, name)
             if filed is not None:

@@ -23,6 +23,7 @@ from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrStat
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile, shown
 from ekakte.media import ENCRYPTED_REASON, inspect_stream
 from ekakte.policy import is_restricted_type
+from ekakte.private import refuse_archive_folder
 from ekakte.retention.schedule import current_rules, schedule
 from ekakte.retention.worm import sync_object_locks
 from ekakte.storage import original_key
@@ -275,7 +276,7 @@ def open_scan(archive: Archive, path: Path) -> Scan:
     except OSError as exc:
         raise InvalidInput(f"cannot read {shown(path)}: {exc.strerror}") from None
     try:
-        refuse_archive_folder(archive, dir_fd, path)
+        refuse_archive_folder(archive.settings, dir_fd, path, "imported")
         return Scan(path, open_checked(dir_fd, path.name, shown(path)))
     finally:
         os.close(dir_fd)
@@ -318,52 +319,6 @@ def open_checked(dir_fd: int, name: str, label: str) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
-
-
-def refuse_archive_folder(archive: Archive, dir_fd: int, path: Path) -> None:
-    """InvalidInput if the folder open as `dir_fd` is the archive's home or its object folder, or lies
-    inside one of them: no import ever reads the archive's own files (a stored original re-imported into
-    another case, under another type, would escape its access rules). Compared by device and inode up the
-    open folder's parents, so neither a symbolic link, nor `..`, nor a bind mount leads around it."""
-    own = _archive_folders(archive)
-    if not own:
-        return
-    fd = os.dup(dir_fd)
-    try:
-        while True:
-            info = os.fstat(fd)
-            if (info.st_dev, info.st_ino) in own:
-                raise InvalidInput(
-                    f"{shown(path)} lies inside the archive's own folder ({own[(info.st_dev, info.st_ino)]}):"
-                    " nothing is ever imported from there"
-                )
-            parent = os.open("..", _FOLDER_ONLY, dir_fd=fd)
-            os.close(fd)
-            fd = parent
-            above = os.fstat(fd)
-            if (above.st_dev, above.st_ino) == (info.st_dev, info.st_ino):  # the root is its own parent
-                return
-    except OSError as exc:
-        raise InvalidInput(f"cannot check where {shown(path)} lies: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-
-
-def _archive_folders(archive: Archive) -> dict[tuple[int, int], str]:
-    """(device, inode) of the home and of the folder object store, with their names for messages."""
-    from ekakte.storage.local import LocalStore
-
-    folders = {"the archive's home": archive.settings.home}
-    if isinstance(archive.store, LocalStore):
-        folders["the object folder"] = archive.store.root
-    found: dict[tuple[int, int], str] = {}
-    for what, folder in folders.items():
-        try:
-            info = os.stat(folder)
-        except OSError:  # not there (a server archive need not have a home): nothing to protect
-            continue
-        found.setdefault((info.st_dev, info.st_ino), what)
-    return found
 
 
 def _find_existing(archive: Archive, path: Path, case_number: str, sha256: str) -> uuid.UUID | None:

@@ -25,22 +25,51 @@ def archive_folders(settings: Settings) -> list[Path]:
     return folders
 
 
-def inside_archive(settings: Settings, path: Path) -> bool:
-    """Whether `path` (resolved: links and `..` followed as the kernel would) lies in one of the archive's
-    own folders."""
-    resolved = Path(os.path.realpath(path))
-    for folder in archive_folders(settings):
-        root = Path(os.path.realpath(folder))
-        if resolved == root or root in resolved.parents:
-            return True
-    return False
+_FOLDER_ONLY = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
 
 
-def refuse_archive_path(settings: Settings, path: Path, what: str) -> None:
-    """InvalidInput when `path` lies in the archive's own folders: no use case reads a scan from there or
-    writes a file there (an export over the database, or a stored original imported a second time)."""
-    if inside_archive(settings, path):
-        raise InvalidInput(f"{shown(path)} lies in the archive's own folder: {what} elsewhere")
+def refuse_archive_folder(settings: Settings, dir_fd: int, path: Path, what: str) -> None:
+    """InvalidInput if the folder open as `dir_fd` is the archive's home or its object folder, or lies
+    inside one of them: nothing is ever imported from there (a stored original re-imported into another
+    case, under another type, would escape its access rules) nor exported there (over the database or a
+    key). Compared by device and inode up the open folder's parents, so neither a symbolic link, nor
+    `..`, nor a bind mount, nor a folder renamed meanwhile leads around it."""
+    own = _folder_ids(settings)
+    if not own:
+        return
+    fd = os.dup(dir_fd)
+    try:
+        while True:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) in own:
+                raise InvalidInput(
+                    f"{shown(path)} lies inside the archive's own folder ({own[(info.st_dev, info.st_ino)]}):"
+                    f" nothing is ever {what} there"
+                )
+            parent = os.open("..", _FOLDER_ONLY, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            above = os.fstat(fd)
+            if (above.st_dev, above.st_ino) == (info.st_dev, info.st_ino):  # the root is its own parent
+                return
+    except OSError as exc:
+        raise InvalidInput(f"cannot check where {shown(path)} lies: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _folder_ids(settings: Settings) -> dict[tuple[int, int], str]:
+    """(device, inode) of the home and of the object folder, with their names for messages."""
+    found: dict[tuple[int, int], str] = {}
+    for what, folder in zip(
+        ("the archive's home", "the object folder"), archive_folders(settings), strict=False
+    ):
+        try:
+            info = os.stat(folder)
+        except OSError:  # not there (a server archive need not have a home): nothing to protect
+            continue
+        found.setdefault((info.st_dev, info.st_ino), what)
+    return found
 
 
 def make_private(folder: Path) -> list[str]:
