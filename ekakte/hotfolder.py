@@ -26,6 +26,7 @@ from ekakte.ingest import (
     open_checked,
     parse_date,
     start_batch,
+    station_id,
 )
 from ekakte.private import refuse_archive_folder
 
@@ -314,7 +315,7 @@ def import_directory(
     a done/ or rejected/ that is not a folder of the importing account's own.
     """
     _refuse_root(allow_root)
-    station = station or archive.settings.station
+    station = station_id(archive, station)
     with _opened_inbox(archive, directory) as inbox:
         files = _batch_names(inbox.fd)
         stem_counts = Counter(Path(name).stem for name in files)

@@ -30,6 +30,7 @@ from ekakte.storage import original_key
 from ekakte.storage.base import file_sha256
 
 MAX_TITLE = 500
+MAX_STATION = 100  # the column's width
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,10 @@ def parse_date(text: str, what: str = "date") -> date:
 def validated(archive: Archive, meta: DocumentMeta) -> DocumentMeta:
     settings = archive.settings
     title = (meta.title or "").strip() or None
-    if title is not None and (len(title) > MAX_TITLE or any(ord(c) < 32 for c in title)):
-        raise InvalidInput(f"invalid title: at most {MAX_TITLE} characters on one line")
+    if title is not None and (len(title) > MAX_TITLE or not title.isprintable()):
+        raise InvalidInput(
+            f"invalid title: at most {MAX_TITLE} characters on one line, no control or direction characters"
+        )
     return DocumentMeta(
         case_number=settings.case_number(meta.case_number),
         document_type=settings.document_type(meta.document_type),
@@ -100,6 +103,19 @@ def validated(archive: Archive, meta: DocumentMeta) -> DocumentMeta:
         title=title,
         document_date=meta.document_date,
     )
+
+
+def station_id(archive: Archive, station: str | None) -> str:
+    """The scanning station's id as stored (given, else the configured one): 1 to 100 printable
+    characters. It is shown to auditors and in every document's metadata, so no control or direction
+    characters (the output escapes them anyway: errors.shown)."""
+    value = (station or archive.settings.station).strip()
+    if not value or len(value) > MAX_STATION or not value.isprintable():
+        raise InvalidInput(
+            f"invalid station id {shown(value)!r}: 1 to {MAX_STATION} characters, no control or direction"
+            " characters"
+        )
+    return value
 
 
 def import_document(
@@ -131,7 +147,7 @@ def import_document(
     meta = validated(archive, meta)
     if batch_id is None:  # a batch was authorised when it started (start_batch)
         authorize_import(archive, actor)
-    station = station or archive.settings.station
+    station = station_id(archive, station)
     if isinstance(source, Scan):
         return _import_scan(archive, actor, source, meta, station, batch_id)
     with open_scan(archive, source) as scan:
@@ -538,7 +554,7 @@ def import_files(
     """Import several files for one case and type; each refusal is recorded, the rest go on."""
     from ekakte.errors import STOPS_A_BATCH
 
-    station = station or archive.settings.station
+    station = station_id(archive, station)
     validated(archive, meta)  # refuse a bad case number or type once, before any batch is recorded
     report = start_batch(archive, actor, station, None)
     try:

@@ -27,7 +27,7 @@ from tests.conftest import ADMIN, CASE, TEAM, ekakte_process, embedded_env, orga
 EVIL = "\x1b[2J\x1b]0;x\x07\u202e\x9b\n12 2026-01-01 fake row"
 # The same as the terminal shows it after escaping: visible, on one line.
 EVIL_SHOWN = r"\x1b[2J\x1b]0;x\x07\u202e\x9b\n12 2026-01-01 fake row"
-# What the CLI lets through its own input checks (a title refuses C0 controls, a hold reason more).
+# A title that the CLI's input checks refuse (control and direction characters), stored by SQL below.
 EVIL_TITLE = "Titel \u202e\x9b Müller"
 NAME = f"scan{EVIL}.pdf"
 INVISIBLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
@@ -75,17 +75,17 @@ def archived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archived]:
     scan.write_bytes(scans.pdf_bytes([["Seite 1", "Muster"]], dpi=50, seed=1))
     single = run(
         env, "import", str(scan), "--case", CASE, "--type", "Antrag", "--received", "01.01.2020",
-        "--title", EVIL_TITLE, "--station", EVIL,
+        "--title", "Titel Müller", "--station", "scan-1",
     )  # fmt: skip
     assert single[0] == 0, single
 
     inbox = tmp / "inbox"
     inbox.mkdir()
     (inbox / f"batch{EVIL}.pdf").write_bytes(scans.pdf_bytes([["Seite 1", "Stapel"]], dpi=50, seed=2))
-    sidecar = {"case": CASE, "type": "Bescheid", "title": EVIL_TITLE}
+    sidecar = {"case": CASE, "type": "Bescheid", "title": "Titel Müller"}
     (inbox / f"batch{EVIL}.pdf.json").write_text(json.dumps(sidecar), encoding="utf-8")
     (inbox / f"kaputt{EVIL}.pdf").write_bytes(b"%PDF-1.4 not really")
-    batch = run(env, "import", "--batch", str(inbox), "--case", CASE, "--type", "Antrag")
+    batch = run(env, "import", "--batch", str(inbox), "--allow-root", "--case", CASE, "--type", "Antrag")
     assert batch[0] == ExitCode.PARTIAL, batch
 
     code, out, err = run(env, "import", str(scan), "--case", CASE, "--type", "Antrag", "--json")
@@ -108,7 +108,8 @@ def archived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archived]:
     # Rows as another writer (or an older ekakte) may have left them: SQL, past every input check.
     doc_id = uuid.UUID(document_id)
     with Archive.open(settings) as archive, archive.transaction() as session:
-        session.execute(update(Document).where(Document.id == doc_id).values(title=EVIL))
+        session.execute(update(Document).where(Document.id == doc_id).values(title=EVIL, station=EVIL))
+        session.execute(update(Document).where(Document.id != doc_id).values(title=EVIL_TITLE))
         session.execute(
             update(Page)
             .where(Page.document_id == doc_id)
@@ -133,6 +134,19 @@ def test_import_prints_file_names_and_stations_escaped_on_one_line(archived: Arc
     code, out, _err = run(archived.env, "import", str(Path(archived.env["EKAKTE_HOME"]).parent / NAME),
                           "--case", CASE, "--type", "Antrag", "--json")  # fmt: skip
     assert code == 0 and json.loads(out)["documents"][0]["file"] == NAME
+
+
+def test_titles_and_station_ids_with_control_or_direction_characters_are_refused(
+    archived: Archived, tmp_path: Path
+) -> None:
+    scan = tmp_path / "plain.pdf"
+    scan.write_bytes(scans.pdf_bytes([["Seite 1", "Neu"]], dpi=50, seed=3))
+    for option, value in (("--title", EVIL_TITLE), ("--station", EVIL), ("--station", "scan\u202e1")):
+        code, out, err = run(
+            archived.env, "import", str(scan), "--case", CASE, "--type", "Antrag", option, value
+        )
+        assert code == ExitCode.INVALID_INPUT, (option, out, err)
+        assert_inert(err, 1)
 
 
 def test_case_show_keeps_one_line_per_document_whatever_titles_and_team_names_hold(
