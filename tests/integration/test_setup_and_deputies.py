@@ -137,19 +137,22 @@ def test_a_service_still_acts_for_a_caseworker(archive: Archive, make_scan: Make
 def test_doc_get_never_writes_into_the_archives_own_folders(
     settings: Settings, archive: Archive, tmp_path: Path
 ) -> None:
-    if not settings.is_embedded:
-        pytest.skip("the embedded archive's database file is the target")
+    """Not over the embedded database, nor over the protocol key (every stack has one in its home), nor
+    through a link that leads into the home."""
     doc = import_document(archive, OPERATOR, _scan(settings), DocumentMeta(CASE, "Antrag", date(2026, 1, 2)))
-    database = settings.home / "ekakte.db"
-    before = database.read_bytes()[:100]
-    into_home = tmp_path / "looks-harmless"
-    into_home.symlink_to(settings.home)
-    for target in (database, settings.home / "protocol.key", into_home / "ekakte.db"):
+    key = settings.home / "protocol.key"
+    targets = [key, tmp_path / "looks-harmless" / key.name]
+    (tmp_path / "looks-harmless").symlink_to(settings.home)
+    if settings.is_embedded:
+        targets.append(settings.home / "ekakte.db")
+    key_before = key.read_bytes()
+    for target in targets:
         with pytest.raises(InvalidInput, match="archive's own folder"):
             export_original(archive, READER, doc.document_id, target, force=True)
-    assert database.read_bytes()[:100] == before
+    assert key.read_bytes() == key_before
+    assert not any(p.read_bytes().startswith(b"%PDF") for p in settings.home.iterdir() if p.is_file())
     failed = [e for e in entries(archive, "doc.get") if e.outcome == "failed"]
-    assert len(failed) == 3 and all("not written" in (e.reason or "") for e in failed)
+    assert len(failed) == len(targets) and all("not written" in (e.reason or "") for e in failed)
 
 
 def test_an_export_that_could_not_be_written_says_so_in_the_trail(
