@@ -126,7 +126,7 @@ def import_document(
         authorize_import(archive, actor)
     station = station or archive.settings.station
     with _open_regular_file(path) as fh:
-        media = inspect_stream(fh)
+        media = inspect_stream(fh, max_pages=archive.settings.max_pages)
         fh.seek(0)
         sha256, size = file_sha256(fh)
 
