@@ -350,7 +350,9 @@ def remove_leftover_workdirs(tmp: Path | None = None) -> list[Path]:
             if entry.stat(follow_symlinks=False).st_uid != os.getuid() or _alive(int(match[1])):
                 continue
             shutil.rmtree(entry.path)  # on Linux through directory descriptors: symlinks are not followed
-        except OSError as exc:  # another worker starting at the same time removed it first, or …
+        except FileNotFoundError:  # another worker starting at the same time removed it first
+            continue
+        except OSError as exc:
             log.warning("could not remove the leftover OCR folder %s: %s", entry.path, exc)
             continue
         removed.append(Path(entry.path))
