@@ -15,6 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 from ekakte.errors import ConfigError, InvalidInput
 
 DEFAULT_CASE_NUMBER_PATTERN = r"\d{5}BG\d{7}"
+# Pages one document may have: two full binders scanned on both sides (a Leitz binder holds ~500
+# sheets). More is not a scan but a mistake or an attack on the OCR queue (docs/configuration.md).
+DEFAULT_MAX_PAGES = 2000
 DEFAULT_DOCUMENT_TYPES = (
     "Antrag",
     "Bescheid",
@@ -48,6 +51,7 @@ _KEYS: dict[str, str | None] = {
     "ocr_workers": "EKAKTE_OCR_WORKERS",
     "ocr_lease_seconds": "EKAKTE_OCR_LEASE_SECONDS",
     "ocr_max_attempts": "EKAKTE_OCR_MAX_ATTEMPTS",
+    "max_pages": "EKAKTE_MAX_PAGES",
     "tesseract": None,
     "protocol_key": "EKAKTE_PROTOCOL_KEY",
     "audit_anchors": "EKAKTE_AUDIT_ANCHORS",
@@ -96,6 +100,8 @@ class Settings:
     ocr_lease_seconds: float = 600.0
     # Tries per page before it is left `failed` with its reason.
     ocr_max_attempts: int = 3
+    # Pages a document may have; a longer one is refused at import, before anything is stored.
+    max_pages: int = DEFAULT_MAX_PAGES
     # The tesseract program (config file only): a name, looked up in /usr/local/bin, /usr/bin, /bin (not
     # the caller's PATH), or a full path; either way a file owned by root (or by the account ekakte runs
     # as) that nobody else may change (ekakte.ocr.engine.trusted_program).
@@ -133,6 +139,8 @@ class Settings:
             raise ConfigError("ocr_lease_seconds must be at least 1")
         if self.ocr_max_attempts < 1:
             raise ConfigError("ocr_max_attempts must be at least 1")
+        if self.max_pages < 1:
+            raise ConfigError("max_pages must be at least 1")
         scheme = urlsplit(self.storage).scheme
         if scheme not in ("file", "s3"):
             raise ConfigError(f"EKAKTE_STORAGE must start with file:// or s3://, not {self.storage!r}")
@@ -269,6 +277,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ocr_workers=int(_as_number(raw, "ocr_workers", 0, int)),
         ocr_lease_seconds=_as_number(raw, "ocr_lease_seconds", 600.0, float),
         ocr_max_attempts=int(_as_number(raw, "ocr_max_attempts", 3, int)),
+        max_pages=int(_as_number(raw, "max_pages", DEFAULT_MAX_PAGES, int)),
         tesseract=str(raw.get("tesseract") or "tesseract"),
         protocol_key=raw.get("protocol_key"),
         audit_anchors=Path(str(raw.get("audit_anchors") or home / "audit-anchors.log")).expanduser(),

@@ -165,7 +165,7 @@ def _import_scan(
     """Steps 1 (the file) to 5 of import_document, on the open, checked descriptor."""
     path, fh = scan.path, scan.file
     fh.seek(0)
-    media = inspect_stream(fh)
+    media = inspect_stream(fh, max_pages=archive.settings.max_pages)
     fh.seek(0)
     sha256, size = file_sha256(fh)
 

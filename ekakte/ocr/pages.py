@@ -1,8 +1,11 @@
 """One page of a stored original, ready for reading: its text layer, or an image file for tesseract.
 
 Pages are taken one at a time from a local, verified copy of the original, so memory stays flat
-however many pages a scan has. Scanner PDFs carry one JPEG per page: that JPEG goes to tesseract as it
-is, without decoding and re-encoding it. Other PDF pages are rendered with PDFium (pypdfium2).
+however many pages a scan has. The copy is opened once per document and worker (`Original`): one pypdf
+reader, one PDFium document, one TIFF, shared by the worker's reading threads, so that reading all of
+a document's pages costs time in proportion to its pages, not pages × size. Scanner PDFs carry one JPEG
+per page: that JPEG goes to tesseract as it is, without decoding and re-encoding it. Other PDF pages
+are rendered with PDFium (pypdfium2).
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ekakte.media import ENCRYPTED_REASON, JPEG, PDF, PNG, TIFF
 
 RENDER_DPI = 300
 # A text layer with fewer letters or digits than this is a stray mark, not the page's text.
 MIN_TEXT_LAYER_CHARS = 3
+
+
+# PDFium is not thread-safe, not even for different documents (pypdfium2's documentation): the worker's
+# reading threads render one page at a time. Rendering is the uncommon path (scanner pages are JPEGs).
+_PDFIUM = threading.Lock()
 
 
 class PageUnreadable(Exception):
@@ -36,35 +44,103 @@ class PageContent:
     source: str = ""  # how the content was obtained, for the page's `engine` column
 
 
-@contextmanager
-def page_content(original: Path, media_type: str, number: int, workdir: Path) -> Iterator[PageContent]:
-    """Page `number` (1-based) of the original at `original`; temporary files live in `workdir`."""
-    if media_type == PDF:
-        yield _pdf_page(original, number, workdir)
-    elif media_type in (TIFF, JPEG, PNG):
-        yield _image_page(original, media_type, number, workdir)
-    else:
-        raise PageUnreadable(f"no pages to read in a {media_type} file")
+class Original:
+    """A local copy of an original, opened once for all the pages read from it.
 
+    Readers are made on first use and kept until `close`. The reading threads share them, one page at
+    a time (`lock`): neither pypdf's reader nor a Pillow image may be used by two threads at once, and
+    the Python parts hold the GIL anyway.
+    """
 
-def _pdf_page(original: Path, number: int, workdir: Path) -> PageContent:
-    from pypdf import PdfReader
+    def __init__(self, path: Path, media_type: str) -> None:
+        self.path = path
+        self.media_type = media_type
+        self.lock = threading.Lock()
+        self._file: BinaryIO | None = None
+        self._reader: Any = None
+        self._pdfium: Any = None
+        self._image: Any = None
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    # A fresh reader per page, on an open file rather than a path (given a path, pypdf reads the whole
-    # file into memory): memory stays flat however many pages the scan has.
-    with original.open("rb") as fh:
-        reader = PdfReader(fh, strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
+    def pdf_reader(self) -> Any:
+        """The pypdf reader (call with `lock` held). PageUnreadable for an encrypted PDF."""
+        if self._reader is None:
+            from pypdf import PdfReader
+
+            logging.getLogger("pypdf").setLevel(logging.ERROR)
+            # On an open file rather than a path: given a path, pypdf reads the whole file into memory.
+            self._file = self.path.open("rb")
+            self._reader = PdfReader(self._file, strict=False)
+        if self._reader.is_encrypted and not self._reader.decrypt(""):
             raise PageUnreadable(ENCRYPTED_REASON)
-        if number > len(reader.pages):
+        return self._reader
+
+    def pdfium(self) -> Any:
+        """The PDFium document (call with _PDFIUM held)."""
+        if self._pdfium is None:
+            import pypdfium2
+
+            self._pdfium = pypdfium2.PdfDocument(str(self.path))
+        return self._pdfium
+
+    def image(self) -> Any:
+        """The Pillow image, e.g. a multi-page TIFF (call with `lock` held)."""
+        if self._image is None:
+            from PIL import Image
+
+            self._image = Image.open(self.path)
+        return self._image
+
+    def close(self) -> None:
+        with self.lock:
+            if self._reader is not None:
+                self._reader.close()
+            if self._file is not None:
+                self._file.close()
+            if self._image is not None:
+                self._image.close()
+            self._reader = self._file = self._image = None
+        with _PDFIUM:
+            if self._pdfium is not None:
+                self._pdfium.close()
+            self._pdfium = None
+
+
+@contextmanager
+def open_original(path: Path, media_type: str) -> Iterator[Original]:
+    original = Original(path, media_type)
+    try:
+        yield original
+    finally:
+        original.close()
+
+
+@contextmanager
+def page_content(original: Original, number: int, workdir: Path) -> Iterator[PageContent]:
+    """Page `number` (1-based) of the original; temporary files live in `workdir`."""
+    if original.media_type == PDF:
+        yield _pdf_page(original, number, workdir)
+    elif original.media_type in (TIFF, JPEG, PNG):
+        yield _image_page(original, number, workdir)
+    else:
+        raise PageUnreadable(f"no pages to read in a {original.media_type} file")
+
+
+def _pdf_page(original: Original, number: int, workdir: Path) -> PageContent:
+    with original.lock:
+        reader = original.pdf_reader()
+        if number > len(reader.pages):  # the page list is built once, on the first page's call
             raise PageUnreadable(f"the PDF has no page {number}")
         page = reader.pages[number - 1]
-
-        text = page.extract_text() or ""
-        if sum(ch.isalnum() for ch in text) >= MIN_TEXT_LAYER_CHARS:
-            return PageContent(text=text.strip(), source="pypdf text layer")
-        image = _scanned_jpeg(page, workdir)
+        try:
+            text = page.extract_text() or ""
+            if sum(ch.isalnum() for ch in text) >= MIN_TEXT_LAYER_CHARS:
+                return PageContent(text=text.strip(), source="pypdf text layer")
+            image = _scanned_jpeg(page, workdir)
+        finally:
+            # The reader keeps every object it has parsed, a scanned page's JPEG included: forgotten
+            # after each page, memory stays flat. The cross-reference table and the page list stay;
+            # what the next page needs is parsed again from the file.
+            reader.resolved_objects.clear()
     if image is not None:
         return image
     return _render(original, number, workdir)
@@ -106,40 +182,31 @@ def _scanned_jpeg(page: Any, workdir: Path) -> PageContent | None:
     return PageContent(image=path, dpi=round(px_w / (width_pt / 72)), source="embedded image")
 
 
-# PDFium is not thread-safe, not even for different documents (pypdfium2's documentation): the worker's
-# reading threads render one page at a time. Rendering is the uncommon path (scanner pages are JPEGs).
-_PDFIUM = threading.Lock()
-
-
-def _render(original: Path, number: int, workdir: Path) -> PageContent:
-    import pypdfium2
-
+def _render(original: Original, number: int, workdir: Path) -> PageContent:
     with _PDFIUM:
-        pdf = pypdfium2.PdfDocument(str(original))
+        page = original.pdfium()[number - 1]
         try:
-            page = pdf[number - 1]
             bitmap = page.render(scale=RENDER_DPI / 72, grayscale=True)
             path = workdir / "page.pgm"
             bitmap.to_pil().save(path)  # the image shares the bitmap's memory: saved before closing
-            page.close()
         finally:
-            pdf.close()
+            page.close()
     return PageContent(image=path, dpi=RENDER_DPI, source="rendered with PDFium")
 
 
-def _image_page(original: Path, media_type: str, number: int, workdir: Path) -> PageContent:
-    from PIL import Image
-
-    with Image.open(original) as img:
-        dpi = _dpi(img.info.get("dpi"))
+def _image_page(original: Original, number: int, workdir: Path) -> PageContent:
+    media_type = original.media_type
+    if media_type != TIFF and number != 1:
+        raise PageUnreadable(f"a {media_type} image has one page, not page {number}")
+    with original.lock:
+        img = original.image()
         if media_type != TIFF:
-            if number != 1:
-                raise PageUnreadable(f"a {media_type} image has one page, not page {number}")
-            return PageContent(image=original, dpi=dpi, source="image")
+            return PageContent(image=original.path, dpi=_dpi(img.info.get("dpi")), source="image")
         try:
-            img.seek(number - 1)
+            img.seek(number - 1)  # Pillow remembers where the frames it passed start
         except EOFError:
             raise PageUnreadable(f"the TIFF has no page {number}") from None
+        dpi = _dpi(img.info.get("dpi"))
         frame = img if img.mode in ("1", "L", "RGB") else img.convert("RGB")
         # PNM: no compression to spend time on, and leptonica reads it directly.
         path = workdir / ("page.pbm" if frame.mode == "1" else "page.pnm")

@@ -6,12 +6,13 @@ and plain values out.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ekakte.ocr import engine
-from ekakte.ocr.pages import PageUnreadable, page_content
+from ekakte.ocr.pages import Original, PageUnreadable, open_original, page_content
 
 DONE = "done"
 SKIPPED = "skipped"
@@ -26,6 +27,10 @@ class PageJob:
     original: str  # path of the local, verified copy of the document's original
     languages: str
     tesseract: str = "tesseract"
+    # The original opened once for all its pages (the worker's); None: opened for this page alone.
+    source: Original | None = None
+    # Where the page's image files go (the worker's private folder); None: the system's temp folder.
+    workdir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,10 @@ def read_page(job: PageJob) -> PageOutcome:
 
 def _read(job: PageJob) -> PageOutcome:
     engine.use(job.tesseract)
-    with (
-        tempfile.TemporaryDirectory(prefix="ekakte-page-") as tmp,
-        page_content(Path(job.original), job.media_type, job.number, Path(tmp)) as content,
-    ):
+    with contextlib.ExitStack() as stack:
+        original = job.source or stack.enter_context(open_original(Path(job.original), job.media_type))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ekakte-page-", dir=job.workdir))
+        content = stack.enter_context(page_content(original, job.number, Path(tmp)))
         if content.text is not None:
             return PageOutcome(job.page_id, DONE, text=content.text, engine=content.source)
         assert content.image is not None

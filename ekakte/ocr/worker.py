@@ -6,9 +6,14 @@ Any number of workers, on any number of machines, share the queue through the da
   - a worker renews the leases of the pages it holds while it lives; a killed worker's leases expire
     and its pages are claimed again (each claim counts an attempt; after `ocr_max_attempts` a page is
     left `failed` with its reason);
-  - a result is recorded only by the holder of the page's lease, so each page is recorded once.
-The original is fetched once per document and worker, verified against its SHA-256, into a temporary
-folder that the pages are read from; it is deleted when the worker no longer needs it.
+  - a result is recorded only by the holder of the page's lease, so each page is recorded once;
+  - pages are claimed in turns of `TURN_PAGES` pages per document: every pending document's first turn
+    before any document's second, so a small document waits for one turn of each document ahead of it,
+    not for all the pages of a huge one.
+The original is fetched once per document and worker, verified against its SHA-256, into the worker's
+temporary folder (`ekakte-ocr-<pid>-…`), and opened once for all the pages read from it; it is deleted
+once its last page was claimed and read, or when more than `IDLE_ORIGINALS` others wait for their next
+turn. A killed worker's folder is removed by the next worker started on the same machine.
 
 Pages are read by threads, one per tesseract running at a time: tesseract is a process of its own, so a
 thread only takes the page's image out of the original and waits for tesseract (without the GIL). Worker
@@ -21,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -42,10 +48,19 @@ from ekakte.config import Settings
 from ekakte.db.models import Document, DocumentState, OcrState, Page, table_of
 from ekakte.errors import STOPS_A_BATCH, EkakteError, IntegrityError
 from ekakte.ocr import engine
+from ekakte.ocr.pages import Original
 from ekakte.ocr.task import DONE, ERROR, SKIPPED, PageJob, PageOutcome, read_page
 from ekakte.storage import read_verified
 
 log = logging.getLogger(__name__)
+
+# Pages of one document claimed before the pages of the next document's turn come first.
+TURN_PAGES = 20
+# Originals kept (copied and opened) between their turns, besides those being read.
+IDLE_ORIGINALS = 4
+# The worker's temporary folder: the pid tells a later worker on the same machine whether it is left over.
+_WORKDIR_PREFIX = "ekakte-ocr-"
+_WORKDIR_NAME = re.compile(re.escape(_WORKDIR_PREFIX) + r"(\d+)-[^/]+")
 
 
 @dataclass
@@ -95,9 +110,10 @@ class _Claim:
 
 @dataclass
 class _Original:
-    path: Path
-    media_type: str
-    holders: int = 0
+    source: Original
+    page_count: int | None
+    holders: int = 0  # claimed pages being read from it
+    last_page_claimed: bool = False  # its pages are (as good as) all read: not kept once idle
 
 
 def run_ocr(
@@ -127,7 +143,8 @@ def run_ocr(
     queue = _Queue(archive, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}", document_ids)
     report = OcrReport(queue.worker)
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="ekakte-ocr-"))
+    remove_leftover_workdirs()
+    workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))
     originals: dict[uuid.UUID, _Original] = {}
     inflight: dict[cf.Future[PageOutcome], _Claim] = {}
     pool = cf.ThreadPoolExecutor(processes, thread_name_prefix="ekakte-ocr")
@@ -162,7 +179,7 @@ def run_ocr(
             finished, _ = cf.wait(inflight, timeout=5.0, return_when=cf.FIRST_COMPLETED)
             for future in finished:
                 claim = inflight.pop(future)
-                _release(originals, claim.document_id)
+                _release(originals, claim)
                 try:
                     outcome = future.result()
                 except Exception as exc:  # read_page turns every failure into an outcome: a bug
@@ -181,6 +198,8 @@ def run_ocr(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         queue.release([c.page_id for c in inflight.values()])
+        for original in originals.values():
+            original.source.close()
         shutil.rmtree(workdir, ignore_errors=True)
         report.seconds = time.monotonic() - started
     return report
@@ -256,12 +275,17 @@ def _job(
             return None
         if original is None:  # being deleted by the retention sweep: its pages go with it
             return None
-        originals[claim.document_id] = original
+    else:
+        del originals[claim.document_id]  # put back last: the most recently used
+    originals[claim.document_id] = original
     original.holders += 1
+    if claim.number == original.page_count:
+        original.last_page_claimed = True
     settings = archive.settings
+    source = original.source
     return PageJob(
-        claim.page_id, claim.number, original.media_type, str(original.path), settings.ocr_languages,
-        settings.tesseract,
+        claim.page_id, claim.number, source.media_type, str(source.path), settings.ocr_languages,
+        settings.tesseract, source=source, workdir=str(workdir),
     )  # fmt: skip
 
 
@@ -271,21 +295,82 @@ def _fetch(archive: Archive, document_id: uuid.UUID, workdir: Path) -> _Original
         if doc is None or doc.state != DocumentState.STORED:
             return None
         key, sha256, size, media_type = doc.storage_key, doc.sha256, doc.size_bytes, doc.media_type
+        page_count = doc.page_count
     path = workdir / str(document_id)
     with path.open("wb") as out:
         for chunk in read_verified(archive.store, key, sha256, size):
             out.write(chunk)
-    return _Original(path, media_type)
+    return _Original(Original(path, media_type), page_count)
 
 
-def _release(originals: dict[uuid.UUID, _Original], document_id: uuid.UUID) -> None:
-    original = originals.get(document_id)
+def _release(originals: dict[uuid.UUID, _Original], claim: _Claim) -> None:
+    """One page of the claim's document read: delete the original once it is not needed any more.
+
+    An original whose last page was not claimed yet stays (idle) for the document's next turn, up to
+    IDLE_ORIGINALS of them, the least recently used going first: fetching a large original again for
+    every turn would cost more than the disk it takes meanwhile.
+    """
+    original = originals.get(claim.document_id)
     if original is None:
         return
     original.holders -= 1
-    if original.holders <= 0:
-        original.path.unlink(missing_ok=True)
-        del originals[document_id]
+    if original.holders <= 0 and original.last_page_claimed:
+        _drop(originals, claim.document_id)
+    idle = [doc for doc, o in originals.items() if o.holders <= 0]  # in order of last use
+    for document_id in idle[: max(0, len(idle) - IDLE_ORIGINALS)]:
+        _drop(originals, document_id)
+
+
+def _drop(originals: dict[uuid.UUID, _Original], document_id: uuid.UUID) -> None:
+    original = originals.pop(document_id)
+    original.source.close()
+    original.source.path.unlink(missing_ok=True)
+
+
+def remove_leftover_workdirs(tmp: Path | None = None) -> list[Path]:
+    """Remove the temporary folders of OCR workers that are no longer running on this machine.
+
+    A killed worker (SIGKILL, power loss) cannot delete its copies of the originals it was reading:
+    health documents among them. Folders are told by their name, `ekakte-ocr-<pid>-…`: one whose pid
+    is no process on this machine any more is removed; one of a live process (another worker, or a
+    process that has since got the dead one's pid) stays, as do folders of other OS accounts and
+    anything that is not a plain folder. Returns the folders removed.
+    """
+    tmp = Path(tempfile.gettempdir()) if tmp is None else tmp
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(tmp))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _WORKDIR_NAME.fullmatch(entry.name)
+        if match is None or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid() or _alive(int(match[1])):
+                continue
+            shutil.rmtree(entry.path)  # on Linux through directory descriptors: symlinks are not followed
+        except FileNotFoundError:  # another worker starting at the same time removed it first
+            continue
+        except OSError as exc:
+            log.warning("could not remove the leftover OCR folder %s: %s", entry.path, exc)
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another account
+        return True
+    except (OverflowError, ValueError):  # not a pid this system can have
+        return False
+    return True
 
 
 _PAGES = table_of(Page)
@@ -327,11 +412,13 @@ class _Queue:
                     ocr_at=now,
                 )
             )
-            # In id order, i.e. a document's pages together: its original is fetched once.
+            # In turns: the first TURN_PAGES pages of every pending document, then the next ones, …
+            # Within a turn in id order, i.e. a document's pages together (its original is fetched
+            # once per turn at most). Both dialects divide integers to an integer.
             candidates = (
                 select(Page.id)
                 .where(self._claimable(now))
-                .order_by(Page.id)
+                .order_by((Page.number - 1) // TURN_PAGES, Page.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
