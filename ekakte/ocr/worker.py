@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, or_, select, update
 
 from ekakte import audit
 from ekakte.access import Action, check, gate, refuse
@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 
 # Pages of one document claimed before the pages of the next document's turn come first.
 TURN_PAGES = 20
+# The claim's turn, as SQL literals: the partial index ix_pages_pending_turns (migration 0012) is over
+# exactly this expression, and neither planner matches it against bound parameters. Both dialects divide
+# integers to an integer.
+_TURN: ColumnElement[int] = literal_column(f"(pages.number - 1) / {TURN_PAGES}")
 # Originals kept (copied and opened) between their turns, besides those being read.
 IDLE_ORIGINALS = 4
 # The worker's temporary folder: the pid tells a later worker on the same machine whether it is left over.
@@ -418,7 +422,7 @@ class _Queue:
             candidates = (
                 select(Page.id)
                 .where(self._claimable(now))
-                .order_by((Page.number - 1) // TURN_PAGES, Page.id)
+                .order_by(_TURN, Page.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
