@@ -38,7 +38,11 @@ triggers and the view are replaced with the signed token first, and the update o
 then goes through them (delete with U+E000, insert with U+E001), so only those pages are re-indexed,
 not the whole table. Any page that is not restricted keeps the token it was indexed with, which is what
 the new view says for it. (The FTS5 table itself stays; its content is read from the view by name.)
-(Upgrade times: measured below.)
+On PostgreSQL the UPDATE writes the restricted pages' new keys into the GIN indexes, which are not
+rebuilt; those rows are locked meanwhile. Measured on a copy with 20,000 pages (one per document, 2,000
+cases of ten teams, every fifth document restricted: 4,000 pages), 2 cores: SQLite upgrade 0.19 s
+(downgrade 0.16 s), PostgreSQL upgrade 1.2 s (downgrade 1.3 s). With 200,000 pages (40,000 restricted)
+SQLite took 1.7 s (downgrade 1.9 s), where a 'rebuild' of the FTS5 index alone takes 2.6 s.
 """
 
 from collections.abc import Callable, Sequence
