@@ -288,3 +288,37 @@ def test_upgrading_from_0010_signs_the_restricted_pages_and_downgrading_unsigns_
     assert pages() == [("Gutachten", legacy), ("Antrag", legacy), ("Gutachten", legacy)]
     initialize(settings)  # and up again
     assert pages() == [("Gutachten", -legacy), ("Antrag", legacy), ("Gutachten", -legacy)]
+
+
+@pytest.mark.parametrize("first", ["document's flag", "case's team"])
+def test_a_flag_and_a_team_changed_at_the_same_time_leave_the_copy_right(
+    archive: Archive, docs: dict[str, uuid.UUID], first: str
+) -> None:
+    """An administrator's UPDATE of a document's flag and one of its case's team, in two transactions at
+    once, either first: the second waits for the first (on PostgreSQL the case's trigger takes a share
+    lock of the case's documents, and a document's UPDATE waits for it), and the pages end up with the
+    new team, signed by the new flag, not with what the second read before the first committed."""
+    import threading
+    import time
+
+    b = team_id(archive, OTHER_TEAM)
+    flag = update(Document).where(Document.id == docs["antrag"]).values(restricted=True)
+    team = update(Case).where(Case.case_number == CASE).values(team_id=b)
+    errors: list[BaseException] = []
+
+    def second_change() -> None:
+        try:
+            with archive.transaction() as session:
+                session.execute(team if first == "document's flag" else flag)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    other = threading.Thread(target=second_change)
+    with archive.transaction() as session:
+        session.execute(flag if first == "document's flag" else team)
+        other.start()
+        time.sleep(1.5)
+        assert other.is_alive()  # waiting for the first change
+    other.join(timeout=60)
+    assert not other.is_alive() and not errors, errors
+    assert copies(archive) == {docs["gutachten"]: {-b}, docs["antrag"]: {-b}, docs["fremd"]: {-b}}
