@@ -400,6 +400,9 @@ def _record(
         ).scalar()
         if inserted is None:
             return False
+        # The pages' copy of the team, for the text indexes: negative for a restricted document's pages
+        # (migration 0011), so that the index hands them only to callers with the health clearance.
+        page_team = -team_id if restricted and team_id is not None else team_id
         audit.append(
             session, actor, Action.IMPORT, "allowed", case_number=case_number, document_id=str(row["id"]),
             reason="stored",
@@ -408,7 +411,12 @@ def _record(
             session.execute(
                 insert(table_of(Page)),
                 [
-                    {"document_id": row["id"], "number": n, "ocr_state": OcrState.PENDING, "team_id": team_id}
+                    {
+                        "document_id": row["id"],
+                        "number": n,
+                        "ocr_state": OcrState.PENDING,
+                        "team_id": page_team,
+                    }
                     for n in range(1, row["page_count"] + 1)
                 ],
             )
@@ -422,7 +430,7 @@ def _record(
                         "number": 1,
                         "ocr_state": OcrState.SKIPPED,
                         "reason": reason,
-                        "team_id": team_id,
+                        "team_id": page_team,
                     }
                 ],
             )

@@ -17,8 +17,10 @@ operators.
 Access comes first: the query itself only looks at pages of documents the actor may read (cases of its
 teams; restricted documents, by their own flag, only with the health clearance), so nothing it cannot
 see is counted or ranked. The text indexes are per team (pages.team_id, a copy of the case's team,
-migration 0007), so the index hands out only the caller's teams' matches (for a caller of every team,
-the words alone: _index_teams); the join against documents and cases still decides. Of the pages it may
+migration 0007, negative for the pages of restricted documents, migration 0011), so the index hands out
+only the caller's teams' matches, their restricted pages only to a caller with the health clearance (for
+such a caller of every team, the words alone: _index_teams); the join against documents and cases still
+decides. Of the pages it may
 see, the newest RANK_WINDOW matching ones are ranked: FTS5 walks its doclists newest first; PostgreSQL
 reads slices of page ids from the newest down, each sized from the density of in-scope matches so far
 (_Postgres.candidates), since neither a backward scan nor the GIN index alone is fast for every query
@@ -58,7 +60,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.orm import Session
 
 from ekakte import audit
-from ekakte.access import Action, gate, refuse, search_scope
+from ekakte.access import Action, Scope, gate, refuse, search_scope
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, OcrState, Page, Team
@@ -175,13 +177,15 @@ class _Dialect(Protocol):
 
     # Below this share of the archive's teams, the caller's teams are asked of the text index (_index_teams);
     # 1.0: unless the caller is of every team, whose search then passes over only unassigned cases' pages.
+    # (Only for a caller with the health clearance: without it, the teams are always asked.)
     teams_share: float
 
     def candidates(
         self, session: Session, query: Query, teams: list[int] | None, filters: list[Any], window: int
     ) -> list[Any]:
         """(page_id, document id as text, number, rank) of the newest `window` matching pages of
-        `teams` (as the index knows them: pages.team_id; None: of any team) that pass `filters`, newest
+        `teams` (as the index knows them: pages.team_id, a team's id for its unrestricted pages, the
+        negative for its restricted ones; None: of any team and either) that pass `filters`, newest
         first; rank higher is better."""
 
     def snippet_source(self, query: Query) -> Any:
@@ -377,13 +381,16 @@ _HEADLINE = (
     ' FragmentDelimiter=" … "'
 )
 _FTS = table("pages_fts", column("rowid", Integer))
-# How pages_fts holds a page's team (migration 0007): U+E000, a private-use character, and the number.
+# How pages_fts holds a page's team (migrations 0007, 0011): U+E000, a private-use character, and the
+# number; for the pages of restricted documents (a negative copy), U+E001 and the number.
 _TEAM_TOKEN = "\ue000"
+_RESTRICTED_TEAM_TOKEN = "\ue001"
 
 
 def _of_teams(teams: list[int] | None) -> Any:
-    """Pages of these teams, as the text indexes know them (migration 0007): with the words, the team is a
-    key of the same GIN index, so a slice reads only the caller's teams' matches. None: any page."""
+    """Pages of these teams, as the text indexes know them (migrations 0007, 0011: negative for restricted
+    pages): with the words, the team is a key of the same GIN index, so a slice reads only the caller's
+    teams' matches, and restricted ones only when asked for. None: any page."""
     if teams is None:
         return true()
     return Page.team_id.in_(bindparam("teams", teams, expanding=True))
@@ -393,6 +400,11 @@ _TSQUERY = TSQUERY()
 _UUIDS = ARRAY(Uuid())
 # A document's id as the database keeps it, for the candidates: ~1,000 a search to compare and count.
 _DOCUMENT_TEXT = cast(Page.document_id, Text)
+
+
+def _team_token(team: int) -> str:
+    """The FTS5 token of a team's pages (team > 0) or of its restricted pages (team < 0)."""
+    return f"{_RESTRICTED_TEAM_TOKEN}{-team}" if team < 0 else f"{_TEAM_TOKEN}{team}"
 
 
 class _Sqlite:
@@ -409,12 +421,12 @@ class _Sqlite:
     def expression(query: Query, teams: list[int] | None) -> str:
         # Each word is double-quoted (an FTS5 string, so no word can be an operator such as NOT or
         # NEAR) and, outside phrases, a prefix. _WORD has already dropped every quote character.
-        # A team is the token U+E000 and its number (migration 0007), which no word can match, so
-        # neither needs a column filter.
+        # A team is the token U+E000 and its number (migration 0007), its restricted pages U+E001 and
+        # the number (0011, a negative team), which no word can match, so neither needs a column filter.
         parts = [f'"{t}"*' for t in query.terms]
         parts += ['"' + " ".join(p) + '"' for p in query.phrases]
         if teams is not None:
-            parts.insert(0, "(" + " OR ".join(f'"{_TEAM_TOKEN}{int(team)}"' for team in teams) + ")")
+            parts.insert(0, "(" + " OR ".join(f'"{_team_token(int(team))}"' for team in teams) + ")")
         return " AND ".join(parts)
 
     def candidates(
@@ -603,7 +615,7 @@ def search(
     if wanted_type:
         filters.append(Document.document_type == wanted_type)
     with archive.reading() as session:
-        return _run(session, parsed, scope.team_ids, filters, limit)
+        return _run(session, parsed, scope, filters, limit)
 
 
 def _refuse_unsendable(archive: Archive, actor: Actor, query: str, number: str | None) -> None:
@@ -632,21 +644,27 @@ def _escaped(text: str) -> str:
     return shown(re.sub("[\ud800-\udc7f\udd00-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
-def _index_teams(session: Session, dialect: _Dialect, teams: frozenset[int]) -> list[int] | None:
-    """The teams to ask the text index for (pages.team_id), or None to ask it for the words alone, when
-    the caller is of so many of the archive's teams (dialect.teams_share, of all teams, as a stand-in
-    for their share of the pages) that asking for each of them costs more than passing over the few
-    matches in other teams' cases (docs/benchmarks.md has the measurements)."""
+def _index_teams(session: Session, dialect: _Dialect, scope: Scope) -> list[int] | None:
+    """What to ask the text index for (pages.team_id): the caller's teams, and their negatives, the
+    teams' restricted pages (migration 0011), only with the health clearance, so that the index never
+    hands a caller without it a restricted page, and the time of a search does not grow with them.
+    None, to ask for the words alone, only for a caller with the clearance who is of so many of the
+    archive's teams (dialect.teams_share, of all teams, as a stand-in for their share of the pages) that
+    asking for each of them costs more than passing over the few matches in other teams' cases
+    (docs/benchmarks.md has the measurements)."""
+    teams = sorted(scope.team_ids)
+    if not scope.restricted_allowed:
+        return teams
     archive_teams = session.execute(select(func.count()).select_from(Team)).scalar_one()
-    return sorted(teams) if len(teams) < dialect.teams_share * archive_teams else None
+    if len(teams) >= dialect.teams_share * archive_teams:
+        return None
+    return teams + [-team for team in teams]
 
 
-def _run(
-    session: Session, query: Query, team_ids: frozenset[int], filters: list[Any], limit: int
-) -> SearchResult:
+def _run(session: Session, query: Query, scope: Scope, filters: list[Any], limit: int) -> SearchResult:
     """Rank the window of candidates: the best page of each document, the best documents first."""
     dialect = _dialect(session)
-    teams = _index_teams(session, dialect, team_ids)
+    teams = _index_teams(session, dialect, scope)
     candidates = dialect.candidates(session, query, teams, filters, RANK_WINDOW + 1)
     window_full = len(candidates) > RANK_WINDOW
     best: dict[str, tuple[float, int, int]] = {}  # document id (text) -> (rank, -page number, page id)

@@ -184,9 +184,12 @@ class Page(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(120))
     lease_expires: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
     ocr_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
-    # A copy of the team of the page's case, for the text indexes, which are per team (migration 0007):
-    # written with the page (ingest.py), rewritten by a trigger when the case's team changes. Never what
-    # decides access: the search checks the page's case itself.
+    # A copy of the team of the page's case, for the text indexes, which are per team (migration 0007),
+    # signed by the document's restricted flag (migration 0011): the team's id for a page of an
+    # unrestricted document, its negative for one of a restricted document, NULL for a case of no team
+    # (so no foreign key). Written with the page (ingest.py), rewritten by triggers when the case's team
+    # or the document's flag changes. Never what decides access: the search checks the page's document
+    # and case themselves.
     team_id: Mapped[int | None] = mapped_column(Integer)
 
 

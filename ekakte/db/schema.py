@@ -8,7 +8,19 @@ from ekakte.errors import SchemaError
 
 # Every Alembic revision in migrations/versions, oldest first. A test keeps this in step with the scripts;
 # reading them at run time would cost every CLI start the import of Alembic.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+REVISIONS: tuple[str, ...] = (
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+    "0009",
+    "0010",
+    "0011",
+)
 HEAD = REVISIONS[-1]
 
 

@@ -120,17 +120,24 @@ def test_other_teams_and_restricted_documents_are_not_found_or_counted(
 
 
 def pages_follow_their_cases(archive: Archive) -> None:
-    """Every page's copy of its case's team is the case's (migration 0007), and on SQLite the FTS5 index
-    agrees with the pages it indexes."""
+    """Every page's copy of its case's team is the case's (migration 0007), negative for a restricted
+    document's pages (0011), and on SQLite the FTS5 index agrees with the pages it indexes."""
     with archive.transaction() as session:
         rows = session.execute(
-            select(Page.id, Page.team_id, Case.team_id)
+            select(Page.id, Page.team_id, Case.team_id, Document.restricted)
             .join(Document, Document.id == Page.document_id)
             .join(Case, Case.id == Document.case_id)
         ).all()
         if session.get_bind().dialect.name == "sqlite":
             session.execute(sql("INSERT INTO pages_fts(pages_fts, rank) VALUES ('integrity-check', 1)"))
-    assert rows and all(page_team == case_team for _id, page_team, case_team in rows), rows
+    assert rows and all(
+        page_team == signed(case_team, restricted) for _id, page_team, case_team, restricted in rows
+    ), rows
+
+
+def signed(team: int | None, restricted: bool) -> int | None:
+    """The copy of a case's team a page carries (migration 0011)."""
+    return -team if restricted and team is not None else team
 
 
 def test_a_case_given_to_another_team_is_found_by_that_team_only(
