@@ -138,7 +138,9 @@ def recognize(image: Path, languages: str, dpi: int | None = None) -> Recognized
     config = "-c tessedit_create_tsv=1"
     if dpi:
         config = f"--dpi {int(dpi)} {config}"
-    with tempfile.TemporaryDirectory(prefix="ekakte-tess-") as tmp:
+    # Beside the image, i.e. in the worker's own folder: tesseract's output is the page's text, and what a
+    # killed worker leaves there goes with its folder (ocr/worker.py, remove_leftover_workdirs).
+    with tempfile.TemporaryDirectory(prefix="tess-", dir=image.parent) as tmp:
         base = os.path.join(tmp, "out")
         try:
             run_tesseract(str(image), base, "txt", languages, config, 0, PAGE_TIMEOUT_SECONDS)
@@ -161,7 +163,7 @@ def recognize_any_orientation(image: Path, languages: str, dpi: int | None = Non
         return first
     from PIL import Image
 
-    with tempfile.TemporaryDirectory(prefix="ekakte-rot-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="rot-", dir=image.parent) as tmp:  # as in recognize()
         turned = Path(tmp) / "turned.png"
         with Image.open(image) as img:
             # tesseract's "Rotate: R" is clockwise; PIL's rotate() turns counter-clockwise.

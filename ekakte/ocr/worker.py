@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, literal_column, or_, select, update
 
 from ekakte import audit
 from ekakte.access import Action, check, gate, refuse
@@ -399,6 +399,17 @@ class _Queue:
             condition = and_(condition, Page.document_id.in_(self.document_ids))
         return condition
 
+    def candidates(self, now: datetime, limit: int) -> Select[int]:
+        """The claim's choice: the next `limit` claimable pages in turns, read from the partial index
+        ix_pages_pending_turns (migration 0012) in that order, skipping those another worker is claiming."""
+        return (
+            select(Page.id)
+            .where(self._claimable(now))
+            .order_by(_TURN, Page.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+
     def claim(self, limit: int) -> list[_Claim]:
         if self.document_ids == []:
             return []
@@ -419,13 +430,7 @@ class _Queue:
             # In turns: the first TURN_PAGES pages of every pending document, then the next ones, …
             # Within a turn in id order, i.e. a document's pages together (its original is fetched
             # once per turn at most). Both dialects divide integers to an integer.
-            candidates = (
-                select(Page.id)
-                .where(self._claimable(now))
-                .order_by(_TURN, Page.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
+            candidates = self.candidates(now, limit)
             rows = session.execute(
                 update(Page)
                 .where(Page.id.in_(candidates.scalar_subquery()))
