@@ -61,6 +61,8 @@ def test_the_revision_list_matches_the_migration_scripts() -> None:
     assert scripts.get_current_head() == HEAD
 
 
+# SQLite's reflection cannot read the OCR queue's expression index (schema.QUEUE_OBJECTS), and says so.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_the_migrations_produce_exactly_the_models(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     with engine.connect() as conn:
