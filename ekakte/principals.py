@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from ekakte import audit
@@ -273,22 +273,23 @@ def assign_case(archive: Archive, actor: Actor, case_number: str, team: str) -> 
     number = archive.settings.case_number(case_number)
     with archive.transaction() as session:
         target = session.scalar(select(Team.id).where(Team.name == team))
-        case = session.scalar(select(Case).where(Case.case_number == number))
+        # The decision's columns only: nothing is built from a case the caller may not assign.
+        found = session.execute(select(Case.id, Case.team_id).where(Case.case_number == number)).first()
         decision = gate(
             session,
             actor,
             Action.CASE_ASSIGN,
             case_number=number,
-            case_team_id=case.team_id if case else None,
+            case_team_id=found.team_id if found else None,
             target_team_id=target,
         )
         if decision.allowed:
             if target is None:
                 raise NotFound(f"no team {team!r}: create it with `ekakte team add {team}`")
-            if case is None:
+            if found is None:
                 now = datetime.now(UTC)
-                case = Case(case_number=number, opened_on=now.date(), created_at=now)
-                session.add(case)
-            case.team_id = target
+                session.add(Case(case_number=number, opened_on=now.date(), created_at=now, team_id=target))
+            else:
+                session.execute(update(Case).where(Case.id == found.id).values(team_id=target))
     if not decision.allowed:
         raise refuse(f"assign case {number}")

@@ -11,11 +11,14 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           in one team and again with the cases spread over 10 teams (a caseworker of one);
   rss     peak memory of the whole process tree importing and reading one 300-page scan;
   retention  `retention plan` over 1,000,000 documents on PostgreSQL, and sweep throughput (documents
-          deleted per second, objects included) on PostgreSQL + S3.
+          deleted per second, objects included) on PostgreSQL + S3;
+  oracles what timing tells a caseworker: searches finding nothing it may see, for a word on other
+          teams' pages and on its own team's restricted pages against a word on none, and refused
+          lookups of another team's case and document against ones that do not exist, interleaved.
 
 Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS, BENCH_SQLITE_DOCS,
 BENCH_OCR_FILES, BENCH_OCR_PAGES, BENCH_SEARCH_DOCS, BENCH_RSS_PAGES, BENCH_RETENTION_DOCS,
-BENCH_SWEEP_DOCS.
+BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS.
 """
 
 from __future__ import annotations
