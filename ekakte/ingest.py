@@ -23,7 +23,7 @@ from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrStat
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile, shown
 from ekakte.media import ENCRYPTED_REASON, inspect_stream
 from ekakte.policy import is_restricted_type
-from ekakte.private import refuse_archive_folder
+from ekakte.private import FOLDER_ONLY, refuse_archive_folder
 from ekakte.retention.schedule import current_rules, schedule
 from ekakte.retention.worm import sync_object_locks
 from ekakte.storage import original_key
@@ -275,9 +275,6 @@ class Scan:
 # hang the import waiting for a writer (it is refused as not a regular file). O_NOCTTY: a terminal device
 # never becomes the process's controlling terminal.
 _READ_ONE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-# O_PATH: a folder to open names in, or to walk up from, needs only search permission, not read permission
-# (a drop folder of mode 0711 still works).
-_FOLDER_ONLY = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 def open_scan(archive: Archive, path: Path) -> Scan:
@@ -286,7 +283,7 @@ def open_scan(archive: Archive, path: Path) -> Scan:
     if path.name in ("", ".", ".."):
         raise InvalidInput(f"{shown(path)} is a directory, not a scan (use --batch for a folder)")
     try:
-        dir_fd = os.open(path.parent, _FOLDER_ONLY)
+        dir_fd = os.open(path.parent, FOLDER_ONLY)
     except FileNotFoundError:
         raise InvalidInput(f"no such file: {shown(path)}") from None
     except OSError as exc:

@@ -25,7 +25,9 @@ def archive_folders(settings: Settings) -> list[Path]:
     return folders
 
 
-_FOLDER_ONLY = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
+# O_PATH: a folder to open names in, or to walk up from, needs only search permission, not read permission
+# (a drop folder of mode 0711 still works).
+FOLDER_ONLY = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 def refuse_archive_folder(settings: Settings, dir_fd: int, path: Path, what: str) -> None:
@@ -46,7 +48,7 @@ def refuse_archive_folder(settings: Settings, dir_fd: int, path: Path, what: str
                     f"{shown(path)} lies inside the archive's own folder ({own[(info.st_dev, info.st_ino)]}):"
                     f" nothing is ever {what} there"
                 )
-            parent = os.open("..", _FOLDER_ONLY, dir_fd=fd)
+            parent = os.open("..", FOLDER_ONLY, dir_fd=fd)
             os.close(fd)
             fd = parent
             above = os.fstat(fd)
