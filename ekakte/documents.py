@@ -131,11 +131,12 @@ def _document_info(doc: Document, case_number: str, *, details: bool = True) -> 
 # first fetches only what the decision needs (_CASE_KEY, _DOCUMENT_KEY), as a plain row, and loads the
 # rest only once it is allowed: a forbidden case or document then costs what a missing one costs, so
 # the time of a refusal does not tell whether the thing exists.
-_CASE_KEY = select(Case.id, Case.team_id).where(Case.case_number == bindparam("number"))
-_CASE = (
-    select(Case.case_number, Team.name, Case.opened_on, Case.closed_on)
+# A case's columns as plain values, the decision's (team) among them: one round trip, and nothing is built
+# from a case the caller may not see (the same work whether it exists or not).
+_CASE_KEY = (
+    select(Case.id, Case.team_id, Case.case_number, Team.name, Case.opened_on, Case.closed_on)
     .outerjoin(Team, Team.id == Case.team_id)
-    .where(Case.id == bindparam("case_id"))
+    .where(Case.case_number == bindparam("number"))
 )
 _DOCUMENT_KEY = (
     select(Case.case_number, Case.team_id, Document.restricted)
@@ -170,7 +171,7 @@ def case_documents(
     view: CaseView | None = None
     with archive.transaction() as session:
         key = session.execute(_CASE_KEY, {"number": number}).first()
-        case_id, team_id = (key[0], key[1]) if key else (None, None)
+        case_id, team_id = (key.id, key.team_id) if key else (None, None)
         decision = gate(session, actor, Action.CASE_SHOW, case_number=number, case_team_id=team_id)
         if decision.allowed and case_id is not None:
             params: dict[str, object] = {"case_id": case_id, "document_type": wanted_type}
@@ -182,8 +183,8 @@ def case_documents(
                 )
                 if seen.allowed:
                     docs.append(_document_info(d, number, details=seen.details))
-            stored_number, team, opened_on, closed_on = session.execute(_CASE, {"case_id": case_id}).one()
-            view = CaseView(CaseInfo(stored_number, team, opened_on, closed_on), docs)
+            assert key is not None
+            view = CaseView(CaseInfo(key.case_number, key.name, key.opened_on, key.closed_on), docs)
     if not decision.allowed:
         raise refuse(f"case {number}")
     if view is None:

@@ -177,16 +177,26 @@ class _Dialect(Protocol):
 
     # Below this share of the archive's teams, the caller's teams are asked of the text index (_index_teams);
     # 1.0: unless the caller is of every team, whose search then passes over only unassigned cases' pages.
-    # (Only for a caller with the health clearance: without it, the teams are always asked.)
+    # (Without the health clearance, only where words_without_restricted.)
     teams_share: float
+    # Whether the index can be asked for the words alone but no restricted page (SQLite: NOT the U+E001
+    # tokens), so that a caller of every team without the health clearance need not ask for each team.
+    words_without_restricted: bool
 
     def candidates(
-        self, session: Session, query: Query, teams: list[int] | None, filters: list[Any], window: int
+        self,
+        session: Session,
+        query: Query,
+        teams: list[int] | None,
+        filters: list[Any],
+        window: int,
+        *,
+        restricted: bool = True,
     ) -> list[Any]:
         """(page_id, document id as text, number, rank) of the newest `window` matching pages of
         `teams` (as the index knows them: pages.team_id, a team's id for its unrestricted pages, the
-        negative for its restricted ones; None: of any team and either) that pass `filters`, newest
-        first; rank higher is better."""
+        negative for its restricted ones; None: of any team, and restricted ones unless `restricted` is
+        False) that pass `filters`, newest first; rank higher is better."""
 
     def snippet_source(self, query: Query) -> Any:
         """The column, read with the hits' pages, from which snippet() cuts a page's snippet."""
@@ -212,6 +222,7 @@ class _Postgres:
     # The (team_id, tsv) index is the cheaper way for any caller not of every team: ten teams, a caller
     # of 1, 2, 3, 5 of them, p95 35-51 ms with the teams against 230, 139, 90, 61 ms without.
     teams_share = 1.0
+    words_without_restricted = False
 
     @staticmethod
     def _tsquery(query: Query) -> Any:
@@ -245,8 +256,16 @@ class _Postgres:
         return " & ".join(pairs) or None
 
     def candidates(
-        self, session: Session, query: Query, teams: list[int] | None, filters: list[Any], window: int
+        self,
+        session: Session,
+        query: Query,
+        teams: list[int] | None,
+        filters: list[Any],
+        window: int,
+        *,
+        restricted: bool = True,
     ) -> list[Any]:
+        assert teams is not None or restricted, "words_without_restricted is False: ask for the teams"
         # Neither of the planner's two ways is safe on its own: a backward scan of the primary key
         # with the @@ filter reads (and decompresses) every page's tsvector until `window` matches are
         # found, which for a query matching 0.3 % of the pages is the whole table (~500 ms at 200,000);
@@ -416,9 +435,10 @@ class _Sqlite:
     # search grew with the other teams' matching pages (3.14 against 2.07 ms for a word on none), which
     # tells a caseworker whether a name occurs in another team's files. `make bench`, group oracles.
     teams_share = 1.0
+    words_without_restricted = True
 
     @staticmethod
-    def expression(query: Query, teams: list[int] | None) -> str:
+    def expression(query: Query, teams: list[int] | None, restricted: bool = True) -> str:
         # Each word is double-quoted (an FTS5 string, so no word can be an operator such as NOT or
         # NEAR) and, outside phrases, a prefix. _WORD has already dropped every quote character.
         # A team is the token U+E000 and its number (migration 0007), its restricted pages U+E001 and
@@ -427,10 +447,19 @@ class _Sqlite:
         parts += ['"' + " ".join(p) + '"' for p in query.phrases]
         if teams is not None:
             parts.insert(0, "(" + " OR ".join(f'"{_team_token(int(team))}"' for team in teams) + ")")
+        elif not restricted:  # the words alone, but no restricted page: their tokens' doclists are short
+            return "(" + " AND ".join(parts) + f') NOT "{_RESTRICTED_TEAM_TOKEN}"*'
         return " AND ".join(parts)
 
     def candidates(
-        self, session: Session, query: Query, teams: list[int] | None, filters: list[Any], window: int
+        self,
+        session: Session,
+        query: Query,
+        teams: list[int] | None,
+        filters: list[Any],
+        window: int,
+        *,
+        restricted: bool = True,
     ) -> list[Any]:
         # FTS5 walks its doclists newest rowid first, skipping along the teams' doclists to the pages of
         # the caller's teams (migration 0007), and stops at the window; bm25() (lower is better, so
@@ -449,7 +478,8 @@ class _Sqlite:
             filters,
         )
         stmt = stmt.where(text("pages_fts MATCH :fts")).order_by(fts_rowid.desc()).limit(window)
-        return list(session.connection().execute(stmt, {"fts": self.expression(query, teams)}).all())
+        fts = self.expression(query, teams, restricted)
+        return list(session.connection().execute(stmt, {"fts": fts}).all())
 
     def snippet_source(self, query: Query) -> Any:
         return func.coalesce(Page.text, "")
@@ -644,28 +674,30 @@ def _escaped(text: str) -> str:
     return shown(re.sub("[\ud800-\udc7f\udd00-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
-def _index_teams(session: Session, dialect: _Dialect, scope: Scope) -> list[int] | None:
-    """What to ask the text index for (pages.team_id): the caller's teams, and their negatives, the
-    teams' restricted pages (migration 0011), only with the health clearance, so that the index never
-    hands a caller without it a restricted page, and the time of a search does not grow with them.
-    None, to ask for the words alone, only for a caller with the clearance who is of so many of the
-    archive's teams (dialect.teams_share, of all teams, as a stand-in for their share of the pages) that
-    asking for each of them costs more than passing over the few matches in other teams' cases
-    (docs/benchmarks.md has the measurements)."""
+def _index_teams(session: Session, dialect: _Dialect, scope: Scope) -> tuple[list[int] | None, bool]:
+    """What to ask the text index for (pages.team_id), and whether restricted pages may come with it: the
+    caller's teams, and their negatives, the teams' restricted pages (migration 0011), only with the
+    health clearance, so that the index never hands a caller without it a restricted page, and the time
+    of a search does not grow with them. None, the words alone, for a caller of so many of the archive's
+    teams (dialect.teams_share, of all teams, as a stand-in for their share of the pages) that asking for
+    each of them costs more than passing over the few matches in other teams' cases (docs/benchmarks.md
+    has the measurements); without the clearance only where the dialect can leave restricted pages out
+    of the words alone (words_without_restricted)."""
     teams = sorted(scope.team_ids)
-    if not scope.restricted_allowed:
-        return teams
     archive_teams = session.execute(select(func.count()).select_from(Team)).scalar_one()
-    if len(teams) >= dialect.teams_share * archive_teams:
-        return None
-    return teams + [-team for team in teams]
+    every = len(teams) >= dialect.teams_share * archive_teams
+    if scope.restricted_allowed:
+        return (None, True) if every else (teams + [-team for team in teams], True)
+    if every and dialect.words_without_restricted:
+        return None, False
+    return teams, False
 
 
 def _run(session: Session, query: Query, scope: Scope, filters: list[Any], limit: int) -> SearchResult:
     """Rank the window of candidates: the best page of each document, the best documents first."""
     dialect = _dialect(session)
-    teams = _index_teams(session, dialect, scope)
-    candidates = dialect.candidates(session, query, teams, filters, RANK_WINDOW + 1)
+    teams, restricted = _index_teams(session, dialect, scope)
+    candidates = dialect.candidates(session, query, teams, filters, RANK_WINDOW + 1, restricted=restricted)
     window_full = len(candidates) > RANK_WINDOW
     best: dict[str, tuple[float, int, int]] = {}  # document id (text) -> (rank, -page number, page id)
     for page_id, document_id, number, rank in candidates[:RANK_WINDOW]:

@@ -90,8 +90,8 @@ def index_candidates(archive: Archive, word: str, scope: Scope) -> list[Any]:
     the index itself lets through, before the SQL check of documents and cases."""
     with archive.reading() as session:
         dialect = _dialect(session)
-        teams = _index_teams(session, dialect, scope)
-        return dialect.candidates(session, parse_query(word), teams, [], 100)
+        teams, restricted = _index_teams(session, dialect, scope)
+        return dialect.candidates(session, parse_query(word), teams, [], 100, restricted=restricted)
 
 
 def test_the_copy_is_the_cases_team_signed_by_the_documents_restriction(
@@ -142,7 +142,7 @@ def test_the_index_hands_no_restricted_page_to_a_caller_without_the_clearance(
     assert len(cleared) == 2
     # A cleared caller of every team asks for the words alone, and gets both teams' restricted pages.
     with archive.reading() as session:
-        assert _index_teams(session, _dialect(session), Scope(frozenset({a, b}), True)) is None
+        assert _index_teams(session, _dialect(session), Scope(frozenset({a, b}), True)) == (None, True)
     assert len(index_candidates(archive, SECRET, Scope(frozenset({a, b}), True))) == 4
 
 
