@@ -24,6 +24,7 @@ ocr-tools:
 # Outside CI a missing service skips the tests that need it (visibly); under CI=true they fail.
 services:
 	bash scripts/ensure-ocr.sh || echo "services: no tesseract; OCR tests will be skipped" >&2
+	bash scripts/ensure-rgw.sh || echo "services: no RadosGW; its Object Lock tests will be skipped" >&2
 	bash scripts/ensure-services.sh
 
 test: venv services

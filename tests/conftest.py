@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,7 +15,7 @@ from sqlalchemy import create_engine, text
 from ekakte.actor import Actor
 from ekakte.archive import Archive, initialize
 from ekakte.config import Settings, load_settings
-from tests.services import S3Server, postgres_database, s3_server
+from tests.services import S3Server, load_script, postgres_database, rgw_server, s3_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = "12345BG0001234"
@@ -30,16 +28,7 @@ OPERATOR = Actor("scan-operator")
 READER = Actor("caseworker")  # caseworker of TEAM with the health clearance
 
 
-def _load_scans() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sample_scans", ROOT / "scripts" / "sample_scans.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sample_scans"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-scans = _load_scans()
+scans = load_script("sample_scans")
 
 # One retention rule for everything: ten years after the case was closed, to the end of that year.
 TEN_YEARS_RULES = """
@@ -73,6 +62,13 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3() -> Iterator[S3Server]:
     with s3_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rgw() -> Iterator[S3Server]:
+    """Ceph's RadosGW: a production S3 server with Object Lock, which refuses what moto accepts."""
+    with rgw_server() as server:
         yield server
 
 
@@ -144,16 +140,34 @@ def fresh_server_env(
     return env
 
 
-@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.server)])
-def stack_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    """Environment of a freshly initialised archive: SQLite + directory, or PostgreSQL + S3."""
+STACKS = ["embedded", pytest.param("server", marks=pytest.mark.server)]
+# With a third stack: PostgreSQL + RadosGW, its bucket made by `ekakte init` with Object Lock (COMPLIANCE),
+# as in production. For the modules whose behaviour depends on what the S3 server enforces; a module
+# takes it by overriding `stack_env` with `params=STACKS_WITH_RGW` and `return make_stack(request, tmp_path)`.
+STACKS_WITH_RGW = [*STACKS, pytest.param("rgw", marks=[pytest.mark.server, pytest.mark.rgw])]
+
+
+def make_stack(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     if request.param == "server":
         return fresh_server_env(home, request.getfixturevalue("pg_url"), request.getfixturevalue("s3"))
+    if request.param == "rgw":
+        return fresh_server_env(
+            home,
+            request.getfixturevalue("pg_url"),
+            request.getfixturevalue("rgw"),
+            EKAKTE_S3_OBJECT_LOCK="true",
+        )
     env = embedded_env(home)
     initialize(load_settings(env))
     organise(load_settings(env))
     return env
+
+
+@pytest.fixture(params=STACKS)
+def stack_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Environment of a freshly initialised archive: SQLite + directory, or PostgreSQL + S3."""
+    return make_stack(request, tmp_path)
 
 
 @pytest.fixture

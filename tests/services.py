@@ -1,19 +1,26 @@
-"""Real services for the tests: a PostgreSQL database of the run's own and an S3 server on loopback."""
+"""Real services for the tests: a PostgreSQL database of the run's own and S3 servers on loopback."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import socket
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -129,3 +136,36 @@ def s3_server() -> Iterator[S3Server]:
         yield S3Server(f"http://127.0.0.1:{port}", "ekakte-test", "ekakte-test-secret")
     finally:
         server.stop()
+
+
+def load_script(name: str) -> ModuleType:
+    """A module of scripts/ (which is not a package), loaded by its path."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def rgw_server() -> Iterator[S3Server]:
+    """A real S3 server with Object Lock: Ceph's RadosGW on a one-node cluster of this run's own
+    (scripts/ceph_rgw.py), stopped and removed afterwards."""
+    ceph = load_script("ceph_rgw")
+    missing = ceph.missing_programs()
+    if missing:
+        unavailable(f"RadosGW is not installed ({', '.join(missing)}): run scripts/ensure-rgw.sh as root")
+    directory = Path(tempfile.mkdtemp(prefix="ekakte-rgw-"))
+    cluster = ceph.Cluster(directory)
+    try:
+        try:
+            endpoint = cluster.start()
+        except RuntimeError as exc:
+            unavailable(f"RadosGW did not start: {exc}")
+        yield S3Server(endpoint.endpoint, endpoint.access_key, endpoint.secret_key)
+    finally:
+        cluster.stop()
+        shutil.rmtree(directory, ignore_errors=True)
