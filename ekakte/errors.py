@@ -105,6 +105,11 @@ class StorageError(EkakteError):
     exit_code = ExitCode.STORAGE
 
 
+class StoreRefused(StorageError):
+    """The object store was reached and answered no (e.g. a retain-until date in the past, an object
+    under Object Lock): the outcome of that one object, not an outage."""
+
+
 class DatabaseError(EkakteError):
     """The database failed or could not be reached."""
 

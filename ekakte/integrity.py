@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Document, DocumentState
 from ekakte.errors import ChecksumMismatch, IntegrityError, InvalidInput
+from ekakte.retention.worm import retain_until
 from ekakte.storage import read_verified
-from ekakte.storage.base import ORIGINALS_PREFIX, ObjectInfo
+from ekakte.storage.base import ORIGINALS_PREFIX, ObjectInfo, ObjectLock
+
+# Problems that are damage (exit 10); "unreferenced" is what an interrupted import leaves behind.
+DAMAGE = ("missing", "corrupt", "lock")
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "missing", "corrupt" or "unreferenced"
+    # "missing", "corrupt", "unreferenced", or "lock": the Object Lock store protects the object less
+    # (or otherwise) than ekakte recorded telling it
+    kind: str
     key: str
     document_id: str | None
     detail: str
@@ -36,6 +43,7 @@ class VerifyReport:
     bytes_hashed: int = 0
     objects_listed: int = 0
     sample: int | None = None  # a random sample of this many documents; the store was not listed
+    locks_checked: bool = False  # the store has Object Lock: each document's lock was compared too
     problems: list[Problem] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
@@ -43,11 +51,14 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        """Unreferenced objects are what a crashed import leaves; only missing or corrupt ones are damage."""
-        return self.count("missing") == 0 and self.count("corrupt") == 0
+        """Unreferenced objects are what a crashed import leaves; missing, corrupt or wrongly locked ones
+        are damage."""
+        return not any(p.kind in DAMAGE for p in self.problems)
 
     def summary(self) -> str:
         damage = f"{self.count('missing')} missing, {self.count('corrupt')} corrupt"
+        if self.locks_checked:
+            damage += f", {self.count('lock')} not locked as recorded"
         if self.sample is not None:
             return f"{self.documents_checked} documents checked (a random sample), {damage}"
         return (
@@ -62,8 +73,10 @@ class VerifyReport:
             "bytes_hashed": self.bytes_hashed,
             "objects_listed": self.objects_listed,
             "sample": self.sample,
+            "locks_checked": self.locks_checked,
             "missing": self.count("missing"),
             "corrupt": self.count("corrupt"),
+            "lock": self.count("lock"),
             "unreferenced": self.count("unreferenced"),
             "problems": [p.as_json() for p in self.problems],
         }
@@ -76,24 +89,39 @@ def authorize_integrity(archive: Archive, actor: Actor, what: str) -> None:
         raise refuse(what)
 
 
-def _documents(archive: Archive, page: int = 1000) -> Iterator[tuple[str, str, str, int, str]]:
-    """(id, key, sha256, size, state) of every document in key order, a page per short read
-    transaction, so that no transaction stays open while objects are read."""
+@dataclass(frozen=True)
+class _Doc:
+    id: uuid.UUID
+    key: str
+    sha256: str
+    size: int
+    state: str
+    locked_until: date | None  # what ekakte told an Object Lock store (see retention/worm.py)
+    object_hold: bool
+
+
+_COLUMNS = (
+    Document.id, Document.storage_key, Document.sha256, Document.size_bytes, Document.state,
+    Document.locked_until, Document.object_hold,
+)  # fmt: skip
+
+
+def _documents(archive: Archive, page: int = 1000) -> Iterator[_Doc]:
+    """Every document in key order, a page per short read transaction, so that no transaction stays
+    open while objects are read."""
     last = ""
     while True:
         with archive.reading() as session:
             rows = session.execute(
-                select(
-                    Document.id, Document.storage_key, Document.sha256, Document.size_bytes, Document.state
-                )
+                select(*_COLUMNS)
                 .where(Document.storage_key > last)
                 .order_by(Document.storage_key)
                 .limit(page)
             ).all()
         if not rows:
             return
-        for doc_id, key, sha256, size, state in rows:
-            yield str(doc_id), key, sha256, size, state
+        for row in rows:
+            yield _Doc(*row)
         last = rows[-1][1]
 
 
@@ -115,15 +143,15 @@ class _Throttle:
             time.sleep(ahead)
 
 
-def _sample(archive: Archive, size: int) -> list[tuple[str, str, str, int, str]]:
+def _sample(archive: Archive, size: int) -> list[_Doc]:
     with archive.reading() as session:
         rows = session.execute(
-            select(Document.id, Document.storage_key, Document.sha256, Document.size_bytes, Document.state)
+            select(*_COLUMNS)
             .where(Document.state != DocumentState.DELETING)
             .order_by(func.random())
             .limit(size)
         ).all()
-    return [(str(doc_id), key, sha256, size_, state) for doc_id, key, sha256, size_, state in rows]
+    return [_Doc(*row) for row in rows]
 
 
 def verify(
@@ -135,6 +163,9 @@ def verify(
     rate_mb_s: float | None = None,
 ) -> VerifyReport:
     """Every document's object must exist with its size and SHA-256; every object must have a document.
+    On an Object Lock store, every document's object must also be locked as ekakte recorded telling
+    the store (retain-until date, legal hold); where it is not, ekakte's record is set to what the store
+    says, so that the next sync (every sweep starts with one) tells the store again.
 
     `checksums=False` compares sizes and recorded digests only, without reading the objects.
     `sample=N` checks N documents drawn at random and does not list the store (so it finds no
@@ -146,16 +177,24 @@ def verify(
     if rate_mb_s is not None and rate_mb_s <= 0:
         raise InvalidInput("--rate must be more than 0 MB/s")
     authorize_integrity(archive, actor, "verify" if sample is None else f"verify --sample {sample}")
-    report = VerifyReport(sample=sample)
+    report = VerifyReport(sample=sample, locks_checked=archive.store.object_lock())
     throttle = _Throttle(rate_mb_s * 1e6 if rate_mb_s else None)
     referenced: set[str] = set()
     documents = _documents(archive) if sample is None else iter(_sample(archive, sample))
-    for doc_id, key, sha256, size, state in documents:
-        referenced.add(key)
-        if state == DocumentState.DELETING:
+    for doc in documents:
+        referenced.add(doc.key)
+        if doc.state == DocumentState.DELETING:
             continue  # the retention sweep is removing it; its object may be gone already
         report.documents_checked += 1
-        problem = _check_one(archive, doc_id, key, sha256, size, checksums, report, throttle)
+        info = archive.store.stat(doc.key)
+        if info is None:
+            report.problems.append(Problem("missing", doc.key, str(doc.id), "the object is not in the store"))
+            continue
+        if report.locks_checked:
+            wrong = _lock_problem(archive, doc, info.lock)
+            if wrong:
+                report.problems.append(wrong)
+        problem = _check_one(archive, doc, info, checksums, report, throttle)
         if problem:
             report.problems.append(problem)
     if sample is not None:
@@ -163,43 +202,68 @@ def verify(
     for obj in archive.store.list(ORIGINALS_PREFIX):
         report.objects_listed += 1
         if obj.key not in referenced:
-            report.problems.append(
-                Problem(
-                    "unreferenced", obj.key, None, f"{obj.size} bytes, stored {obj.modified:%Y-%m-%d %H:%M}"
-                )
-            )
+            detail = f"{obj.size} bytes, stored {obj.modified:%Y-%m-%d %H:%M}"
+            report.problems.append(Problem("unreferenced", obj.key, None, detail + _locked(archive, obj.key)))
     return report
 
 
-def _check_one(
-    archive: Archive,
-    doc_id: str,
-    key: str,
-    sha256: str,
-    size: int,
-    checksums: bool,
-    report: VerifyReport,
-    throttle: _Throttle,
-) -> Problem | None:
+def _locked(archive: Archive, key: str) -> str:
+    """ ", retained until …" for an object the store protects now (gc cannot remove it yet), else ""."""
+    if not archive.store.object_lock():
+        return ""
     info = archive.store.stat(key)
-    if info is None:
-        return Problem("missing", key, doc_id, "the object is not in the store")
-    if info.size != size:
-        return Problem("corrupt", key, doc_id, f"size {info.size}, expected {size}")
-    if info.sha256 is not None and info.sha256 != sha256:
+    lock = info.lock if info is not None else None
+    return f", {lock.describe()}" if lock is not None and lock.protects(datetime.now(UTC)) else ""
+
+
+def _lock_problem(archive: Archive, doc: _Doc, lock: ObjectLock | None) -> Problem | None:
+    """The object's lock against what ekakte recorded telling the store. A retain-until date may be
+    later than recorded (the store only ever extends, and a bucket may have a default retention); it may
+    not be earlier, or missing, while the recorded one is still to come. The legal hold must match."""
+    lock = lock or ObjectLock(None, None, False)
+    wrong = []
+    fix: dict[str, Any] = {}
+    if doc.locked_until is not None:
+        wanted = retain_until(doc.locked_until)
+        if wanted > datetime.now(UTC) and (lock.retain_until is None or lock.retain_until < wanted):
+            wrong.append(
+                f"ekakte told the store to keep it until {wanted:%Y-%m-%d}, the store says {lock.describe()}"
+            )
+            fix["locked_until"] = None
+    if doc.object_hold != lock.legal_hold:
+        wrong.append(
+            "ekakte set a legal hold, the store has none"
+            if doc.object_hold
+            else "the store has a legal hold that ekakte did not set or has released"
+        )
+        fix["object_hold"] = lock.legal_hold
+    if not wrong:
+        return None
+    with archive.transaction() as session:  # what the store holds, so that the next sync sends the rest
+        session.execute(update(Document).where(Document.id == doc.id).values(**fix))
+    return Problem("lock", doc.key, str(doc.id), "; ".join(wrong) + " (told again by the next sweep)")
+
+
+def _check_one(
+    archive: Archive, doc: _Doc, info: ObjectInfo, checksums: bool, report: VerifyReport, throttle: _Throttle
+) -> Problem | None:
+    doc_id = str(doc.id)
+    if info.size != doc.size:
+        return Problem("corrupt", doc.key, doc_id, f"size {info.size}, expected {doc.size}")
+    if info.sha256 is not None and info.sha256 != doc.sha256:
         return Problem(
-            "corrupt", key, doc_id, "the SHA-256 in the object's metadata differs from the database"
+            "corrupt", doc.key, doc_id, "the SHA-256 in the object's metadata differs from the database"
         )
     if not checksums:
         return None
     try:
-        for chunk in read_verified(archive.store, key, sha256, size):
+        for chunk in read_verified(archive.store, doc.key, doc.sha256, doc.size):
             report.bytes_hashed += len(chunk)
             throttle(len(chunk))
     except ChecksumMismatch as exc:
-        return Problem("corrupt", key, doc_id, str(exc))
+        return Problem("corrupt", doc.key, doc_id, str(exc))
     except IntegrityError:
-        return Problem("missing", key, doc_id, "the object disappeared while it was being read")
+        return Problem("missing", doc.key, doc_id, "the object disappeared while it was being read")
     return None
 
 
@@ -207,15 +271,18 @@ def _check_one(
 class GcReport:
     removed: list[ObjectInfo] = field(default_factory=list)
     kept_young: int = 0
+    # Unreferenced, but the store's Object Lock keeps them for now (why): a later gc removes them.
+    kept_locked: list[tuple[ObjectInfo, str]] = field(default_factory=list)
     abandoned_uploads: int = 0
     dry_run: bool = False
 
     def summary(self) -> str:
         verb = "would remove" if self.dry_run else "removed"
+        locked = f", kept {len(self.kept_locked)} under the store's lock" if self.kept_locked else ""
         return (
             f"{verb} {len(self.removed)} unreferenced objects"
             f" ({sum(o.size for o in self.removed)} bytes),"
-            f" kept {self.kept_young} younger than the grace period,"
+            f" kept {self.kept_young} younger than the grace period{locked},"
             f" {verb} {self.abandoned_uploads} abandoned uploads"
         )
 
@@ -226,6 +293,7 @@ class GcReport:
                 {"key": o.key, "size": o.size, "modified": o.modified.isoformat()} for o in self.removed
             ],
             "kept_young": self.kept_young,
+            "kept_locked": [{"key": o.key, "size": o.size, "reason": why} for o, why in self.kept_locked],
             "abandoned_uploads": self.abandoned_uploads,
         }
 
@@ -253,8 +321,17 @@ def gc(
             continue
         if _is_referenced(archive, obj.key):
             continue
+        # An Object Lock store may keep it (a corrupt upload under the bucket's default retention):
+        # then it stays, named, until a gc after its lock has passed.
+        locked = _locked(archive, obj.key)
+        if locked:
+            report.kept_locked.append((obj, locked.removeprefix(", ")))
+            continue
         if not dry_run:
-            archive.store.delete(obj.key)
+            refused = archive.store.delete_many([obj.key])
+            if refused:
+                report.kept_locked.append((obj, refused[obj.key]))
+                continue
         report.removed.append(obj)
     if not dry_run:
         report.abandoned_uploads = archive.store.remove_abandoned_uploads(cutoff)

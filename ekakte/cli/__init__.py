@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ekakte.actor import Actor
     from ekakte.archive import Archive
     from ekakte.config import Settings
+    from ekakte.retention.worm import LockOutcome
 
 
 class State:
@@ -87,6 +88,16 @@ def _json_escape(char: str) -> str:
 def echo_error(message: object) -> None:
     """One line on stderr; the message may carry names, titles or paths an attacker chose."""
     click.echo(f"ekakte: {shown(message)}", err=True)
+
+
+def objects_told(outcome: LockOutcome | None, what: str) -> int:
+    """After a change that is in force in ekakte (a hold, due dates): say on stderr what the Object Lock
+    store did not take, and the exit code: 0, 12 when it refused some objects, 8 when it was away."""
+    problem = outcome.problem() if outcome is not None else None
+    if outcome is None or problem is None:
+        return ExitCode.OK
+    echo_error(f"{problem}; {what} is in force in ekakte, and the next sweep tells the store again")
+    return ExitCode.STORAGE if outcome.unreachable is not None else ExitCode.PARTIAL
 
 
 def _print_traceback() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ekakte.cli import State, emit_json, pass_state
+from ekakte.cli import State, emit_json, objects_told, pass_state
 from ekakte.errors import shown
 
 
@@ -61,26 +61,32 @@ def case_assign(state: State, case_number: str, team: str) -> None:
 @click.argument("case_number")
 @click.option("--date", "closed", required=True, metavar="DATE", help="The day the case ended.")
 @pass_state
-def case_close(state: State, case_number: str, closed: str) -> None:
-    """Close a case: its `case_closed` retention clocks start from DATE."""
+def case_close(state: State, case_number: str, closed: str) -> int:
+    """Close a case: its `case_closed` retention clocks start from DATE.
+
+    Exit 12 (8) when an Object Lock store refused (could not be told) some retain-until dates.
+    """
     from ekakte.retention.dates import parse_day
     from ekakte.retention.schedule import close_case
 
     day = parse_day(closed, "--date", future=False)
-    changed = close_case(state.archive, state.actor, case_number, day)
+    done = close_case(state.archive, state.actor, case_number, day)
     number = shown(state.settings.case_number(case_number))
-    click.echo(f"case {number} closed on {day}; {changed} due dates changed")
+    click.echo(f"case {number} closed on {day}; {done.changed} due dates changed")
+    return objects_told(done.objects, "the closing day")
 
 
 @case.command("reopen")
 @click.argument("case_number")
 @pass_state
-def case_reopen(state: State, case_number: str) -> None:
+def case_reopen(state: State, case_number: str) -> int:
     """Reopen a case: documents under `case_closed` rules are no longer due."""
     from ekakte.retention.schedule import reopen_case
 
-    changed = reopen_case(state.archive, state.actor, case_number)
-    click.echo(f"case {shown(state.settings.case_number(case_number))} reopened; {changed} due dates changed")
+    done = reopen_case(state.archive, state.actor, case_number)
+    number = shown(state.settings.case_number(case_number))
+    click.echo(f"case {number} reopened; {done.changed} due dates changed")
+    return objects_told(done.objects, "the reopening")
 
 
 COMMANDS = [case]

@@ -29,8 +29,11 @@ def verify(
 ) -> int:
     """Check every original against its recorded SHA-256; report missing, corrupt and unreferenced objects.
 
-    Exits 0 when no object is missing or corrupt (unreferenced objects are listed but are what an
-    interrupted import leaves behind: `ekakte gc` removes them), 10 otherwise.
+    On an S3 bucket with Object Lock, also compare each object's retain-until date and legal hold with
+    what ekakte recorded telling the store ("lock"; the next sweep tells the store again).
+
+    Exits 0 when no object is missing, corrupt or wrongly locked (unreferenced objects are listed but
+    are what an interrupted import leaves behind: `ekakte gc` removes them), 10 otherwise.
 
     \b
     ekakte verify                       every document, every object
@@ -75,6 +78,8 @@ def gc(state: State, grace_hours: float | None, dry_run: bool, as_json: bool) ->
         return
     for obj in report.removed:
         click.echo(f"{'would remove' if dry_run else 'removed'}  {shown(obj.key)}  ({obj.size} bytes)")
+    for obj, why in report.kept_locked:
+        click.echo(f"kept (locked)  {shown(obj.key)}  ({obj.size} bytes): {shown(why)}")
     click.echo(shown(report.summary()))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ekakte.cli import State, emit_json, pass_state
+from ekakte.cli import State, emit_json, objects_told, pass_state
 from ekakte.errors import ExitCode, shown
 
 
@@ -47,19 +47,23 @@ def rules() -> None:
 @rules.command("load")
 @click.argument("file", type=click.Path(path_type=Path))
 @pass_state
-def rules_load(state: State, file: Path) -> None:
-    """Validate FILE (TOML) and make it the rules in force; every due date is recomputed."""
+def rules_load(state: State, file: Path) -> int:
+    """Validate FILE (TOML) and make it the rules in force; every due date is recomputed.
+
+    Exit 12 (8) when an Object Lock store refused (could not be told) some retain-until dates.
+    """
     from ekakte.retention.schedule import load_rules
 
-    loaded, changed = load_rules(state.archive, state.actor, file)
+    loaded, done = load_rules(state.archive, state.actor, file)
     click.echo(
         f"rules version {loaded.version} loaded ({_n(len(loaded.rules.rules), 'rule')});"
-        f" {changed} due dates changed"
+        f" {done.changed} due dates changed"
     )
     uncovered = loaded.rules.uncovered(state.settings.document_types)
     if uncovered:
         types = ", ".join(shown(t) for t in uncovered)
         click.echo(f"note: no rule covers {types}: such documents are never due", err=True)
+    return objects_told(done.objects, f"rules version {loaded.version}")
 
 
 @rules.command("show")
@@ -159,8 +163,8 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
     """The nightly cleanup: delete what is due and not held, for real, with a protocol entry each.
 
     \b
-    Exit 0: everything due was deleted (or nothing was due).
-    Exit 12: some due documents were not deleted; they are retried on the next run.
+    Exit 0: everything due was deleted (or nothing was due), or the store's lock still keeps it.
+    Exit 12: some due documents were not deleted, or the store did not take some locks; retried next run.
     Exit 13: another sweep is running.  Exit 6: configuration error.
     """
     from ekakte.retention.sweep import sweep
@@ -169,6 +173,10 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
     if as_json:
         emit_json(report.as_json())
     else:
+        for kept in report.kept:
+            click.echo(f"kept by the store  {kept.document_id}: {shown(kept.reason)}")
+        for refusal in report.lock_refusals[1:]:  # the first is in the summary
+            click.echo(f"lock not taken     {shown(refusal.text())}", err=True)
         click.echo(shown(report.summary()))
     return ExitCode.OK if report.complete else ExitCode.PARTIAL
 
@@ -208,8 +216,11 @@ def hold() -> None:
 @pass_state
 def hold_add(
     state: State, case_number: str | None, document_id: str | None, reason: str, until: str | None
-) -> None:
-    """Put a case or a document under legal hold."""
+) -> int:
+    """Put a case or a document under legal hold (and its originals, on an Object Lock store).
+
+    Exit 12 (8) when the store refused (could not be told) some objects' legal holds.
+    """
     from ekakte.documents import parse_document_id
     from ekakte.retention.dates import parse_day
     from ekakte.retention.holds import add_hold
@@ -221,17 +232,19 @@ def hold_add(
     )  # fmt: skip
     target = f"case {shown(info.case_number)}" if info.document_id is None else f"document {info.document_id}"
     click.echo(f"hold {info.id} on {target}" + (f" until {info.until}" if info.until else " until released"))
+    return objects_told(info.objects, f"hold {info.id}")
 
 
 @hold.command("release")
 @click.argument("hold_id", type=int)
 @pass_state
-def hold_release(state: State, hold_id: int) -> None:
+def hold_release(state: State, hold_id: int) -> int:
     """Release a hold; what it covered becomes deletable again when due."""
     from ekakte.retention.holds import release_hold
 
     info = release_hold(state.archive, state.actor, hold_id)
     click.echo(f"hold {info.id} released")
+    return objects_told(info.objects, f"the release of hold {info.id}")
 
 
 @hold.command("list")

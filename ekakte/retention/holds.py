@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
@@ -15,7 +15,10 @@ from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, LegalHold
-from ekakte.errors import InvalidInput, NotFound, StorageError, shown
+from ekakte.errors import InvalidInput, NotFound, shown
+
+if TYPE_CHECKING:
+    from ekakte.retention.worm import LockOutcome
 
 MAX_REASON = 500
 
@@ -31,6 +34,8 @@ class HoldInfo:
     created_by: str
     released_at: datetime | None
     released_by: str | None
+    # After `hold add` / `hold release` on an Object Lock store: what the store took (None otherwise).
+    objects: LockOutcome | None = None
 
     @property
     def active(self) -> bool:
@@ -48,6 +53,7 @@ class HoldInfo:
             "released_at": self.released_at.isoformat() if self.released_at else None,
             "released_by": self.released_by,
             "active": self.active,
+            **({"objects": self.objects.as_json()} if self.objects is not None else {}),
         }
 
 
@@ -121,8 +127,7 @@ def add_hold(
         raise refuse("hold add")
     if info is None:
         raise NotFound(f"no case {number}" if number else f"no document {document_id}")
-    _mirror(archive)
-    return info
+    return dataclasses.replace(info, objects=_mirror(archive, case_id, document_id))
 
 
 def _target(
@@ -155,21 +160,25 @@ def release_hold(archive: Archive, actor: Actor, hold_id: int) -> HoldInfo:
             hold.released_at = datetime.now(UTC)
             hold.released_by = actor.effective
             info = _info(hold, number)
+            target = (hold.case_id, hold.document_id)
     if not decision.allowed:
         raise refuse("hold release")
     if info is None:
         raise NotFound(f"no hold {hold_id}")
-    _mirror(archive)
-    return info
+    return dataclasses.replace(info, objects=_mirror(archive, *target))
 
 
-def _mirror(archive: Archive) -> None:
-    """Mirror the holds onto the objects where the store has Object Lock (see ekakte.retention.worm).
-    The hold is in force in ekakte either way; if the store is away, the next sweep tells it first."""
+def _mirror(archive: Archive, case_id: int | None, document_id: uuid.UUID | None) -> LockOutcome | None:
+    """Mirror the holds onto the objects of the hold's documents where the store has Object Lock (see
+    ekakte.retention.worm), and say what the store took. The hold is in force in ekakte either way; what
+    the store did not take, the next sweep tells it first."""
     from ekakte.retention.worm import sync_object_locks
 
-    with contextlib.suppress(StorageError):
-        sync_object_locks(archive)
+    if document_id is not None:
+        outcome = sync_object_locks(archive, [document_id])
+    else:
+        outcome = sync_object_locks(archive, case_id=case_id)
+    return outcome if not outcome.ok or archive.store.object_lock() else None
 
 
 def list_holds(archive: Archive, actor: Actor, *, include_released: bool = False) -> list[HoldInfo]:

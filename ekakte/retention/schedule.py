@@ -7,7 +7,6 @@ documents), a case closed or reopened (that case's documents), a document import
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import uuid
@@ -24,9 +23,9 @@ from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, RetentionRuleSet, table_of
-from ekakte.errors import InvalidInput, NotFound, StorageError
+from ekakte.errors import InvalidInput, NotFound
 from ekakte.retention.rules import Rule, RuleSet, Trigger, due_date, parse_rules
-from ekakte.retention.worm import sync_object_locks
+from ekakte.retention.worm import LockOutcome, sync_object_locks
 
 MAX_RULES_BYTES = 256 * 1024
 _CHUNK = 2000
@@ -53,6 +52,18 @@ class LoadedRules:
         }
 
 
+@dataclass(frozen=True)
+class Rescheduled:
+    """What a rules load, case close or case reopen changed: due dates, and (Object Lock stores) the
+    retain-until dates and legal holds the store took, refused, or could not be told."""
+
+    changed: int
+    objects: LockOutcome
+
+    def as_json(self) -> dict[str, Any]:
+        return {"due_dates_changed": self.changed, "objects": self.objects.as_json()}
+
+
 @functools.lru_cache(maxsize=8)
 def _parsed(content: str, document_types: tuple[str, ...]) -> RuleSet:
     return parse_rules(content, document_types)
@@ -77,9 +88,9 @@ def _authorize(archive: Archive, actor: Actor, what: str, **context: Any) -> Non
         raise refuse(what)
 
 
-def load_rules(archive: Archive, actor: Actor, path: Path) -> tuple[LoadedRules, int]:
+def load_rules(archive: Archive, actor: Actor, path: Path) -> tuple[LoadedRules, Rescheduled]:
     """Validate a rules file, store it as the next version, recompute every document's due date.
-    Returns the loaded set and how many documents' due dates changed."""
+    Returns the loaded set and what changed."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -179,9 +190,11 @@ def schedule(
     return due_date(rule, Trigger(case_closed=closed, received=received, document_date=document_date))
 
 
-def recompute(archive: Archive, *, case_id: int | None = None, document_id: uuid.UUID | None = None) -> int:
-    """Bring stored due dates in line with the current rules (all documents, one case's, or one).
-    Returns how many changed. Safe to run any time; a crash half-way is finished by the next run."""
+def recompute(
+    archive: Archive, *, case_id: int | None = None, document_id: uuid.UUID | None = None
+) -> Rescheduled:
+    """Bring stored due dates in line with the current rules (all documents, one case's, or one), and
+    the store's locks with them. Safe to run any time; a crash half-way is finished by the next run."""
     with archive.reading() as session:
         current = current_rules(session, archive.settings.document_types)
     version, rules = current if current else (None, RuleSet(()))
@@ -207,9 +220,8 @@ def recompute(archive: Archive, *, case_id: int | None = None, document_id: uuid
             with archive.transaction() as session:
                 session.execute(_SET_DUE, updates)
             changed += len(updates)
-    with contextlib.suppress(StorageError):  # the store is away: the next sweep tells it (worm.py)
-        sync_object_locks(archive, [document_id] if document_id is not None else None)
-    return changed
+    objects = sync_object_locks(archive, [document_id] if document_id is not None else None, case_id=case_id)
+    return Rescheduled(changed, objects)
 
 
 # --- case clocks --------------------------------------------------------------------------------------
@@ -234,11 +246,11 @@ def _set_closed(archive: Archive, actor: Actor, case_number: str, closed_on: dat
     return int(case[0])
 
 
-def close_case(archive: Archive, actor: Actor, case_number: str, closed_on: date) -> int:
-    """Mark a case closed on `closed_on`: its `case_closed` clocks start. Returns documents rescheduled."""
+def close_case(archive: Archive, actor: Actor, case_number: str, closed_on: date) -> Rescheduled:
+    """Mark a case closed on `closed_on`: its `case_closed` clocks start."""
     return recompute(archive, case_id=_set_closed(archive, actor, case_number, closed_on))
 
 
-def reopen_case(archive: Archive, actor: Actor, case_number: str) -> int:
+def reopen_case(archive: Archive, actor: Actor, case_number: str) -> Rescheduled:
     """The case is open again: documents under `case_closed` rules are no longer due."""
     return recompute(archive, case_id=_set_closed(archive, actor, case_number, None))

@@ -38,7 +38,7 @@ from ekakte.db.session import sqlite_path
 from ekakte.errors import Busy, ConfigError, InvalidInput, StorageError
 from ekakte.facts import PROTOCOL_KEY, fact, remember
 from ekakte.retention.holds import active_on, is_held
-from ekakte.retention.worm import sync_object_locks
+from ekakte.retention.worm import LockRefusal, sync_object_locks
 
 SWEEP_LOCK = 7284063
 BATCH = 200
@@ -180,6 +180,17 @@ def plan(archive: Archive, actor: Actor, *, as_of: date | None = None) -> Iterat
 # --- the sweep -----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class KeptByStore:
+    """A due document the store refused to delete (Object Lock): for the store it is not yet due."""
+
+    document_id: uuid.UUID
+    reason: str  # what the store says protects it, e.g. "retained until 2031-01-01 00:00 UTC (COMPLIANCE)"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"document_id": str(self.document_id), "reason": self.reason}
+
+
 @dataclass
 class SweepReport:
     sweep_id: str
@@ -188,14 +199,19 @@ class SweepReport:
     deleted: int = 0
     finished: int = 0  # of those, documents an earlier, interrupted sweep had begun
     held_back: int = 0
-    kept_by_store: int = 0  # the store refused (Object Lock): for it, not yet due
-    kept: set[uuid.UUID] = field(default_factory=set)  # those documents: not tried again in this run
+    kept: list[KeptByStore] = field(default_factory=list)  # not tried again in this run
     would_delete: list[uuid.UUID] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Retain-until dates and legal holds the store did not take when the sweep told it (before deleting).
+    lock_refusals: list[LockRefusal] = field(default_factory=list)
+
+    @property
+    def kept_by_store(self) -> int:
+        return len(self.kept)
 
     @property
     def complete(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.lock_refusals
 
     def summary(self) -> str:
         if self.dry_run:
@@ -207,6 +223,11 @@ class SweepReport:
         text += f", {self.held_back} held back, {self.kept_by_store} kept by the store's retention lock"
         if self.problems:
             text += f"; NOT DELETED, retried next run: {len(self.problems)} ({self.problems[0]})"
+        if self.lock_refusals:
+            text += (
+                f"; LOCKS NOT TAKEN by the store, retried next run: {len(self.lock_refusals)}"
+                f" ({self.lock_refusals[0].text()})"
+            )
         return text
 
     def as_json(self) -> dict[str, Any]:
@@ -218,8 +239,10 @@ class SweepReport:
             "finished_from_earlier_sweep": self.finished,
             "held_back": self.held_back,
             "kept_by_store": self.kept_by_store,
+            "kept": [k.as_json() for k in self.kept],
             "would_delete": [str(d) for d in self.would_delete],
             "problems": self.problems,
+            "lock_refusals": [r.as_json() for r in self.lock_refusals],
         }
 
 
@@ -255,7 +278,13 @@ def sweep(
         if not alone:
             raise Busy("another retention sweep is running; this one did nothing")
         if not dry_run:
-            sync_object_locks(archive)  # what an earlier run could not tell the store (Object Lock)
+            # What an earlier call could not tell the store (Object Lock), and holds that have ended.
+            # One object's refusal is reported and leaves the rest alone; a store that cannot be reached
+            # now would not delete anything either: stop before marking.
+            locks = sync_object_locks(archive)
+            if locks.unreachable is not None:
+                raise StorageError(locks.unreachable)
+            report.lock_refusals = locks.refused
         with archive.reading() as session:
             report.held_back = int(
                 session.scalar(
@@ -271,7 +300,7 @@ def sweep(
         budget = limit
         while budget is None or budget > 0:
             size = BATCH if budget is None else min(BATCH, budget)
-            marked = _mark(archive, day, size, skip=report.kept)
+            marked = _mark(archive, day, size, skip={k.document_id for k in report.kept})
             if not marked:
                 break
             step("mark", [d.id for d in marked])
@@ -439,9 +468,20 @@ def _delete(
             session.execute(delete(Document).where(Document.id.in_(ids)))
     step("purge", [d.id for d in gone])
     report.deleted += len(gone)
-    report.kept_by_store += len(kept)
-    report.kept.update(d.id for d in kept)
+    report.kept.extend(KeptByStore(d.id, _protection(archive, d, refused)) for d in kept)
     return True
+
+
+def _protection(archive: Archive, doc: _Doomed, refused: dict[str, str]) -> str:
+    """Why the store kept a document: its lock as the store reports it, else the store's own words."""
+    said = "; ".join(refused[k] for k in _object_keys(doc) if k in refused)
+    try:
+        info = archive.store.stat(doc.storage_key)
+    except StorageError:
+        return said
+    if info is not None and info.lock is not None and info.lock.protects(datetime.now(UTC)):
+        return info.lock.describe()
+    return said
 
 
 # --- the protocol --------------------------------------------------------------------------------------

@@ -6,12 +6,18 @@ ekakte's holds. The documents table remembers what the store was told (`locked_u
 each sync sends only what changed. Retention is only ever extended: a later rule that shortens a period
 leaves the longer lock in place, and the sweep then finds the store refusing, which counts as "not yet
 due" (the document stays and is retried). An open case's documents (no due date) keep whatever lock they
-had; ekakte's own rules keep them in any case.
+had; ekakte's own rules keep them in any case. A retain-until date that has already passed is never sent:
+there is nothing left to protect, and real servers refuse it.
+
+One object's refusal is that document's outcome (recorded, retried by the next sync, reported by the
+caller); only a store that cannot be reached ends a sync early.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -19,6 +25,7 @@ from sqlalchemy import and_, false, or_, select, true, update
 
 from ekakte.archive import Archive
 from ekakte.db.models import Document, DocumentState
+from ekakte.errors import StorageError, StoreRefused
 from ekakte.retention.holds import is_held
 
 _CHUNK = 500
@@ -29,60 +36,144 @@ def retain_until(due_on: date) -> datetime:
     return datetime.combine(due_on + timedelta(days=1), time(0, 0), tzinfo=UTC)
 
 
-def sync_object_locks(archive: Archive, document_ids: list[uuid.UUID] | None = None) -> int:
-    """Tell the store the retain-until dates and legal holds it does not know yet; returns how many
-    objects were changed. Nothing to do (and no query) for stores without Object Lock."""
-    if not archive.store.object_lock():
-        return 0
-    changed = _sync_retention(archive, document_ids) + _sync_holds(archive, document_ids)
-    return changed
+def utc_today() -> date:
+    """The day by which retain-until dates are reckoned: they are UTC midnights."""
+    return datetime.now(UTC).date()
 
 
-def _scope(document_ids: list[uuid.UUID] | None) -> Any:
-    stored = Document.state == DocumentState.STORED
-    return and_(stored, Document.id.in_(document_ids)) if document_ids is not None else stored
+@dataclass(frozen=True)
+class LockRefusal:
+    document_id: uuid.UUID
+    what: str  # "retention until …", "legal hold", "release of the legal hold"
+    reason: str
+
+    def text(self) -> str:
+        return f"document {self.document_id}: the store did not take the {self.what}: {self.reason}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"document_id": str(self.document_id), "what": self.what, "reason": self.reason}
 
 
-def _sync_retention(archive: Archive, document_ids: list[uuid.UUID] | None) -> int:
-    changed = 0
+@dataclass
+class LockOutcome:
+    """What a sync told the store: objects changed, the store's refusals, and whether it was away."""
+
+    changed: int = 0
+    refused: list[LockRefusal] = field(default_factory=list)
+    unreachable: str | None = None  # the store could not be reached: the rest waits for the next sync
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused and self.unreachable is None
+
+    def problem(self) -> str | None:
+        """One line for an operator, or None when the store took everything."""
+        if self.unreachable is not None:
+            return f"the object store could not be told the locks: {self.unreachable}"
+        if self.refused:
+            more = f" and {len(self.refused) - 1} more" if len(self.refused) > 1 else ""
+            return f"{self.refused[0].text()}{more}"
+        return None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "changed": self.changed,
+            "refused": [r.as_json() for r in self.refused],
+            "unreachable": self.unreachable,
+        }
+
+
+def sync_object_locks(
+    archive: Archive, document_ids: list[uuid.UUID] | None = None, *, case_id: int | None = None
+) -> LockOutcome:
+    """Tell the store the retain-until dates and legal holds it does not know yet: of the given documents,
+    of one case's, or of all. Nothing to do (and no query) for stores without Object Lock. Never raises
+    for the store: refusals and an unreachable store are in the outcome; what was not told is told by the
+    next sync (every sweep begins with one)."""
+    outcome = LockOutcome()
+    scope = _scope(document_ids, case_id)
+    try:
+        if not archive.store.object_lock():
+            return outcome
+        _sync_retention(archive, scope, outcome)
+        _sync_holds(archive, scope, outcome)
+    except StorageError as exc:  # away, or the bucket's lock configuration itself could not be read
+        outcome.unreachable = str(exc)
+    return outcome
+
+
+def _scope(document_ids: list[uuid.UUID] | None, case_id: int | None) -> Any:
+    scope = Document.state == DocumentState.STORED
+    if document_ids is not None:
+        scope = and_(scope, Document.id.in_(document_ids))
+    if case_id is not None:
+        scope = and_(scope, Document.case_id == case_id)
+    return scope
+
+
+def _chunks(archive: Archive, columns: tuple[Any, ...], where: Any) -> Iterator[Sequence[Any]]:
+    """Rows in id order, a chunk per short read; keyset-paged, so a refused row (left as it was) is
+    not read again in this sync."""
+    last: uuid.UUID | None = None
     while True:
         with archive.reading() as session:
-            rows = session.execute(
-                select(Document.id, Document.storage_key, Document.due_on)
-                .where(
-                    _scope(document_ids),
-                    Document.due_on.is_not(None),
-                    or_(Document.locked_until.is_(None), Document.due_on > Document.locked_until),
-                )
-                .limit(_CHUNK)
-            ).all()
+            stmt = select(Document.id, *columns).where(where).order_by(Document.id).limit(_CHUNK)
+            if last is not None:
+                stmt = stmt.where(Document.id > last)
+            rows = session.execute(stmt).all()
         if not rows:
-            return changed
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def _sync_retention(archive: Archive, scope: Any, outcome: LockOutcome) -> None:
+    needs = and_(
+        scope,
+        Document.due_on.is_not(None),
+        # A date already past protects nothing, and RadosGW refuses it (InvalidArgument): not sent.
+        Document.due_on >= utc_today(),
+        or_(Document.locked_until.is_(None), Document.due_on > Document.locked_until),
+    )
+    for rows in _chunks(archive, (Document.storage_key, Document.due_on), needs):
         for doc_id, key, due_on in rows:
-            assert due_on is not None  # the WHERE asks for it
-            archive.store.retain(key, retain_until(due_on))
+            until = retain_until(due_on)
+            try:
+                archive.store.retain(key, until)
+            except StoreRefused as exc:
+                outcome.refused.append(LockRefusal(doc_id, f"retention until {until:%Y-%m-%d}", str(exc)))
+                continue
             with archive.transaction() as session:
                 session.execute(update(Document).where(Document.id == doc_id).values(locked_until=due_on))
-            changed += 1
+            outcome.changed += 1
 
 
-def _sync_holds(archive: Archive, document_ids: list[uuid.UUID] | None) -> int:
+def _sync_holds(archive: Archive, scope: Any, outcome: LockOutcome) -> None:
     today = date.today()
-    changed = 0
     for wanted, differs in ((True, and_(is_held(today), Document.object_hold == false())),
                             (False, and_(~is_held(today), Document.object_hold == true()))):  # fmt: skip
-        while True:
-            with archive.reading() as session:
-                rows = session.execute(
-                    select(Document.id, Document.storage_key)
-                    .where(_scope(document_ids), differs)
-                    .limit(_CHUNK)
-                ).all()
-            if not rows:
-                break
+        what = "legal hold" if wanted else "release of the legal hold"
+        for rows in _chunks(archive, (Document.storage_key,), and_(scope, differs)):
             for doc_id, key in rows:
-                archive.store.hold(key, wanted)
+                reason = _set_hold(archive, key, wanted)
+                if reason is not None:
+                    outcome.refused.append(LockRefusal(doc_id, what, reason))
+                    continue
                 with archive.transaction() as session:
                     session.execute(update(Document).where(Document.id == doc_id).values(object_hold=wanted))
-                changed += 1
-    return changed
+                outcome.changed += 1
+
+
+def _set_hold(archive: Archive, key: str, wanted: bool) -> str | None:
+    """Set the object's legal hold and read it back; None when the store now says what was asked,
+    else why not. Holds are few and are what a court relies on, so the answer is checked, not assumed."""
+    try:
+        archive.store.hold(key, wanted)
+        info = archive.store.stat(key)
+    except StoreRefused as exc:
+        return str(exc)
+    if info is None:
+        return "the object is not in the store"
+    if info.lock is None or info.lock.legal_hold != wanted:
+        return f"the store acknowledged it but reports the legal hold {'OFF' if wanted else 'ON'}"
+    return None

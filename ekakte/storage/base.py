@@ -15,12 +15,34 @@ CHUNK_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
+class ObjectLock:
+    """What an S3 Object Lock store says protects an object (from the headers of a HEAD request)."""
+
+    mode: str | None  # COMPLIANCE or GOVERNANCE, None without a retain-until date
+    retain_until: datetime | None
+    legal_hold: bool
+
+    def protects(self, now: datetime) -> bool:
+        return self.legal_hold or (self.retain_until is not None and self.retain_until > now)
+
+    def describe(self) -> str:
+        parts = []
+        if self.retain_until is not None:
+            parts.append(f"retained until {self.retain_until:%Y-%m-%d %H:%M} UTC ({self.mode or '?'})")
+        if self.legal_hold:
+            parts.append("under a legal hold")
+        return " and ".join(parts) or "not locked"
+
+
+@dataclass(frozen=True)
 class ObjectInfo:
     key: str
     size: int
     modified: datetime
     # The digest recorded in the object's metadata; listings leave it out (None) to stay cheap.
     sha256: str | None = None
+    # Object Lock stores only, from stat(): its retain-until date and legal hold.
+    lock: ObjectLock | None = None
 
 
 class ObjectStore(Protocol):
@@ -42,7 +64,7 @@ class ObjectStore(Protocol):
         """The object's bytes in chunks, unverified (use read_verified). IntegrityError when missing."""
 
     def stat(self, key: str) -> ObjectInfo | None:
-        """Size, time and recorded digest, or None when there is no such object."""
+        """Size, time, recorded digest and (Object Lock stores) lock, or None when there is no such object."""
 
     def delete(self, key: str) -> None:
         """Remove the object; removing a missing object is not an error."""
@@ -59,10 +81,11 @@ class ObjectStore(Protocol):
         """True when the store can refuse deletions itself (an S3 bucket with Object Lock enabled)."""
 
     def retain(self, key: str, until: datetime) -> None:
-        """Object Lock: the object may not be deleted before `until` (only ever extended)."""
+        """Object Lock: the object may not be deleted before `until` (only ever extended; never a time in
+        the past, which real servers refuse). StoreRefused when the store says no."""
 
     def hold(self, key: str, on: bool) -> None:
-        """Object Lock: set or clear the object's legal hold."""
+        """Object Lock: set or clear the object's legal hold. StoreRefused when the store says no."""
 
     def remove_abandoned_uploads(self, older_than: datetime) -> int:
         """Remove partial uploads a crashed writer left behind; returns how many."""

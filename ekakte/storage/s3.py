@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import Iterator
-from datetime import datetime
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
-from ekakte.errors import ChecksumMismatch, ConfigError, IntegrityError, StorageError
-from ekakte.storage.base import CHUNK_SIZE, HashingReader, ObjectInfo, mismatch_on_put
+from ekakte.errors import ChecksumMismatch, ConfigError, IntegrityError, StorageError, StoreRefused
+from ekakte.storage.base import CHUNK_SIZE, HashingReader, ObjectInfo, ObjectLock, mismatch_on_put
 
 if TYPE_CHECKING:
     from minio import Minio
@@ -84,7 +85,7 @@ class S3Store:
                     f"the object store refused {target}: its bytes do not match their SHA-256 ({exc.code});"
                     " nothing was stored, try again"
                 ) from exc
-            raise StorageError(
+            raise StoreRefused(
                 f"object store refused to {action} {target}: {exc.code} {exc.message}"
             ) from exc
         except (HTTPError, MinioException, OSError) as exc:
@@ -145,9 +146,17 @@ class S3Store:
                 num_parallel_uploads=1,
             )
         if reader.hexdigest() != sha256 or reader.size != size:
-            # Our own check, for multipart uploads and servers that ignore the checksum header.
-            self.delete(key)
-            raise mismatch_on_put(key, sha256, size, reader.hexdigest(), reader.size)
+            # Our own check, for multipart uploads and servers that ignore the checksum header (RadosGW
+            # does). Under a bucket's default retention the store refuses to delete what it just took:
+            # the upload stays, unreferenced, and `verify` names it until `gc` can remove it.
+            mismatch = mismatch_on_put(key, sha256, size, reader.hexdigest(), reader.size)
+            refused = self.delete_many([key])
+            if refused:
+                raise ChecksumMismatch(
+                    f"{mismatch}; the store keeps the wrong bytes under its lock ({refused[key]}):"
+                    " `ekakte gc` removes them once the lock has passed"
+                ) from mismatch
+            raise mismatch
         modified = _parse_http_date(result.http_headers.get("last-modified")) if result.http_headers else None
         return ObjectInfo(key, size, modified or datetime.now().astimezone(), sha256)
 
@@ -180,7 +189,8 @@ class S3Store:
             raise
         meta = {k.lower(): v for k, v in (st.metadata or {}).items()}
         modified = st.last_modified or datetime.now().astimezone()
-        return ObjectInfo(key, int(st.size or 0), modified, meta.get(f"x-amz-meta-{META_SHA256}"))
+        lock = _object_lock(meta) if self.object_lock() else None
+        return ObjectInfo(key, int(st.size or 0), modified, meta.get(f"x-amz-meta-{META_SHA256}"), lock)
 
     def delete(self, key: str) -> None:
         refused = self.delete_many([key])  # every version, where the bucket keeps versions
@@ -230,6 +240,31 @@ class S3Store:
         # to listings and expire by the bucket's AbortIncompleteMultipartUpload lifecycle rule
         # (docs/configuration.md). Nothing for ekakte to remove here.
         return 0
+
+
+def _object_lock(headers: Mapping[str, str]) -> ObjectLock:
+    """The lock from a HEAD answer's headers (lower-cased names). An S3 server sends them to a caller who
+    may read retention and legal holds; without them the object counts as unlocked."""
+    until = headers.get("x-amz-object-lock-retain-until-date")
+    return ObjectLock(
+        mode=headers.get("x-amz-object-lock-mode"),
+        retain_until=parse_lock_date(until) if until else None,
+        legal_hold=headers.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
+    )
+
+
+_ISO_UTC = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]00:?00)?")
+
+
+def parse_lock_date(text: str) -> datetime:
+    """An Object Lock retain-until date as S3 servers write it: MinIO and AWS with milliseconds,
+    RadosGW with nine fractional digits (which minio-py's own parser refuses), some with none."""
+    match = _ISO_UTC.fullmatch(text.strip())
+    if not match:
+        raise StorageError(f"the object store sent a retain-until date ekakte cannot read: {text!r}")
+    whole, fraction, _zone = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    return datetime.fromisoformat(whole).replace(microsecond=micros, tzinfo=UTC)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -27,9 +27,15 @@ from ekakte.errors import (
 from ekakte.ingest import DocumentMeta, import_document, import_files
 from ekakte.integrity import gc, verify
 from ekakte.storage.base import ORIGINALS_PREFIX
-from tests.conftest import ADMIN, CASE, OTHER_CASE, READER
+from tests.conftest import ADMIN, CASE, OTHER_CASE, READER, STACKS_WITH_RGW, make_stack
 
 MakeScan = Callable[..., Path]
+
+
+@pytest.fixture(params=STACKS_WITH_RGW)
+def stack_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Also on RadosGW with an Object Lock bucket, which checks digests differently from moto."""
+    return make_stack(request, tmp_path)
 
 
 def counts(archive: Archive) -> tuple[int, int, int]:

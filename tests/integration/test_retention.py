@@ -23,7 +23,16 @@ from ekakte.retention.holds import add_hold, list_holds, release_hold
 from ekakte.retention.schedule import close_case, load_rules, reopen_case, show_rules
 from ekakte.retention.sweep import plan, protocol, sweep
 from ekakte.search import search
-from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, READER, TEN_YEARS_RULES
+from tests.conftest import (
+    ADMIN,
+    CASE,
+    OPERATOR,
+    OTHER_CASE,
+    READER,
+    STACKS_WITH_RGW,
+    TEN_YEARS_RULES,
+    make_stack,
+)
 
 RECORDS = Actor("records-manager")
 AUDITOR = Actor("auditor")
@@ -39,6 +48,12 @@ rounding = "end_of_year"
 """
 )
 KEPT_DAY, SWEEP_DAY = date(2025, 12, 31), date(2026, 1, 1)  # the issue's example
+
+
+@pytest.fixture(params=STACKS_WITH_RGW)
+def stack_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Also on RadosGW with an Object Lock bucket: it refuses what moto accepts (past retain-until dates)."""
+    return make_stack(request, tmp_path)
 
 
 @pytest.fixture
@@ -108,7 +123,7 @@ def test_reloading_rules_reschedules_and_versions_are_kept(
     shorter = tmp_path / "v2.toml"
     shorter.write_text(RULES.replace('keep = "10y"', 'keep = "6y"'))
     loaded, changed = load_rules(ret, RECORDS, shorter)
-    assert (loaded.version, changed) == (2, 1)
+    assert (loaded.version, changed.changed) == (2, 1)
     assert due(ret, doc) == (date(2021, 12, 31), "default", 2)
     assert show_rules(ret, RECORDS, 1).content == RULES
     assert show_rules(ret, RECORDS).rules.rule_for("Antrag").keep == "6y"  # type: ignore[union-attr]
@@ -265,81 +280,6 @@ def test_deleted_documents_leave_the_search_index(ret: Archive, make_scan: Any) 
     assert search(ret, READER, "Zauberwort").hits == []
 
 
-@pytest.fixture
-def locked(request: pytest.FixtureRequest, tmp_path: Path) -> Archive:
-    """PostgreSQL + an S3 bucket created with Object Lock (WORM) by `ekakte init`."""
-    from ekakte.config import load_settings
-    from tests.conftest import fresh_server_env
-
-    env = fresh_server_env(
-        tmp_path / "home",
-        request.getfixturevalue("pg_url"),
-        request.getfixturevalue("s3"),
-        bucket="worm",
-        EKAKTE_S3_OBJECT_LOCK="true",
-    )
-    archive = Archive.open(load_settings(env))
-    request.addfinalizer(archive.close)
-    add_user(archive, ADMIN, RECORDS.name, ["records_manager"])
-    return archive
-
-
-def versions(archive: Archive, key: str) -> list[str]:
-    client = archive.store.client  # type: ignore[attr-defined]
-    bucket = archive.store.bucket  # type: ignore[attr-defined]
-    return [
-        o.version_id
-        for o in client.list_objects(bucket, prefix=key, include_version=True)
-        if o.object_name == key
-    ]
-
-
-@pytest.mark.server
-def test_object_lock_keeps_what_ekakte_says_is_kept_and_the_sweep_yields_to_it(
-    locked: Archive, make_scan: Any, tmp_path: Path
-) -> None:
-    assert locked.store.object_lock()
-    doc = stored(locked, make_scan)
-    with locked.reading() as session:
-        key = session.scalar(select(Document.storage_key).where(Document.id == doc))
-    assert key is not None
-    rules = tmp_path / "rules.toml"
-    rules.write_text(RULES)
-    load_rules(locked, RECORDS, rules)
-    close_case(locked, RECORDS, CASE, date(2020, 6, 30))  # due 2030-12-31: the store retains it until 2031
-    with locked.reading() as session:
-        assert session.scalar(select(Document.locked_until).where(Document.id == doc)) == date(2030, 12, 31)
-    assert locked.store.delete_many([key])  # not even someone with the bucket's keys can delete it now
-
-    # A new rule set shortens the period: ekakte's due date moves into the past, the store's lock stays.
-    rules.write_text(RULES.replace('keep = "10y"', 'keep = "1y"'))
-    load_rules(locked, RECORDS, rules)
-    report = sweep(locked, RECORDS)
-    assert (report.deleted, report.kept_by_store, report.complete) == (0, 1, True)
-    assert visible(locked, doc) and locked.store.stat(key) is not None  # kept, and readable again
-
-
-@pytest.mark.server
-def test_legal_holds_are_mirrored_onto_the_objects_and_deletion_removes_every_version(
-    locked: Archive, make_scan: Any, tmp_path: Path
-) -> None:
-    doc = stored(locked, make_scan)
-    with locked.reading() as session:
-        key = session.scalar(select(Document.storage_key).where(Document.id == doc))
-    assert key is not None
-    hold = add_hold(locked, RECORDS, case_number=CASE, reason="SG Köln S 12 AS 345/25")
-    with locked.reading() as session:
-        assert session.scalar(select(Document.object_hold).where(Document.id == doc)) is True
-    assert locked.store.delete_many([key])  # refused: S3 legal hold
-    release_hold(locked, RECORDS, hold.id)
-    rules = tmp_path / "rules.toml"
-    rules.write_text(RULES)
-    load_rules(locked, RECORDS, rules)
-    close_case(locked, RECORDS, CASE, date(2015, 3, 10))  # due 2025-12-31: the lock has run out
-    assert sweep(locked, RECORDS).deleted == 1
-    assert versions(locked, key) == []  # gone for real, not hidden behind a delete marker
-
-
 @pytest.mark.server
 def test_an_unreachable_store_stops_the_sweep_without_hiding_or_losing_anything(
     request: pytest.FixtureRequest, tmp_path: Path, make_scan: Any
@@ -393,29 +333,3 @@ def test_a_sweep_may_not_run_as_of_a_future_day(ret: Archive) -> None:
     with pytest.raises(InvalidInput, match="future"):
         sweep(ret, RECORDS, as_of=date.today() + timedelta(days=1))
     assert sweep(ret, RECORDS, as_of=date.today() + timedelta(days=400), dry_run=True).dry_run
-
-
-@pytest.mark.server
-@pytest.mark.parametrize("crash_after", ["mark", "objects", "purge"])
-def test_a_sweep_killed_between_its_steps_on_an_object_lock_bucket(
-    locked: Archive, make_scan: Any, tmp_path: Path, crash_after: str
-) -> None:
-    rules = tmp_path / "rules.toml"
-    rules.write_text(RULES)
-    load_rules(locked, RECORDS, rules)
-    kept = stored(locked, make_scan, case=OTHER_CASE)  # open case: retained by nothing, due never
-    doomed = [stored(locked, make_scan) for _ in range(2)]
-    close_case(locked, RECORDS, CASE, date(2015, 3, 10))  # due 2025-12-31: the locks ran out 2026-01-01
-
-    def crash(step: str, _ids: list[uuid.UUID]) -> None:
-        if step == crash_after:
-            raise Crash(step)
-
-    with pytest.raises(Crash):
-        sweep(locked, RECORDS, as_of=SWEEP_DAY, on_step=crash)
-    assert verify(locked, ADMIN).ok
-    report = sweep(locked, RECORDS, as_of=SWEEP_DAY)
-    assert report.complete and not any(visible(locked, d) for d in doomed) and visible(locked, kept)
-    assert sorted(e.document_id for e in protocol(locked, RECORDS)) == sorted(str(d) for d in doomed)
-    final = verify(locked, ADMIN)
-    assert final.ok and final.count("unreferenced") == 0
