@@ -208,7 +208,7 @@ def verify(
 
 
 def _locked(archive: Archive, key: str) -> str:
-    """ ", retained until …" for an object the store protects now (gc cannot remove it yet), else ""."""
+    """For an object the store protects now (gc cannot remove it yet): ", retained until …"; else ""."""
     if not archive.store.object_lock():
         return ""
     info = archive.store.stat(key)

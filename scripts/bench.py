@@ -11,7 +11,9 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           in one team and again with the cases spread over 10 teams (a caseworker of one);
   rss     peak memory of the whole process tree importing and reading one 300-page scan;
   retention  `retention plan` over 1,000,000 documents on PostgreSQL, and sweep throughput (documents
-          deleted per second, objects included) on PostgreSQL + S3;
+          deleted per second, objects included) on PostgreSQL + S3 (moto), and on PostgreSQL + RadosGW
+          with Object Lock (a real server; its versions listed and deleted), beside the rate at which
+          ekakte tells RadosGW retain-until dates (what `rules load` costs on a locked bucket);
   oracles what timing tells a caseworker: searches finding nothing it may see, for a word on other
           teams' pages and on its own team's restricted pages against a word on none, and refused
           lookups of another team's case and document against ones that do not exist, interleaved.
@@ -57,7 +59,7 @@ from ekakte.config import load_settings  # noqa: E402
 from ekakte.documents import case_documents  # noqa: E402
 from ekakte.hotfolder import import_directory  # noqa: E402
 from ekakte.ingest import DocumentMeta  # noqa: E402
-from tests.services import free_port, postgres_database  # noqa: E402
+from tests.services import free_port, postgres_database, rgw_server  # noqa: E402
 
 GROUPS = ("import", "lookup", "ocr", "search", "rss", "retention", "oracles")
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
@@ -916,40 +918,76 @@ def bench_plan(env: dict[str, str], docs: int) -> None:
     )
 
 
-def bench_sweep(env: dict[str, str], docs: int) -> None:
-    """The sweep deleting `docs` due documents with real objects, PostgreSQL + S3 (moto)."""
-    from ekakte.retention.sweep import sweep
-
+def seed_objects(env: dict[str, str], docs: int, due: str) -> Any:
+    """`docs` documents due as `due` says (SQL); the settings. Their objects come from `put_objects`."""
     settings = load_settings(env)
     team = prepare(env)
     records_manager(env)
     seed(settings.database_url, docs, team)
     engine = create_engine(settings.database_url)
     with engine.begin() as conn:
-        conn.execute(text(SEED_DUE))
-        keys = list(conn.execute(text("SELECT storage_key FROM documents")).scalars())
+        conn.execute(text(due))
     engine.dispose()
+    return settings
+
+
+def put_objects(archive: Archive) -> None:
+    """A small real object for every document."""
+    with archive.reading() as session:
+        keys = list(session.execute(text("SELECT storage_key FROM documents")).scalars())
+    body = b"%PDF-1.4 bench object\n%%EOF\n"
+    digest = hashlib.sha256(body).hexdigest()
+    for key in keys:
+        archive.store.put(key, io.BytesIO(body), len(body), digest, "application/pdf")
+
+
+def bench_sweep(label: str, env: dict[str, str], docs: int) -> None:
+    """The sweep deleting `docs` due documents with real objects."""
+    from ekakte.retention.sweep import sweep
+
+    settings = seed_objects(env, docs, SEED_DUE)
     with Archive.open(settings) as archive:
-        body = b"%PDF-1.4 bench object\n%%EOF\n"
-        digest = hashlib.sha256(body).hexdigest()
-        for key in keys:
-            archive.store.put(key, io.BytesIO(body), len(body), digest, "application/pdf")
+        put_objects(archive)
         start = time.perf_counter()
         report = sweep(archive, ACTOR, as_of=date(2026, 1, 1))
         seconds = time.perf_counter() - start
     assert report.complete, report.problems
     row(
-        "retention sweep, PostgreSQL + S3 (moto)",
+        f"retention sweep, {label}",
         f"{report.deleted / seconds:.0f} docs/s ({report.deleted:,} deleted in {seconds:.1f} s)",
         ">= 500 docs/s",
     )
+
+
+def bench_lock_sync(label: str, env: dict[str, str], docs: int) -> None:
+    """Telling an Object Lock store the retain-until dates of `docs` documents not yet due (one request
+    and one short transaction each), as after a `rules load` that gives every document a date."""
+    from ekakte.retention.worm import sync_object_locks
+
+    settings = seed_objects(env, docs, SEED_DUE.replace("date '2016-01-01'", "current_date + 1"))
+    with Archive.open(settings) as archive:
+        put_objects(archive)
+        start = time.perf_counter()
+        outcome = sync_object_locks(archive)
+        seconds = time.perf_counter() - start
+    assert outcome.ok and outcome.changed == docs, outcome.problem()
+    row(f"Object Lock retain-until dates told, {label}", f"{docs / seconds:.0f} docs/s ({docs:,})", "-")
 
 
 def run_retention(base: Path) -> None:
     with postgres_database() as pg_url:
         bench_plan({"EKAKTE_HOME": str(base / "plan"), "EKAKTE_DATABASE_URL": pg_url}, RETENTION_DOCS)
     with postgres_database() as pg_url, moto_process() as endpoint:
-        bench_sweep(pg_s3_env(base / "sweep", pg_url, endpoint, "bench-sweep"), SWEEP_DOCS)
+        bench_sweep(
+            "PostgreSQL + S3 (moto)", pg_s3_env(base / "sweep", pg_url, endpoint, "bench-sweep"), SWEEP_DOCS
+        )
+    with rgw_server() as rgw:
+        locked = {"EKAKTE_S3_ACCESS_KEY": rgw.access_key, "EKAKTE_S3_SECRET_KEY": rgw.secret_key}
+        locked["EKAKTE_S3_OBJECT_LOCK"] = "true"
+        for name, run in (("sweep", bench_sweep), ("locks", bench_lock_sync)):
+            with postgres_database() as pg_url:
+                env = {**pg_s3_env(base / f"rgw-{name}", pg_url, rgw.endpoint, f"bench-{name}"), **locked}
+                run("PostgreSQL + RadosGW (Object Lock)", env, SWEEP_DOCS)
 
 
 RUN: dict[str, Callable[[Path], None]] = {
