@@ -204,6 +204,12 @@ def decide(
     return Decision(False, f"no rule for {action}")
 
 
+def sees_restricted(subject: Subject | None) -> bool:
+    """Whether the subject may learn that restricted documents exist (their ids, how many): records
+    managers see every document's metadata, everyone else only with the health clearance."""
+    return subject is not None and (Role.RECORDS_MANAGER in subject.roles or subject.health_clearance)
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which documents a search may return: those of cases of `team_ids`, restricted ones (the

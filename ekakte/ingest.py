@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import stat
@@ -55,6 +56,9 @@ class ImportResult:
     page_count: int | None
     size_bytes: int
     sha256: str
+    # Stored, but an Object Lock store did not take its retain-until date or legal hold (the next sweep
+    # tells it): why.
+    lock_problem: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,7 @@ class ImportResult:
             "page_count": self.page_count,
             "size_bytes": self.size_bytes,
             "sha256": self.sha256,
+            **({"lock_problem": self.lock_problem} if self.lock_problem else {}),
         }
 
 
@@ -212,11 +217,14 @@ def _import_scan(
         return _result(
             "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
         )
-    # S3 Object Lock: the store learns the due date (and any hold on the case) too. If this fails, the
-    # document is stored all the same; the next sync (rules, holds, every sweep) catches up.
-    with contextlib.suppress(EkakteError):
-        sync_object_locks(archive, [document_id])
-    return _result("stored", document_id, path, meta, media.media_type, media.page_count, size, sha256)
+    # S3 Object Lock: the store learns the due date (and any hold on the case) too. If it does not take
+    # them, the document is stored all the same, the result says so, and the next sweep tells the store.
+    try:
+        lock_problem = sync_object_locks(archive, [document_id]).problem()
+    except EkakteError as exc:
+        lock_problem = str(exc)
+    stored = _result("stored", document_id, path, meta, media.media_type, media.page_count, size, sha256)
+    return dataclasses.replace(stored, lock_problem=lock_problem)
 
 
 def _discard_unless_recorded(archive: Archive, key: str, document_id: uuid.UUID) -> None:

@@ -15,8 +15,9 @@ from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Document, DocumentState
-from ekakte.errors import ChecksumMismatch, IntegrityError, InvalidInput
-from ekakte.retention.worm import retain_until
+from ekakte.errors import ChecksumMismatch, IntegrityError, InvalidInput, StoreRefused
+from ekakte.retention.holds import is_held
+from ekakte.retention.worm import LOCK_MARGIN, retain_until
 from ekakte.storage import read_verified
 from ekakte.storage.base import ORIGINALS_PREFIX, ObjectInfo, ObjectLock
 
@@ -27,7 +28,7 @@ DAMAGE = ("missing", "corrupt", "lock")
 @dataclass(frozen=True)
 class Problem:
     # "missing", "corrupt", "unreferenced", or "lock": the Object Lock store protects the object less
-    # (or otherwise) than ekakte recorded telling it
+    # (or otherwise) than ekakte wants it to
     kind: str
     key: str
     document_id: str | None
@@ -96,14 +97,19 @@ class _Doc:
     sha256: str
     size: int
     state: str
-    locked_until: date | None  # what ekakte told an Object Lock store (see retention/worm.py)
+    # For an Object Lock store (see retention/worm.py): what ekakte wants of the object's lock, and what
+    # it recorded telling the store.
+    due_on: date | None
+    held: bool
+    locked_until: date | None
     object_hold: bool
 
 
-_COLUMNS = (
-    Document.id, Document.storage_key, Document.sha256, Document.size_bytes, Document.state,
-    Document.locked_until, Document.object_hold,
-)  # fmt: skip
+def _columns() -> tuple[Any, ...]:
+    return (
+        Document.id, Document.storage_key, Document.sha256, Document.size_bytes, Document.state,
+        Document.due_on, is_held(date.today()), Document.locked_until, Document.object_hold,
+    )  # fmt: skip
 
 
 def _documents(archive: Archive, page: int = 1000) -> Iterator[_Doc]:
@@ -113,7 +119,7 @@ def _documents(archive: Archive, page: int = 1000) -> Iterator[_Doc]:
     while True:
         with archive.reading() as session:
             rows = session.execute(
-                select(*_COLUMNS)
+                select(*_columns())
                 .where(Document.storage_key > last)
                 .order_by(Document.storage_key)
                 .limit(page)
@@ -146,7 +152,7 @@ class _Throttle:
 def _sample(archive: Archive, size: int) -> list[_Doc]:
     with archive.reading() as session:
         rows = session.execute(
-            select(*_COLUMNS)
+            select(*_columns())
             .where(Document.state != DocumentState.DELETING)
             .order_by(func.random())
             .limit(size)
@@ -163,9 +169,9 @@ def verify(
     rate_mb_s: float | None = None,
 ) -> VerifyReport:
     """Every document's object must exist with its size and SHA-256; every object must have a document.
-    On an Object Lock store, every document's object must also be locked as ekakte recorded telling
-    the store (retain-until date, legal hold); where it is not, ekakte's record is set to what the store
-    says, so that the next sync (every sweep starts with one) tells the store again.
+    On an Object Lock store, every document's object must also be locked as ekakte wants it (retain-until
+    date from its due date, legal hold while a hold covers it); where it is not, ekakte's record of what
+    the store was told is reset, so that the next sync (every sweep begins with one) tells it again.
 
     `checksums=False` compares sizes and recorded digests only, without reading the objects.
     `sample=N` checks N documents drawn at random and does not list the store (so it finds no
@@ -217,31 +223,51 @@ def _locked(archive: Archive, key: str) -> str:
 
 
 def _lock_problem(archive: Archive, doc: _Doc, lock: ObjectLock | None) -> Problem | None:
-    """The object's lock against what ekakte recorded telling the store. A retain-until date may be
-    later than recorded (the store only ever extends, and a bucket may have a default retention); it may
-    not be earlier, or missing, while the recorded one is still to come. The legal hold must match."""
+    """The object's lock against what ekakte wants of it now: a retain-until date from its due date (the
+    store may keep it longer: it only ever extends, and a bucket may have a default retention; not
+    shorter), and a legal hold exactly while a hold covers it. A difference is checked once more against
+    the row as it is now (a hold or due date may have changed since the page was read), and then the
+    record of what the store was told is reset, so that the next sync (every sweep begins with one)
+    sends the wanted state again."""
     lock = lock or ObjectLock(None, None, False)
-    wrong = []
-    fix: dict[str, Any] = {}
-    if doc.locked_until is not None:
-        wanted = retain_until(doc.locked_until)
-        if wanted > datetime.now(UTC) and (lock.retain_until is None or lock.retain_until < wanted):
-            wrong.append(
-                f"ekakte told the store to keep it until {wanted:%Y-%m-%d}, the store says {lock.describe()}"
-            )
-            fix["locked_until"] = None
-    if doc.object_hold != lock.legal_hold:
-        wrong.append(
-            "ekakte set a legal hold, the store has none"
-            if doc.object_hold
-            else "the store has a legal hold that ekakte did not set or has released"
-        )
-        fix["object_hold"] = lock.legal_hold
-    if not wrong:
+    if _lock_differs(doc, lock) == (None, None):
         return None
-    with archive.transaction() as session:  # what the store holds, so that the next sync sends the rest
+    with archive.transaction() as session:
+        row = session.execute(select(*_columns()).where(Document.id == doc.id)).one_or_none()
+        now = _Doc(*row) if row is not None else None
+        if now is None or now.state != DocumentState.STORED:
+            return None  # being deleted, or gone
+        retention, hold = _lock_differs(now, lock)
+        if retention is None and hold is None:
+            return None
+        fix: dict[str, Any] = {}
+        if retention is not None:
+            fix["locked_until"] = None
+        if hold is not None:
+            fix["object_hold"] = not now.held  # the opposite of what is wanted: the next sync sends it
         session.execute(update(Document).where(Document.id == doc.id).values(**fix))
-    return Problem("lock", doc.key, str(doc.id), "; ".join(wrong) + " (told again by the next sweep)")
+    wrong = "; ".join(w for w in (retention, hold) if w is not None)
+    return Problem("lock", doc.key, str(doc.id), wrong + " (told again by the next sweep)")
+
+
+def _lock_differs(doc: _Doc, lock: ObjectLock) -> tuple[str | None, str | None]:
+    """What is wrong with the object's retain-until date, and with its legal hold (None: nothing)."""
+    retention = hold = None
+    wanted = retain_until(doc.due_on) if doc.due_on is not None else None
+    short = lock.unreadable is None and (lock.retain_until is None or (wanted and lock.retain_until < wanted))
+    if wanted is not None and wanted > datetime.now(UTC) + LOCK_MARGIN and short:
+        told = doc.locked_until is not None and doc.locked_until >= wanted.date() - timedelta(days=1)
+        retention = (
+            f"{'ekakte told the store' if told else 'the store was not yet told'} to keep it until"
+            f" {wanted:%Y-%m-%d}, the store says {lock.describe()}"
+        )
+    if doc.held and not lock.legal_hold:
+        hold = "a hold covers it, the object has no legal hold" + (
+            "" if doc.object_hold else " (the store was not yet told)"
+        )
+    elif lock.legal_hold and not doc.held:
+        hold = "the object has a legal hold that no hold in ekakte covers"
+    return retention, hold
 
 
 def _check_one(
@@ -330,7 +356,10 @@ def gc(
         if not dry_run:
             refused = archive.store.delete_many([obj.key])
             if refused:
-                report.kept_locked.append((obj, refused[obj.key]))
+                locked = _locked(archive, obj.key)
+                if not locked:  # refused, and no lock protects it: not something a later gc outgrows
+                    raise StoreRefused(f"the object store refused to delete {obj.key}: {refused[obj.key]}")
+                report.kept_locked.append((obj, locked.removeprefix(", ")))
                 continue
         report.removed.append(obj)
     if not dry_run:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 PROGRAMS = ("ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool", "ceph")
 ACCESS_KEY = "ekakte-test"
@@ -102,9 +104,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG = 1: the daemon gets SIGTERM when the process that started it ends, however.
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+def _die_with(parent: int) -> Callable[[], None]:
+    def arm() -> None:
+        # PR_SET_PDEATHSIG = 1: the daemon gets SIGTERM when the process that started it ends, however.
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+        if os.getppid() != parent:  # it ended before the signal was armed
+            os._exit(1)
+
+    return arm
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,7 @@ class Cluster:
         self.conf = directory / "ceph.conf"
         self.osd_bytes = osd_bytes
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: list[BinaryIO] = []
 
     def _run(self, *args: str, timeout: float = 60) -> str:
         done = subprocess.run(
@@ -133,12 +141,13 @@ class Cluster:
 
     def _daemon(self, *args: str) -> None:
         log = (self.dir / "log" / f"{args[0]}.out").open("ab")
+        self.logs.append(log)
         self.procs.append(
             subprocess.Popen(
                 [*args, "-f", "-c", str(self.conf)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with(os.getpid()),
             )
         )
 
@@ -211,6 +220,9 @@ class Cluster:
                     proc.kill()
                     proc.wait()
         self.procs.clear()
+        for log in self.logs:
+            log.close()
+        self.logs.clear()
         for sub in ("mon", "osd", "rgw", "run"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
 

@@ -161,10 +161,13 @@ def rgw_server() -> Iterator[S3Server]:
     directory = Path(tempfile.mkdtemp(prefix="ekakte-rgw-"))
     cluster = ceph.Cluster(directory)
     try:
-        try:
-            endpoint = cluster.start()
-        except RuntimeError as exc:
-            unavailable(f"RadosGW did not start: {exc}")
+        for attempt in (1, 2):  # a free port picked may be taken by another process before a daemon binds it
+            try:
+                endpoint = cluster.start()
+                break
+            except RuntimeError as exc:
+                if attempt == 2:
+                    unavailable(f"RadosGW did not start: {exc}")
         yield S3Server(endpoint.endpoint, endpoint.access_key, endpoint.secret_key)
     finally:
         cluster.stop()

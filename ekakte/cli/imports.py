@@ -172,6 +172,10 @@ def _finish(report: BatchReport, as_json: bool, *, batch: bool, ocr: OcrReport |
     else:
         for rejection in report.rejected:
             click.echo(f"rejected  {shown(rejection.filename)}: {shown(rejection.reason)}", err=True)
+        for r in report.results:
+            if r.lock_problem:
+                note = f"{shown(r.lock_problem)}; the document is stored, and the next sweep tells the store"
+                click.echo(f"note: {note}", err=True)
         single_file = not batch and len(report.results) + len(report.rejected) == 1
         if not single_file or report.skipped or report.aborted:
             click.echo(shown(report.summary()))

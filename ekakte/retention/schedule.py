@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ekakte.access import Action, gate, refuse
+from ekakte.access import Action, gate, refuse, sees_restricted
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, RetentionRuleSet, table_of
@@ -59,6 +59,11 @@ class Rescheduled:
 
     changed: int
     objects: LockOutcome
+    changed_restricted: int = 0  # of `changed`, documents whose type needs the health clearance
+
+    def without_restricted(self) -> Rescheduled:
+        """What a caller may be told who may not learn that restricted documents exist."""
+        return Rescheduled(self.changed - self.changed_restricted, self.objects.without_restricted())
 
     def as_json(self) -> dict[str, Any]:
         return {"due_dates_changed": self.changed, "objects": self.objects.as_json()}
@@ -167,6 +172,7 @@ def _rows(archive: Archive, where: Any) -> Iterator[list[Any]]:
                     Document.due_on,
                     Document.retention_rule,
                     Document.retention_version,
+                    Document.restricted,
                 )
                 .join(Case, Case.id == Document.case_id)
                 .where(where)
@@ -205,10 +211,10 @@ def recompute(
         where = and_(where, Document.case_id == case_id)
     if document_id is not None:
         where = and_(where, Document.id == document_id)
-    changed = 0
+    changed = changed_restricted = 0
     for rows in _rows(archive, where):
         updates = []
-        for doc_id, doc_type, received, doc_date, closed, old_due, old_rule, old_version in rows:
+        for doc_id, doc_type, received, doc_date, closed, old_due, old_rule, old_version, restricted in rows:
             rule = rules.rule_for(doc_type)
             due = schedule(rule, received, doc_date, closed)
             name = rule.name if rule else None
@@ -216,19 +222,21 @@ def recompute(
                 updates.append(
                     {"doc_id": doc_id, "due": due, "rule": name, "version": version if rule else None}
                 )
+                changed_restricted += restricted
         if updates:
             with archive.transaction() as session:
                 session.execute(_SET_DUE, updates)
             changed += len(updates)
     objects = sync_object_locks(archive, [document_id] if document_id is not None else None, case_id=case_id)
-    return Rescheduled(changed, objects)
+    return Rescheduled(changed, objects, changed_restricted)
 
 
 # --- case clocks --------------------------------------------------------------------------------------
 
 
-def _set_closed(archive: Archive, actor: Actor, case_number: str, closed_on: date | None) -> int:
-    """Set or clear a case's closing day in the transaction that audits the decision; the case's id."""
+def _set_closed(archive: Archive, actor: Actor, case_number: str, closed_on: date | None) -> tuple[int, bool]:
+    """Set or clear a case's closing day in the transaction that audits the decision; the case's id,
+    and whether the caller may learn of its restricted documents."""
     number = archive.settings.case_number(case_number)
     what = f"case close on {closed_on.isoformat()}" if closed_on else "case reopen"
     with archive.transaction() as session:
@@ -243,14 +251,22 @@ def _set_closed(archive: Archive, actor: Actor, case_number: str, closed_on: dat
         raise refuse(f"{what.split(' on ')[0]} {number}")
     if case is None:
         raise NotFound(f"no case {number} in the archive")
-    return int(case[0])
+    return int(case[0]), sees_restricted(decision.subject)
+
+
+def _recompute_case(archive: Archive, case: tuple[int, bool]) -> Rescheduled:
+    case_id, sees = case
+    done = recompute(archive, case_id=case_id)
+    # A team lead without the health clearance closes a case of restricted documents too, but must not
+    # learn, even as a count, that it has any.
+    return done if sees else done.without_restricted()
 
 
 def close_case(archive: Archive, actor: Actor, case_number: str, closed_on: date) -> Rescheduled:
     """Mark a case closed on `closed_on`: its `case_closed` clocks start."""
-    return recompute(archive, case_id=_set_closed(archive, actor, case_number, closed_on))
+    return _recompute_case(archive, _set_closed(archive, actor, case_number, closed_on))
 
 
 def reopen_case(archive: Archive, actor: Actor, case_number: str) -> Rescheduled:
     """The case is open again: documents under `case_closed` rules are no longer due."""
-    return recompute(archive, case_id=_set_closed(archive, actor, case_number, None))
+    return _recompute_case(archive, _set_closed(archive, actor, case_number, None))

@@ -38,7 +38,7 @@ from ekakte.db.session import sqlite_path
 from ekakte.errors import Busy, ConfigError, InvalidInput, StorageError
 from ekakte.facts import PROTOCOL_KEY, fact, remember
 from ekakte.retention.holds import active_on, is_held
-from ekakte.retention.worm import LockRefusal, sync_object_locks
+from ekakte.retention.worm import LockOutcome, LockRefusal, sync_object_locks
 
 SWEEP_LOCK = 7284063
 BATCH = 200
@@ -199,11 +199,13 @@ class SweepReport:
     deleted: int = 0
     finished: int = 0  # of those, documents an earlier, interrupted sweep had begun
     held_back: int = 0
-    kept: list[KeptByStore] = field(default_factory=list)  # not tried again in this run
+    kept: list[KeptByStore] = field(default_factory=list)
     would_delete: list[uuid.UUID] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     # Retain-until dates and legal holds the store did not take when the sweep told it (before deleting).
     lock_refusals: list[LockRefusal] = field(default_factory=list)
+    # Documents the store refused to delete (kept, or refused for another reason): not tried again.
+    refused: set[uuid.UUID] = field(default_factory=set)
 
     @property
     def kept_by_store(self) -> int:
@@ -281,10 +283,7 @@ def sweep(
             # What an earlier call could not tell the store (Object Lock), and holds that have ended.
             # One object's refusal is reported and leaves the rest alone; a store that cannot be reached
             # now would not delete anything either: stop before marking.
-            locks = sync_object_locks(archive)
-            if locks.unreachable is not None:
-                raise StorageError(locks.unreachable)
-            report.lock_refusals = locks.refused
+            report.lock_refusals = _told(sync_object_locks(archive))
         with archive.reading() as session:
             report.held_back = int(
                 session.scalar(
@@ -300,7 +299,7 @@ def sweep(
         budget = limit
         while budget is None or budget > 0:
             size = BATCH if budget is None else min(BATCH, budget)
-            marked = _mark(archive, day, size, skip={k.document_id for k in report.kept})
+            marked = _mark(archive, day, size, skip=report.refused)
             if not marked:
                 break
             step("mark", [d.id for d in marked])
@@ -309,6 +308,14 @@ def sweep(
             if budget is not None:
                 budget -= len(marked)
     return report
+
+
+def _told(locks: LockOutcome) -> list[LockRefusal]:
+    """The store's refusals of a sync; a store that cannot be reached stops the sweep before it deletes
+    (it could not delete anything either)."""
+    if locks.unreachable is not None:
+        raise StorageError(locks.unreachable)
+    return locks.refused
 
 
 def _lock_file(archive: Archive) -> Path | None:
@@ -389,11 +396,13 @@ def _finish_interrupted(archive: Archive, actor: Actor, key: bytes, report: Swee
                     select(Document.id).where(Document.state == DocumentState.DELETING, is_held(today))
                 )
             )
+            restored = []
             for doc in _doomed(session, held):
                 if archive.store.stat(doc.storage_key) is not None:
                     session.execute(
                         update(Document).where(Document.id == doc.id).values(state=DocumentState.STORED)
                     )
+                    restored.append(doc.id)
                 else:
                     report.problems.append(f"document {doc.id}: held, but its sweep had already removed it")
             ids = list(
@@ -405,6 +414,8 @@ def _finish_interrupted(archive: Archive, actor: Actor, key: bytes, report: Swee
                 )
             )
             doomed = _doomed(session, ids)
+        if restored:  # stored again under a hold the sync before could not see: the store learns it now
+            report.lock_refusals += _told(sync_object_locks(archive, restored))
         if not doomed:
             return
         before = report.deleted
@@ -468,20 +479,27 @@ def _delete(
             session.execute(delete(Document).where(Document.id.in_(ids)))
     step("purge", [d.id for d in gone])
     report.deleted += len(gone)
-    report.kept.extend(KeptByStore(d.id, _protection(archive, d, refused)) for d in kept)
+    for doc in kept:
+        report.refused.add(doc.id)
+        lock = _protection(archive, doc)
+        if lock is not None:
+            report.kept.append(KeptByStore(doc.id, lock))
+        else:  # refused, but not for a lock: that is a problem, not "not yet due"
+            said = "; ".join(refused[k] for k in keys[doc.id] if k in refused)
+            report.problems.append(f"document {doc.id}: the store refused to delete it: {said}")
     return True
 
 
-def _protection(archive: Archive, doc: _Doomed, refused: dict[str, str]) -> str:
-    """Why the store kept a document: its lock as the store reports it, else the store's own words."""
-    said = "; ".join(refused[k] for k in _object_keys(doc) if k in refused)
+def _protection(archive: Archive, doc: _Doomed) -> str | None:
+    """What keeps a document the store refused to delete, as the store reports its lock; None when no
+    lock protects it (then the refusal had another cause)."""
     try:
         info = archive.store.stat(doc.storage_key)
     except StorageError:
-        return said
+        return None
     if info is not None and info.lock is not None and info.lock.protects(datetime.now(UTC)):
         return info.lock.describe()
-    return said
+    return None
 
 
 # --- the protocol --------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ ekakte's holds. The documents table remembers what the store was told (`locked_u
 each sync sends only what changed. Retention is only ever extended: a later rule that shortens a period
 leaves the longer lock in place, and the sweep then finds the store refusing, which counts as "not yet
 due" (the document stays and is retried). An open case's documents (no due date) keep whatever lock they
-had; ekakte's own rules keep them in any case. A retain-until date that has already passed is never sent:
-there is nothing left to protect, and real servers refuse it.
+had; ekakte's own rules keep them in any case. A retain-until date that has already passed (or passes in
+the next minutes) is never sent: there is nothing left to protect, and real servers refuse it. Where the
+store refuses a date but keeps the object at least that long anyway (a bucket's default retention), that
+counts as told.
 
 One object's refusal is that document's outcome (recorded, retried by the next sync, reported by the
 caller); only a store that cannot be reached ends a sync early.
@@ -29,6 +31,9 @@ from ekakte.errors import StorageError, StoreRefused
 from ekakte.retention.holds import is_held
 
 _CHUNK = 500
+# A retain-until date this close to now is not sent either: a sync that runs across 00:00 UTC, or a
+# server whose clock runs a little ahead, would have it refused as "in the past".
+LOCK_MARGIN = timedelta(minutes=5)
 
 
 def retain_until(due_on: date) -> datetime:
@@ -46,6 +51,7 @@ class LockRefusal:
     document_id: uuid.UUID
     what: str  # "retention until …", "legal hold", "release of the legal hold"
     reason: str
+    restricted: bool = False  # the document's type needs the health clearance (see without_restricted)
 
     def text(self) -> str:
         return f"document {self.document_id}: the store did not take the {self.what}: {self.reason}"
@@ -61,10 +67,20 @@ class LockOutcome:
     changed: int = 0
     refused: list[LockRefusal] = field(default_factory=list)
     unreachable: str | None = None  # the store could not be reached: the rest waits for the next sync
+    changed_restricted: int = 0  # of `changed`, documents whose type needs the health clearance
 
     @property
     def ok(self) -> bool:
         return not self.refused and self.unreachable is None
+
+    def without_restricted(self) -> LockOutcome:
+        """What a caller may be told who may not learn that restricted documents exist: no count, no id
+        of one (a team lead without the health clearance closing a case)."""
+        return LockOutcome(
+            self.changed - self.changed_restricted,
+            [r for r in self.refused if not r.restricted],
+            self.unreachable,
+        )
 
     def problem(self) -> str | None:
         """One line for an operator, or None when the store took everything."""
@@ -135,17 +151,35 @@ def _sync_retention(archive: Archive, scope: Any, outcome: LockOutcome) -> None:
         Document.due_on >= utc_today(),
         or_(Document.locked_until.is_(None), Document.due_on > Document.locked_until),
     )
-    for rows in _chunks(archive, (Document.storage_key, Document.due_on), needs):
-        for doc_id, key, due_on in rows:
+    columns = (Document.storage_key, Document.due_on, Document.restricted)
+    for rows in _chunks(archive, columns, needs):
+        for doc_id, key, due_on, restricted in rows:
             until = retain_until(due_on)
+            if until <= datetime.now(UTC) + LOCK_MARGIN:
+                continue
             try:
                 archive.store.retain(key, until)
             except StoreRefused as exc:
-                outcome.refused.append(LockRefusal(doc_id, f"retention until {until:%Y-%m-%d}", str(exc)))
-                continue
+                if not _kept_as_long(archive, key, until):
+                    what = f"retention until {until:%Y-%m-%d}"
+                    outcome.refused.append(LockRefusal(doc_id, what, str(exc), restricted))
+                    continue
             with archive.transaction() as session:
                 session.execute(update(Document).where(Document.id == doc_id).values(locked_until=due_on))
             outcome.changed += 1
+            outcome.changed_restricted += restricted
+
+
+def _kept_as_long(archive: Archive, key: str, until: datetime) -> bool:
+    """After the store refused a retain-until date: whether it keeps the object at least that long
+    already (a bucket's default retention, or an earlier, longer date: COMPLIANCE refuses to shorten),
+    which is all ekakte asked for."""
+    try:
+        info = archive.store.stat(key)
+    except StoreRefused:
+        return False
+    lock = info.lock if info is not None else None
+    return lock is not None and lock.retain_until is not None and lock.retain_until >= until
 
 
 def _sync_holds(archive: Archive, scope: Any, outcome: LockOutcome) -> None:
@@ -153,15 +187,16 @@ def _sync_holds(archive: Archive, scope: Any, outcome: LockOutcome) -> None:
     for wanted, differs in ((True, and_(is_held(today), Document.object_hold == false())),
                             (False, and_(~is_held(today), Document.object_hold == true()))):  # fmt: skip
         what = "legal hold" if wanted else "release of the legal hold"
-        for rows in _chunks(archive, (Document.storage_key,), and_(scope, differs)):
-            for doc_id, key in rows:
+        for rows in _chunks(archive, (Document.storage_key, Document.restricted), and_(scope, differs)):
+            for doc_id, key, restricted in rows:
                 reason = _set_hold(archive, key, wanted)
                 if reason is not None:
-                    outcome.refused.append(LockRefusal(doc_id, what, reason))
+                    outcome.refused.append(LockRefusal(doc_id, what, reason, restricted))
                     continue
                 with archive.transaction() as session:
                     session.execute(update(Document).where(Document.id == doc_id).values(object_hold=wanted))
                 outcome.changed += 1
+                outcome.changed_restricted += restricted
 
 
 def _set_hold(archive: Archive, key: str, wanted: bool) -> str | None:

@@ -21,13 +21,21 @@ class ObjectLock:
     mode: str | None  # COMPLIANCE or GOVERNANCE, None without a retain-until date
     retain_until: datetime | None
     legal_hold: bool
+    # A retain-until date the store sent in a form ekakte cannot read: counted as protecting, for ever.
+    unreadable: str | None = None
 
     def protects(self, now: datetime) -> bool:
-        return self.legal_hold or (self.retain_until is not None and self.retain_until > now)
+        if self.legal_hold or self.unreadable is not None:
+            return True
+        return self.retain_until is not None and self.retain_until > now
 
     def describe(self) -> str:
         parts = []
-        if self.retain_until is not None:
+        if self.unreadable is not None:
+            parts.append(
+                f"retained until {self.unreadable!r} ({self.mode or '?'}; a date ekakte cannot read)"
+            )
+        elif self.retain_until is not None:
             parts.append(f"retained until {self.retain_until:%Y-%m-%d %H:%M} UTC ({self.mode or '?'})")
         if self.legal_hold:
             parts.append("under a legal hold")

@@ -245,11 +245,18 @@ class S3Store:
 def _object_lock(headers: Mapping[str, str]) -> ObjectLock:
     """The lock from a HEAD answer's headers (lower-cased names). An S3 server sends them to a caller who
     may read retention and legal holds; without them the object counts as unlocked."""
-    until = headers.get("x-amz-object-lock-retain-until-date")
+    text = headers.get("x-amz-object-lock-retain-until-date")
+    until = unreadable = None
+    if text:
+        try:
+            until = parse_lock_date(text)
+        except StorageError:  # that one object's answer; never a reason to stop a whole run
+            unreadable = text
     return ObjectLock(
         mode=headers.get("x-amz-object-lock-mode"),
-        retain_until=parse_lock_date(until) if until else None,
+        retain_until=until,
         legal_hold=headers.get("x-amz-object-lock-legal-hold", "OFF").upper() == "ON",
+        unreadable=unreadable,
     )
 
 
