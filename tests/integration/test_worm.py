@@ -8,6 +8,7 @@ import hashlib
 import io
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -217,18 +218,22 @@ def test_a_hold_on_a_case_closed_long_ago_reaches_its_objects_and_leaves_them_on
     assert sweep(locked, RECORDS).deleted == 2
 
 
+@pytest.fixture
+def records_cli(
+    locked: Archive, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[[dict[str, str]], Cli]:
+    """The CLI in an environment given, run by this OS user as a records manager."""
+    add_user(locked, ADMIN, Actor.from_os().name, ["records_manager"])
+    return lambda env: Cli(env, monkeypatch, capsys)
+
+
 @pytest.mark.parametrize("locked_env", RGW, indirect=True)
 def test_hold_add_says_which_objects_the_store_did_not_take(
-    locked: Archive,
-    locked_env: dict[str, str],
-    make_scan: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    locked: Archive, locked_env: dict[str, str], make_scan: Any, records_cli: Callable[[dict[str, str]], Cli]
 ) -> None:
-    add_user(locked, ADMIN, Actor.from_os().name, ["records_manager"])
     kept, gone = stored(locked, make_scan), stored(locked, make_scan)
     remove_behind_ekaktes_back(locked, gone)
-    cli = Cli(locked_env, monkeypatch, capsys)
+    cli = records_cli(locked_env)
     code, out, err = cli("hold", "add", "--case", CASE, "--reason", "SG Köln S 12 AS 345/25")
     assert code == 12 and out.startswith("hold 1 on case")
     assert str(gone) in err and "legal hold" in err and "in force in ekakte" in err
@@ -301,18 +306,13 @@ def test_a_corrupt_upload_the_store_must_keep_is_named_and_gc_removes_such_objec
 
 
 def test_commands_that_change_locks_end_with_exit_8_when_the_store_cannot_be_reached(
-    locked: Archive,
-    locked_env: dict[str, str],
-    make_scan: Any,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    locked: Archive, locked_env: dict[str, str], make_scan: Any, records_cli: Callable[[dict[str, str]], Cli]
 ) -> None:
     from tests.services import free_port
 
-    add_user(locked, ADMIN, Actor.from_os().name, ["records_manager"])
     stored(locked, make_scan)
     away = {**locked_env, "EKAKTE_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # nothing listens
-    cli = Cli(away, monkeypatch, capsys)
+    cli = records_cli(away)
     code, out, err = cli("hold", "add", "--case", CASE, "--reason", "SG Köln S 12 AS 345/25")
     assert code == 8 and out.startswith("hold 1 on case") and "could not be told" in err
     code, _, err = cli("case", "close", CASE, "--date", date.today().isoformat())
