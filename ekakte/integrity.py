@@ -16,7 +16,7 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Document, DocumentState
 from ekakte.errors import ChecksumMismatch, IntegrityError, InvalidInput, StoreRefused
-from ekakte.retention.holds import is_held
+from ekakte.retention.held import is_held
 from ekakte.retention.worm import LOCK_MARGIN, retain_until
 from ekakte.storage import read_verified
 from ekakte.storage.base import ORIGINALS_PREFIX, ObjectInfo, ObjectLock

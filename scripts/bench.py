@@ -54,11 +54,12 @@ import sample_scans  # noqa: E402
 from sqlalchemy import Connection, create_engine, inspect, text  # noqa: E402
 
 from ekakte.actor import Actor  # noqa: E402
-from ekakte.archive import Archive, initialize  # noqa: E402
+from ekakte.archive import Archive  # noqa: E402
 from ekakte.config import load_settings  # noqa: E402
 from ekakte.documents import case_documents  # noqa: E402
 from ekakte.hotfolder import import_directory  # noqa: E402
 from ekakte.ingest import DocumentMeta  # noqa: E402
+from ekakte.setup import initialize  # noqa: E402
 from tests.services import free_port, postgres_database, rgw_server  # noqa: E402
 
 GROUPS = ("import", "lookup", "ocr", "search", "rss", "retention", "oracles")

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from ekakte.actor import Actor
-from ekakte.archive import Archive, initialize
+from ekakte.archive import Archive
 from ekakte.config import Settings, load_settings
+from ekakte.setup import initialize
 from tests.services import S3Server, load_script, postgres_database, rgw_server, s3_server
 
 ROOT = Path(__file__).resolve().parent.parent

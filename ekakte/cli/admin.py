@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ekakte.cli import State, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, pass_state
 from ekakte.errors import shown
 
 
@@ -22,7 +22,7 @@ def init(state: State, first_admin: str | None) -> None:
     The first init of an archive makes its caller (or --admin NAME) the first admin. That happens once
     in the archive's life; afterwards only admins make admins.
     """
-    from ekakte.archive import initialize
+    from ekakte.setup import initialize
 
     report = initialize(state.settings, state.actor, first_admin=first_admin or state.actor.name)
     for change in report.tightened:
@@ -46,7 +46,7 @@ def db() -> None:
 @pass_state
 def db_upgrade(state: State) -> None:
     """Apply the migrations this ekakte ships to the configured database."""
-    from ekakte.archive import upgrade_database
+    from ekakte.setup import upgrade_database
 
     report = upgrade_database(state.settings, state.actor)
     if report.revision_before == report.revision_after:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ekakte.cli import State, emit_json, objects_told, pass_state
+from ekakte.cli.base import State, emit_json, objects_told, pass_state
 from ekakte.errors import shown
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ekakte.cli import State, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, pass_state
 from ekakte.errors import shown
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ekakte.cli import State, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, pass_state
 from ekakte.errors import ExitCode, InvalidInput, shown
 
 if TYPE_CHECKING:

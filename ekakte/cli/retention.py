@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ekakte.cli import State, emit_json, objects_told, pass_state
+from ekakte.cli.base import State, emit_json, objects_told, pass_state
 from ekakte.errors import ExitCode, shown
 
 
@@ -188,7 +188,7 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
 @pass_state
 def retention_protocol(state: State, since: str | None, case_number: str | None, as_json: bool) -> None:
     """The deletion protocol (Löschprotokoll): what was deleted, when, by which rule."""
-    from ekakte.retention.sweep import protocol
+    from ekakte.retention.protocol import protocol
 
     entries = protocol(state.archive, state.actor, since=_date(since, "--since"), case_number=case_number)
     if as_json:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ekakte.cli import State, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, pass_state
 
 if TYPE_CHECKING:
     from ekakte.policy import PolicyChange

@@ -6,9 +6,9 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ekakte.access import Action, gate, refuse
@@ -16,9 +16,7 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, LegalHold
 from ekakte.errors import InvalidInput, NotFound, shown
-
-if TYPE_CHECKING:
-    from ekakte.retention.worm import LockOutcome
+from ekakte.retention.worm import LockOutcome, sync_object_locks
 
 MAX_REASON = 500
 
@@ -55,19 +53,6 @@ class HoldInfo:
             "active": self.active,
             **({"objects": self.objects.as_json()} if self.objects is not None else {}),
         }
-
-
-def active_on(as_of: date) -> Any:
-    """SQL: the hold is in force on `as_of` (not released; no end, or an end on or after that day)."""
-    return and_(LegalHold.released_at.is_(None), or_(LegalHold.until.is_(None), LegalHold.until >= as_of))
-
-
-def is_held(as_of: date) -> Any:
-    """SQL, for a query over documents: an active hold covers the document or its case."""
-    return exists().where(
-        active_on(as_of),
-        or_(LegalHold.document_id == Document.id, LegalHold.case_id == Document.case_id),
-    )
 
 
 def _info(hold: LegalHold, case_number: str | None) -> HoldInfo:
@@ -172,8 +157,6 @@ def _mirror(archive: Archive, case_id: int | None, document_id: uuid.UUID | None
     """Mirror the holds onto the objects of the hold's documents where the store has Object Lock (see
     ekakte.retention.worm), and say what the store took. The hold is in force in ekakte either way; what
     the store did not take, the next sweep tells it first."""
-    from ekakte.retention.worm import sync_object_locks
-
     if document_id is not None:
         outcome = sync_object_locks(archive, [document_id])
     else:

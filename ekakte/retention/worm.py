@@ -28,7 +28,7 @@ from sqlalchemy import and_, false, or_, select, true, update
 from ekakte.archive import Archive
 from ekakte.db.models import Document, DocumentState
 from ekakte.errors import StorageError, StoreRefused
-from ekakte.retention.holds import is_held
+from ekakte.retention.held import is_held
 
 _CHUNK = 500
 # A retain-until date this close to now is not sent either: a sync that runs across 00:00 UTC, or a

@@ -23,8 +23,9 @@ from ekakte.ingest import DocumentMeta, import_document
 from ekakte.integrity import verify
 from ekakte.ocr.worker import retry_failed, run_ocr
 from ekakte.principals import add_user, assign_case, disable_user, list_users
+from ekakte.retention.protocol import protocol
 from ekakte.retention.schedule import close_case
-from ekakte.retention.sweep import plan, protocol
+from ekakte.retention.sweep import plan
 from ekakte.roles import Role
 from ekakte.search import search
 from ekakte.trail import audit_entries, verify_audit_trail

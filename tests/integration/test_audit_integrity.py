@@ -293,8 +293,8 @@ def test_the_embedded_archive_appends_its_anchors_to_a_private_file(tmp_path: Pa
     import json
     import stat
 
-    from ekakte.archive import initialize
     from ekakte.config import load_settings
+    from ekakte.setup import initialize
     from ekakte.trail import anchor_audit_trail
     from tests.conftest import embedded_env, organise
 
@@ -344,7 +344,6 @@ def test_the_archive_runs_under_a_role_that_may_only_append_to_the_audit_trail(
     from sqlalchemy import update
     from sqlalchemy.exc import ProgrammingError
 
-    from ekakte.archive import initialize, upgrade_database
     from ekakte.cli import main
     from ekakte.config import load_settings
     from ekakte.db.models import OcrState, Page
@@ -354,6 +353,7 @@ def test_the_archive_runs_under_a_role_that_may_only_append_to_the_audit_trail(
     from ekakte.retention.schedule import close_case, load_rules
     from ekakte.retention.sweep import sweep
     from ekakte.search import search
+    from ekakte.setup import initialize, upgrade_database
     from ekakte.trail import anchor_audit_trail
     from tests.conftest import CASE, OPERATOR, READER, TEN_YEARS_RULES, organise, server_env
     from tests.services import postgres_owner_and_app

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ekakte.archive import Archive, initialize
+from ekakte.archive import Archive
 from ekakte.config import load_settings
 from ekakte.db.models import Document
 from ekakte.errors import StorageError
 from ekakte.hotfolder import import_directory
 from ekakte.ingest import DocumentMeta
 from ekakte.integrity import verify
+from ekakte.setup import initialize
 from ekakte.storage.local import TMP_DIR
 from tests.conftest import ADMIN, CASE, OPERATOR, embedded_env, organise, scans
 

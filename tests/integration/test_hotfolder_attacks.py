@@ -17,13 +17,14 @@ import pytest
 from sqlalchemy import select
 
 from ekakte.actor import Actor
-from ekakte.archive import Archive, initialize
+from ekakte.archive import Archive
 from ekakte.config import load_settings
 from ekakte.db.models import Document
 from ekakte.errors import ConfigError, ExitCode, InvalidInput
 from ekakte.hotfolder import import_directory
 from ekakte.ingest import BatchReport, DocumentMeta, import_document
 from ekakte.principals import add_user
+from ekakte.setup import initialize
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, ekakte_process, embedded_env, organise, scans
 
 DEFAULTS = DocumentMeta(CASE, "Antrag")

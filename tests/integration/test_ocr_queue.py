@@ -17,13 +17,14 @@ import pytest
 from sqlalchemy import select
 
 from ekakte.actor import Actor
-from ekakte.archive import Archive, initialize
+from ekakte.archive import Archive
 from ekakte.config import load_settings
 from ekakte.db.models import Page
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.ocr import engine
 from ekakte.ocr.worker import _Queue, run_ocr
 from ekakte.principals import add_user
+from ekakte.setup import initialize
 from tests.conftest import ADMIN, CASE, OPERATOR, ekakte_process, embedded_env, organise, scans
 
 needs_tesseract = pytest.mark.skipif(

@@ -20,8 +20,9 @@ from ekakte.ingest import DocumentMeta, import_document
 from ekakte.integrity import verify
 from ekakte.principals import add_user
 from ekakte.retention.holds import add_hold, list_holds, release_hold
+from ekakte.retention.protocol import protocol
 from ekakte.retention.schedule import close_case, load_rules, reopen_case, show_rules
-from ekakte.retention.sweep import plan, protocol, sweep
+from ekakte.retention.sweep import plan, sweep
 from ekakte.search import search
 from tests.conftest import (
     ADMIN,

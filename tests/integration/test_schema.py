@@ -13,11 +13,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, select, text
 
-from ekakte.archive import Archive, initialize
+from ekakte.archive import Archive
 from ekakte.config import Settings, load_settings
 from ekakte.db.models import Base
 from ekakte.db.schema import HEAD, REVISIONS, include_in_autogenerate
 from ekakte.errors import SchemaError
+from ekakte.setup import initialize
 
 ROOT = Path(__file__).resolve().parents[2]
 

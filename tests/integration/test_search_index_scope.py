@@ -14,12 +14,13 @@ from sqlalchemy import create_engine, select, text, update
 
 from ekakte.access import Scope
 from ekakte.actor import Actor
-from ekakte.archive import Archive, initialize
+from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, OcrState, Page, Team
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.policy import restrict_type, unrestrict_type
 from ekakte.principals import add_user, assign_case
 from ekakte.search import _dialect, _index_teams, _Postgres, _Sqlite, parse_query, search
+from ekakte.setup import initialize
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, TEAM
 from tests.integration.test_schema import archive_at
 

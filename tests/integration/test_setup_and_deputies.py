@@ -18,14 +18,16 @@ import pytest
 from sqlalchemy import select, text
 
 from ekakte.actor import Actor
-from ekakte.archive import Archive, initialize, upgrade_database
+from ekakte.archive import Archive
 from ekakte.config import Settings, load_settings
 from ekakte.db.models import AuditEntry, Case, Principal, PrincipalRole
 from ekakte.documents import case_documents, export_original
 from ekakte.errors import ConfigError, ExitCode, InvalidInput, NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.principals import add_team, add_user, assign_case, disable_user, list_users, revoke
-from ekakte.retention.sweep import protocol, sweep
+from ekakte.retention.protocol import protocol
+from ekakte.retention.sweep import sweep
+from ekakte.setup import initialize, upgrade_database
 from ekakte.trail import verify_audit_trail
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, TEAM, embedded_env
 

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import update
 
 from ekakte.actor import Actor
-from ekakte.archive import Archive, initialize
+from ekakte.archive import Archive
 from ekakte.config import load_settings
 from ekakte.db.models import Document, LegalHold, Page, Principal, Team
 from ekakte.errors import ExitCode
 from ekakte.principals import add_user
+from ekakte.setup import initialize
 from tests.conftest import ADMIN, CASE, TEAM, ekakte_process, embedded_env, organise, scans
 
 # What an attacker puts into a file name, a sidecar, a title, a station id or, with database access, any

@@ -23,8 +23,9 @@ from ekakte.errors import ChecksumMismatch
 from ekakte.integrity import gc, verify
 from ekakte.principals import add_user
 from ekakte.retention.holds import add_hold, release_hold
+from ekakte.retention.protocol import protocol
 from ekakte.retention.schedule import close_case, load_rules
-from ekakte.retention.sweep import plan, protocol, sweep
+from ekakte.retention.sweep import plan, sweep
 from ekakte.retention.worm import retain_until
 from ekakte.storage.base import ORIGINALS_PREFIX, ObjectLock
 from tests.conftest import ADMIN, CASE, OTHER_CASE

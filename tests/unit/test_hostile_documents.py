@@ -21,12 +21,13 @@ from pypdf.generic import (
 )
 from sqlalchemy import func, select
 
-from ekakte.archive import Archive, initialize
+from ekakte.archive import Archive
 from ekakte.config import load_settings
 from ekakte.db.models import Document, Page
 from ekakte.errors import ConfigError, ExitCode, UnsupportedFile
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.principals import add_user
+from ekakte.setup import initialize
 from tests.conftest import ADMIN, CASE, OPERATOR, ekakte_process, embedded_env, organise, scans
 
 META = DocumentMeta(CASE, "Antrag", date(2026, 3, 1))

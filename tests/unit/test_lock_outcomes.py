@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ekakte.actor import Actor
-from ekakte.archive import Archive, initialize
+from ekakte.archive import Archive
 from ekakte.config import load_settings
 from ekakte.db.models import Document
 from ekakte.errors import StoreRefused
@@ -30,6 +30,7 @@ from ekakte.retention.holds import add_hold
 from ekakte.retention.schedule import close_case, load_rules
 from ekakte.retention.sweep import sweep
 from ekakte.retention.worm import retain_until, sync_object_locks
+from ekakte.setup import initialize
 from ekakte.storage.base import ORIGINALS_PREFIX, ObjectInfo, ObjectLock
 from ekakte.storage.local import LocalStore
 from tests.conftest import ADMIN, CASE, OPERATOR, TEAM, TEN_YEARS_RULES, embedded_env, organise, scans

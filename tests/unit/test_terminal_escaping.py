@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ekakte.cli import emit_json
+from ekakte.cli.base import emit_json
 from ekakte.errors import shown
 
 PROPERTY = settings(
