@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ekakte import audit
 from ekakte.actor import Actor
+from ekakte.archive import Archive
 from ekakte.db.models import Principal, PrincipalRole, TeamMember
-from ekakte.errors import NotPermitted
+from ekakte.errors import EkakteError, NotPermitted
 from ekakte.roles import Role
 
 
@@ -282,3 +284,109 @@ def gate(
 def refuse(what: str) -> NotPermitted:
     """The one wording of a refusal: the same whether the thing exists or not."""
     return NotPermitted(f"not permitted: {what}")
+
+
+@dataclass(frozen=True)
+class About:
+    """What a decision is about: what the policy needs (the case's team, the document's restriction, the
+    team a case goes to) and what the audit entry names."""
+
+    case_number: str | None = None
+    document_id: str | None = None
+    case_team_id: int | None = None
+    restricted: bool = False
+    target_team_id: int | None = None
+    detail: str | None = None
+
+
+T = TypeVar("T")
+NOTHING = About()
+
+
+@overload
+def decided(
+    archive: Archive,
+    actor: Actor,
+    action: Action,
+    refusal: str,
+    work: Callable[[Session, Decision], T],
+    *,
+    about: About | Callable[[Session], About] = NOTHING,
+    audit_allowed: bool = True,
+    detail_after: Callable[[T], str] | None = None,
+) -> T: ...
+
+
+@overload
+def decided(
+    archive: Archive,
+    actor: Actor,
+    action: Action,
+    refusal: str,
+    work: None = None,
+    *,
+    about: About | Callable[[Session], About] = NOTHING,
+    audit_allowed: bool = True,
+    detail_after: None = None,
+) -> Decision: ...
+
+
+def decided(
+    archive: Archive,
+    actor: Actor,
+    action: Action,
+    refusal: str,
+    work: Callable[[Session, Decision], T] | None = None,
+    *,
+    about: About | Callable[[Session], About] = NOTHING,
+    audit_allowed: bool = True,
+    detail_after: Callable[[T], str] | None = None,
+) -> T | Decision:
+    """The one way a use case asks: in one transaction, read what the decision is about (`about`, a
+    value or a function of the session, run first), decide, write the audit entry, and, if allowed,
+    do `work`; commit; then raise NotPermitted with `refusal` if it was refused. A refusal is thus
+    always recorded; what `work` did is committed with the entry that allowed it. When the work fails
+    with an ekakte error (a user that does not exist, a hold released already), what it wrote is rolled
+    back and the entry is kept, then the error is raised: every call leaves exactly one entry. Returns
+    what `work` returned, or the Decision when there is no work.
+
+    `audit_allowed=False`: only a refusal is recorded here (an import records each stored document in
+    the transaction that writes its row). `detail_after`: the entry's detail is made from what the work
+    returned, so the entry is written after the work (the work must take the audit chain's lock first
+    itself, in `about`, to keep the order of locks every writer keeps).
+    """
+    with archive.transaction() as session:
+        request = about(session) if callable(about) else about
+        decision = check(
+            session,
+            actor,
+            action,
+            case_team_id=request.case_team_id,
+            restricted=request.restricted,
+            target_team_id=request.target_team_id,
+        )
+
+        def record(detail: str | None) -> None:
+            audit.append(
+                session, actor, str(action), decision.outcome, case_number=request.case_number,
+                document_id=request.document_id,
+                reason=f"{detail}: {decision.reason}" if detail else decision.reason,
+            )  # fmt: skip
+
+        if detail_after is None and (audit_allowed or not decision.allowed):
+            record(request.detail)
+        result, failed = None, None
+        if work is not None and decision.allowed:
+            try:
+                with session.begin_nested():  # what the work wrote goes if it fails; the entry stays
+                    result = work(session, decision)
+            except EkakteError as exc:
+                failed = exc
+        if detail_after is not None:
+            done = failed is None and decision.allowed
+            record(detail_after(result) if done else request.detail)  # type: ignore[arg-type]
+    if failed is not None:
+        raise failed
+    if not decision.allowed:
+        raise refuse(refusal)
+    return decision if work is None else result  # type: ignore[return-value]

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import insert, select
 
 from ekakte import audit
-from ekakte.access import Action, check, refuse
+from ekakte.access import Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.dialect import insert_or_ignore, serialize_writers
@@ -243,12 +243,7 @@ def _discard_unless_recorded(archive: Archive, key: str, document_id: uuid.UUID)
 def authorize_import(archive: Archive, actor: Actor) -> None:
     """NotPermitted unless the actor may import; only refusals are audited here, each stored document is
     audited in the transaction that records it."""
-    with archive.transaction() as session:
-        decision = check(session, actor, Action.IMPORT)
-        if not decision.allowed:
-            audit.append(session, actor, Action.IMPORT, decision.outcome, reason=decision.reason)
-    if not decision.allowed:
-        raise refuse("import")
+    decided(archive, actor, Action.IMPORT, "import", audit_allowed=False)
 
 
 def _audit_duplicate(archive: Archive, actor: Actor, case_number: str, document_id: uuid.UUID) -> None:

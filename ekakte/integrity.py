@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from ekakte.access import Action, gate, refuse
+from ekakte.access import About, Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Document, DocumentState
@@ -81,13 +81,6 @@ class VerifyReport:
             "unreferenced": self.count("unreferenced"),
             "problems": [p.as_json() for p in self.problems],
         }
-
-
-def authorize_integrity(archive: Archive, actor: Actor, what: str) -> None:
-    with archive.transaction() as session:
-        decision = gate(session, actor, Action.INTEGRITY, detail=what)
-    if not decision.allowed:
-        raise refuse(what)
 
 
 @dataclass(frozen=True)
@@ -182,7 +175,8 @@ def verify(
         raise InvalidInput("--sample must be at least 1")
     if rate_mb_s is not None and rate_mb_s <= 0:
         raise InvalidInput("--rate must be more than 0 MB/s")
-    authorize_integrity(archive, actor, "verify" if sample is None else f"verify --sample {sample}")
+    what = "verify" if sample is None else f"verify, a sample of {sample}"
+    decided(archive, actor, Action.INTEGRITY, "verify", about=About(detail=what))
     report = VerifyReport(sample=sample, locks_checked=archive.store.object_lock())
     throttle = _Throttle(rate_mb_s * 1e6 if rate_mb_s else None)
     referenced: set[str] = set()
@@ -333,7 +327,7 @@ def gc(
     ingest.import_document), so a young unreferenced object may be claimed any moment. Each candidate
     is looked up once more right before it is removed.
     """
-    authorize_integrity(archive, actor, "gc")
+    decided(archive, actor, Action.INTEGRITY, "gc", about=About(detail="gc"))
     grace = timedelta(hours=grace_hours if grace_hours is not None else archive.settings.gc_grace_hours)
     cutoff = datetime.now(UTC) - grace
     report = GcReport(dry_run=dry_run)

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ekakte import audit
-from ekakte.access import Action, check, refuse
+from ekakte.access import About, Action, Decision, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.dialect import serialize_writers
@@ -81,25 +81,21 @@ class PolicyChange:
 
 def list_types(archive: Archive, actor: Actor) -> list[TypePolicy]:
     """The restricted types. For admins, records managers and auditors; audited."""
-    with archive.transaction() as session:
-        decision = check(session, actor, Action.TYPE_LIST)
-        audit.append(session, actor, str(Action.TYPE_LIST), decision.outcome, reason=decision.reason)
-        policies: list[TypePolicy] = []
-        if decision.allowed:
-            counts: dict[str, int] = {}
-            for stored, n in session.execute(
-                select(Document.document_type, func.count())
-                .where(Document.restricted.is_(True))
-                .group_by(Document.document_type)
-            ):
-                counts[fold(stored)] = counts.get(fold(stored), 0) + n
-            policies = [
-                TypePolicy(t.document_type, t.added_at, t.added_by, counts.get(t.document_type, 0))
-                for t in session.scalars(select(RestrictedType).order_by(RestrictedType.document_type))
-            ]
-    if not decision.allowed:
-        raise refuse("type list")
-    return policies
+
+    def read(session: Session, _decision: Decision) -> list[TypePolicy]:
+        counts: dict[str, int] = {}
+        for stored, n in session.execute(
+            select(Document.document_type, func.count())
+            .where(Document.restricted.is_(True))
+            .group_by(Document.document_type)
+        ):
+            counts[fold(stored)] = counts.get(fold(stored), 0) + n
+        return [
+            TypePolicy(t.document_type, t.added_at, t.added_by, counts.get(t.document_type, 0))
+            for t in session.scalars(select(RestrictedType).order_by(RestrictedType.document_type))
+        ]
+
+    return decided(archive, actor, Action.TYPE_LIST, "type list", read)
 
 
 def restrict_type(archive: Archive, actor: Actor, document_type: str) -> PolicyChange:
@@ -137,31 +133,28 @@ def _change(archive: Archive, actor: Actor, document_type: str, *, restricted: b
     folded = _valid(document_type)
     verb = "restrict" if restricted else "unrestrict"
     configured = any(fold(t) == folded for t in archive.settings.document_types)
-    with archive.transaction() as session:
+
+    def writers_first(session: Session) -> About:
         serialize_writers(session, audit.AUDIT_LOCK)
-        decision = check(session, actor, Action.TYPE_POLICY)
-        change: PolicyChange | None = None
-        if decision.allowed:
-            existing = session.get(RestrictedType, folded)
-            if restricted and existing is None:
-                session.add(
-                    RestrictedType(document_type=folded, added_at=datetime.now(UTC), added_by=actor.effective)
-                )
-            elif not restricted and existing is not None:
-                session.execute(delete(RestrictedType).where(RestrictedType.document_type == folded))
-            stored = session.scalars(select(Document.document_type).distinct()).all()
-            spellings = [t for t in stored if fold(t) == folded]
-            marked = 0
-            if spellings:
-                result: Any = session.execute(_SET_FLAG, {"spellings": spellings, "flag": restricted})
-                marked = int(result.rowcount or 0)
-            change = PolicyChange(folded, restricted, (existing is None) == restricted, marked, configured)
-            detail = f"{verb} type {folded}: {marked} stored document(s) re-marked"
-        else:
-            detail = f"{verb} type {folded}"
-        audit.append(
-            session, actor, str(Action.TYPE_POLICY), decision.outcome, reason=f"{detail}: {decision.reason}"
-        )
-    if change is None:
-        raise refuse(f"type {verb}")
-    return change
+        return About(detail=f"{verb} type {folded}")
+
+    def change(session: Session, _decision: Decision) -> PolicyChange:
+        existing = session.get(RestrictedType, folded)
+        if restricted and existing is None:
+            session.add(
+                RestrictedType(document_type=folded, added_at=datetime.now(UTC), added_by=actor.effective)
+            )
+        elif not restricted and existing is not None:
+            session.execute(delete(RestrictedType).where(RestrictedType.document_type == folded))
+        stored = session.scalars(select(Document.document_type).distinct()).all()
+        spellings = [t for t in stored if fold(t) == folded]
+        marked = 0
+        if spellings:
+            result: Any = session.execute(_SET_FLAG, {"spellings": spellings, "flag": restricted})
+            marked = int(result.rowcount or 0)
+        return PolicyChange(folded, restricted, (existing is None) == restricted, marked, configured)
+
+    return decided(
+        archive, actor, Action.TYPE_POLICY, f"type {verb}", change, about=writers_first,
+        detail_after=lambda c: f"{verb} type {folded}: {c.documents} stored document(s) re-marked",
+    )  # fmt: skip

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from ekakte import audit
-from ekakte.access import Action, gate, refuse
+from ekakte import audit, paging
+from ekakte.access import About, Action, Decision, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.audit import append
@@ -19,8 +20,10 @@ from ekakte.db.dialect import insert_or_ignore, serialize_writers
 from ekakte.db.models import Case, Principal, PrincipalRole, Team, TeamMember
 from ekakte.errors import InvalidInput, NotFound
 from ekakte.facts import BOOTSTRAP, fact, remember
+from ekakte.paging import Page, check_limit
 from ekakte.roles import Role
 
+T = TypeVar("T")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")
 
 
@@ -66,15 +69,9 @@ def _team_ids(session: Session, names: list[str]) -> list[int]:
     return ids
 
 
-def _manage(archive: Archive, actor: Actor, what: str, work: Any) -> Any:
-    """Run `work` in one transaction if the actor may manage users; a denial is committed to the audit
-    trail before NotPermitted is raised."""
-    with archive.transaction() as session:
-        decision = gate(session, actor, Action.USER_MANAGE, detail=what)
-        result = work(session) if decision.allowed else None
-    if not decision.allowed:
-        raise refuse(what)
-    return result
+def _manage(archive: Archive, actor: Actor, what: str, work: Callable[[Session], T]) -> T:
+    """`work` in the transaction that decides (USER_MANAGE) and audits it."""
+    return decided(archive, actor, Action.USER_MANAGE, what, lambda s, _d: work(s), about=About(detail=what))
 
 
 def add_team(archive: Archive, actor: Actor, name: str) -> None:
@@ -120,7 +117,7 @@ def add_user(
         _grant(session, principal.id, roles, _team_ids(session, list(teams)))
         return _info(session, principal)
 
-    return _manage(archive, actor, f"add user {name}", work)  # type: ignore[no-any-return]
+    return _manage(archive, actor, f"add user {name}", work)
 
 
 def _grant(session: Session, principal_id: int, roles: list[str], team_ids: list[int]) -> None:
@@ -163,7 +160,7 @@ def grant(
             principal.health_clearance = health_clearance
         return _info(session, principal)
 
-    return _manage(archive, actor, f"grant to user {name}", work)  # type: ignore[no-any-return]
+    return _manage(archive, actor, f"grant to user {name}", work)
 
 
 def revoke(
@@ -194,7 +191,7 @@ def revoke(
             )
         return _info(session, principal)
 
-    return _manage(archive, actor, f"revoke from user {name}", work)  # type: ignore[no-any-return]
+    return _manage(archive, actor, f"revoke from user {name}", work)
 
 
 def disable_user(archive: Archive, actor: Actor, name: str) -> None:
@@ -207,11 +204,23 @@ def disable_user(archive: Archive, actor: Actor, name: str) -> None:
     _manage(archive, actor, f"disable user {name}", work)
 
 
-def list_users(archive: Archive, actor: Actor) -> list[UserInfo]:
-    def work(session: Session) -> list[UserInfo]:
-        return [_info(session, p) for p in session.scalars(select(Principal).order_by(Principal.name))]
+def list_users(
+    archive: Archive, actor: Actor, *, limit: int | None = None, after: str | None = None
+) -> Page[UserInfo]:
+    """Users by name; `limit` a page, `after` the cursor of the one before."""
+    check_limit(limit)
+    last = paging.decode("users", after, [str])[0] if after else None
 
-    return _manage(archive, actor, "list users", work)  # type: ignore[no-any-return]
+    def work(session: Session) -> Page[UserInfo]:
+        stmt = select(Principal).order_by(Principal.name)
+        if last is not None:
+            stmt = stmt.where(Principal.name > last)
+        if limit is not None:
+            stmt = stmt.limit(limit + 1)
+        users = [_info(session, p) for p in session.scalars(stmt)]
+        return paging.cut("users", users, limit, lambda u: [u.name])
+
+    return _manage(archive, actor, "list users", work)
 
 
 def _info(session: Session, principal: Principal) -> UserInfo:
@@ -271,25 +280,23 @@ def _keep_an_admin(session: Session, principal: Principal, what: str) -> None:
 def assign_case(archive: Archive, actor: Actor, case_number: str, team: str) -> None:
     """Make `team` responsible for a case (creating the case if the archive has not seen it yet)."""
     number = archive.settings.case_number(case_number)
-    with archive.transaction() as session:
+    target: int | None = None
+    found: Any = None
+
+    def about(session: Session) -> About:
+        nonlocal target, found
         target = session.scalar(select(Team.id).where(Team.name == team))
         # The decision's columns only: nothing is built from a case the caller may not assign.
         found = session.execute(select(Case.id, Case.team_id).where(Case.case_number == number)).first()
-        decision = gate(
-            session,
-            actor,
-            Action.CASE_ASSIGN,
-            case_number=number,
-            case_team_id=found.team_id if found else None,
-            target_team_id=target,
-        )
-        if decision.allowed:
-            if target is None:
-                raise NotFound(f"no team {team!r}: create it with `ekakte team add {team}`")
-            if found is None:
-                now = datetime.now(UTC)
-                session.add(Case(case_number=number, opened_on=now.date(), created_at=now, team_id=target))
-            else:
-                session.execute(update(Case).where(Case.id == found.id).values(team_id=target))
-    if not decision.allowed:
-        raise refuse(f"assign case {number}")
+        return About(case_number=number, case_team_id=found.team_id if found else None, target_team_id=target)
+
+    def assign(session: Session, _decision: Decision) -> None:
+        if target is None:
+            raise NotFound(f"no team {team!r}: create it with `ekakte team add {team}`")
+        if found is None:
+            now = datetime.now(UTC)
+            session.add(Case(case_number=number, opened_on=now.date(), created_at=now, team_id=target))
+        else:
+            session.execute(update(Case).where(Case.id == found.id).values(team_id=target))
+
+    decided(archive, actor, Action.CASE_ASSIGN, f"assign case {number}", assign, about=about)

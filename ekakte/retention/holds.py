@@ -11,11 +11,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ekakte.access import Action, gate, refuse
+from ekakte import paging
+from ekakte.access import About, Action, Decision, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, LegalHold
 from ekakte.errors import InvalidInput, NotFound, shown
+from ekakte.paging import Page, check_limit
 from ekakte.retention.worm import LockOutcome, sync_object_locks
 
 MAX_REASON = 500
@@ -89,30 +91,30 @@ def add_hold(
     if until is not None and until < date.today():
         raise InvalidInput(f"--until {until.isoformat()} lies in the past")
     number = archive.settings.case_number(case_number) if case_number else None
-    with archive.transaction() as session:
-        case_id, number = _target(session, number, document_id)
-        decision = gate(
-            session, actor, Action.RETENTION, case_number=number,
-            document_id=str(document_id) if document_id else None, detail=f"hold add: {reason}",
+    target: tuple[int | None, str | None] = (None, number)
+
+    def about(session: Session) -> About:
+        nonlocal target
+        target = _target(session, number, document_id)
+        doc = str(document_id) if document_id else None
+        return About(case_number=target[1], document_id=doc, detail=f"hold add: {reason}")
+
+    def add(session: Session, _decision: Decision) -> HoldInfo | None:
+        case_id, case_number = target
+        if case_id is None:
+            return None
+        hold = LegalHold(
+            case_id=case_id if document_id is None else None, document_id=document_id, reason=reason,
+            until=until, created_at=datetime.now(UTC), created_by=actor.effective,
         )  # fmt: skip
-        info = None
-        if decision.allowed and (case_id is not None or document_id is not None):
-            hold = LegalHold(
-                case_id=case_id if document_id is None else None,
-                document_id=document_id,
-                reason=reason,
-                until=until,
-                created_at=datetime.now(UTC),
-                created_by=actor.effective,
-            )
-            session.add(hold)
-            session.flush()
-            info = _info(hold, number)
-    if not decision.allowed:
-        raise refuse("hold add")
+        session.add(hold)
+        session.flush()
+        return _info(hold, case_number)
+
+    info = decided(archive, actor, Action.RETENTION, "hold add", add, about=about)
     if info is None:
         raise NotFound(f"no case {number}" if number else f"no document {document_id}")
-    return dataclasses.replace(info, objects=_mirror(archive, case_id, document_id))
+    return dataclasses.replace(info, objects=_mirror(archive, target[0], document_id))
 
 
 def _target(
@@ -130,27 +132,30 @@ def _target(
 
 
 def release_hold(archive: Archive, actor: Actor, hold_id: int) -> HoldInfo:
-    with archive.transaction() as session:
+    hold: LegalHold | None = None
+
+    def about(session: Session) -> About:
+        nonlocal hold
         hold = session.get(LegalHold, hold_id)
         number = session.scalar(select(Case.case_number).where(Case.id == hold.case_id)) if hold else None
-        decision = gate(
-            session, actor, Action.RETENTION, case_number=number,
-            document_id=str(hold.document_id) if hold and hold.document_id else None,
-            detail=f"hold release {hold_id}",
-        )  # fmt: skip
-        info = None
-        if decision.allowed and hold is not None:
-            if hold.released_at is not None:
-                raise InvalidInput(f"hold {hold_id} was released already ({hold.released_at:%Y-%m-%d})")
-            hold.released_at = datetime.now(UTC)
-            hold.released_by = actor.effective
-            info = _info(hold, number)
-            target = (hold.case_id, hold.document_id)
-    if not decision.allowed:
-        raise refuse("hold release")
+        doc = str(hold.document_id) if hold and hold.document_id else None
+        return About(case_number=number, document_id=doc, detail=f"hold release {hold_id}")
+
+    def release(session: Session, _decision: Decision) -> HoldInfo | None:
+        if hold is None:
+            return None
+        if hold.released_at is not None:
+            raise InvalidInput(f"hold {hold_id} was released already ({hold.released_at:%Y-%m-%d})")
+        hold.released_at = datetime.now(UTC)
+        hold.released_by = actor.effective
+        number = session.scalar(select(Case.case_number).where(Case.id == hold.case_id))
+        return _info(hold, number)
+
+    info = decided(archive, actor, Action.RETENTION, "hold release", release, about=about)
     if info is None:
         raise NotFound(f"no hold {hold_id}")
-    return dataclasses.replace(info, objects=_mirror(archive, *target))
+    assert hold is not None
+    return dataclasses.replace(info, objects=_mirror(archive, hold.case_id, hold.document_id))
 
 
 def _mirror(archive: Archive, case_id: int | None, document_id: uuid.UUID | None) -> LockOutcome | None:
@@ -164,19 +169,30 @@ def _mirror(archive: Archive, case_id: int | None, document_id: uuid.UUID | None
     return outcome if not outcome.ok or archive.store.object_lock() else None
 
 
-def list_holds(archive: Archive, actor: Actor, *, include_released: bool = False) -> list[HoldInfo]:
-    with archive.transaction() as session:
-        decision = gate(session, actor, Action.RETENTION, detail="hold list")
-        holds: list[HoldInfo] = []
-        if decision.allowed:
-            stmt = (
-                select(LegalHold, Case.case_number)
-                .outerjoin(Case, Case.id == LegalHold.case_id)
-                .order_by(LegalHold.id)
-            )
-            if not include_released:
-                stmt = stmt.where(LegalHold.released_at.is_(None))
-            holds = [_info(h, n) for h, n in session.execute(stmt)]
-    if not decision.allowed:
-        raise refuse("hold list")
-    return holds
+def list_holds(
+    archive: Archive,
+    actor: Actor,
+    *,
+    include_released: bool = False,
+    limit: int | None = None,
+    after: str | None = None,
+) -> Page[HoldInfo]:
+    """The holds in force (or all), oldest first; `limit` a page, `after` the cursor of the one before."""
+    check_limit(limit)
+    last = paging.decode("holds", after, [int])[0] if after else 0
+
+    def read(session: Session, _decision: Decision) -> Page[HoldInfo]:
+        stmt = (
+            select(LegalHold, Case.case_number)
+            .outerjoin(Case, Case.id == LegalHold.case_id)
+            .where(LegalHold.id > last)
+            .order_by(LegalHold.id)
+        )
+        if not include_released:
+            stmt = stmt.where(LegalHold.released_at.is_(None))
+        if limit is not None:
+            stmt = stmt.limit(limit + 1)
+        rows = [_info(h, n) for h, n in session.execute(stmt)]
+        return paging.cut("holds", rows, limit, lambda h: [h.id])
+
+    return decided(archive, actor, Action.RETENTION, "hold list", read, about=About(detail="hold list"))

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ekakte.access import Action, gate, refuse
+from ekakte.access import About, Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings
@@ -125,10 +125,8 @@ def protocol(
     """The deletion protocol, oldest first; `case_number` finds a case's entries through its keyed hash
     (the protocol itself never holds the number)."""
     number = archive.settings.case_number(case_number) if case_number else None
-    with archive.transaction() as session:
-        decision = gate(session, actor, Action.PROTOCOL_READ, case_number=number, detail="retention protocol")
-    if not decision.allowed:
-        raise refuse("retention protocol")
+    about = About(case_number=number, detail="retention protocol")
+    decided(archive, actor, Action.PROTOCOL_READ, "retention protocol", about=about)
     stmt = select(DeletionRecord).order_by(DeletionRecord.id)
     if since:
         stmt = stmt.where(

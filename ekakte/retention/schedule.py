@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ekakte.access import Action, gate, refuse, sees_restricted
+from ekakte.access import About, Action, Decision, decided, sees_restricted
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, RetentionRuleSet, table_of
@@ -86,13 +86,6 @@ def current_rules(session: Session, document_types: tuple[str, ...]) -> tuple[in
     return row[0], _parsed(row[1], document_types)
 
 
-def _authorize(archive: Archive, actor: Actor, what: str, **context: Any) -> None:
-    with archive.transaction() as session:
-        decision = gate(session, actor, Action.RETENTION, detail=what, **context)
-    if not decision.allowed:
-        raise refuse(what)
-
-
 def load_rules(archive: Archive, actor: Actor, path: Path) -> tuple[LoadedRules, Rescheduled]:
     """Validate a rules file, store it as the next version, recompute every document's due date.
     Returns the loaded set and what changed."""
@@ -109,28 +102,25 @@ def load_rules(archive: Archive, actor: Actor, path: Path) -> tuple[LoadedRules,
     rules = parse_rules(content, archive.settings.document_types)  # refuse before anything is written
     digest = hashlib.sha256(raw).hexdigest()
     now = datetime.now(UTC)
-    with archive.transaction() as session:
-        decision = gate(session, actor, Action.RETENTION, detail=f"rules load {path.name}")
-        if decision.allowed:
-            version = (session.scalar(select(func.max(RetentionRuleSet.version))) or 0) + 1
-            session.add(
-                RetentionRuleSet(
-                    version=version,
-                    loaded_at=now,
-                    loaded_by=actor.effective,
-                    source=str(path)[:1000],
-                    sha256=digest,
-                    content=content,
-                )
+
+    def store(session: Session, _decision: Decision) -> int:
+        version = (session.scalar(select(func.max(RetentionRuleSet.version))) or 0) + 1
+        session.add(
+            RetentionRuleSet(
+                version=version, loaded_at=now, loaded_by=actor.effective, source=str(path)[:1000],
+                sha256=digest, content=content,
             )
-    if not decision.allowed:
-        raise refuse("retention rules load")
+        )  # fmt: skip
+        return version
+
+    about = About(detail=f"rules load {path.name}")
+    version = decided(archive, actor, Action.RETENTION, "retention rules load", store, about=about)
     changed = recompute(archive)
     return LoadedRules(version, now, actor.effective, str(path), digest, content, rules), changed
 
 
 def show_rules(archive: Archive, actor: Actor, version: int | None = None) -> LoadedRules:
-    _authorize(archive, actor, "rules show")
+    decided(archive, actor, Action.RETENTION, "rules show", about=About(detail="rules show"))
     with archive.reading() as session:
         stmt = select(RetentionRuleSet)
         stmt = (
@@ -238,20 +228,25 @@ def _set_closed(archive: Archive, actor: Actor, case_number: str, closed_on: dat
     """Set or clear a case's closing day in the transaction that audits the decision; the case's id,
     and whether the caller may learn of its restricted documents."""
     number = archive.settings.case_number(case_number)
-    what = f"case close on {closed_on.isoformat()}" if closed_on else "case reopen"
-    with archive.transaction() as session:
+    verb = "case close" if closed_on else "case reopen"
+    case: Any = None
+
+    def about(session: Session) -> About:
+        nonlocal case
         case = session.execute(select(Case.id, Case.team_id).where(Case.case_number == number)).first()
-        decision = gate(
-            session, actor, Action.CASE_CLOSE, case_number=number, case_team_id=case[1] if case else None,
-            detail=what,
-        )  # fmt: skip
-        if decision.allowed and case is not None:
-            session.execute(update(Case).where(Case.id == case[0]).values(closed_on=closed_on))
-    if not decision.allowed:
-        raise refuse(f"{what.split(' on ')[0]} {number}")
-    if case is None:
+        what = f"{verb} on {closed_on.isoformat()}" if closed_on else verb
+        return About(case_number=number, case_team_id=case[1] if case else None, detail=what)
+
+    def set_day(session: Session, decision: Decision) -> tuple[int, bool] | None:
+        if case is None:
+            return None
+        session.execute(update(Case).where(Case.id == case[0]).values(closed_on=closed_on))
+        return int(case[0]), sees_restricted(decision.subject)
+
+    done = decided(archive, actor, Action.CASE_CLOSE, f"{verb} {number}", set_day, about=about)
+    if done is None:
         raise NotFound(f"no case {number} in the archive")
-    return int(case[0]), sees_restricted(decision.subject)
+    return done
 
 
 def _recompute_case(archive: Archive, case: tuple[int, bool]) -> Rescheduled:

@@ -21,10 +21,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from ekakte import audit
-from ekakte.access import Action, gate, refuse
+from ekakte.access import About, Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.dialect import exclusive_job, insert_or_ignore
@@ -81,36 +81,52 @@ def _as_of(as_of: date | None) -> date:
 
 def plan(archive: Archive, actor: Actor, *, as_of: date | None = None) -> Iterator[PlanItem]:
     """What a sweep as of `as_of` would delete (held_by empty) or hold back (held_by names the holds),
-    oldest due date first. Streams: a plan over millions of documents is not held in memory."""
+    oldest due date first. Decided (and audited) when called, before the first item is asked for;
+    the items are then read in chunks, each from a short read, so a plan over millions of documents is
+    neither held in memory nor one long transaction while the caller writes it out."""
     day = _as_of(as_of)
-    with archive.transaction() as session:
-        decision = gate(session, actor, Action.RETENTION, detail=f"retention plan as of {day}")
-    if not decision.allowed:
-        raise refuse("retention plan")
+    about = About(detail=f"retention plan as of {day}")
+    decided(archive, actor, Action.RETENTION, "retention plan", about=about)
+    return _plan_items(archive, day)
+
+
+_PLAN_CHUNK = 5000
+_PLAN = (
+    select(
+        Document.id, Case.case_number, Document.document_type, Document.received_on, Document.due_on,
+        Document.retention_rule, Document.retention_version, Document.case_id,
+    )
+    .join(Case, Case.id == Document.case_id)
+    .order_by(Document.due_on, Document.id)
+)  # fmt: skip
+
+
+def _plan_items(archive: Archive, day: date) -> Iterator[PlanItem]:
     with archive.reading() as session:
         holds = list(session.execute(select(LegalHold).where(active_on(day))).scalars())
-        by_case: dict[int, list[tuple[int, str]]] = {}
-        by_doc: dict[uuid.UUID, list[tuple[int, str]]] = {}
-        for h in holds:
-            if h.case_id is not None:
-                by_case.setdefault(h.case_id, []).append((h.id, h.reason))
-            if h.document_id is not None:
-                by_doc.setdefault(h.document_id, []).append((h.id, h.reason))
-        stmt = (
-            select(
-                Document.id, Case.case_number, Document.document_type, Document.received_on, Document.due_on,
-                Document.retention_rule, Document.retention_version, Document.case_id,
-            )
-            .join(Case, Case.id == Document.case_id)
-            .where(Document.due_on < day)
-            .order_by(Document.due_on, Document.id)
-        )  # fmt: skip
-        # Core rows streamed from a server-side cursor: no ORM result processing for a million rows.
-        rows = session.connection().execution_options(stream_results=True, max_row_buffer=20000).execute(stmt)
+    by_case: dict[int, list[tuple[int, str]]] = {}
+    by_doc: dict[uuid.UUID, list[tuple[int, str]]] = {}
+    for h in holds:
+        if h.case_id is not None:
+            by_case.setdefault(h.case_id, []).append((h.id, h.reason))
+        if h.document_id is not None:
+            by_doc.setdefault(h.document_id, []).append((h.id, h.reason))
+    after: Any = Document.due_on < day
+    while True:
+        with archive.reading() as session:
+            # Core rows, not ORM objects: no ORM result processing for a million rows.
+            rows = session.connection().execute(_PLAN.where(after).limit(_PLAN_CHUNK)).all()
         for doc_id, number, doc_type, received, due, rule, version, case_id in rows:
             held = tuple(by_doc.get(doc_id, []) + by_case.get(case_id, []))
             assert due is not None  # the WHERE asks for due_on < day
             yield PlanItem(doc_id, number, doc_type, received, due, rule, version, held)
+        if len(rows) < _PLAN_CHUNK:
+            return
+        last_due, last_id = rows[-1][4], rows[-1][0]
+        after = and_(
+            Document.due_on < day,
+            or_(Document.due_on > last_due, and_(Document.due_on == last_due, Document.id > last_id)),
+        )
 
 
 # --- the sweep -----------------------------------------------------------------------------------------
@@ -205,10 +221,13 @@ def sweep(
     if limit is not None and limit < 1:
         raise InvalidInput("--limit must be at least 1")
     report = SweepReport(str(uuid.uuid4()), day, dry_run)
-    with archive.transaction() as session:
-        decision = gate(session, actor, Action.RETENTION, detail=f"retention sweep as of {day}")
-    if not decision.allowed:
-        raise refuse("retention sweep")
+    decided(
+        archive,
+        actor,
+        Action.RETENTION,
+        "retention sweep",
+        about=About(detail=f"retention sweep as of {day}"),
+    )
     key = archive_protocol_key(archive)
     step: Step = on_step or (lambda _step, _ids: None)
     lock_file = _lock_file(archive)

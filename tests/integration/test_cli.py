@@ -294,3 +294,11 @@ def test_retention_from_the_command_line(cli: Cli, make_scan: MakeScan, tmp_path
     assert code == ExitCode.INVALID_INPUT and "future" in err
     code, _, err = cli("retention", "rules", "show", "--version", "7")
     assert code == ExitCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("output", [[], ["--json"], ["--csv"]], ids=["text", "json", "csv"])
+def test_a_refused_plan_prints_nothing_but_the_refusal_in_every_format(cli: Cli, output: list[str]) -> None:
+    # The plan used to be decided only when its first row was asked for: the CSV header went out first.
+    code, out, err = cli("retention", "plan", *output)
+    assert (code, out) == (ExitCode.NOT_PERMITTED, "")
+    assert err.strip() == "ekakte: not permitted: retention plan"

@@ -334,3 +334,39 @@ def test_a_sweep_may_not_run_as_of_a_future_day(ret: Archive) -> None:
     with pytest.raises(InvalidInput, match="future"):
         sweep(ret, RECORDS, as_of=date.today() + timedelta(days=1))
     assert sweep(ret, RECORDS, as_of=date.today() + timedelta(days=400), dry_run=True).dry_run
+
+
+def test_the_plan_reads_in_chunks_and_misses_nothing_at_their_seams(
+    ret: Archive, make_scan: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ekakte.retention.sweep as sweeping
+
+    docs = [stored(ret, make_scan) for _ in range(5)] + [
+        stored(ret, make_scan, "Kontoauszug") for _ in range(2)
+    ]
+    close_case(ret, RECORDS, CASE, date(2015, 3, 10))  # 5 due 2025-12-31, 2 due 2020-12-31: equal keys
+    monkeypatch.setattr(sweeping, "_PLAN_CHUNK", 2)
+    items = list(plan(ret, RECORDS, as_of=SWEEP_DAY))
+    assert sorted(i.document_id for i in items) == sorted(docs)
+    assert [i.due_on for i in items] == [date(2020, 12, 31)] * 2 + [date(2025, 12, 31)] * 5
+    assert [i.document_id for i in items[2:]] == sorted(docs[:5])  # due date, then id
+
+
+def test_holds_are_listed_page_by_page(ret: Archive, make_scan: Any) -> None:
+    from ekakte.paging import decode
+
+    made = [add_hold(ret, RECORDS, case_number=CASE, reason=f"Az. {n}").id for n in range(5)]
+    release_hold(ret, RECORDS, made[1])
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = list_holds(ret, RECORDS, limit=2, after=cursor)
+        seen += [h.id for h in page]
+        pages += 1
+        cursor = page.next
+        if cursor is None:
+            break
+    assert seen == [made[0], *made[2:]] and pages == 2
+    assert [h.id for h in list_holds(ret, RECORDS, include_released=True)] == made
+    with pytest.raises(InvalidInput, match="cursor"):
+        list_holds(ret, RECORDS, limit=2, after="not-a-cursor")
+    assert decode("holds", list_holds(ret, RECORDS, limit=1).next or "", [int]) == [made[0]]
