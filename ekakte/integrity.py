@@ -16,6 +16,7 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Document, DocumentState
 from ekakte.errors import ChecksumMismatch, IntegrityError, InvalidInput, StoreRefused
+from ekakte.progress import Progress, ShouldStop, never
 from ekakte.retention.held import is_held
 from ekakte.retention.worm import LOCK_MARGIN, retain_until
 from ekakte.storage import read_verified
@@ -45,6 +46,7 @@ class VerifyReport:
     objects_listed: int = 0
     sample: int | None = None  # a random sample of this many documents; the store was not listed
     locks_checked: bool = False  # the store has Object Lock: each document's lock was compared too
+    stopped: bool = False  # asked to stop before every document was checked
     problems: list[Problem] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
@@ -60,6 +62,8 @@ class VerifyReport:
         damage = f"{self.count('missing')} missing, {self.count('corrupt')} corrupt"
         if self.locks_checked:
             damage += f", {self.count('lock')} not locked as recorded"
+        if self.stopped:
+            return f"{self.documents_checked} documents checked before verify was stopped, {damage}"
         if self.sample is not None:
             return f"{self.documents_checked} documents checked (a random sample), {damage}"
         return (
@@ -75,6 +79,7 @@ class VerifyReport:
             "objects_listed": self.objects_listed,
             "sample": self.sample,
             "locks_checked": self.locks_checked,
+            "stopped": self.stopped,
             "missing": self.count("missing"),
             "corrupt": self.count("corrupt"),
             "lock": self.count("lock"),
@@ -160,6 +165,8 @@ def verify(
     checksums: bool = True,
     sample: int | None = None,
     rate_mb_s: float | None = None,
+    progress: Progress | None = None,
+    should_stop: ShouldStop = never,
 ) -> VerifyReport:
     """Every document's object must exist with its size and SHA-256; every object must have a document.
     On an Object Lock store, every document's object must also be locked as ekakte wants it (retain-until
@@ -170,6 +177,9 @@ def verify(
     `sample=N` checks N documents drawn at random and does not list the store (so it finds no
     unreferenced objects): the cheap nightly check, with a full run now and then.
     `rate_mb_s` caps the reading at that many MB (10^6 bytes) a second.
+    `progress(n)` after each document with the documents checked so far; `should_stop()` is asked
+    before each document: a stopped verify reports what it checked (`stopped`) and lists no
+    unreferenced objects.
     """
     if sample is not None and sample < 1:
         raise InvalidInput("--sample must be at least 1")
@@ -182,6 +192,9 @@ def verify(
     referenced: set[str] = set()
     documents = _documents(archive) if sample is None else iter(_sample(archive, sample))
     for doc in documents:
+        if should_stop():
+            report.stopped = True
+            return report
         referenced.add(doc.key)
         if doc.state == DocumentState.DELETING:
             continue  # the retention sweep is removing it; its object may be gone already
@@ -197,6 +210,8 @@ def verify(
         problem = _check_one(archive, doc, info, checksums, report, throttle)
         if problem:
             report.problems.append(problem)
+        if progress is not None:
+            progress(report.documents_checked)
     if sample is not None:
         return report
     for obj in archive.store.list(ORIGINALS_PREFIX):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -13,7 +17,10 @@ if TYPE_CHECKING:
     from ekakte.actor import Actor
     from ekakte.archive import Archive
     from ekakte.config import Settings
+    from ekakte.paging import Page
     from ekakte.retention.worm import LockOutcome
+
+T = TypeVar("T")
 
 
 class State:
@@ -94,3 +101,51 @@ def objects_told(outcome: LockOutcome | None, what: str) -> int:
         return ExitCode.OK
     echo_error(f"{problem}; {what} is in force in ekakte, and the next sweep tells the store again")
     return ExitCode.STORAGE if outcome.unreachable is not None else ExitCode.PARTIAL
+
+
+def every(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
+    """Every item of a paged listing, a page at a time (each page is a request of its own, audited)."""
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        if page.next is None:
+            return
+        cursor = page.next
+
+
+@contextlib.contextmanager
+def stop_on_sigterm() -> Iterator[Callable[[], bool]]:
+    """A `should_stop` for long work: true once SIGTERM arrived (systemd's stop, `kill`), so the work
+    ends at its next step boundary and reports what it did. Ctrl-C still interrupts at once."""
+    stopping = False
+
+    def stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield lambda: stopping
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def counter(label: str, quiet: bool = False) -> Iterator[Callable[[int], None] | None]:
+    """A `progress` callback that shows "LABEL: N" on a terminal's stderr (None when not a terminal)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    shown_any = False
+
+    def show(done: int) -> None:
+        nonlocal shown_any
+        shown_any = True
+        click.echo(f"\r{label}: {done}", nl=False, err=True)
+
+    try:
+        yield show
+    finally:
+        if shown_any:
+            click.echo("", err=True)

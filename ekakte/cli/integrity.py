@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ekakte.cli.base import State, emit_json, pass_state
+from ekakte.cli.base import State, counter, emit_json, pass_state, stop_on_sigterm
 from ekakte.errors import ExitCode, shown
 
 
@@ -44,7 +44,11 @@ def verify(
 
     if everything and sample is not None:
         raise InvalidInput("--all and --sample exclude each other")
-    report = run_verify(state.archive, state.actor, checksums=not quick, sample=sample, rate_mb_s=rate)
+    with stop_on_sigterm() as should_stop, counter("documents checked", quiet=as_json) as progress:
+        report = run_verify(
+            state.archive, state.actor, checksums=not quick, sample=sample, rate_mb_s=rate,
+            progress=progress, should_stop=should_stop,
+        )  # fmt: skip
     if as_json:
         emit_json(report.as_json())
     else:
@@ -53,7 +57,9 @@ def verify(
             doc = f" (document {shown(p.document_id)})" if p.document_id else ""
             click.echo(f"{shown(p.kind):<12}  {shown(p.key)}{doc}: {shown(p.detail)}")
         click.echo(shown(report.summary()))
-    return ExitCode.OK if report.ok else ExitCode.INTEGRITY
+    if not report.ok:
+        return ExitCode.INTEGRITY
+    return ExitCode.PARTIAL if report.stopped else ExitCode.OK
 
 
 @click.command()

@@ -9,8 +9,18 @@ from pathlib import Path
 
 import click
 
-from ekakte.cli.base import State, emit_json, objects_told, pass_state
+from ekakte.cli.base import (
+    State,
+    counter,
+    echo_error,
+    emit_json,
+    every,
+    objects_told,
+    pass_state,
+    stop_on_sigterm,
+)
 from ekakte.errors import ExitCode, shown
+from ekakte.paging import MAX_LIMIT
 
 
 def _date(text: str | None, what: str = "--as-of") -> date | None:
@@ -54,7 +64,10 @@ def rules_load(state: State, file: Path) -> int:
     """
     from ekakte.retention.schedule import load_rules
 
-    loaded, done = load_rules(state.archive, state.actor, file)
+    with stop_on_sigterm() as should_stop, counter("documents rescheduled") as progress:
+        loaded, done = load_rules(
+            state.archive, state.actor, file, progress=progress, should_stop=should_stop
+        )
     click.echo(
         f"rules version {loaded.version} loaded ({_n(len(loaded.rules.rules), 'rule')});"
         f" {done.changed} due dates changed"
@@ -63,6 +76,12 @@ def rules_load(state: State, file: Path) -> int:
     if uncovered:
         types = ", ".join(shown(t) for t in uncovered)
         click.echo(f"note: no rule covers {types}: such documents are never due", err=True)
+    if done.stopped:
+        echo_error(
+            f"stopped: rules version {loaded.version} is in force, but some documents keep their earlier"
+            " due date; load the same file again to finish"
+        )
+        return ExitCode.PARTIAL
     return objects_told(done.objects, f"rules version {loaded.version}")
 
 
@@ -169,7 +188,11 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
     """
     from ekakte.retention.sweep import sweep
 
-    report = sweep(state.archive, state.actor, as_of=_date(as_of), dry_run=dry_run, limit=limit)
+    day = _date(as_of)
+    with stop_on_sigterm() as should_stop:
+        report = sweep(
+            state.archive, state.actor, as_of=day, dry_run=dry_run, limit=limit, should_stop=should_stop
+        )
     if as_json:
         emit_json(report.as_json())
     else:
@@ -178,7 +201,7 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
         for refusal in report.lock_refusals[1:]:  # the first is in the summary
             click.echo(f"lock not taken     {shown(refusal.text())}", err=True)
         click.echo(shown(report.summary()))
-    return ExitCode.OK if report.complete else ExitCode.PARTIAL
+    return ExitCode.OK if report.complete and not report.stopped else ExitCode.PARTIAL
 
 
 @retention.command("protocol")
@@ -190,7 +213,14 @@ def retention_protocol(state: State, since: str | None, case_number: str | None,
     """The deletion protocol (Löschprotokoll): what was deleted, when, by which rule."""
     from ekakte.retention.protocol import protocol
 
-    entries = protocol(state.archive, state.actor, since=_date(since, "--since"), case_number=case_number)
+    day = _date(since, "--since")
+    entries = list(
+        every(
+            lambda after: protocol(
+                state.archive, state.actor, since=day, case_number=case_number, limit=MAX_LIMIT, after=after
+            )
+        )
+    )
     if as_json:
         emit_json([e.as_json() for e in entries])
         return
@@ -255,7 +285,13 @@ def hold_list(state: State, include_released: bool, as_json: bool) -> None:
     """The holds in force (with --all also released ones)."""
     from ekakte.retention.holds import list_holds
 
-    holds = list_holds(state.archive, state.actor, include_released=include_released)
+    holds = list(
+        every(
+            lambda after: list_holds(
+                state.archive, state.actor, include_released=include_released, limit=MAX_LIMIT, after=after
+            )
+        )
+    )
     if as_json:
         emit_json([h.as_json() for h in holds])
         return

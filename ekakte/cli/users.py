@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ekakte.cli.base import State, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, every, pass_state
 from ekakte.errors import shown
+from ekakte.paging import MAX_LIMIT
 from ekakte.roles import Role
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def user_list(state: State, as_json: bool) -> None:
     """List users with their roles, teams and clearance."""
     from ekakte.principals import list_users
 
-    users = list_users(state.archive, state.actor)
+    users = list(every(lambda after: list_users(state.archive, state.actor, limit=MAX_LIMIT, after=after)))
     if as_json:
         emit_json([u.as_json() for u in users])
         return

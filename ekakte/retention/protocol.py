@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ekakte import paging
 from ekakte.access import About, Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
@@ -25,6 +26,7 @@ from ekakte.config import Settings
 from ekakte.db.models import DeletionRecord
 from ekakte.errors import ConfigError
 from ekakte.facts import PROTOCOL_KEY, fact, remember
+from ekakte.paging import Page, check_limit
 
 PROTOCOL_KEY_FILE = "protocol.key"
 
@@ -121,24 +123,33 @@ def protocol(
     *,
     since: date | None = None,
     case_number: str | None = None,
-) -> list[ProtocolEntry]:
+    limit: int | None = None,
+    after: str | None = None,
+) -> Page[ProtocolEntry]:
     """The deletion protocol, oldest first; `case_number` finds a case's entries through its keyed hash
-    (the protocol itself never holds the number)."""
+    (the protocol itself never holds the number). `limit` a page, `after` the cursor of the one before."""
     number = archive.settings.case_number(case_number) if case_number else None
+    check_limit(limit)
+    last = paging.decode("protocol", after, [int])[0] if after else 0
     about = About(case_number=number, detail="retention protocol")
     decided(archive, actor, Action.PROTOCOL_READ, "retention protocol", about=about)
-    stmt = select(DeletionRecord).order_by(DeletionRecord.id)
+    stmt = select(DeletionRecord).where(DeletionRecord.id > last).order_by(DeletionRecord.id)
     if since:
         stmt = stmt.where(
             DeletionRecord.deleted_at >= datetime(since.year, since.month, since.day, tzinfo=UTC)
         )
     if number:
         stmt = stmt.where(DeletionRecord.case_hash == case_hash(archive_protocol_key(archive), number))
+    if limit is not None:
+        stmt = stmt.limit(limit + 1)
     with archive.reading() as session:
-        return [
-            ProtocolEntry(
-                r.document_id, r.document_type, r.case_hash, r.rule, r.rule_version, r.due_on, r.deleted_at,
-                r.deleted_by, r.sweep_id, r.sha256, r.objects,
-            )
-            for r in session.scalars(stmt)
-        ]  # fmt: skip
+        rows = [(r.id, _entry(r)) for r in session.scalars(stmt)]
+    page = paging.cut("protocol", rows, limit, lambda row: [row[0]])
+    return Page([entry for _id, entry in page.items], page.next)
+
+
+def _entry(r: DeletionRecord) -> ProtocolEntry:
+    return ProtocolEntry(
+        r.document_id, r.document_type, r.case_hash, r.rule, r.rule_version, r.due_on, r.deleted_at,
+        r.deleted_by, r.sweep_id, r.sha256, r.objects,
+    )  # fmt: skip

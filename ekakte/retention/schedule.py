@@ -24,6 +24,7 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, RetentionRuleSet, table_of
 from ekakte.errors import InvalidInput, NotFound
+from ekakte.progress import Progress, ShouldStop, never
 from ekakte.retention.rules import Rule, RuleSet, Trigger, due_date, parse_rules
 from ekakte.retention.worm import LockOutcome, sync_object_locks
 
@@ -60,13 +61,20 @@ class Rescheduled:
     changed: int
     objects: LockOutcome
     changed_restricted: int = 0  # of `changed`, documents whose type needs the health clearance
+    stopped: bool = False  # asked to stop: later documents keep their earlier due dates
 
     def without_restricted(self) -> Rescheduled:
         """What a caller may be told who may not learn that restricted documents exist."""
-        return Rescheduled(self.changed - self.changed_restricted, self.objects.without_restricted())
+        return Rescheduled(
+            self.changed - self.changed_restricted, self.objects.without_restricted(), stopped=self.stopped
+        )
 
     def as_json(self) -> dict[str, Any]:
-        return {"due_dates_changed": self.changed, "objects": self.objects.as_json()}
+        return {
+            "due_dates_changed": self.changed,
+            "objects": self.objects.as_json(),
+            "stopped": self.stopped,
+        }
 
 
 @functools.lru_cache(maxsize=8)
@@ -86,9 +94,18 @@ def current_rules(session: Session, document_types: tuple[str, ...]) -> tuple[in
     return row[0], _parsed(row[1], document_types)
 
 
-def load_rules(archive: Archive, actor: Actor, path: Path) -> tuple[LoadedRules, Rescheduled]:
+def load_rules(
+    archive: Archive,
+    actor: Actor,
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    should_stop: ShouldStop = never,
+) -> tuple[LoadedRules, Rescheduled]:
     """Validate a rules file, store it as the next version, recompute every document's due date.
-    Returns the loaded set and what changed."""
+    Returns the loaded set and what changed. `progress(n)` after each chunk with the documents looked
+    at so far; `should_stop()` is asked between chunks: a stopped load has its rules in force and leaves
+    the documents not yet looked at with their earlier due date (loading the same file again finishes)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -115,7 +132,7 @@ def load_rules(archive: Archive, actor: Actor, path: Path) -> tuple[LoadedRules,
 
     about = About(detail=f"rules load {path.name}")
     version = decided(archive, actor, Action.RETENTION, "retention rules load", store, about=about)
-    changed = recompute(archive)
+    changed = recompute(archive, progress=progress, should_stop=should_stop)
     return LoadedRules(version, now, actor.effective, str(path), digest, content, rules), changed
 
 
@@ -187,7 +204,12 @@ def schedule(
 
 
 def recompute(
-    archive: Archive, *, case_id: int | None = None, document_id: uuid.UUID | None = None
+    archive: Archive,
+    *,
+    case_id: int | None = None,
+    document_id: uuid.UUID | None = None,
+    progress: Progress | None = None,
+    should_stop: ShouldStop = never,
 ) -> Rescheduled:
     """Bring stored due dates in line with the current rules (all documents, one case's, or one), and
     the store's locks with them. Safe to run any time; a crash half-way is finished by the next run."""
@@ -201,8 +223,10 @@ def recompute(
         where = and_(where, Document.case_id == case_id)
     if document_id is not None:
         where = and_(where, Document.id == document_id)
-    changed = changed_restricted = 0
+    changed = changed_restricted = seen = 0
     for rows in _rows(archive, where):
+        if should_stop():
+            return Rescheduled(changed, LockOutcome(), changed_restricted, stopped=True)
         updates = []
         for doc_id, doc_type, received, doc_date, closed, old_due, old_rule, old_version, restricted in rows:
             rule = rules.rule_for(doc_type)
@@ -217,6 +241,9 @@ def recompute(
             with archive.transaction() as session:
                 session.execute(_SET_DUE, updates)
             changed += len(updates)
+        seen += len(rows)
+        if progress is not None:
+            progress(seen)
     objects = sync_object_locks(archive, [document_id] if document_id is not None else None, case_id=case_id)
     return Rescheduled(changed, objects, changed_restricted)
 

@@ -31,6 +31,7 @@ from ekakte.db.dialect import exclusive_job, insert_or_ignore
 from ekakte.db.models import Case, DeletionRecord, Document, DocumentState, LegalHold, Page
 from ekakte.db.session import sqlite_path
 from ekakte.errors import Busy, InvalidInput, StorageError
+from ekakte.progress import ShouldStop, never
 from ekakte.retention.held import active_on, is_held
 from ekakte.retention.protocol import archive_protocol_key, case_hash
 from ekakte.retention.worm import LockOutcome, LockRefusal, sync_object_locks
@@ -158,6 +159,7 @@ class SweepReport:
     lock_refusals: list[LockRefusal] = field(default_factory=list)
     # Documents the store refused to delete (kept, or refused for another reason): not tried again.
     refused: set[uuid.UUID] = field(default_factory=set)
+    stopped: bool = False  # asked to stop: what is still due waits for the next run
 
     @property
     def kept_by_store(self) -> int:
@@ -174,6 +176,8 @@ class SweepReport:
             text = f"retention sweep as of {self.as_of}: {self.deleted} deleted"
             if self.finished:
                 text += f" ({self.finished} finished from an interrupted sweep)"
+            if self.stopped:
+                text += " before it was stopped"
         text += f", {self.held_back} held back, {self.kept_by_store} kept by the store's retention lock"
         if self.problems:
             text += f"; NOT DELETED, retried next run: {len(self.problems)} ({self.problems[0]})"
@@ -197,6 +201,7 @@ class SweepReport:
             "would_delete": [str(d) for d in self.would_delete],
             "problems": self.problems,
             "lock_refusals": [r.as_json() for r in self.lock_refusals],
+            "stopped": self.stopped,
         }
 
 
@@ -208,11 +213,14 @@ def sweep(
     dry_run: bool = False,
     limit: int | None = None,
     on_step: Step | None = None,
+    should_stop: ShouldStop = never,
 ) -> SweepReport:
     """Delete what is due as of `as_of` (default today) and not held; at most `limit` documents.
 
     `on_step(step, document_ids)` is called after each step of each batch ("mark", "objects", "purge"):
     progress for a caller, and the place where the crash tests stop a sweep between steps.
+    `should_stop()` is asked before each batch is marked: a stopped sweep finishes the batch it began
+    and reports `stopped`; what it left is deleted by the next run.
     Raises Busy when another sweep runs, ConfigError without a protocol key.
     """
     day = _as_of(as_of)
@@ -253,6 +261,9 @@ def sweep(
         _finish_interrupted(archive, actor, key, report, step)
         budget = limit
         while budget is None or budget > 0:
+            if should_stop():
+                report.stopped = True
+                break
             size = BATCH if budget is None else min(BATCH, budget)
             marked = _mark(archive, day, size, skip=report.refused)
             if not marked:
