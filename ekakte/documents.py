@@ -197,7 +197,7 @@ def parse_document_id(text: str) -> uuid.UUID:
         return uuid.UUID(text.strip())
     except ValueError:
         raise InvalidInput(
-            f"invalid document id {text!r}: expected a UUID as shown by `ekakte case show`"
+            f"invalid document id {text!r}: expected a UUID", code="document-id", field="document_id"
         ) from None
 
 
@@ -274,7 +274,7 @@ def _write_original(archive: Archive, doc: DocumentInfo, target: Path, force: bo
                 f" e.g. {shown(target / (doc.original_filename or 'scan'))}"
             )
         if not force and _exists(target.name, folder):
-            raise OutputExists(f"{shown(target)} exists: use --force to overwrite it")
+            raise OutputExists(f"{shown(target)} exists")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         # 0600: social data, readable by the exporting user only (set on the descriptor, not a name).
         with os.fdopen(os.open(tmp, flags, 0o600, dir_fd=folder), "wb") as out:
@@ -288,7 +288,7 @@ def _write_original(archive: Archive, doc: DocumentInfo, target: Path, force: bo
         else:  # link() refuses to replace a file that appeared meanwhile
             os.link(tmp, target.name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=False)
     except FileExistsError:
-        raise OutputExists(f"{shown(target)} exists: use --force to overwrite it") from None
+        raise OutputExists(f"{shown(target)} exists") from None
     except OSError as exc:
         raise InvalidInput(f"cannot write {shown(target)}: {exc.strerror}") from None
     finally:

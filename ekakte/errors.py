@@ -66,74 +66,123 @@ def _escaped(char: str) -> str:
 
 
 class EkakteError(Exception):
-    """Base class. The message is one line an operator or caseworker can act on."""
+    """Base class. The message is one line an operator or caseworker can act on, in the domain's words
+    (never a command-line flag or command: the CLI adds its own hints, the service its problem type).
+    `code` names what went wrong for a program (stable; the HTTP service's problem type), `field` the
+    input it was about, where there is one."""
 
-    exit_code: ExitCode = ExitCode.INTERNAL
+    code = "internal"
+
+    def __init__(self, message: str = "", *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.field = field
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return outcome(type(self))[0]
+
+    @property
+    def http_status(self) -> int:
+        return outcome(type(self))[1]
 
 
 class InvalidInput(EkakteError):
     """The caller gave something the archive refuses: a file, a case number, a type, a date."""
 
-    exit_code = ExitCode.INVALID_INPUT
+    code = "invalid-input"
 
 
 class UnsupportedFile(InvalidInput):
     """A file that is not an acceptable, intact scan (PDF, TIFF, JPEG, PNG)."""
 
+    code = "unsupported-file"
+
 
 class NotFound(EkakteError):
-    exit_code = ExitCode.NOT_FOUND
+    code = "not-found"
 
 
 class NotPermitted(EkakteError):
-    exit_code = ExitCode.NOT_PERMITTED
+    code = "not-permitted"
 
 
 class ConfigError(EkakteError):
-    exit_code = ExitCode.CONFIG
+    code = "configuration"
 
 
 class SchemaError(EkakteError):
-    """The database has no schema or an outdated one; the message names the command that fixes it."""
+    """The database has no schema or an outdated one."""
 
-    exit_code = ExitCode.SCHEMA
+    code = "schema"
 
 
 class StorageError(EkakteError):
     """The object store failed or could not be reached."""
 
-    exit_code = ExitCode.STORAGE
+    code = "storage"
 
 
 class StoreRefused(StorageError):
     """The object store was reached and answered no (e.g. a retain-until date in the past, an object
     under Object Lock): the outcome of that one object, not an outage."""
 
+    code = "storage-refused"
+
 
 class DatabaseError(EkakteError):
     """The database failed or could not be reached."""
 
-    exit_code = ExitCode.DATABASE
+    code = "database"
 
 
 class IntegrityError(EkakteError):
     """Stored bytes do not match their recorded SHA-256, or an object is missing."""
 
-    exit_code = ExitCode.INTEGRITY
+    code = "integrity"
 
 
 class ChecksumMismatch(IntegrityError):
-    pass
+    code = "checksum-mismatch"
 
 
 class OutputExists(EkakteError):
-    exit_code = ExitCode.OUTPUT_EXISTS
+    code = "output-exists"
 
 
 class Busy(EkakteError):
     """Another run of a job that must run alone (the retention sweep) holds its lock."""
 
-    exit_code = ExitCode.BUSY
+    code = "busy"
+
+
+# The one table: what each error means to the CLI (its exit code) and to the HTTP service (its status).
+# A class not named here (e.g. one defined elsewhere) takes the row of its nearest ancestor.
+OUTCOMES: dict[type[EkakteError], tuple[ExitCode, int]] = {
+    EkakteError: (ExitCode.INTERNAL, 500),
+    InvalidInput: (ExitCode.INVALID_INPUT, 422),
+    UnsupportedFile: (ExitCode.INVALID_INPUT, 415),
+    NotFound: (ExitCode.NOT_FOUND, 404),
+    # The same answer whether the thing exists or not (the library refuses both alike).
+    NotPermitted: (ExitCode.NOT_PERMITTED, 403),
+    ConfigError: (ExitCode.CONFIG, 500),
+    SchemaError: (ExitCode.SCHEMA, 503),
+    StorageError: (ExitCode.STORAGE, 503),
+    StoreRefused: (ExitCode.STORAGE, 502),
+    DatabaseError: (ExitCode.DATABASE, 503),
+    IntegrityError: (ExitCode.INTEGRITY, 500),
+    OutputExists: (ExitCode.OUTPUT_EXISTS, 409),
+    Busy: (ExitCode.BUSY, 409),
+}
+
+
+def outcome(error: type[EkakteError]) -> tuple[ExitCode, int]:
+    """(exit code, HTTP status) of an error class, from OUTCOMES."""
+    for cls in error.__mro__:
+        if cls in OUTCOMES:
+            return OUTCOMES[cls]
+    return OUTCOMES[EkakteError]
 
 
 # Errors that are not the file's fault: a batch stops on them and leaves the file where it is,

@@ -171,9 +171,14 @@ def _meta_for(inbox_fd: int, doc: str, sidecar: str | None, defaults: DocumentMe
     case = fields.get("case") or (defaults.case_number if defaults else "")
     doc_type = fields.get("type") or (defaults.document_type if defaults else "")
     if not case:
-        raise InvalidInput(f'no case number: no sidecar {stem}.json with "case" and no --case given')
+        raise InvalidInput(
+            f'no case number: no sidecar {stem}.json with "case", and no default case', field="case_number"
+        )
     if not doc_type:
-        raise InvalidInput(f'no document type: no sidecar {stem}.json with "type" and no --type given')
+        raise InvalidInput(
+            f'no document type: no sidecar {stem}.json with "type", and no default type',
+            field="document_type",
+        )
     received = parse_date(fields["received"], "received date") if fields.get("received") else None
     dated = parse_date(fields["document_date"], "document date") if fields.get("document_date") else None
     base = defaults or DocumentMeta(case, doc_type)

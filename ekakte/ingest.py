@@ -19,6 +19,7 @@ from ekakte import audit
 from ekakte.access import Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.dates import parse_day
 from ekakte.db.dialect import insert_or_ignore, serialize_writers
 from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrState, Page, table_of
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile, shown
@@ -76,22 +77,8 @@ class ImportResult:
 
 
 def parse_date(text: str, what: str = "date") -> date:
-    """ISO (2026-11-24) or German (24.11.2026) dates; not in the future, not before 1900."""
-    value = text.strip()
-    parsed: date | None = None
-    for fmt in ("%Y-%m-%d", "%d.%m.%Y"):
-        try:
-            parsed = datetime.strptime(value, fmt).date()
-            break
-        except ValueError:
-            continue
-    if parsed is None:
-        raise InvalidInput(f"invalid {what} {text!r}: expected YYYY-MM-DD or DD.MM.YYYY")
-    if parsed > date.today():
-        raise InvalidInput(f"invalid {what} {text!r}: it lies in the future")
-    if parsed.year < 1900:
-        raise InvalidInput(f"invalid {what} {text!r}: before 1900")
-    return parsed
+    """A date given with a document (received, the date it bears): not in the future, not before 1900."""
+    return parse_day(text, what, future=False, earliest=1900)
 
 
 def validated(archive: Archive, meta: DocumentMeta) -> DocumentMeta:
@@ -284,7 +271,7 @@ def open_scan(archive: Archive, path: Path) -> Scan:
     """The file at `path`, opened for import: its folder (the operator named it, links in it are followed)
     must lie outside the archive's own folders, and the file itself is opened and checked by open_checked."""
     if path.name in ("", ".", ".."):
-        raise InvalidInput(f"{shown(path)} is a directory, not a scan (use --batch for a folder)")
+        raise InvalidInput(f"{shown(path)} is a directory, not a scan", code="is-a-directory")
     try:
         dir_fd = os.open(path.parent, FOLDER_ONLY)
     except FileNotFoundError:
@@ -323,7 +310,7 @@ def open_checked(dir_fd: int, name: str, label: str) -> BinaryIO:
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise InvalidInput(f"{label} is a directory, not a scan (use --batch for a folder)")
+            raise InvalidInput(f"{label} is a directory, not a scan", code="is-a-directory")
         if not stat.S_ISREG(info.st_mode):
             raise UnsupportedFile(f"{label} is not a regular file")
         if info.st_nlink != 1:
@@ -352,7 +339,7 @@ def _find_existing(archive: Archive, path: Path, case_number: str, sha256: str) 
     if row.state == DocumentState.DELETING:
         raise InvalidInput(
             f"{shown(path)}: this scan is being deleted from case {case_number} under its retention rule"
-            " (the next `ekakte retention sweep` finishes it); import it again after that, or ask a records"
+            " (the next retention sweep finishes it); import it again after that, or ask a records"
             " manager for a hold if it must be kept"
         )
     document_id: uuid.UUID = row.id

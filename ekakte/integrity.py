@@ -182,9 +182,9 @@ def verify(
     unreferenced objects.
     """
     if sample is not None and sample < 1:
-        raise InvalidInput("--sample must be at least 1")
+        raise InvalidInput("a sample is at least 1 document", field="sample")
     if rate_mb_s is not None and rate_mb_s <= 0:
-        raise InvalidInput("--rate must be more than 0 MB/s")
+        raise InvalidInput("the reading rate must be more than 0 MB/s", field="rate_mb_s")
     what = "verify" if sample is None else f"verify, a sample of {sample}"
     decided(archive, actor, Action.INTEGRITY, "verify", about=About(detail=what))
     report = VerifyReport(sample=sample, locks_checked=archive.store.object_lock())

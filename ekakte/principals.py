@@ -64,7 +64,7 @@ def _team_ids(session: Session, names: list[str]) -> list[int]:
     for name in names:
         team_id = session.scalar(select(Team.id).where(Team.name == name))
         if team_id is None:
-            raise NotFound(f"no team {name!r}: create it with `ekakte team add {name}`")
+            raise NotFound(f"no team {name!r}", code="no-team", field="teams")
         ids.append(team_id)
     return ids
 
@@ -104,11 +104,11 @@ def add_user(
     _check_name("user", name)
     _roles(roles)
     if not roles:
-        raise InvalidInput("give the user at least one --role")
+        raise InvalidInput("give the user at least one role", field="roles")
 
     def work(session: Session) -> UserInfo:
         if session.scalar(select(Principal.id).where(Principal.name == name)) is not None:
-            raise InvalidInput(f"user {name!r} exists already: use `ekakte user grant`")
+            raise InvalidInput(f"user {name!r} exists already", code="user-exists", field="name")
         principal = Principal(
             name=name, health_clearance=health_clearance, disabled=False, created_at=datetime.now(UTC)
         )
@@ -292,7 +292,7 @@ def assign_case(archive: Archive, actor: Actor, case_number: str, team: str) -> 
 
     def assign(session: Session, _decision: Decision) -> None:
         if target is None:
-            raise NotFound(f"no team {team!r}: create it with `ekakte team add {team}`")
+            raise NotFound(f"no team {team!r}", code="no-team", field="team")
         if found is None:
             now = datetime.now(UTC)
             session.add(Case(case_number=number, opened_on=now.date(), created_at=now, team_id=target))

@@ -14,6 +14,27 @@ from ekakte.cli.base import State, echo_error
 from ekakte.errors import EkakteError, ExitCode, shown
 
 
+# What to do about an error, in this command line's words (the library's messages name no flag or
+# command): by the error's code.
+HINTS = {
+    "output-exists": "use --force to overwrite it",
+    "is-a-directory": "use --batch for a folder",
+    "no-team": "create it with `ekakte team add`",
+    "user-exists": "change it with `ekakte user grant` or `ekakte user revoke`",
+    "document-id": "as `ekakte case show` shows them",
+    "hold-target": "give --case or --doc",
+    "no-protocol-key": "or run `ekakte init`, which writes the key file",
+    "no-schema": "run `ekakte init` (embedded) or `ekakte db upgrade`",
+    "schema-outdated": "run `ekakte db upgrade`",
+    "no-database": "run `ekakte init`",
+}
+
+
+def with_hint(exc: EkakteError) -> str:
+    hint = HINTS.get(exc.code)
+    return f"{exc}: {hint}" if hint else str(exc)
+
+
 def _print_traceback() -> None:
     # The exception's message is in the traceback too, so it is escaped line by line as well.
     for line in traceback.format_exc().rstrip("\n").split("\n"):
@@ -75,7 +96,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except EkakteError as exc:
         if debug:
             _print_traceback()
-        echo_error(exc)
+        echo_error(with_hint(exc))
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("ekakte: interrupted", err=True)

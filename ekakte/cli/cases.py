@@ -66,7 +66,7 @@ def case_close(state: State, case_number: str, closed: str) -> int:
 
     Exit 12 (8) when an Object Lock store refused (could not be told) some retain-until dates.
     """
-    from ekakte.retention.dates import parse_day
+    from ekakte.dates import parse_day
     from ekakte.retention.schedule import close_case
 
     day = parse_day(closed, "--date", future=False)

@@ -26,7 +26,7 @@ from ekakte.paging import MAX_LIMIT
 def _date(text: str | None, what: str = "--as-of") -> date | None:
     if text is None:
         return None
-    from ekakte.retention.dates import parse_day
+    from ekakte.dates import parse_day
 
     return parse_day(text, what)
 
@@ -251,8 +251,8 @@ def hold_add(
 
     Exit 12 (8) when the store refused (could not be told) some objects' legal holds.
     """
+    from ekakte.dates import parse_day
     from ekakte.documents import parse_document_id
-    from ekakte.retention.dates import parse_day
     from ekakte.retention.holds import add_hold
 
     info = add_hold(

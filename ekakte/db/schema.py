@@ -34,14 +34,12 @@ def current_revision(conn: Connection) -> str | None:
 def check_schema(conn: Connection) -> None:
     revision = current_revision(conn)
     if revision is None:
-        raise SchemaError(
-            "the database has no ekakte schema: run `ekakte init` (embedded) or `ekakte db upgrade`"
-        )
+        raise SchemaError("the database has no ekakte schema", code="no-schema")
     if revision == HEAD:
         return
     if revision in REVISIONS:
         raise SchemaError(
-            f"the database schema is at revision {revision}, not {HEAD}: run `ekakte db upgrade`"
+            f"the database schema is at revision {revision}, not {HEAD}", code="schema-outdated"
         )
     raise SchemaError(
         f"the database schema is at revision {revision}, which this ekakte does not know:"

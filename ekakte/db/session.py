@@ -32,7 +32,7 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
     path = sqlite_path(url)
     if path is not None:
         if not _database_file_exists(path) and not create:
-            raise SchemaError(f"there is no archive database at {path}: run `ekakte init`")
+            raise SchemaError(f"there is no archive database at {path}", code="no-database")
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60})

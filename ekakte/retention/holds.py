@@ -75,7 +75,9 @@ def add_hold(
 ) -> HoldInfo:
     """Put a case or a document under legal hold. The hold is audited with its reason."""
     if (case_number is None) == (document_id is None):
-        raise InvalidInput("a hold is on a case (--case) or on a document (--doc), not both and not neither")
+        raise InvalidInput(
+            "a hold is on a case or on a document, not both and not neither", code="hold-target"
+        )
     reason = " ".join(reason.split())
     if not reason or len(reason) > MAX_REASON:
         raise InvalidInput(
@@ -89,7 +91,7 @@ def add_hold(
             " give it as plain text"
         )
     if until is not None and until < date.today():
-        raise InvalidInput(f"--until {until.isoformat()} lies in the past")
+        raise InvalidInput(f"the hold's last day {until.isoformat()} lies in the past", field="until")
     number = archive.settings.case_number(case_number) if case_number else None
     target: tuple[int | None, str | None] = (None, number)
 

@@ -53,8 +53,8 @@ def protocol_key(settings: Settings) -> bytes:
         key = path.read_text().strip()
     except FileNotFoundError:
         raise ConfigError(
-            f"no protocol key: set EKAKTE_PROTOCOL_KEY (the same on every machine) or run `ekakte init`,"
-            f" which writes {path}"
+            f"no protocol key: set EKAKTE_PROTOCOL_KEY (the same on every machine), or the key file {path}",
+            code="no-protocol-key",
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the protocol key {path}: {exc.strerror}") from None

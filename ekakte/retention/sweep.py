@@ -225,9 +225,11 @@ def sweep(
     """
     day = _as_of(as_of)
     if day > date.today() and not dry_run:
-        raise InvalidInput(f"--as-of {day} lies in the future: only a --dry-run may look ahead")
+        raise InvalidInput(
+            f"the sweep's day {day} lies in the future: only a dry run may look ahead", field="as_of"
+        )
     if limit is not None and limit < 1:
-        raise InvalidInput("--limit must be at least 1")
+        raise InvalidInput("a sweep deletes at least 1 document", field="limit")
     report = SweepReport(str(uuid.uuid4()), day, dry_run)
     decided(
         archive,

@@ -154,7 +154,7 @@ class S3Store:
             if refused:
                 raise ChecksumMismatch(
                     f"{mismatch}; the store keeps the wrong bytes under its lock ({refused[key]}):"
-                    " `ekakte gc` removes them once the lock has passed"
+                    " a gc removes them once the lock has passed"
                 ) from mismatch
             raise mismatch
         modified = _parse_http_date(result.http_headers.get("last-modified")) if result.http_headers else None

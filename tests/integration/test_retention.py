@@ -179,7 +179,7 @@ def test_a_sweep_deletes_for_real_and_writes_the_protocol(ret: Archive, make_sca
     assert (entry.due_on, entry.sha256, entry.deleted_by) == (date(2020, 12, 31), sha, RECORDS.name)
     assert CASE not in str(entry.as_json())  # only the keyed hash of the case number
     assert [e.document_id for e in protocol(ret, RECORDS, case_number=CASE)] == [str(doc)]
-    assert protocol(ret, RECORDS, case_number=OTHER_CASE) == []
+    assert protocol(ret, RECORDS, case_number=OTHER_CASE).items == []
     assert verify(ret, ADMIN).ok and audit.verify_chain(ret.reading).ok
     with pytest.raises(NotFound):
         case_documents(ret, RECORDS, "11111BG1111111")

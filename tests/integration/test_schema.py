@@ -124,7 +124,7 @@ def test_init_makes_a_private_home_and_a_private_protocol_key(tmp_path: Path) ->
 
 
 def test_an_archive_that_was_never_initialised_says_how_to_fix_it(tmp_path: Path) -> None:
-    with pytest.raises(SchemaError, match="run `ekakte init`"):
+    with pytest.raises(SchemaError, match="no archive database"):
         Archive.open(load_settings({"EKAKTE_HOME": str(tmp_path / "nowhere")}))
     assert not (tmp_path / "nowhere").exists()  # and nothing was conjured up by trying
 
