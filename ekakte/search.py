@@ -625,7 +625,7 @@ def search(
     parsed = parse_query(query)
     wanted_type = settings.document_type(document_type) if document_type else None
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"a search returns 1 to {MAX_LIMIT} hits", field="limit")
+        raise InvalidInput(f"the limit of a search is 1 to {MAX_LIMIT} hits", field="limit")
 
     # The decision's entry is committed before the search runs, in a transaction of its own: whatever
     # the search statement then does (fail, time out, be cancelled), the entry stays. (It also keeps the

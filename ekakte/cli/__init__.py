@@ -13,7 +13,6 @@ from ekakte import __version__
 from ekakte.cli.base import State, echo_error
 from ekakte.errors import EkakteError, ExitCode, shown
 
-
 # What to do about an error, in this command line's words (the library's messages name no flag or
 # command): by the error's code.
 HINTS = {
