@@ -8,10 +8,11 @@ import errno
 import os
 import stat
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from sqlalchemy import insert, select
 
@@ -23,6 +24,7 @@ from ekakte.dates import parse_day
 from ekakte.db.dialect import insert_or_ignore, serialize_writers
 from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrState, Page, table_of
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile, shown
+from ekakte.jsonable import AsJson
 from ekakte.media import ENCRYPTED_REASON, inspect_stream
 from ekakte.policy import is_restricted_type
 from ekakte.private import FOLDER_ONLY, refuse_archive_folder
@@ -47,7 +49,10 @@ class DocumentMeta:
 
 
 @dataclass(frozen=True)
-class ImportResult:
+class ImportResult(AsJson):
+    json_names: ClassVar[Mapping[str, str]] = {"filename": "file"}
+    json_omit = frozenset({"lock_problem"})
+
     status: str  # "stored" or "already_stored"
     document_id: uuid.UUID
     filename: str
@@ -61,19 +66,8 @@ class ImportResult:
     # tells it): why.
     lock_problem: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "document_id": str(self.document_id),
-            "file": self.filename,
-            "case_number": self.case_number,
-            "document_type": self.document_type,
-            "media_type": self.media_type,
-            "page_count": self.page_count,
-            "size_bytes": self.size_bytes,
-            "sha256": self.sha256,
-            **({"lock_problem": self.lock_problem} if self.lock_problem else {}),
-        }
+    def json_extra(self) -> dict[str, Any]:
+        return {"lock_problem": self.lock_problem} if self.lock_problem else {}
 
 
 def parse_date(text: str, what: str = "date") -> date:

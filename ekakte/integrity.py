@@ -14,8 +14,10 @@ from sqlalchemy import func, select, update
 from ekakte.access import About, Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.db.chunks import in_chunks
 from ekakte.db.models import Document, DocumentState
 from ekakte.errors import ChecksumMismatch, IntegrityError, InvalidInput, StoreRefused
+from ekakte.jsonable import AsJson
 from ekakte.progress import Progress, ShouldStop, never
 from ekakte.retention.held import is_held
 from ekakte.retention.worm import LOCK_MARGIN, retain_until
@@ -27,16 +29,13 @@ DAMAGE = ("missing", "corrupt", "lock")
 
 
 @dataclass(frozen=True)
-class Problem:
+class Problem(AsJson):
     # "missing", "corrupt", "unreferenced", or "lock": the Object Lock store protects the object less
     # (or otherwise) than ekakte wants it to
     kind: str
     key: str
     document_id: str | None
     detail: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "document_id": self.document_id, "detail": self.detail}
 
 
 @dataclass
@@ -111,22 +110,10 @@ def _columns() -> tuple[Any, ...]:
 
 
 def _documents(archive: Archive, page: int = 1000) -> Iterator[_Doc]:
-    """Every document in key order, a page per short read transaction, so that no transaction stays
-    open while objects are read."""
-    last = ""
-    while True:
-        with archive.reading() as session:
-            rows = session.execute(
-                select(*_columns())
-                .where(Document.storage_key > last)
-                .order_by(Document.storage_key)
-                .limit(page)
-            ).all()
-        if not rows:
-            return
-        for row in rows:
-            yield _Doc(*row)
-        last = rows[-1][1]
+    """Every document in key order, a chunk per short read, so that no transaction stays open while
+    objects are read."""
+    for rows in in_chunks(archive.reading, select(*_columns()), [Document.storage_key], page):
+        yield from (_Doc(*row) for row in rows)
 
 
 class _Throttle:

@@ -23,6 +23,7 @@ from ekakte.archive import Archive
 from ekakte.db.dialect import serialize_writers
 from ekakte.db.models import Document, RestrictedType
 from ekakte.errors import InvalidInput, shown
+from ekakte.jsonable import AsJson
 
 MAX_TYPE = 64
 
@@ -43,7 +44,7 @@ def is_restricted_type(session: Session, document_type: str) -> bool:
 
 
 @dataclass(frozen=True)
-class TypePolicy:
+class TypePolicy(AsJson):
     """One restricted type: its folded name, who restricted it and when, and how many stored documents
     of it there are (all of them restricted)."""
 
@@ -52,31 +53,14 @@ class TypePolicy:
     added_by: str
     documents: int
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "document_type": self.document_type,
-            "added_at": self.added_at.isoformat(),
-            "added_by": self.added_by,
-            "documents": self.documents,
-        }
-
 
 @dataclass(frozen=True)
-class PolicyChange:
+class PolicyChange(AsJson):
     document_type: str  # folded
     restricted: bool  # the type's state afterwards
     changed: bool  # False: the type already was in that state
     documents: int  # stored documents whose flag was changed (re-marked)
     configured: bool  # whether the type is one of the configured document_types (imports accept it)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "document_type": self.document_type,
-            "restricted": self.restricted,
-            "changed": self.changed,
-            "documents": self.documents,
-            "configured": self.configured,
-        }
 
 
 def list_types(archive: Archive, actor: Actor) -> list[TypePolicy]:

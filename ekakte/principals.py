@@ -20,6 +20,7 @@ from ekakte.db.dialect import insert_or_ignore, serialize_writers
 from ekakte.db.models import Case, Principal, PrincipalRole, Team, TeamMember
 from ekakte.errors import InvalidInput, NotFound
 from ekakte.facts import BOOTSTRAP, fact, remember
+from ekakte.jsonable import AsJson
 from ekakte.paging import Page, check_limit
 from ekakte.roles import Role
 
@@ -28,21 +29,12 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")
 
 
 @dataclass(frozen=True)
-class UserInfo:
+class UserInfo(AsJson):
     name: str
     roles: list[str]
     teams: list[str]
     health_clearance: bool
     disabled: bool
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "roles": self.roles,
-            "teams": self.teams,
-            "health_clearance": self.health_clearance,
-            "disabled": self.disabled,
-        }
 
 
 def _check_name(kind: str, name: str) -> str:

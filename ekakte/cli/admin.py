@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ekakte.cli.base import State, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, json_option, pass_state
 from ekakte.errors import shown
 
 
@@ -98,7 +98,7 @@ def config() -> None:
 
 
 @config.command("show")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def config_show(state: State, as_json: bool) -> None:
     """Print the effective configuration; secrets are masked."""

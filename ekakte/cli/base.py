@@ -64,6 +64,10 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
+# The one --json option: what the command prints becomes the library's result as JSON, exactly.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
 def emit_json(data: Any) -> None:
     """Print data as JSON, exactly: every string parses back to the stored value. json.dumps escapes C0
     controls already; what else a terminal would act on (C1, bidi controls, lone surrogates, …) is

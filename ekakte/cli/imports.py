@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ekakte.cli.base import State, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, json_option, pass_state
 from ekakte.errors import ExitCode, InvalidInput, shown
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def _result_line(r: ImportResult) -> str:
     type=click.IntRange(1, 256),
     help="With --ocr: tesseract processes at once (default: one per core).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@json_option
 @pass_state
 def import_command(
     state: State,

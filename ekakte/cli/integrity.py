@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ekakte.cli.base import State, counter, emit_json, pass_state, stop_on_sigterm
+from ekakte.cli.base import State, counter, emit_json, json_option, pass_state, stop_on_sigterm
 from ekakte.errors import ExitCode, shown
 
 
@@ -22,7 +22,7 @@ from ekakte.errors import ExitCode, shown
     help="Check N documents drawn at random; the store is not listed (no unreferenced objects).",
 )
 @click.option("--rate", type=float, metavar="MB/S", help="Read at most this many MB a second.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@json_option
 @pass_state
 def verify(
     state: State, quick: bool, everything: bool, sample: int | None, rate: float | None, as_json: bool
@@ -67,7 +67,7 @@ def verify(
     "--grace-hours", type=float, help="Keep unreferenced objects younger than this (default from config, 24)."
 )
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@json_option
 @pass_state
 def gc(state: State, grace_hours: float | None, dry_run: bool, as_json: bool) -> None:
     """Remove objects that no document refers to and that are older than the grace period."""

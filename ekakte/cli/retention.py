@@ -15,6 +15,7 @@ from ekakte.cli.base import (
     echo_error,
     emit_json,
     every,
+    json_option,
     objects_told,
     pass_state,
     stop_on_sigterm,
@@ -87,7 +88,7 @@ def rules_load(state: State, file: Path) -> int:
 
 @rules.command("show")
 @click.option("--version", "version", type=int, help="An earlier version (default: the rules in force).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.option("--source", is_flag=True, help="Print the file exactly as it was loaded.")
 @pass_state
 def rules_show(state: State, version: int | None, as_json: bool, source: bool) -> None:
@@ -116,7 +117,7 @@ def rules_show(state: State, version: int | None, as_json: bool, source: bool) -
 
 @retention.command("plan")
 @click.option("--as-of", "as_of", metavar="DATE", help="Plan as of this day (default: today).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
 @pass_state
 def retention_plan(state: State, as_of: str | None, as_json: bool, as_csv: bool) -> None:
@@ -176,7 +177,7 @@ def retention_plan(state: State, as_of: str | None, as_json: bool, as_csv: bool)
 @click.option("--as-of", "as_of", metavar="DATE", help="Sweep as of this day (default: today).")
 @click.option("--dry-run", is_flag=True, help="Say what would be deleted; change nothing.")
 @click.option("--limit", type=click.IntRange(1), help="Delete at most N documents this run.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
+@json_option
 @pass_state
 def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int | None, as_json: bool) -> int:
     """The nightly cleanup: delete what is due and not held, for real, with a protocol entry each.
@@ -207,7 +208,7 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
 @retention.command("protocol")
 @click.option("--since", metavar="DATE", help="Only deletions on or after this day.")
 @click.option("--case", "case_number", help="Only this case's deletions (found through the keyed hash).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def retention_protocol(state: State, since: str | None, case_number: str | None, as_json: bool) -> None:
     """The deletion protocol (Löschprotokoll): what was deleted, when, by which rule."""
@@ -279,7 +280,7 @@ def hold_release(state: State, hold_id: int) -> int:
 
 @hold.command("list")
 @click.option("--all", "include_released", is_flag=True, help="Also released holds.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def hold_list(state: State, include_released: bool, as_json: bool) -> None:
     """The holds in force (with --all also released ones)."""

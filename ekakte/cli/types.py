@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ekakte.cli.base import State, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, json_option, pass_state
 
 if TYPE_CHECKING:
     from ekakte.policy import PolicyChange
@@ -18,7 +18,7 @@ def type_() -> None:
 
 
 @type_.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def type_list(state: State, as_json: bool) -> None:
     """Show the restricted types (admins, records managers, auditors)."""
@@ -52,7 +52,7 @@ def _report(change: PolicyChange, as_json: bool) -> None:
 
 @type_.command("restrict")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def type_restrict(state: State, name: str, as_json: bool) -> None:
     """Restrict a type: its stored and future documents need the health clearance (admins)."""
@@ -63,7 +63,7 @@ def type_restrict(state: State, name: str, as_json: bool) -> None:
 
 @type_.command("unrestrict")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def type_unrestrict(state: State, name: str, as_json: bool) -> None:
     """Lift a type's restriction from its stored and future documents (admins)."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ekakte.cli.base import State, emit_json, every, pass_state
+from ekakte.cli.base import State, emit_json, every, json_option, pass_state
 from ekakte.errors import shown
 from ekakte.paging import MAX_LIMIT
 from ekakte.roles import Role
@@ -86,7 +86,7 @@ def user_disable(state: State, name: str) -> None:
 
 
 @user.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def user_list(state: State, as_json: bool) -> None:
     """List users with their roles, teams and clearance."""

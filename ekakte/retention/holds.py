@@ -17,6 +17,7 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, LegalHold
 from ekakte.errors import InvalidInput, NotFound, shown
+from ekakte.jsonable import AsJson
 from ekakte.paging import Page, check_limit
 from ekakte.retention.worm import LockOutcome, sync_object_locks
 
@@ -24,7 +25,9 @@ MAX_REASON = 500
 
 
 @dataclass(frozen=True)
-class HoldInfo:
+class HoldInfo(AsJson):
+    json_omit = frozenset({"objects"})
+
     id: int
     case_number: str | None
     document_id: uuid.UUID | None
@@ -41,20 +44,9 @@ class HoldInfo:
     def active(self) -> bool:
         return self.released_at is None and (self.until is None or self.until >= date.today())
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "case_number": self.case_number,
-            "document_id": str(self.document_id) if self.document_id else None,
-            "reason": self.reason,
-            "until": self.until.isoformat() if self.until else None,
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-            "released_at": self.released_at.isoformat() if self.released_at else None,
-            "released_by": self.released_by,
-            "active": self.active,
-            **({"objects": self.objects.as_json()} if self.objects is not None else {}),
-        }
+    def json_extra(self) -> dict[str, Any]:
+        objects = {"objects": self.objects.as_json()} if self.objects is not None else {}
+        return {"active": self.active, **objects}
 
 
 def _info(hold: LegalHold, case_number: str | None) -> HoldInfo:

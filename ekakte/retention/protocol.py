@@ -14,7 +14,6 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from sqlalchemy import select
 
@@ -26,6 +25,7 @@ from ekakte.config import Settings
 from ekakte.db.models import DeletionRecord
 from ekakte.errors import ConfigError
 from ekakte.facts import PROTOCOL_KEY, fact, remember
+from ekakte.jsonable import AsJson
 from ekakte.paging import Page, check_limit
 
 PROTOCOL_KEY_FILE = "protocol.key"
@@ -88,7 +88,7 @@ def case_hash(key: bytes, case_number: str) -> str:
 
 
 @dataclass(frozen=True)
-class ProtocolEntry:
+class ProtocolEntry(AsJson):
     document_id: str
     document_type: str
     case_hash: str
@@ -100,21 +100,6 @@ class ProtocolEntry:
     sweep_id: str
     sha256: str
     objects: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "document_id": self.document_id,
-            "document_type": self.document_type,
-            "case_hash": self.case_hash,
-            "rule": self.rule,
-            "rule_version": self.rule_version,
-            "due_on": self.due_on.isoformat(),
-            "deleted_at": self.deleted_at.isoformat(),
-            "deleted_by": self.deleted_by,
-            "sweep_id": self.sweep_id,
-            "sha256": self.sha256,
-            "objects": self.objects,
-        }
 
 
 def protocol(

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from ekakte.errors import InvalidInput
+from ekakte.jsonable import AsJson
 
 TRIGGERS = ("case_closed", "received", "document_date")
 ROUNDINGS = ("end_of_year", "none")
@@ -21,7 +22,9 @@ MAX_YEARS = 200
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(AsJson):
+    json_omit = frozenset({"years", "months"})
+
     name: str
     types: tuple[str, ...]  # configured document types, or ("*",)
     years: int
@@ -38,15 +41,8 @@ class Rule:
     def is_default(self) -> bool:
         return self.types == (ANY_TYPE,)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "types": list(self.types),
-            "keep": self.keep,
-            "trigger": self.trigger,
-            "rounding": self.rounding,
-            "note": self.note,
-        }
+    def json_extra(self) -> dict[str, Any]:
+        return {"keep": self.keep}
 
 
 @dataclass(frozen=True)

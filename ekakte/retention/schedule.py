@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 from ekakte.access import About, Action, Decision, decided, sees_restricted
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.db.chunks import in_chunks
 from ekakte.db.models import Case, Document, DocumentState, RetentionRuleSet, table_of
 from ekakte.errors import InvalidInput, NotFound
+from ekakte.jsonable import AsJson
 from ekakte.progress import Progress, ShouldStop, never
 from ekakte.retention.rules import Rule, RuleSet, Trigger, due_date, parse_rules
 from ekakte.retention.worm import LockOutcome, sync_object_locks
@@ -33,7 +35,9 @@ _CHUNK = 2000
 
 
 @dataclass(frozen=True)
-class LoadedRules:
+class LoadedRules(AsJson):
+    json_omit = frozenset({"content", "rules"})  # the file itself: `rules show --source`
+
     version: int
     loaded_at: datetime
     loaded_by: str
@@ -42,21 +46,17 @@ class LoadedRules:
     content: str
     rules: RuleSet
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "loaded_at": self.loaded_at.isoformat(),
-            "loaded_by": self.loaded_by,
-            "source": self.source,
-            "sha256": self.sha256,
-            "rules": [r.as_json() for r in self.rules.rules],
-        }
+    def json_extra(self) -> dict[str, Any]:
+        return {"rules": [r.as_json() for r in self.rules.rules]}
 
 
 @dataclass(frozen=True)
-class Rescheduled:
+class Rescheduled(AsJson):
     """What a rules load, case close or case reopen changed: due dates, and (Object Lock stores) the
     retain-until dates and legal holds the store took, refused, or could not be told."""
+
+    json_names: ClassVar[Mapping[str, str]] = {"changed": "due_dates_changed"}
+    json_omit = frozenset({"changed_restricted"})
 
     changed: int
     objects: LockOutcome
@@ -68,13 +68,6 @@ class Rescheduled:
         return Rescheduled(
             self.changed - self.changed_restricted, self.objects.without_restricted(), stopped=self.stopped
         )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "due_dates_changed": self.changed,
-            "objects": self.objects.as_json(),
-            "stopped": self.stopped,
-        }
 
 
 @functools.lru_cache(maxsize=8)
@@ -164,35 +157,18 @@ _SET_DUE = (
 )
 
 
-def _rows(archive: Archive, where: Any) -> Iterator[list[Any]]:
+def _rows(archive: Archive, where: Any) -> Iterator[Sequence[Any]]:
     """Documents with what their due date depends on, in chunks, each from its own short read."""
-    last: uuid.UUID | None = None
-    while True:
-        with archive.reading() as session:
-            stmt = (
-                select(
-                    Document.id,
-                    Document.document_type,
-                    Document.received_on,
-                    Document.document_date,
-                    Case.closed_on,
-                    Document.due_on,
-                    Document.retention_rule,
-                    Document.retention_version,
-                    Document.restricted,
-                )
-                .join(Case, Case.id == Document.case_id)
-                .where(where)
-                .order_by(Document.id)
-                .limit(_CHUNK)
-            )
-            if last is not None:
-                stmt = stmt.where(Document.id > last)
-            rows = list(session.execute(stmt).all())
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
+    stmt = (
+        select(
+            Document.id, Document.document_type, Document.received_on, Document.document_date,
+            Case.closed_on, Document.due_on, Document.retention_rule, Document.retention_version,
+            Document.restricted,
+        )
+        .join(Case, Case.id == Document.case_id)
+        .where(where)
+    )  # fmt: skip
+    return in_chunks(archive.reading, stmt, [Document.id], _CHUNK)
 
 
 def schedule(

@@ -21,16 +21,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 
 from ekakte import audit
 from ekakte.access import About, Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.db.chunks import in_chunks
 from ekakte.db.dialect import exclusive_job, insert_or_ignore
 from ekakte.db.models import Case, DeletionRecord, Document, DocumentState, LegalHold, Page
 from ekakte.db.session import sqlite_path
 from ekakte.errors import Busy, InvalidInput, StorageError
+from ekakte.jsonable import AsJson
 from ekakte.progress import ShouldStop, never
 from ekakte.retention.held import active_on, is_held
 from ekakte.retention.protocol import archive_protocol_key, case_hash
@@ -47,7 +49,9 @@ Step = Callable[[str, list[uuid.UUID]], None]
 
 
 @dataclass(frozen=True)
-class PlanItem:
+class PlanItem(AsJson):
+    json_omit = frozenset({"held_by"})
+
     document_id: uuid.UUID
     case_number: str
     document_type: str
@@ -62,16 +66,9 @@ class PlanItem:
         """The first day a sweep may delete it."""
         return self.due_on + timedelta(days=1)
 
-    def as_json(self) -> dict[str, Any]:
+    def json_extra(self) -> dict[str, Any]:
         return {
-            "document_id": str(self.document_id),
-            "case_number": self.case_number,
-            "document_type": self.document_type,
-            "received_on": self.received_on.isoformat(),
-            "due_on": self.due_on.isoformat(),
             "deletable_since": self.since.isoformat(),
-            "rule": self.rule,
-            "rule_version": self.rule_version,
             "held_by": [{"hold": h, "reason": r} for h, r in self.held_by],
         }
 
@@ -98,8 +95,8 @@ _PLAN = (
         Document.retention_rule, Document.retention_version, Document.case_id,
     )
     .join(Case, Case.id == Document.case_id)
-    .order_by(Document.due_on, Document.id)
 )  # fmt: skip
+_PLAN_ORDER = (Document.due_on, Document.id)
 
 
 def _plan_items(archive: Archive, day: date) -> Iterator[PlanItem]:
@@ -112,36 +109,22 @@ def _plan_items(archive: Archive, day: date) -> Iterator[PlanItem]:
             by_case.setdefault(h.case_id, []).append((h.id, h.reason))
         if h.document_id is not None:
             by_doc.setdefault(h.document_id, []).append((h.id, h.reason))
-    after: Any = Document.due_on < day
-    while True:
-        with archive.reading() as session:
-            # Core rows, not ORM objects: no ORM result processing for a million rows.
-            rows = session.connection().execute(_PLAN.where(after).limit(_PLAN_CHUNK)).all()
+    for rows in in_chunks(archive.reading, _PLAN.where(Document.due_on < day), _PLAN_ORDER, _PLAN_CHUNK):
         for doc_id, number, doc_type, received, due, rule, version, case_id in rows:
             held = tuple(by_doc.get(doc_id, []) + by_case.get(case_id, []))
             assert due is not None  # the WHERE asks for due_on < day
             yield PlanItem(doc_id, number, doc_type, received, due, rule, version, held)
-        if len(rows) < _PLAN_CHUNK:
-            return
-        last_due, last_id = rows[-1][4], rows[-1][0]
-        after = and_(
-            Document.due_on < day,
-            or_(Document.due_on > last_due, and_(Document.due_on == last_due, Document.id > last_id)),
-        )
 
 
 # --- the sweep -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class KeptByStore:
+class KeptByStore(AsJson):
     """A due document the store refused to delete (Object Lock): for the store it is not yet due."""
 
     document_id: uuid.UUID
     reason: str  # what the store says protects it, e.g. "retained until 2031-01-01 00:00 UTC (COMPLIANCE)"
-
-    def as_json(self) -> dict[str, Any]:
-        return {"document_id": str(self.document_id), "reason": self.reason}
 
 
 @dataclass

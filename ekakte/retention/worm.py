@@ -26,8 +26,10 @@ from typing import Any
 from sqlalchemy import and_, false, or_, select, true, update
 
 from ekakte.archive import Archive
+from ekakte.db.chunks import in_chunks
 from ekakte.db.models import Document, DocumentState
 from ekakte.errors import StorageError, StoreRefused
+from ekakte.jsonable import AsJson
 from ekakte.retention.held import is_held
 
 _CHUNK = 500
@@ -47,7 +49,9 @@ def utc_today() -> date:
 
 
 @dataclass(frozen=True)
-class LockRefusal:
+class LockRefusal(AsJson):
+    json_omit = frozenset({"restricted"})
+
     document_id: uuid.UUID
     what: str  # "retention until …", "legal hold", "release of the legal hold"
     reason: str
@@ -56,13 +60,12 @@ class LockRefusal:
     def text(self) -> str:
         return f"document {self.document_id}: the store did not take the {self.what}: {self.reason}"
 
-    def as_json(self) -> dict[str, Any]:
-        return {"document_id": str(self.document_id), "what": self.what, "reason": self.reason}
-
 
 @dataclass
-class LockOutcome:
+class LockOutcome(AsJson):
     """What a sync told the store: objects changed, the store's refusals, and whether it was away."""
+
+    json_omit = frozenset({"changed_restricted"})
 
     changed: int = 0
     refused: list[LockRefusal] = field(default_factory=list)
@@ -90,13 +93,6 @@ class LockOutcome:
             more = f" and {len(self.refused) - 1} more" if len(self.refused) > 1 else ""
             return f"{self.refused[0].text()}{more}"
         return None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "changed": self.changed,
-            "refused": [r.as_json() for r in self.refused],
-            "unreachable": self.unreachable,
-        }
 
 
 def sync_object_locks(
@@ -130,17 +126,7 @@ def _scope(document_ids: list[uuid.UUID] | None, case_id: int | None) -> Any:
 def _chunks(archive: Archive, columns: tuple[Any, ...], where: Any) -> Iterator[Sequence[Any]]:
     """Rows in id order, a chunk per short read; keyset-paged, so a refused row (left as it was) is
     not read again in this sync."""
-    last: uuid.UUID | None = None
-    while True:
-        with archive.reading() as session:
-            stmt = select(Document.id, *columns).where(where).order_by(Document.id).limit(_CHUNK)
-            if last is not None:
-                stmt = stmt.where(Document.id > last)
-            rows = session.execute(stmt).all()
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
+    return in_chunks(archive.reading, select(Document.id, *columns).where(where), [Document.id], _CHUNK)
 
 
 def _sync_retention(archive: Archive, scope: Any, outcome: LockOutcome) -> None:

@@ -1,0 +1,42 @@
+"""Reading many rows without one long transaction: keyset chunks, each from a short read of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.orm import Session
+
+
+def in_chunks(
+    reading: Callable[[], AbstractContextManager[Session]],
+    stmt: Any,
+    order: Sequence[Any],
+    size: int,
+) -> Iterator[Sequence[Any]]:
+    """The rows of `stmt` in the order of the `order` columns (unique together, and selected by
+    `stmt`), `size` at a time. Each chunk is read in a transaction of its own (`reading`, e.g.
+    Archive.reading) that ends before the caller sees it, and starts after the last row of the one
+    before (never an offset: rows written meanwhile neither shift nor repeat a chunk)."""
+    last: tuple[Any, ...] | None = None
+    while True:
+        query = stmt.order_by(*order).limit(size)
+        if last is not None:
+            query = query.where(_after(order, last))
+        with reading() as session:
+            rows = session.execute(query).all()
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        last = tuple(rows[-1]._mapping[column] for column in order)
+
+
+def _after(order: Sequence[Any], last: tuple[Any, ...]) -> Any:
+    """(a, b, …) > (x, y, …) spelled out: both dialects use an index on a for it."""
+    condition = order[-1] > last[-1]
+    for column, value in zip(reversed(order[:-1]), reversed(last[:-1]), strict=True):
+        condition = or_(column > value, and_(column == value, condition))
+    return condition
