@@ -1,4 +1,12 @@
-"""The one place where SQLite and PostgreSQL statements differ."""
+"""Where SQLite and PostgreSQL differ in what every module does: inserting unless present, writers
+taking turns, a job that runs alone.
+
+The other differences each live in one place of their own: the engines (SQLite's pragmas and BEGIN
+IMMEDIATE) in db/session.py; column types and partial indexes in db/models.py; roles and grants
+(PostgreSQL only) in db/grants.py; the upgrade's lock in db/migrate.py; the two text indexes and their
+queries in search/ (one module per dialect); triggers and indexes in migrations/ (per dialect, as each
+migration needs); the URLs in config.py.
+"""
 
 from __future__ import annotations
 
