@@ -51,6 +51,8 @@ _FILED_MODE = 0o750
 class RunsAsRoot(ConfigError):
     """The hot folder was started by root without being told that this is intended."""
 
+    code = "runs-as-root"
+
 
 @dataclass
 class _Inbox:

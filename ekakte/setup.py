@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.engine import make_url
+
 from ekakte import audit
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings
-from ekakte.db.session import make_engine
+from ekakte.db.schema import HEAD, current_revision
+from ekakte.db.session import READ_ONLY, database_errors, make_engine
 from ekakte.principals import bootstrap_admin
 from ekakte.private import archive_folders, make_database_private, make_private
 from ekakte.retention.protocol import archive_protocol_key, ensure_protocol_key
@@ -83,3 +86,29 @@ def _upgrade(settings: Settings, *, create: bool = False) -> SetupReport:
         engine.dispose()
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     return SetupReport(shown, settings.storage, before, after)
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    database: str  # the URL, password masked
+    revision: str | None  # None: no schema yet
+    needed: str  # the revision this ekakte needs
+
+    @property
+    def current(self) -> bool:
+        return self.revision == self.needed
+
+
+def database_status(settings: Settings) -> SchemaStatus:
+    """The database's schema revision beside the one this ekakte needs; reads only, changes nothing."""
+    engine = make_engine(settings.database_url)
+    try:
+        with (
+            database_errors(settings.database_url),
+            engine.execution_options(**{READ_ONLY: True}).connect() as conn,
+        ):
+            revision = current_revision(conn)
+    finally:
+        engine.dispose()
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    return SchemaStatus(shown, revision, HEAD)

@@ -26,6 +26,7 @@ HINTS = {
     "no-schema": "run `ekakte init` (embedded) or `ekakte db upgrade`",
     "schema-outdated": "run `ekakte db upgrade`",
     "no-database": "run `ekakte init`",
+    "runs-as-root": "or give --allow-root",
 }
 
 

@@ -22,7 +22,7 @@ def init(state: State, first_admin: str | None) -> None:
     The first init of an archive makes its caller (or --admin NAME) the first admin. That happens once
     in the archive's life; afterwards only admins make admins.
     """
-    from ekakte.setup import initialize
+    from ekakte.api import initialize
 
     report = initialize(state.settings, state.actor, first_admin=first_admin or state.actor.name)
     for change in report.tightened:
@@ -46,7 +46,7 @@ def db() -> None:
 @pass_state
 def db_upgrade(state: State) -> None:
     """Apply the migrations this ekakte ships to the configured database."""
-    from ekakte.setup import upgrade_database
+    from ekakte.api import upgrade_database
 
     report = upgrade_database(state.settings, state.actor)
     if report.revision_before == report.revision_after:
@@ -65,9 +65,9 @@ def db_upgrade(state: State) -> None:
 def db_grant(state: State, role: str) -> None:
     """Give the PostgreSQL role ROLE, under which the archive runs, the privileges it needs and no more
     (audit_log: only SELECT and INSERT). Run as the schema's owner, after each `db upgrade`."""
-    from ekakte.db.grants import grant
+    from ekakte.api import grant_database_role
 
-    grants = grant(state.settings, state.actor, role)
+    grants = grant_database_role(state.settings, state.actor, role)
     click.echo(f"granted to {grants.role}:")
     for table, privileges in grants.tables.items():
         click.echo(f"  {table:<24} {privileges}")
@@ -77,19 +77,10 @@ def db_grant(state: State, role: str) -> None:
 @pass_state
 def db_status(state: State) -> None:
     """Show the database's schema revision and the one this ekakte needs."""
-    from ekakte.db.schema import HEAD, current_revision
-    from ekakte.db.session import READ_ONLY, database_errors, make_engine
+    from ekakte.api import database_status
 
-    engine = make_engine(state.settings.database_url)
-    try:
-        with (
-            database_errors(state.settings.database_url),
-            engine.execution_options(**{READ_ONLY: True}).connect() as conn,
-        ):
-            revision = current_revision(conn)
-    finally:
-        engine.dispose()
-    click.echo(f"schema: {shown(revision or 'none')}; this ekakte needs: {HEAD}")
+    status = database_status(state.settings)
+    click.echo(f"schema: {shown(status.revision or 'none')}; this ekakte needs: {status.needed}")
 
 
 @click.group()

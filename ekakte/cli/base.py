@@ -14,11 +14,7 @@ import click
 from ekakte.errors import ExitCode, shown
 
 if TYPE_CHECKING:
-    from ekakte.actor import Actor
-    from ekakte.archive import Archive
-    from ekakte.config import Settings
-    from ekakte.paging import Page
-    from ekakte.retention.worm import LockOutcome
+    from ekakte.api import Actor, Archive, LockOutcome, Page, Settings
 
 T = TypeVar("T")
 
@@ -35,7 +31,7 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            from ekakte.config import load_settings
+            from ekakte.api import load_settings
 
             self._settings = load_settings()
             for notice in self._settings.notices:
@@ -45,14 +41,14 @@ class State:
     @property
     def archive(self) -> Archive:
         if self._archive is None:
-            from ekakte.archive import Archive
+            from ekakte.api import Archive
 
             self._archive = Archive.open(self.settings)
         return self._archive
 
     @property
     def actor(self) -> Actor:
-        from ekakte.actor import Actor
+        from ekakte.api import Actor
 
         return Actor.from_os(self.on_behalf_of)
 

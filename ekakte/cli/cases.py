@@ -20,7 +20,7 @@ def case() -> None:
 @pass_state
 def case_show(state: State, case_number: str, document_type: str | None, as_json: bool) -> None:
     """Show a case and its documents, newest first."""
-    from ekakte.documents import case_documents
+    from ekakte.api import case_documents
 
     view = case_documents(state.archive, state.actor, case_number, document_type)
     if as_json:
@@ -51,7 +51,7 @@ def case_show(state: State, case_number: str, document_type: str | None, as_json
 @pass_state
 def case_assign(state: State, case_number: str, team: str) -> None:
     """Make a team responsible for a case (team leads within their teams, admins for any)."""
-    from ekakte.principals import assign_case
+    from ekakte.api import assign_case
 
     assign_case(state.archive, state.actor, case_number, team)
     click.echo(f"case {shown(state.settings.case_number(case_number))} assigned to team {shown(team)}")
@@ -66,8 +66,7 @@ def case_close(state: State, case_number: str, closed: str) -> int:
 
     Exit 12 (8) when an Object Lock store refused (could not be told) some retain-until dates.
     """
-    from ekakte.dates import parse_day
-    from ekakte.retention.schedule import close_case
+    from ekakte.api import close_case, parse_day
 
     day = parse_day(closed, "--date", future=False)
     done = close_case(state.archive, state.actor, case_number, day)
@@ -81,7 +80,7 @@ def case_close(state: State, case_number: str, closed: str) -> int:
 @pass_state
 def case_reopen(state: State, case_number: str) -> int:
     """Reopen a case: documents under `case_closed` rules are no longer due."""
-    from ekakte.retention.schedule import reopen_case
+    from ekakte.api import reopen_case
 
     done = reopen_case(state.archive, state.actor, case_number)
     number = shown(state.settings.case_number(case_number))

@@ -12,8 +12,7 @@ from ekakte.cli.base import State, emit_json, json_option, pass_state
 from ekakte.errors import ExitCode, InvalidInput, shown
 
 if TYPE_CHECKING:
-    from ekakte.ingest import BatchReport, ImportResult
-    from ekakte.ocr.worker import OcrReport
+    from ekakte.api import BatchReport, ImportResult, OcrReport
 
 
 def _result_line(r: ImportResult) -> str:
@@ -89,7 +88,7 @@ def import_command(
 
     Without --ocr the pages wait for `ekakte ocr work`: the scanning station does not wait for OCR.
     """
-    from ekakte.ingest import DocumentMeta, import_files, parse_date
+    from ekakte.api import DocumentMeta, import_files, parse_date
 
     if bool(files) == bool(batch_dir):
         raise click.UsageError("give either FILES or --batch DIR")
@@ -97,7 +96,7 @@ def import_command(
     dated = parse_date(document_date, "document date") if document_date else None
     archive, actor = state.archive, state.actor
     if with_ocr:
-        from ekakte.ocr.worker import check_ready
+        from ekakte.api import check_ready
 
         check_ready(state.settings)  # before anything is stored or moved
 
@@ -135,7 +134,7 @@ def _run_batch(
     *,
     allow_root: bool,
 ) -> BatchReport:
-    from ekakte.hotfolder import RunsAsRoot, import_directory
+    from ekakte.api import import_directory
 
     show_bar = not as_json and sys.stderr.isatty()
     bar: Any = None
@@ -158,8 +157,6 @@ def _run_batch(
             progress=progress if show_bar else None,
             allow_root=allow_root,
         )
-    except RunsAsRoot as exc:
-        raise RunsAsRoot(f"{exc} (or give --allow-root)") from None
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

@@ -39,8 +39,8 @@ def verify(
     ekakte verify                       every document, every object
     ekakte verify --sample 500 --rate 20  a nightly spot check, gentle on the store
     """
+    from ekakte.api import verify as run_verify
     from ekakte.errors import InvalidInput
-    from ekakte.integrity import verify as run_verify
 
     if everything and sample is not None:
         raise InvalidInput("--all and --sample exclude each other")
@@ -71,8 +71,8 @@ def verify(
 @pass_state
 def gc(state: State, grace_hours: float | None, dry_run: bool, as_json: bool) -> None:
     """Remove objects that no document refers to and that are older than the grace period."""
+    from ekakte.api import gc as run_gc
     from ekakte.errors import InvalidInput
-    from ekakte.integrity import gc as run_gc
 
     if grace_hours is not None and grace_hours < 1:
         raise InvalidInput(

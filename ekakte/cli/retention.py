@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ekakte.api import MAX_LIMIT
 from ekakte.cli.base import (
     State,
     counter,
@@ -21,13 +22,12 @@ from ekakte.cli.base import (
     stop_on_sigterm,
 )
 from ekakte.errors import ExitCode, shown
-from ekakte.paging import MAX_LIMIT
 
 
 def _date(text: str | None, what: str = "--as-of") -> date | None:
     if text is None:
         return None
-    from ekakte.dates import parse_day
+    from ekakte.api import parse_day
 
     return parse_day(text, what)
 
@@ -63,7 +63,7 @@ def rules_load(state: State, file: Path) -> int:
 
     Exit 12 (8) when an Object Lock store refused (could not be told) some retain-until dates.
     """
-    from ekakte.retention.schedule import load_rules
+    from ekakte.api import load_rules
 
     with stop_on_sigterm() as should_stop, counter("documents rescheduled") as progress:
         loaded, done = load_rules(
@@ -93,7 +93,7 @@ def rules_load(state: State, file: Path) -> int:
 @pass_state
 def rules_show(state: State, version: int | None, as_json: bool, source: bool) -> None:
     """Show the rules in force (or version N)."""
-    from ekakte.retention.schedule import show_rules
+    from ekakte.api import show_rules
 
     loaded = show_rules(state.archive, state.actor, version)
     if as_json:
@@ -122,7 +122,7 @@ def rules_show(state: State, version: int | None, as_json: bool, source: bool) -
 @pass_state
 def retention_plan(state: State, as_of: str | None, as_json: bool, as_csv: bool) -> None:
     """What a sweep would delete, by which rule and since when, and what is held back by which hold."""
-    from ekakte.retention.sweep import plan
+    from ekakte.api import plan
 
     items = plan(state.archive, state.actor, as_of=_date(as_of))
     if as_json:
@@ -187,7 +187,7 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
     Exit 12: some due documents were not deleted, or the store did not take some locks; retried next run.
     Exit 13: another sweep is running.  Exit 6: configuration error.
     """
-    from ekakte.retention.sweep import sweep
+    from ekakte.api import sweep
 
     day = _date(as_of)
     with stop_on_sigterm() as should_stop:
@@ -212,7 +212,7 @@ def retention_sweep(state: State, as_of: str | None, dry_run: bool, limit: int |
 @pass_state
 def retention_protocol(state: State, since: str | None, case_number: str | None, as_json: bool) -> None:
     """The deletion protocol (Löschprotokoll): what was deleted, when, by which rule."""
-    from ekakte.retention.protocol import protocol
+    from ekakte.api import protocol
 
     day = _date(since, "--since")
     entries = list(
@@ -252,9 +252,7 @@ def hold_add(
 
     Exit 12 (8) when the store refused (could not be told) some objects' legal holds.
     """
-    from ekakte.dates import parse_day
-    from ekakte.documents import parse_document_id
-    from ekakte.retention.holds import add_hold
+    from ekakte.api import add_hold, parse_day, parse_document_id
 
     info = add_hold(
         state.archive, state.actor, reason=reason, case_number=case_number,
@@ -271,7 +269,7 @@ def hold_add(
 @pass_state
 def hold_release(state: State, hold_id: int) -> int:
     """Release a hold; what it covered becomes deletable again when due."""
-    from ekakte.retention.holds import release_hold
+    from ekakte.api import release_hold
 
     info = release_hold(state.archive, state.actor, hold_id)
     click.echo(f"hold {info.id} released")
@@ -284,7 +282,7 @@ def hold_release(state: State, hold_id: int) -> int:
 @pass_state
 def hold_list(state: State, include_released: bool, as_json: bool) -> None:
     """The holds in force (with --all also released ones)."""
-    from ekakte.retention.holds import list_holds
+    from ekakte.api import list_holds
 
     holds = list(
         every(

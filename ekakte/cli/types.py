@@ -9,7 +9,7 @@ import click
 from ekakte.cli.base import State, emit_json, json_option, pass_state
 
 if TYPE_CHECKING:
-    from ekakte.policy import PolicyChange
+    from ekakte.api import PolicyChange
 
 
 @click.group("type")
@@ -22,7 +22,7 @@ def type_() -> None:
 @pass_state
 def type_list(state: State, as_json: bool) -> None:
     """Show the restricted types (admins, records managers, auditors)."""
-    from ekakte.policy import list_types
+    from ekakte.api import list_types
 
     policies = list_types(state.archive, state.actor)
     if as_json:
@@ -56,7 +56,7 @@ def _report(change: PolicyChange, as_json: bool) -> None:
 @pass_state
 def type_restrict(state: State, name: str, as_json: bool) -> None:
     """Restrict a type: its stored and future documents need the health clearance (admins)."""
-    from ekakte.policy import restrict_type
+    from ekakte.api import restrict_type
 
     _report(restrict_type(state.archive, state.actor, name), as_json)
 
@@ -67,7 +67,7 @@ def type_restrict(state: State, name: str, as_json: bool) -> None:
 @pass_state
 def type_unrestrict(state: State, name: str, as_json: bool) -> None:
     """Lift a type's restriction from its stored and future documents (admins)."""
-    from ekakte.policy import unrestrict_type
+    from ekakte.api import unrestrict_type
 
     _report(unrestrict_type(state.archive, state.actor, name), as_json)
 

@@ -6,13 +6,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ekakte.api import MAX_LIMIT, Role
 from ekakte.cli.base import State, emit_json, every, json_option, pass_state
 from ekakte.errors import shown
-from ekakte.paging import MAX_LIMIT
-from ekakte.roles import Role
 
 if TYPE_CHECKING:
-    from ekakte.principals import UserInfo
+    from ekakte.api import UserInfo
 
 ROLE = click.Choice([str(r) for r in Role])
 
@@ -34,7 +33,7 @@ def user_add(
     state: State, name: str, roles: tuple[str, ...], teams: tuple[str, ...], clearance: str | None
 ) -> None:
     """Add a user."""
-    from ekakte.principals import add_user
+    from ekakte.api import add_user
 
     info = add_user(state.archive, state.actor, name, list(roles), list(teams), clearance == "health")
     click.echo(f"added user {shown(info.name)}: roles {_names(info.roles)}; teams {_names(info.teams)}")
@@ -50,7 +49,7 @@ def user_grant(
     state: State, name: str, roles: tuple[str, ...], teams: tuple[str, ...], clearance: str | None
 ) -> None:
     """Give a user roles, teams or the health clearance."""
-    from ekakte.principals import grant
+    from ekakte.api import grant
 
     info = grant(state.archive, state.actor, name, list(roles), list(teams), True if clearance else None)
     click.echo(_line(info))
@@ -66,7 +65,7 @@ def user_revoke(
     state: State, name: str, roles: tuple[str, ...], teams: tuple[str, ...], clearance: str | None
 ) -> None:
     """Take roles, teams or the health clearance away from a user."""
-    from ekakte.principals import grant, revoke
+    from ekakte.api import grant, revoke
 
     info = revoke(state.archive, state.actor, name, list(roles), list(teams))
     if clearance:
@@ -79,7 +78,7 @@ def user_revoke(
 @pass_state
 def user_disable(state: State, name: str) -> None:
     """Disable a user: from now on it gets nothing. Its history stays in the audit trail."""
-    from ekakte.principals import disable_user
+    from ekakte.api import disable_user
 
     disable_user(state.archive, state.actor, name)
     click.echo(f"user {shown(name)} disabled")
@@ -90,7 +89,7 @@ def user_disable(state: State, name: str) -> None:
 @pass_state
 def user_list(state: State, as_json: bool) -> None:
     """List users with their roles, teams and clearance."""
-    from ekakte.principals import list_users
+    from ekakte.api import list_users
 
     users = list(every(lambda after: list_users(state.archive, state.actor, limit=MAX_LIMIT, after=after)))
     if as_json:
@@ -122,7 +121,7 @@ def team() -> None:
 @pass_state
 def team_add(state: State, name: str) -> None:
     """Add a team."""
-    from ekakte.principals import add_team
+    from ekakte.api import add_team
 
     add_team(state.archive, state.actor, name)
     click.echo(f"added team {shown(name)}")
@@ -132,7 +131,7 @@ def team_add(state: State, name: str) -> None:
 @pass_state
 def team_list(state: State) -> None:
     """List teams."""
-    from ekakte.principals import list_teams
+    from ekakte.api import list_teams
 
     for name in list_teams(state.archive, state.actor):
         click.echo(shown(name))

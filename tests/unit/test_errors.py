@@ -70,10 +70,17 @@ def _raised_texts(path: Path) -> list[tuple[int, str]]:
 
 
 def _codes_raised() -> set[str]:
+    """Codes given at a raise (`code="…"`) or by an error class outside errors.py (`code = "…"`)."""
     codes = set()
     for path in _library_sources():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.keyword) and node.arg == "code" and isinstance(node.value, ast.Constant):
+                codes.add(str(node.value.value))
+            if (
+                isinstance(node, ast.Assign)
+                and [getattr(t, "id", None) for t in node.targets] == ["code"]
+                and isinstance(node.value, ast.Constant)
+            ):
                 codes.add(str(node.value.value))
     return codes
 

@@ -1,0 +1,234 @@
+"""The archive's use cases: all that the CLI, the HTTP service and the web pages may call, and nothing else.
+
+Each use case takes the acting user (`Actor`) explicitly, is decided under one access action (the
+`action` below; `None` for setting an archive up, which whoever holds the database's credentials may
+do) and leaves exactly one audit entry per call, a refusal included (tests/integration/
+test_use_case_matrix.py walks this list for every role). Beside them: the values and parsers the
+callers need to call them.
+
+Names load on first use: importing this module imports none of them, so a command pays only for
+the modules of what it calls (PEP 562). Type checkers see the real imports below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ekakte.access import Action
+
+if TYPE_CHECKING:
+    from ekakte.access import Decision
+    from ekakte.actor import Actor
+    from ekakte.archive import Archive
+    from ekakte.config import Settings, load_settings
+    from ekakte.dates import parse_day
+    from ekakte.db.grants import grant as grant_database_role
+    from ekakte.documents import (
+        case_documents,
+        document_text,
+        export_original,
+        get_document,
+        parse_document_id,
+    )
+    from ekakte.hotfolder import import_directory
+    from ekakte.ingest import (
+        BatchReport,
+        DocumentMeta,
+        ImportResult,
+        import_document,
+        import_files,
+        parse_date,
+    )
+    from ekakte.integrity import gc, verify
+    from ekakte.ocr.worker import OcrReport, check_ready, retry_failed, run_ocr
+    from ekakte.paging import MAX_LIMIT, Page
+    from ekakte.policy import PolicyChange, list_types, restrict_type, unrestrict_type
+    from ekakte.principals import (
+        UserInfo,
+        add_team,
+        add_user,
+        assign_case,
+        disable_user,
+        grant,
+        list_teams,
+        list_users,
+        revoke,
+    )
+    from ekakte.retention.holds import add_hold, list_holds, release_hold
+    from ekakte.retention.protocol import protocol
+    from ekakte.retention.schedule import close_case, load_rules, reopen_case, show_rules
+    from ekakte.retention.sweep import plan, sweep
+    from ekakte.retention.worm import LockOutcome
+    from ekakte.roles import Role
+    from ekakte.search import RANK_WINDOW, search
+    from ekakte.setup import database_status, initialize, upgrade_database
+    from ekakte.trail import anchor_audit_trail, audit_entries, verify_audit_trail
+
+
+@dataclass(frozen=True)
+class UseCase:
+    name: str
+    module: str
+    action: Action | None  # None: setting up, decided by who holds the database's credentials
+    attribute: str = ""  # the function's name in `module`, when it differs from `name`
+
+    @property
+    def function(self) -> Any:
+        return getattr(importlib.import_module(self.module), self.attribute or self.name)
+
+
+USE_CASES: tuple[UseCase, ...] = (
+    # Import (scanning stations, the mail room)
+    UseCase("import_document", "ekakte.ingest", Action.IMPORT),
+    UseCase("import_files", "ekakte.ingest", Action.IMPORT),
+    UseCase("import_directory", "ekakte.hotfolder", Action.IMPORT),
+    # Reading (caseworkers; records managers see metadata)
+    UseCase("case_documents", "ekakte.documents", Action.CASE_SHOW),
+    UseCase("get_document", "ekakte.documents", Action.DOC_SHOW),
+    UseCase("document_text", "ekakte.documents", Action.DOC_TEXT),
+    UseCase("export_original", "ekakte.documents", Action.DOC_GET),
+    UseCase("search", "ekakte.search", Action.SEARCH),
+    # OCR
+    UseCase("run_ocr", "ekakte.ocr.worker", Action.OCR_WORK),
+    UseCase("retry_failed", "ekakte.ocr.worker", Action.OCR_RETRY),
+    # Users, teams, cases
+    UseCase("add_team", "ekakte.principals", Action.USER_MANAGE),
+    UseCase("list_teams", "ekakte.principals", Action.USER_MANAGE),
+    UseCase("add_user", "ekakte.principals", Action.USER_MANAGE),
+    UseCase("grant", "ekakte.principals", Action.USER_MANAGE),
+    UseCase("revoke", "ekakte.principals", Action.USER_MANAGE),
+    UseCase("disable_user", "ekakte.principals", Action.USER_MANAGE),
+    UseCase("list_users", "ekakte.principals", Action.USER_MANAGE),
+    UseCase("assign_case", "ekakte.principals", Action.CASE_ASSIGN),
+    UseCase("close_case", "ekakte.retention.schedule", Action.CASE_CLOSE),
+    UseCase("reopen_case", "ekakte.retention.schedule", Action.CASE_CLOSE),
+    # Retention (records managers)
+    UseCase("load_rules", "ekakte.retention.schedule", Action.RETENTION),
+    UseCase("show_rules", "ekakte.retention.schedule", Action.RETENTION),
+    UseCase("plan", "ekakte.retention.sweep", Action.RETENTION),
+    UseCase("sweep", "ekakte.retention.sweep", Action.RETENTION),
+    UseCase("protocol", "ekakte.retention.protocol", Action.PROTOCOL_READ),
+    UseCase("add_hold", "ekakte.retention.holds", Action.RETENTION),
+    UseCase("release_hold", "ekakte.retention.holds", Action.RETENTION),
+    UseCase("list_holds", "ekakte.retention.holds", Action.RETENTION),
+    # Integrity and audit
+    UseCase("verify", "ekakte.integrity", Action.INTEGRITY),
+    UseCase("gc", "ekakte.integrity", Action.INTEGRITY),
+    UseCase("audit_entries", "ekakte.trail", Action.AUDIT_READ),
+    UseCase("verify_audit_trail", "ekakte.trail", Action.AUDIT_READ),
+    UseCase("anchor_audit_trail", "ekakte.trail", Action.AUDIT_ANCHOR),
+    # The restricted types
+    UseCase("list_types", "ekakte.policy", Action.TYPE_LIST),
+    UseCase("restrict_type", "ekakte.policy", Action.TYPE_POLICY),
+    UseCase("unrestrict_type", "ekakte.policy", Action.TYPE_POLICY),
+    # Setting up
+    UseCase("initialize", "ekakte.setup", None),
+    UseCase("upgrade_database", "ekakte.setup", None),
+    UseCase("database_status", "ekakte.setup", None),
+    UseCase("grant_database_role", "ekakte.db.grants", None, attribute="grant"),
+)
+
+# What callers need beside the use cases: the handle and the acting user, values, parsers, result types.
+_SUPPORT = {
+    "Action": "ekakte.access",
+    "Decision": "ekakte.access",
+    "Actor": "ekakte.actor",
+    "Archive": "ekakte.archive",
+    "Settings": "ekakte.config",
+    "load_settings": "ekakte.config",
+    "parse_day": "ekakte.dates",
+    "parse_document_id": "ekakte.documents",
+    "DocumentMeta": "ekakte.ingest",
+    "ImportResult": "ekakte.ingest",
+    "BatchReport": "ekakte.ingest",
+    "parse_date": "ekakte.ingest",
+    "OcrReport": "ekakte.ocr.worker",
+    "check_ready": "ekakte.ocr.worker",
+    "MAX_LIMIT": "ekakte.paging",
+    "Page": "ekakte.paging",
+    "PolicyChange": "ekakte.policy",
+    "UserInfo": "ekakte.principals",
+    "LockOutcome": "ekakte.retention.worm",
+    "Role": "ekakte.roles",
+    "RANK_WINDOW": "ekakte.search",
+}
+_BY_NAME = {u.name: u for u in USE_CASES}
+
+__all__ = [
+    "MAX_LIMIT",
+    "RANK_WINDOW",
+    "USE_CASES",
+    "Action",
+    "Actor",
+    "Archive",
+    "BatchReport",
+    "Decision",
+    "DocumentMeta",
+    "ImportResult",
+    "LockOutcome",
+    "OcrReport",
+    "Page",
+    "PolicyChange",
+    "Role",
+    "Settings",
+    "UseCase",
+    "UserInfo",
+    "add_hold",
+    "add_team",
+    "add_user",
+    "anchor_audit_trail",
+    "assign_case",
+    "audit_entries",
+    "case_documents",
+    "check_ready",
+    "close_case",
+    "database_status",
+    "disable_user",
+    "document_text",
+    "export_original",
+    "gc",
+    "get_document",
+    "grant",
+    "grant_database_role",
+    "import_directory",
+    "import_document",
+    "import_files",
+    "initialize",
+    "list_holds",
+    "list_teams",
+    "list_types",
+    "list_users",
+    "load_rules",
+    "load_settings",
+    "parse_date",
+    "parse_day",
+    "parse_document_id",
+    "plan",
+    "protocol",
+    "release_hold",
+    "reopen_case",
+    "restrict_type",
+    "retry_failed",
+    "revoke",
+    "run_ocr",
+    "search",
+    "show_rules",
+    "sweep",
+    "unrestrict_type",
+    "upgrade_database",
+    "verify",
+    "verify_audit_trail",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BY_NAME:
+        value = _BY_NAME[name].function
+    elif name in _SUPPORT:
+        value = getattr(importlib.import_module(_SUPPORT[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # found once, then an ordinary attribute
+    return value
