@@ -31,6 +31,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # SQLite drops a column in place (3.35 and later) as long as no index or trigger names it.
+    # The entries written since lose their request's fields, and with them what their hashes cover:
+    # `audit verify` then names the first of them as changed. SQLite drops a column in place (3.35 and
+    # later) as long as no index or trigger names it.
     for name, _length in reversed(_COLUMNS):
         op.drop_column("audit_log", name)
