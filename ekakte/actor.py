@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import pwd
 import re
@@ -59,6 +58,8 @@ class Actor:
 def _canonical_address(text: str) -> str:
     """One spelling per address, so that an auditor finds a client by it: IPv6 compressed and in lower
     case, an IPv4 client of a dual-stack listener (::ffff:10.0.0.1) as the IPv4 address it is."""
+    import ipaddress  # here: the CLI, every command's actor, never has a client address
+
     try:
         address = ipaddress.ip_address(text)
     except ValueError:

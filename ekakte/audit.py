@@ -238,7 +238,8 @@ def query(
     limit: int = 1000,
 ) -> list[AuditRecord]:
     """Up to `limit` entries, newest first; with `after`, those older than the entry of that id (keyset
-    paging: each page is an index range on the primary key, however deep into the trail it starts)."""
+    paging: a page deep in the trail starts at its id in the primary key, not after skipping the
+    entries before it)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if after is not None:
         stmt = stmt.where(AuditEntry.id < after)

@@ -22,7 +22,7 @@ down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_COLUMNS = (("channel", 3), ("client_address", 64), ("request_id", 64))
+_COLUMNS = (("channel", 10), ("client_address", 64), ("request_id", 64))
 
 
 def upgrade() -> None:
