@@ -34,7 +34,11 @@ def entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 
 def _fields(entry: AuditEntry) -> dict[str, Any]:
-    return {
+    """What an entry's hash covers, as it was written: the request's fields only where the entry has
+    them. Every entry written since migration 0013 has a channel, so its hash covers all three, and
+    changing any of them (to NULL too) changes what is hashed; the entries written before have none, and
+    their hashes were made without them."""
+    fields = {
         "at": _canonical_time(entry.at),
         "actor": entry.actor,
         "on_behalf_of": entry.on_behalf_of,
@@ -44,6 +48,9 @@ def _fields(entry: AuditEntry) -> dict[str, Any]:
         "document_id": entry.document_id,
         "reason": entry.reason,
     }
+    if entry.channel is not None or entry.client_address is not None or entry.request_id is not None:
+        fields.update(channel=entry.channel, client_address=entry.client_address, request_id=entry.request_id)
+    return fields
 
 
 # Built once, Core not ORM: every read is audited, and on that hot path building statements and the ORM
@@ -79,6 +86,9 @@ def append(
         "case_number": case_number,
         "document_id": document_id,
         "reason": (reason or "")[:500] or None,
+        "channel": actor.channel,
+        "client_address": actor.client_address,
+        "request_id": actor.request_id,
     }
     digest = entry_hash(prev, fields)
     session.execute(_INSERT, {**fields, "at": at, "prev_hash": prev, "hash": digest})
@@ -196,6 +206,10 @@ class AuditRecord:
     case_number: str | None
     document_id: str | None
     reason: str | None
+    # None in the entries written before migration 0013.
+    channel: str | None
+    client_address: str | None
+    request_id: str | None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -208,6 +222,9 @@ class AuditRecord:
             "case_number": self.case_number,
             "document_id": self.document_id,
             "reason": self.reason,
+            "channel": self.channel,
+            "client_address": self.client_address,
+            "request_id": self.request_id,
         }
 
 
@@ -217,9 +234,15 @@ def query(
     case_number: str | None = None,
     user: str | None = None,
     since: date | None = None,
+    after: int | None = None,
     limit: int = 1000,
 ) -> list[AuditRecord]:
+    """Up to `limit` entries, newest first; with `after`, those older than the entry of that id (keyset
+    paging: a page deep in the trail starts at its id in the primary key, not after skipping the
+    entries before it)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if after is not None:
+        stmt = stmt.where(AuditEntry.id < after)
     if case_number:
         stmt = stmt.where(AuditEntry.case_number == case_number)
     if user:
@@ -228,7 +251,18 @@ def query(
         stmt = stmt.where(AuditEntry.at >= datetime(since.year, since.month, since.day, tzinfo=UTC))
     return [
         AuditRecord(
-            e.id, e.at, e.actor, e.on_behalf_of, e.action, e.outcome, e.case_number, e.document_id, e.reason
+            id=e.id,
+            at=e.at,
+            actor=e.actor,
+            on_behalf_of=e.on_behalf_of,
+            action=e.action,
+            outcome=e.outcome,
+            case_number=e.case_number,
+            document_id=e.document_id,
+            reason=e.reason,
+            channel=e.channel,
+            client_address=e.client_address,
+            request_id=e.request_id,
         )
         for e in session.scalars(stmt)
     ]

@@ -9,7 +9,7 @@ from ekakte import anchors, audit
 from ekakte.access import Action, gate, refuse
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.errors import IntegrityError
+from ekakte.errors import IntegrityError, InvalidInput
 
 
 def _authorize(
@@ -25,6 +25,11 @@ def _authorize(
         raise refuse(what)
 
 
+# The most entries one call returns: a page is held in memory whole, by the library and by whoever
+# renders it.
+MAX_PAGE = 10_000
+
+
 def audit_entries(
     archive: Archive,
     actor: Actor,
@@ -32,13 +37,20 @@ def audit_entries(
     case_number: str | None = None,
     user: str | None = None,
     since: date | None = None,
+    after: int | None = None,
     limit: int = 1000,
 ) -> list[audit.AuditRecord]:
-    """Entries, newest first. Reading the trail is itself audited."""
+    """One page of entries, newest first: up to `limit` of them, and with `after` (the id of the last
+    entry of the page before) the ones older than that. A page shorter than `limit` is the last. Each
+    page read is itself audited."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"a page of the audit trail holds 1 to {MAX_PAGE} entries, not {limit}")
+    if after is not None and after < 1:
+        raise InvalidInput(f"there is no audit entry {after} to continue after")
     number = archive.settings.case_number(case_number) if case_number else None
-    _authorize(archive, actor, "audit show", number)
+    _authorize(archive, actor, "audit show" if after is None else f"audit show before entry {after}", number)
     with archive.reading() as session:
-        return audit.query(session, case_number=number, user=user, since=since, limit=limit)
+        return audit.query(session, case_number=number, user=user, since=since, after=after, limit=limit)
 
 
 def verify_audit_trail(archive: Archive, actor: Actor) -> audit.ChainReport:

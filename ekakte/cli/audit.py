@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
 import click
 
-from ekakte.cli.base import State, emit_json, pass_state
+# _json_line: the escaping of emit_json, applied here line by line to an array written as it is read.
+from ekakte.cli.base import State, _json_line, emit_json, pass_state
 from ekakte.errors import ExitCode, shown
+
+if TYPE_CHECKING:
+    from ekakte.audit import AuditRecord
 
 
 @click.group()
@@ -13,36 +22,82 @@ def audit() -> None:
     """The audit trail: who did what, when, allowed or denied."""
 
 
+# Entries per read of `audit show`: each read is one audited page, and holds only this many in memory.
+PAGE = 1000
+
+
 @audit.command("show")
 @click.option("--case", "case_number", help="Only entries about this case.")
 @click.option("--user", help="Only entries by (or on behalf of) this user.")
 @click.option("--since", help="Only entries from this day on (YYYY-MM-DD or DD.MM.YYYY).")
-@click.option("--limit", type=click.IntRange(1, 1_000_000), default=1000, show_default=True)
+@click.option("--limit", type=click.IntRange(1, None), help="At most this many entries (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def audit_show(
-    state: State, case_number: str | None, user: str | None, since: str | None, limit: int, as_json: bool
+    state: State,
+    case_number: str | None,
+    user: str | None,
+    since: str | None,
+    limit: int | None,
+    as_json: bool,
 ) -> None:
-    """Show entries, newest first."""
+    """Show entries, newest first: every one that matches, or the newest --limit."""
     from ekakte.ingest import parse_date
-    from ekakte.trail import audit_entries
 
     day = parse_date(since, "date") if since else None
-    entries = audit_entries(
-        state.archive, state.actor, case_number=case_number, user=user, since=day, limit=limit
-    )
+    entries = _every_entry(state, case_number=case_number, user=user, since=day, limit=limit)
     if as_json:
-        emit_json([e.as_json() for e in entries])
+        _emit_json_array(e.as_json() for e in entries)
         return
     for e in entries:
         # Every field is escaped before it is padded: each entry stays one line with its columns, whatever
         # a user name, a case number or a reason (a file name, a hold's reason) holds.
         who = shown(f"{e.actor} for {e.on_behalf_of}" if e.on_behalf_of else e.actor)
         what = shown(" ".join(x for x in (e.case_number, e.document_id) if x) or "-")
+        request = f"request {e.request_id}" if e.request_id else None
+        via = shown(" ".join(x for x in (e.channel or "-", e.client_address, request) if x))
         click.echo(
             f"{e.id:>8}  {e.at:%Y-%m-%d %H:%M:%S}  {who:<20} {shown(e.action):<12} {shown(e.outcome):<7}"
-            f"  {what}  {shown(e.reason or '')}"
+            f"  {via:<3}  {what}  {shown(e.reason or '')}"
         )
+
+
+def _every_entry(
+    state: State, *, case_number: str | None, user: str | None, since: date | None, limit: int | None
+) -> Iterator[AuditRecord]:
+    """Page after page, each older than the last, until a page comes back short or `limit` is reached."""
+    from ekakte.trail import audit_entries
+
+    after: int | None = None
+    left = limit
+    while left is None or left > 0:
+        size = PAGE if left is None else min(PAGE, left)
+        page = audit_entries(
+            state.archive,
+            state.actor,
+            case_number=case_number,
+            user=user,
+            since=since,
+            after=after,
+            limit=size,
+        )
+        yield from page
+        if len(page) < size:
+            return
+        after = page[-1].id
+        left = None if left is None else left - len(page)
+
+
+def _emit_json_array(items: Iterable[dict[str, Any]]) -> None:
+    """One JSON array, written item by item as emit_json would write it whole (the same text, escapes
+    included), so that a long listing is never held in memory."""
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False)
+        lines = "\n".join("  " + _json_line(line) for line in text.split("\n"))
+        click.echo(("[\n" if first else ",\n") + lines, nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
 
 
 @audit.command("verify")

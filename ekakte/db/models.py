@@ -252,6 +252,11 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # How the request came in (migration 0013): NULL in the entries written before, whose hashes do not
+    # cover them; set in every entry since, whose hashes do (audit._fields).
+    channel: Mapped[str | None] = mapped_column(String(10))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class ArchiveFact(Base):

@@ -419,3 +419,81 @@ def test_the_archive_runs_under_a_role_that_may_only_append_to_the_audit_trail(
             ).scalar_one()
         engine.dispose()
         assert owned == 0
+
+
+# A request of the benefits software, as a future HTTP service makes its Actor.
+FROM_THE_API = Actor("caseworker", channel="api", client_address="10.20.30.40", request_id="req-7f3a")
+READER_BY_CLI = Actor("caseworker")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "channel = 'web'",
+        "client_address = '10.20.30.41'",
+        "request_id = 'req-7f3b'",
+        "client_address = NULL",
+        # All three gone: the entry made to look like one written before migration 0013.
+        "channel = NULL, client_address = NULL, request_id = NULL",
+    ],
+)
+def test_audit_verify_finds_a_changed_channel_client_address_or_request_id(
+    stack_env: dict[str, str],
+    settings: Settings,
+    archive: Archive,
+    auditor: Actor,
+    change: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ekakte.cli import main
+    from ekakte.documents import case_documents
+    from ekakte.errors import ExitCode
+    from tests.conftest import CASE
+
+    case_documents(archive, FROM_THE_API, CASE)
+    entry = _last(archive)
+    assert (entry.channel, entry.client_address, entry.request_id) == ("api", "10.20.30.40", "req-7f3a")
+    case_documents(archive, READER_BY_CLI, CASE)  # an entry after it, which still follows it
+    assert verify_audit_trail(archive, auditor).ok
+
+    _as_database_owner(settings, f"UPDATE audit_log SET {change} WHERE id = {entry.id}")
+    report = verify_audit_trail(archive, auditor)
+    assert (report.problem, report.bad_entry) == (
+        f"entry {entry.id} was changed after it was written",
+        entry.id,
+    )
+
+    add_user(archive, ADMIN, Actor.from_os().name, ["auditor"])
+    for key, value in stack_env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "verify"])
+    assert exited.value.code == ExitCode.INTEGRITY
+
+
+def test_anchors_hold_across_entries_with_and_without_a_request(
+    settings: Settings, archive: Archive, auditor: Actor
+) -> None:
+    """An anchor taken, then entries of every channel, then another anchor: both hold, and a re-chained
+    trail is still found against the first."""
+    from ekakte.documents import case_documents
+    from ekakte.trail import anchor_audit_trail
+    from tests.conftest import CASE
+
+    first = anchor_audit_trail(archive, auditor).anchor
+    for actor in (
+        FROM_THE_API,
+        Actor("caseworker", channel="web", client_address="2001:db8::7"),
+        READER_BY_CLI,
+    ):
+        case_documents(archive, actor, CASE)
+    anchor_audit_trail(archive, auditor)
+    report = verify_audit_trail(archive, auditor)
+    assert report.ok and report.entries == first.entries + 5, report.problem
+
+    with archive.reading() as session:
+        ids = list(session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)))
+    _rechain(settings, archive, ids[1])
+    assert audit.verify_chain(archive.reading).ok
+    report = verify_audit_trail(archive, auditor)
+    assert str(report.problem).startswith(f"the trail was re-chained: the anchor of {first.when}")

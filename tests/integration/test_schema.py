@@ -279,3 +279,73 @@ def test_upgrading_from_0006_gives_every_page_its_cases_team_and_indexes_it_per_
         ]
         assign_case(archive, ADMIN, "11111BG1111111", TEAM)
         assert [h.case_number for h in search(archive, legacy, "Widerspruch").hits] == ["22222BG2222222"]
+
+
+def test_upgrading_from_0012_keeps_the_trail_verifiable_and_records_the_request_from_then_on(
+    stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Migration 0013: entries written before it, hashed without channel, client address and request id,
+    still verify, against an anchor taken before too; entries written since have them, and the guards
+    against UPDATE, DELETE (and TRUNCATE) are still in place. An old entry given a channel is found."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+    from sqlalchemy.exc import DatabaseError
+
+    from ekakte import anchors, audit
+    from ekakte.actor import Actor
+    from ekakte.db.models import AuditEntry
+    from ekakte.documents import case_documents
+    from ekakte.principals import add_user
+    from ekakte.trail import audit_entries, verify_audit_trail
+    from tests.conftest import ADMIN, CASE, READER, organise
+
+    start = datetime(2026, 12, 1, 8, 0, 0, 123456, tzinfo=UTC)
+    with archive_at("0012", stack_env, tmp_path) as (settings, conn):
+        postgres = settings.database_url.startswith("postgresql")
+        prev = audit.GENESIS
+        for n in range(3):  # as 0012's ekakte appended them: eight fields hashed
+            fields = {
+                "at": start + timedelta(seconds=n), "actor": "lena", "on_behalf_of": None,
+                "action": "case.show", "outcome": "allowed", "case_number": CASE, "document_id": None,
+                "reason": f"own team {n}",
+            }  # fmt: skip
+            digest = audit.entry_hash(prev, {**fields, "at": audit._canonical_time(fields["at"])})
+            conn.execute(insert(AuditEntry.__table__), {**fields, "prev_hash": prev, "hash": digest})
+            prev = digest
+    old_head = prev
+
+    initialize(settings)  # upgrades to head: its own entries are the first with a channel
+    organise(settings)
+    with Archive.open(settings) as archive:
+        # An anchor the old ekakte took of its three entries.
+        anchors.write_anchor(archive, audit.Anchor(start + timedelta(minutes=1), 3, old_head, 3))
+        add_user(archive, ADMIN, "auditor", ["auditor"])
+        auditor = Actor("auditor")
+        case_documents(archive, Actor(READER.name, channel="web", client_address="10.0.0.9"), CASE)
+        report = verify_audit_trail(archive, auditor)
+        assert report.ok and report.anchor is not None, report.problem
+        listed = audit_entries(archive, auditor)
+        old = [(e.id, e.channel, e.client_address, e.request_id) for e in listed if e.actor == "lena"]
+        assert old == [(3, None, None, None), (2, None, None, None), (1, None, None, None)]
+        assert {e.channel for e in listed if e.actor != "lena"} == {"cli", "web"}
+        assert [e.client_address for e in listed if e.channel == "web"] == ["10.0.0.9"]
+
+    engine = create_engine(settings.database_url)
+    try:
+        guards = ["UPDATE audit_log SET channel = 'api'", "DELETE FROM audit_log"]
+        for statement in [*guards, "TRUNCATE audit_log"] if postgres else guards:
+            with pytest.raises(DatabaseError, match="append-only"), engine.begin() as conn:
+                conn.execute(text(statement))
+        # Past the guards, as the database's owner can: the second old entry takes on a channel.
+        with engine.begin() as conn:
+            if postgres:
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            else:
+                conn.execute(text("DROP TRIGGER audit_log_no_update"))
+            conn.execute(text("UPDATE audit_log SET channel = 'cli' WHERE id = 2"))
+    finally:
+        engine.dispose()
+    with Archive.open(settings) as archive:
+        report = verify_audit_trail(archive, Actor("auditor"))
+    assert (report.problem, report.bad_entry) == ("entry 2 was changed after it was written", 2)
