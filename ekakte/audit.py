@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ekakte.actor import Actor
+from ekakte.db.chunks import in_chunks
 from ekakte.db.dialect import serialize_writers
 from ekakte.db.models import AuditEntry, table_of
 
@@ -96,18 +97,11 @@ def append(
 
 
 def _entries(session_factory: Any, page: int = 5000) -> Iterator[AuditEntry]:
-    last = 0
-    while True:
-        with session_factory() as session:
-            rows = list(
-                session.scalars(
-                    select(AuditEntry).where(AuditEntry.id > last).order_by(AuditEntry.id).limit(page)
-                )
-            )
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].id
+    chunks = in_chunks(
+        session_factory, select(AuditEntry), [AuditEntry.id], page, key=lambda row: (row[0].id,)
+    )
+    for rows in chunks:
+        yield from (row[0] for row in rows)
 
 
 @dataclass(frozen=True)

@@ -5,29 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from ekakte import anchors, audit
-from ekakte.access import Action, gate, refuse
+from ekakte import anchors, audit, paging
+from ekakte.access import About, Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.errors import IntegrityError, InvalidInput
-
-
-def _authorize(
-    archive: Archive,
-    actor: Actor,
-    what: str,
-    case_number: str | None = None,
-    action: Action = Action.AUDIT_READ,
-) -> None:
-    with archive.transaction() as session:
-        decision = gate(session, actor, action, case_number=case_number, detail=what)
-    if not decision.allowed:
-        raise refuse(what)
-
-
-# The most entries one call returns: a page is held in memory whole, by the library and by whoever
-# renders it.
-MAX_PAGE = 10_000
+from ekakte.errors import IntegrityError
+from ekakte.paging import Page, check_limit
 
 
 def audit_entries(
@@ -37,25 +20,24 @@ def audit_entries(
     case_number: str | None = None,
     user: str | None = None,
     since: date | None = None,
-    after: int | None = None,
+    after: str | None = None,
     limit: int = 1000,
-) -> list[audit.AuditRecord]:
-    """One page of entries, newest first: up to `limit` of them, and with `after` (the id of the last
-    entry of the page before) the ones older than that. A page shorter than `limit` is the last. Each
-    page read is itself audited."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"a page of the audit trail holds 1 to {MAX_PAGE} entries, not {limit}")
-    if after is not None and after < 1:
-        raise InvalidInput(f"there is no audit entry {after} to continue after")
+) -> Page[audit.AuditRecord]:
+    """One page of entries, newest first: up to `limit` of them, and with `after` (the cursor of the page
+    before) the older ones that follow. Each page read is itself audited."""
+    check_limit(limit)
+    before = paging.decode("audit", after, [int])[0] if after else None
     number = archive.settings.case_number(case_number) if case_number else None
-    _authorize(archive, actor, "audit show" if after is None else f"audit show before entry {after}", number)
+    what = "audit show" if before is None else f"audit show before entry {before}"
+    decided(archive, actor, Action.AUDIT_READ, "audit show", about=About(case_number=number, detail=what))
     with archive.reading() as session:
-        return audit.query(session, case_number=number, user=user, since=since, after=after, limit=limit)
+        rows = audit.query(session, case_number=number, user=user, since=since, after=before, limit=limit + 1)
+    return paging.cut("audit", rows, limit, lambda e: [e.id])
 
 
 def verify_audit_trail(archive: Archive, actor: Actor) -> audit.ChainReport:
     """The chain checked entry by entry, and against every anchor written so far."""
-    _authorize(archive, actor, "audit verify")
+    decided(archive, actor, Action.AUDIT_READ, "audit verify", about=About(detail="audit verify"))
     return audit.verify_chain(archive.reading, anchors.read_anchors(archive))
 
 
@@ -72,7 +54,7 @@ def anchor_audit_trail(archive: Archive, actor: Actor) -> Anchored:
     verified (against the earlier anchors too), since anchoring a tampered trail would bless it; only then
     is the anchor written. A crash after the entry leaves an entry without an anchor, which is harmless.
     """
-    _authorize(archive, actor, "audit anchor", action=Action.AUDIT_ANCHOR)
+    decided(archive, actor, Action.AUDIT_ANCHOR, "audit anchor", about=About(detail="audit anchor"))
     report = audit.verify_chain(archive.reading, anchors.read_anchors(archive))
     if not report.ok:
         raise IntegrityError(f"the audit trail is broken, not anchored: {report.problem}")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import Iterator
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-# _json_line: the escaping of emit_json, applied here line by line to an array written as it is read.
-from ekakte.cli.base import State, _json_line, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, emit_json_array, every, json_option, pass_state
 from ekakte.errors import ExitCode, shown
 
 if TYPE_CHECKING:
+    from ekakte.api import Page
     from ekakte.audit import AuditRecord
 
 
@@ -22,16 +22,12 @@ def audit() -> None:
     """The audit trail: who did what, when, allowed or denied."""
 
 
-# Entries per read of `audit show`: each read is one audited page, and holds only this many in memory.
-PAGE = 1000
-
-
 @audit.command("show")
 @click.option("--case", "case_number", help="Only entries about this case.")
 @click.option("--user", help="Only entries by (or on behalf of) this user.")
 @click.option("--since", help="Only entries from this day on (YYYY-MM-DD or DD.MM.YYYY).")
 @click.option("--limit", type=click.IntRange(1, None), help="At most this many entries (default: all).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def audit_show(
     state: State,
@@ -42,12 +38,12 @@ def audit_show(
     as_json: bool,
 ) -> None:
     """Show entries, newest first: every one that matches, or the newest --limit."""
-    from ekakte.ingest import parse_date
+    from ekakte.api import parse_date
 
     day = parse_date(since, "date") if since else None
     entries = _every_entry(state, case_number=case_number, user=user, since=day, limit=limit)
     if as_json:
-        _emit_json_array(e.as_json() for e in entries)
+        emit_json_array(e.as_json() for e in entries)
         return
     for e in entries:
         # Every field is escaped before it is padded: each entry stays one line with its columns, whatever
@@ -65,39 +61,16 @@ def audit_show(
 def _every_entry(
     state: State, *, case_number: str | None, user: str | None, since: date | None, limit: int | None
 ) -> Iterator[AuditRecord]:
-    """Page after page, each older than the last, until a page comes back short or `limit` is reached."""
-    from ekakte.trail import audit_entries
+    """Page after page, each older than the last, until the last page or `limit` entries."""
+    from ekakte.api import MAX_LIMIT, audit_entries
 
-    after: int | None = None
-    left = limit
-    while left is None or left > 0:
-        size = PAGE if left is None else min(PAGE, left)
-        page = audit_entries(
-            state.archive,
-            state.actor,
-            case_number=case_number,
-            user=user,
-            since=since,
-            after=after,
-            limit=size,
-        )
-        yield from page
-        if len(page) < size:
-            return
-        after = page[-1].id
-        left = None if left is None else left - len(page)
+    def page(after: str | None) -> Page[AuditRecord]:
+        return audit_entries(
+            state.archive, state.actor, case_number=case_number, user=user, since=since, after=after,
+            limit=min(limit or MAX_LIMIT, MAX_LIMIT),
+        )  # fmt: skip
 
-
-def _emit_json_array(items: Iterable[dict[str, Any]]) -> None:
-    """One JSON array, written item by item as emit_json would write it whole (the same text, escapes
-    included), so that a long listing is never held in memory."""
-    first = True
-    for item in items:
-        text = json.dumps(item, indent=2, ensure_ascii=False)
-        lines = "\n".join("  " + _json_line(line) for line in text.split("\n"))
-        click.echo(("[\n" if first else ",\n") + lines, nl=False)
-        first = False
-    click.echo("[]" if first else "\n]")
+    return itertools.islice(every(page), limit)
 
 
 @audit.command("verify")
@@ -105,7 +78,7 @@ def _emit_json_array(items: Iterable[dict[str, Any]]) -> None:
 def audit_verify(state: State) -> int:
     """Check the hash chain, and the trail against its anchors (`audit anchor`): an edited, inserted or
     deleted entry, entries cut off the end, a re-chained trail are named. Exit 10 if any is found."""
-    from ekakte.trail import verify_audit_trail
+    from ekakte.api import verify_audit_trail
 
     report = verify_audit_trail(state.archive, state.actor)
     if not report.ok:
@@ -121,13 +94,13 @@ def audit_verify(state: State) -> int:
 
 
 @audit.command("anchor")
-@click.option("--json", "as_json", is_flag=True, help="Print the anchor as JSON.")
+@json_option
 @pass_state
 def audit_anchor(state: State, as_json: bool) -> None:
     """Write the trail's head (entry count, last hash, time) outside the database, where `audit verify`
     checks the trail against it: a bucket object under Object Lock, or an append-only file. Run it
     nightly; the line it prints can go to syslog too (`ekakte audit anchor | logger -t ekakte`)."""
-    from ekakte.trail import anchor_audit_trail
+    from ekakte.api import anchor_audit_trail
 
     done = anchor_audit_trail(state.archive, state.actor)
     if as_json:

@@ -6,7 +6,7 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -70,6 +70,18 @@ def emit_json(data: Any) -> None:
     written as \\uNNNN too, which is the same value to every JSON reader and inert on a terminal."""
     text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
     click.echo("\n".join(_json_line(line) for line in text.split("\n")))
+
+
+def emit_json_array(items: Iterable[Any]) -> None:
+    """One JSON array, written item by item as emit_json would write it whole (the same text, escapes
+    included), so that a long listing is never held in memory."""
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False)
+        lines = "\n".join("  " + _json_line(line) for line in text.split("\n"))
+        click.echo(("[\n" if first else ",\n") + lines, nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
 
 
 def _json_line(line: str) -> str:

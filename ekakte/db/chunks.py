@@ -15,11 +15,13 @@ def in_chunks(
     stmt: Any,
     order: Sequence[Any],
     size: int,
+    key: Callable[[Any], tuple[Any, ...]] | None = None,
 ) -> Iterator[Sequence[Any]]:
     """The rows of `stmt` in the order of the `order` columns (unique together, and selected by
     `stmt`), `size` at a time. Each chunk is read in a transaction of its own (`reading`, e.g.
     Archive.reading) that ends before the caller sees it, and starts after the last row of the one
-    before (never an offset: rows written meanwhile neither shift nor repeat a chunk)."""
+    before (never an offset: rows written meanwhile neither shift nor repeat a chunk). `key` reads the
+    order's values from a row where they are not its columns (a row of one ORM entity)."""
     last: tuple[Any, ...] | None = None
     while True:
         query = stmt.order_by(*order).limit(size)
@@ -31,7 +33,7 @@ def in_chunks(
             yield rows
         if len(rows) < size:
             return
-        last = tuple(rows[-1]._mapping[column] for column in order)
+        last = key(rows[-1]) if key else tuple(rows[-1]._mapping[column] for column in order)
 
 
 def _after(order: Sequence[Any], last: tuple[Any, ...]) -> Any:

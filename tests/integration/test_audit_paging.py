@@ -1,4 +1,4 @@
-"""`audit_entries` pages through the trail newest first (after=id, limit), and `ekakte audit show` prints
+"""`audit_entries` pages through the trail newest first (after=cursor, limit), and `ekakte audit show` prints
 every matching entry page by page, each entry with the channel, client and request it came with."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -13,12 +14,12 @@ from sqlalchemy import func, select
 from ekakte import audit
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.cli import audit as audit_cli
 from ekakte.cli import main
 from ekakte.db.models import AuditEntry
 from ekakte.errors import InvalidInput
+from ekakte.paging import MAX_LIMIT as MAX_PAGE
 from ekakte.principals import add_user
-from ekakte.trail import MAX_PAGE, audit_entries
+from ekakte.trail import audit_entries
 from tests.conftest import ADMIN, CASE, OTHER_CASE, READER
 
 AUDITOR = Actor("auditor")
@@ -56,14 +57,13 @@ def test_pages_follow_each_other_newest_first_without_gaps_or_repeats(
 ) -> None:
     _append(archive, 23)
     pages = [audit_entries(archive, auditor, limit=7)]
-    while len(pages[-1]) == 7:
-        pages.append(audit_entries(archive, auditor, after=pages[-1][-1].id, limit=7))
+    while pages[-1].next is not None:
+        pages.append(audit_entries(archive, auditor, after=pages[-1].next, limit=7))
     listed = [e.id for page in pages for e in page]
     # The first page starts with its own audit.read; the later pages' own entries are newer than the
     # cursor and are not in them.
     assert listed == _ids(archive, listed[0])
-    assert len(pages) > 3 and all(len(page) == 7 for page in pages[:-1]) and len(pages[-1]) < 7
-    assert audit_entries(archive, auditor, after=listed[-1], limit=7) == []
+    assert len(pages) > 3 and all(len(page) == 7 for page in pages[:-1]) and len(pages[-1]) <= 7
 
 
 def test_filters_hold_across_pages(archive: Archive, auditor: Actor) -> None:
@@ -77,8 +77,8 @@ def test_filters_hold_across_pages(archive: Archive, auditor: Actor) -> None:
         wanted = audit.query(session, case_number=CASE, user=READER.name, limit=MAX_PAGE)
     assert len(wanted) >= 8
     pages = [audit_entries(archive, auditor, case_number=CASE, user=READER.name, limit=3)]
-    while len(pages[-1]) == 3:
-        last = pages[-1][-1].id
+    while pages[-1].next is not None:
+        last = pages[-1].next
         pages.append(audit_entries(archive, auditor, case_number=CASE, user=READER.name, after=last, limit=3))
     assert [e for page in pages for e in page] == wanted
     assert all(len(page) == 3 for page in pages[:-1])
@@ -87,16 +87,14 @@ def test_filters_hold_across_pages(archive: Archive, auditor: Actor) -> None:
 @pytest.mark.parametrize(
     ("paging", "message"),
     [
-        ({"limit": 0}, f"a page of the audit trail holds 1 to {MAX_PAGE} entries, not 0"),
-        (
-            {"limit": MAX_PAGE + 1},
-            f"a page of the audit trail holds 1 to {MAX_PAGE} entries, not {MAX_PAGE + 1}",
-        ),
-        ({"after": 0}, "there is no audit entry 0 to continue after"),
+        ({"limit": 0}, f"a page holds 1 to {MAX_PAGE} entries, not 0"),
+        ({"limit": MAX_PAGE + 1}, f"a page holds 1 to {MAX_PAGE} entries, not {MAX_PAGE + 1}"),
+        ({"after": "0"}, "the cursor is not one ekakte gave out"),
+        ({"after": "WyJob2xkcyIsWzFdXQ"}, "the cursor is not one of the audit list"),
     ],
 )
 def test_a_page_of_no_size_or_after_no_entry_is_refused(
-    archive: Archive, auditor: Actor, paging: dict[str, int], message: str
+    archive: Archive, auditor: Actor, paging: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidInput) as refused:
         audit_entries(archive, auditor, **paging)
@@ -129,11 +127,11 @@ def cli(
 
 
 def test_audit_show_prints_every_entry_page_after_page(archive: Archive, cli: Run) -> None:
-    _append(archive, 2 * audit_cli.PAGE + 100)
+    _append(archive, 2 * MAX_PAGE + 100)
     reads = _reads(archive)
     listed = json.loads(cli("audit", "show", "--json"))
     ids = [e["id"] for e in listed]
-    assert len(ids) > 2 * audit_cli.PAGE and ids == _ids(archive, ids[0])
+    assert len(ids) > 2 * MAX_PAGE and ids == _ids(archive, ids[0])
     assert _reads(archive) == reads + 3  # three pages, each read audited
 
     text = cli("audit", "show").splitlines()
@@ -142,11 +140,11 @@ def test_audit_show_prints_every_entry_page_after_page(archive: Archive, cli: Ru
 
 
 def test_audit_show_limit_caps_the_listing_at_the_newest(archive: Archive, cli: Run) -> None:
-    _append(archive, audit_cli.PAGE + 200)
+    _append(archive, MAX_PAGE + 200)
     reads = _reads(archive)
-    listed = json.loads(cli("audit", "show", "--limit", str(audit_cli.PAGE + 50), "--json"))
+    listed = json.loads(cli("audit", "show", "--limit", str(MAX_PAGE + 50), "--json"))
     ids = [e["id"] for e in listed]
-    assert ids == _ids(archive, ids[0])[: audit_cli.PAGE + 50]
+    assert ids == _ids(archive, ids[0])[: MAX_PAGE + 50]
     assert _reads(archive) == reads + 2
     assert json.loads(cli("audit", "show", "--user", "nobody", "--json")) == []
     assert len(cli("audit", "show", "--limit", "5").splitlines()) == 5
