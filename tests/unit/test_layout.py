@@ -101,3 +101,10 @@ def test_the_circle_finder_finds_circles_through_imports_inside_functions(tmp_pa
     known = {"ekakte": package / "__init__.py", **{f"ekakte.{m}": package / f"{m}.py" for m in "abc"}}
     graph = {module: imported(module, path, known) for module, path in known.items()}
     assert circles(graph) == [["ekakte.a", "ekakte.b"]]
+
+
+def test_the_architecture_names_every_use_case() -> None:
+    from ekakte import api
+
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    assert [u.name for u in api.USE_CASES if f"`{u.name}`" not in text] == []
