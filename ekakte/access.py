@@ -314,6 +314,7 @@ def decided(
     about: About | Callable[[Session], About] = NOTHING,
     audit_allowed: bool = True,
     detail_after: Callable[[T], str] | None = None,
+    reads_only: bool = False,
 ) -> T: ...
 
 
@@ -328,6 +329,7 @@ def decided(
     about: About | Callable[[Session], About] = NOTHING,
     audit_allowed: bool = True,
     detail_after: None = None,
+    reads_only: bool = False,
 ) -> Decision: ...
 
 
@@ -341,6 +343,7 @@ def decided(
     about: About | Callable[[Session], About] = NOTHING,
     audit_allowed: bool = True,
     detail_after: Callable[[T], str] | None = None,
+    reads_only: bool = False,
 ) -> T | Decision:
     """The one way a use case asks: in one transaction, read what the decision is about (`about`, a
     value or a function of the session, run first), decide, write the audit entry, and, if allowed,
@@ -353,7 +356,8 @@ def decided(
     `audit_allowed=False`: only a refusal is recorded here (an import records each stored document in
     the transaction that writes its row). `detail_after`: the entry's detail is made from what the work
     returned, so the entry is written after the work (the work must take the audit chain's lock first
-    itself, in `about`, to keep the order of locks every writer keeps).
+    itself, in `about`, to keep the order of locks every writer keeps). `reads_only=True`: the work
+    writes nothing, so it needs no savepoint (two statements fewer on every lookup).
     """
     with archive.transaction() as session:
         request = about(session) if callable(about) else about
@@ -378,8 +382,11 @@ def decided(
         result, failed = None, None
         if work is not None and decision.allowed:
             try:
-                with session.begin_nested():  # what the work wrote goes if it fails; the entry stays
+                if reads_only:
                     result = work(session, decision)
+                else:
+                    with session.begin_nested():  # what the work wrote goes if it fails; the entry stays
+                        result = work(session, decision)
             except EkakteError as exc:
                 failed = exc
         if detail_after is not None:

@@ -79,7 +79,7 @@ def list_types(archive: Archive, actor: Actor) -> list[TypePolicy]:
             for t in session.scalars(select(RestrictedType).order_by(RestrictedType.document_type))
         ]
 
-    return decided(archive, actor, Action.TYPE_LIST, "type list", read)
+    return decided(archive, actor, Action.TYPE_LIST, "type list", read, reads_only=True)
 
 
 def restrict_type(archive: Archive, actor: Actor, document_type: str) -> PolicyChange:

@@ -61,9 +61,14 @@ def _team_ids(session: Session, names: list[str]) -> list[int]:
     return ids
 
 
-def _manage(archive: Archive, actor: Actor, what: str, work: Callable[[Session], T]) -> T:
+def _manage(
+    archive: Archive, actor: Actor, what: str, work: Callable[[Session], T], *, reads_only: bool = False
+) -> T:
     """`work` in the transaction that decides (USER_MANAGE) and audits it."""
-    return decided(archive, actor, Action.USER_MANAGE, what, lambda s, _d: work(s), about=About(detail=what))
+    about = About(detail=what)
+    return decided(
+        archive, actor, Action.USER_MANAGE, what, lambda s, _d: work(s), about=about, reads_only=reads_only
+    )
 
 
 def add_team(archive: Archive, actor: Actor, name: str) -> None:
@@ -78,11 +83,10 @@ def add_team(archive: Archive, actor: Actor, name: str) -> None:
 
 
 def list_teams(archive: Archive, actor: Actor) -> list[str]:
-    return list(
-        _manage(
-            archive, actor, "list teams", lambda s: list(s.scalars(select(Team.name).order_by(Team.name)))
-        )
-    )
+    def read(session: Session) -> list[str]:
+        return list(session.scalars(select(Team.name).order_by(Team.name)))
+
+    return _manage(archive, actor, "list teams", read, reads_only=True)
 
 
 def add_user(
@@ -212,7 +216,7 @@ def list_users(
         users = [_info(session, p) for p in session.scalars(stmt)]
         return paging.cut("users", users, limit, lambda u: [u.name])
 
-    return _manage(archive, actor, "list users", work)
+    return _manage(archive, actor, "list users", work, reads_only=True)
 
 
 def _info(session: Session, principal: Principal) -> UserInfo:

@@ -189,4 +189,6 @@ def list_holds(
         rows = [_info(h, n) for h, n in session.execute(stmt)]
         return paging.cut("holds", rows, limit, lambda h: [h.id])
 
-    return decided(archive, actor, Action.RETENTION, "hold list", read, about=About(detail="hold list"))
+    return decided(
+        archive, actor, Action.RETENTION, "hold list", read, about=About(detail="hold list"), reads_only=True
+    )
