@@ -1,7 +1,9 @@
-"""`ekakte doc show` and `ekakte doc get`: one document's metadata and its original."""
+"""`ekakte doc show`, `doc get` and `doc page`: a document's metadata, its original, a page's image."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +74,53 @@ def doc_get(state: State, document_id: str, output: Path, force: bool) -> None:
     """Write the original scan to a file, verified against its SHA-256."""
     from ekakte.documents import export_original, parse_document_id
 
-    info = export_original(state.archive, state.actor, parse_document_id(document_id), output, force=force)
+    with _force_hint():
+        info = export_original(
+            state.archive, state.actor, parse_document_id(document_id), output, force=force
+        )
     click.echo(f"wrote {shown(output)} ({info.size_bytes} bytes, SHA-256 verified)", err=True)
+
+
+@doc.command("page")
+@click.argument("document_id")
+@click.option("--page", "page", type=int, default=1, show_default=True, help="The page, counted from 1.")
+@click.option(
+    "--width", type=int, default=1200, show_default=True, help="Width of the image in pixels (64-4000)."
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="File to write.")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@pass_state
+def doc_page(
+    state: State, document_id: str, page: int, width: int, output: Path, force: bool, as_json: bool
+) -> None:
+    """Write one page of a document as an image (PNG or JPEG, whichever suits the page), as a viewer
+    shows it."""
+    from ekakte.documents import parse_document_id
+    from ekakte.page_images import export_page
+
+    doc_id = parse_document_id(document_id)
+    with _force_hint():
+        image = export_page(state.archive, state.actor, doc_id, page, width, output, force=force)
+    if as_json:
+        emit_json({**image.as_json(), "file": str(output)})
+        return
+    click.echo(
+        f"wrote {shown(output)} (page {image.page} of {image.page_count}, {image.media_type},"
+        f" {image.width}x{image.height} px, {len(image.data)} bytes)",
+        err=True,
+    )
+
+
+@contextmanager
+def _force_hint() -> Iterator[None]:
+    """The library says the file exists; the command adds how to overwrite it."""
+    from ekakte.errors import OutputExists
+
+    try:
+        yield
+    except OutputExists as exc:
+        raise OutputExists(f"{exc}: use --force to overwrite it") from None
 
 
 COMMANDS = [doc]
