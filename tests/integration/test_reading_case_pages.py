@@ -122,7 +122,7 @@ def test_a_page_size_out_of_range_is_refused(archive: Archive, limit: int) -> No
 def test_a_cursor_that_no_page_gave_is_refused(
     archive: Archive, case_file: list[tuple[uuid.UUID, str]], cursor: str
 ) -> None:
-    with pytest.raises(InvalidInput, match="^invalid page cursor"):
+    with pytest.raises(InvalidInput, match=r"^invalid page cursor"):
         case_documents(archive, READER, CASE, limit=2, after=cursor)
 
 
@@ -176,7 +176,9 @@ def test_case_show_prints_the_whole_case_page_after_page_or_one_page_with_limit(
     first = json.loads(out)
     assert [d["id"] for d in first["documents"]] == visible[:5]
     code, out, _ = run(stack_env, monkeypatch, capsys, "case", "show", CASE, "--limit", "5")
-    assert out.splitlines()[-1] == f"5 documents; more after this page: --limit 5 --after {first['next_after']}"
+    assert (
+        out.splitlines()[-1] == f"5 documents; more after this page: --limit 5 --after {first['next_after']}"
+    )
     code, out, _ = run(
         stack_env, monkeypatch, capsys, "case", "show", CASE, "--limit", "5", "--after", first["next_after"]
     )
