@@ -434,7 +434,8 @@ def export_original(
     The bytes go to a temporary file beside `target` first; only a complete, verified copy is moved
     into place, so a corrupt object never leaves a plausible-looking file behind. Never into the
     archive's own folders (an export over its database or keys). The access is audited before a byte
-    is read; when the file then could not be written, a second entry (outcome `failed`) says why.
+    is read; when the object then could not be read or the file not written, a second entry (outcome
+    `failed`) says why.
     """
     with open_original(archive, actor, document_id) as original:
         try:

@@ -118,9 +118,7 @@ def test_a_small_corrupt_original_hands_out_nothing(
         open_original(archive, READER, doc_id)
 
 
-def test_a_missing_object_raises_before_anything_is_handed_out(
-    archive: Archive, make_scan: MakeScan
-) -> None:
+def test_a_missing_object_raises_before_anything_is_handed_out(archive: Archive, make_scan: MakeScan) -> None:
     doc_id = import_document(archive, OPERATOR, make_scan(), DocumentMeta(CASE, "Antrag")).document_id
     with open_original(archive, READER, doc_id) as original:
         archive.store.delete(original.info.storage_key)
@@ -135,7 +133,9 @@ def test_open_original_is_refused_alike_for_another_teams_document_and_for_none(
     add_user(archive, ADMIN, "other", ["caseworker"], [OTHER_TEAM])
     add_user(archive, ADMIN, "plain", ["caseworker"], [TEAM])  # no health clearance
     doc_id = import_document(archive, OPERATOR, make_scan(), DocumentMeta(CASE, "Antrag")).document_id
-    health = import_document(archive, OPERATOR, make_scan(seed=2), DocumentMeta(CASE, "Gutachten")).document_id
+    health = import_document(
+        archive, OPERATOR, make_scan(seed=2), DocumentMeta(CASE, "Gutachten")
+    ).document_id
     nowhere = uuid.uuid4()
     for who, what in [("other", doc_id), ("plain", health), ("other", nowhere), ("plain", nowhere)]:
         with pytest.raises(NotPermitted) as refused:
