@@ -26,10 +26,13 @@ if TYPE_CHECKING:
     from ekakte.dates import parse_day
     from ekakte.db.grants import grant as grant_database_role
     from ekakte.documents import (
+        CaseView,
+        Original,
         case_documents,
         document_text,
         export_original,
         get_document,
+        open_original,
         parse_document_id,
     )
     from ekakte.hotfolder import import_directory
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     )
     from ekakte.integrity import gc, verify
     from ekakte.ocr.worker import OcrReport, check_ready, retry_failed, run_ocr
+    from ekakte.page_images import PageImage, export_page, render_page
     from ekakte.paging import MAX_LIMIT, Page
     from ekakte.policy import PolicyChange, list_types, restrict_type, unrestrict_type
     from ekakte.principals import (
@@ -89,6 +93,9 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("get_document", "ekakte.documents", Action.DOC_SHOW),
     UseCase("document_text", "ekakte.documents", Action.DOC_TEXT),
     UseCase("export_original", "ekakte.documents", Action.DOC_GET),
+    UseCase("open_original", "ekakte.documents", Action.DOC_GET),
+    UseCase("render_page", "ekakte.page_images", Action.DOC_GET),
+    UseCase("export_page", "ekakte.page_images", Action.DOC_GET),
     UseCase("search", "ekakte.search", Action.SEARCH),
     # OCR
     UseCase("run_ocr", "ekakte.ocr.worker", Action.OCR_WORK),
@@ -140,6 +147,9 @@ _SUPPORT = {
     "load_settings": "ekakte.config",
     "parse_day": "ekakte.dates",
     "parse_document_id": "ekakte.documents",
+    "CaseView": "ekakte.documents",
+    "Original": "ekakte.documents",
+    "PageImage": "ekakte.page_images",
     "DocumentMeta": "ekakte.ingest",
     "ImportResult": "ekakte.ingest",
     "BatchReport": "ekakte.ingest",
@@ -164,12 +174,15 @@ __all__ = [
     "Actor",
     "Archive",
     "BatchReport",
+    "CaseView",
     "Decision",
     "DocumentMeta",
     "ImportResult",
     "LockOutcome",
     "OcrReport",
+    "Original",
     "Page",
+    "PageImage",
     "PolicyChange",
     "Role",
     "Settings",
@@ -188,6 +201,7 @@ __all__ = [
     "disable_user",
     "document_text",
     "export_original",
+    "export_page",
     "gc",
     "get_document",
     "grant",
@@ -202,12 +216,14 @@ __all__ = [
     "list_users",
     "load_rules",
     "load_settings",
+    "open_original",
     "parse_date",
     "parse_day",
     "parse_document_id",
     "plan",
     "protocol",
     "release_hold",
+    "render_page",
     "reopen_case",
     "restrict_type",
     "retry_failed",

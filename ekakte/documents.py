@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import stat
 import uuid
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, Select, bindparam, select, tuple_
+from sqlalchemy.orm import Session
 
-from ekakte import audit
-from ekakte.access import Action, decide, gate, refuse
+from ekakte import audit, paging
+from ekakte.access import About, Action, Decision, decide, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, Page, Team
-from ekakte.errors import EkakteError, InvalidInput, NotFound, OutputExists, shown
+from ekakte.errors import ChecksumMismatch, EkakteError, InvalidInput, NotFound, OutputExists, shown
+from ekakte.paging import MAX_LIMIT, check_limit
 from ekakte.private import refuse_archive_folder
-from ekakte.storage import read_verified
+from ekakte.storage import ObjectStore, read_verified
 
 
 @dataclass(frozen=True)
@@ -95,9 +99,15 @@ class DocumentInfo:
 class CaseView:
     case: CaseInfo
     documents: list[DocumentInfo]
+    # Where the next page starts (pass it as `after`); None when this page is the case's last.
+    next_after: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"case": self.case.as_json(), "documents": [d.as_json() for d in self.documents]}
+        return {
+            "case": self.case.as_json(),
+            "documents": [d.as_json() for d in self.documents],
+            "next_after": self.next_after,
+        }
 
 
 def _document_info(doc: Document, case_number: str, *, details: bool = True) -> DocumentInfo:
@@ -146,50 +156,132 @@ _DOCUMENT_KEY = (
 _DOCUMENT = select(Document).where(
     Document.id == bindparam("document_id"), Document.state == DocumentState.STORED
 )
-_NEWEST_FIRST = (Document.received_on.desc(), Document.created_at.desc())
-# Only `stored` documents: one the retention sweep is deleting is gone for every reader.
-_CASE_DOCUMENTS = (
-    select(Document)
-    .where(Document.case_id == bindparam("case_id"), Document.state == DocumentState.STORED)
-    .order_by(*_NEWEST_FIRST)
+# Newest first, and the id last so that the order is total: a page ends between two documents, never
+# inside a group of documents received and stored at the same moment.
+_NEWEST_FIRST = (Document.received_on.desc(), Document.created_at.desc(), Document.id.desc())
+_POSITION = tuple_(Document.received_on, Document.created_at, Document.id)
+_CURSOR_PARAMS = (
+    ("received_on", Document.received_on),
+    ("created_at", Document.created_at),
+    ("after_id", Document.id),
 )
-_CASE_DOCUMENTS_OF_TYPE = _CASE_DOCUMENTS.where(Document.document_type == bindparam("document_type"))
+MAX_PAGE = MAX_LIMIT  # documents per page of a case
+
+
+@functools.cache
+def _case_documents_query(of_type: bool, unrestricted_only: bool, after: bool, limited: bool) -> Select[Any]:
+    """A case's `stored` documents newest first (one the retention sweep is deleting is gone for every
+    reader), narrowed as asked; built once per combination."""
+    query = select(Document).where(
+        Document.case_id == bindparam("case_id"), Document.state == DocumentState.STORED
+    )
+    if of_type:
+        query = query.where(Document.document_type == bindparam("document_type"))
+    if unrestricted_only:
+        query = query.where(Document.restricted.is_(False))
+    if after:  # keyset: the documents after the previous page's last, i.e. older in this order
+        position = tuple_(*(bindparam(name, type_=column.type) for name, column in _CURSOR_PARAMS))
+        query = query.where(position > _POSITION)
+    query = query.order_by(*_NEWEST_FIRST)
+    return query.limit(bindparam("limit", type_=Integer)) if limited else query
 
 
 def case_documents(
-    archive: Archive, actor: Actor, case_number: str, document_type: str | None = None
+    archive: Archive,
+    actor: Actor,
+    case_number: str,
+    document_type: str | None = None,
+    *,
+    limit: int | None = None,
+    after: str | None = None,
 ) -> CaseView:
-    """A case and the documents the actor may see, newest first (by date received, then by time stored).
+    """A case and the documents the actor may see, newest first (by date received, then by time stored,
+    then by id).
 
     Restricted documents are left out, not just blanked, for caseworkers without the health clearance;
     records managers without it see them with title and file name withheld. Refused with the same
     NotPermitted whether the case exists or not.
+
+    Paged when `limit` is given (1 to MAX_PAGE documents): the view's `next_after` is then where the
+    next page starts, passed back as `after`, or None after the last page. What the actor may not see is
+    left out before the page is cut, so a page is short only at the end of the case; the cursor holds
+    the position of the page's last document and nothing else. Each page is a request of its own,
+    decided and audited.
     """
     settings = archive.settings
     number = settings.case_number(case_number)
     wanted_type = settings.document_type(document_type) if document_type else None
-    view: CaseView | None = None
-    with archive.transaction() as session:
+    check_limit(limit)
+    position = _parse_cursor(after) if after is not None else None
+    key: Any = None
+
+    def about(session: Session) -> About:
+        nonlocal key
         key = session.execute(_CASE_KEY, {"number": number}).first()
-        case_id, team_id = (key.id, key.team_id) if key else (None, None)
-        decision = gate(session, actor, Action.CASE_SHOW, case_number=number, case_team_id=team_id)
-        if decision.allowed and case_id is not None:
-            params: dict[str, object] = {"case_id": case_id, "document_type": wanted_type}
-            query = _CASE_DOCUMENTS_OF_TYPE if wanted_type else _CASE_DOCUMENTS
-            docs = []
-            for d in session.scalars(query, params):
-                seen = decide(
-                    decision.subject, Action.DOC_SHOW, case_team_id=team_id, restricted=d.restricted
-                )
-                if seen.allowed:
-                    docs.append(_document_info(d, number, details=seen.details))
-            assert key is not None
-            view = CaseView(CaseInfo(key.case_number, key.name, key.opened_on, key.closed_on), docs)
-    if not decision.allowed:
-        raise refuse(f"case {number}")
+        return About(case_number=number, case_team_id=key.team_id if key else None)
+
+    def read(session: Session, decision: Decision) -> CaseView | None:
+        if key is None:
+            return None
+        docs, next_after = _page(session, decision, key.id, key.team_id, number, wanted_type, limit, position)
+        return CaseView(CaseInfo(key.case_number, key.name, key.opened_on, key.closed_on), docs, next_after)
+
+    view = decided(archive, actor, Action.CASE_SHOW, f"case {number}", read, about=about, reads_only=True)
     if view is None:
         raise NotFound(f"no case {number} in the archive")
     return view
+
+
+def _page(
+    session: Session,
+    decision: Decision,
+    case_id: int,
+    team_id: int | None,
+    number: str,
+    wanted_type: str | None,
+    limit: int | None,
+    position: tuple[date, datetime, uuid.UUID] | None,
+) -> tuple[list[DocumentInfo], str | None]:
+    """One page of the case's documents the decision's subject may see, and the cursor of the next."""
+    subject = decision.subject
+    # The policy says whether this reader may see the case's restricted documents at all; if not, the
+    # query leaves them out, so that they are not counted into the page and then dropped from it.
+    hidden = not decide(subject, Action.DOC_SHOW, case_team_id=team_id, restricted=True).allowed
+    query = _case_documents_query(wanted_type is not None, hidden, position is not None, limit is not None)
+    params: dict[str, object] = {"case_id": case_id, "document_type": wanted_type}
+    if position is not None:
+        params.update(received_on=position[0], created_at=position[1], after_id=position[2])
+    if limit is not None:
+        params["limit"] = limit + 1  # one more tells whether there is a next page
+    docs: list[DocumentInfo] = []
+    last: Document | None = None
+    for d in session.scalars(query, params):
+        seen = decide(subject, Action.DOC_SHOW, case_team_id=team_id, restricted=d.restricted)
+        if not seen.allowed:
+            continue
+        if limit is not None and len(docs) == limit:
+            assert last is not None
+            return docs, _cursor(last)
+        docs.append(_document_info(d, number, details=seen.details))
+        last = d
+    return docs, None
+
+
+def _cursor(doc: Document) -> str:
+    """Where the page after `doc` starts: its position in the order, opaque to the caller."""
+    created = doc.created_at if doc.created_at.tzinfo else doc.created_at.replace(tzinfo=UTC)
+    return paging.encode("case", [doc.received_on.isoformat(), created.isoformat(), doc.id.hex])
+
+
+def _parse_cursor(cursor: str) -> tuple[date, datetime, uuid.UUID]:
+    received, created, doc_id = paging.decode("case", cursor, [str, str, str])
+    try:
+        created_at = datetime.fromisoformat(created)
+        if created_at.tzinfo is None:
+            raise ValueError("no time zone")
+        return date.fromisoformat(received), created_at, uuid.UUID(hex=doc_id)
+    except ValueError:
+        raise InvalidInput("the cursor is not one of the case list") from None
 
 
 def parse_document_id(text: str) -> uuid.UUID:
@@ -202,28 +294,27 @@ def parse_document_id(text: str) -> uuid.UUID:
 
 
 def _authorized_document(
-    archive: Archive, actor: Actor, document_id: uuid.UUID, action: Action
+    archive: Archive, actor: Actor, document_id: uuid.UUID, action: Action, detail: str | None = None
 ) -> DocumentInfo:
-    """The document, if `action` on it is permitted; the decision is audited either way."""
-    info: DocumentInfo | None = None
-    with archive.transaction() as session:
+    """The document, if `action` on it is permitted; the decision is audited either way (with `detail`:
+    which part of it was asked for)."""
+    case_number: str | None = None
+
+    def about(session: Session) -> About:
+        nonlocal case_number
         key = session.execute(_DOCUMENT_KEY, {"document_id": document_id}).first()
         case_number, team_id, restricted = (key[0], key[1], key[2]) if key else (None, None, False)
-        decision = gate(
-            session,
-            actor,
-            action,
-            case_number=case_number,
-            document_id=str(document_id),
-            case_team_id=team_id,
-            restricted=restricted,
-        )
-        if decision.allowed and case_number is not None:
-            doc = session.scalars(_DOCUMENT, {"document_id": document_id}).first()
-            if doc is not None:
-                info = _document_info(doc, case_number, details=decision.details)
-    if not decision.allowed:
-        raise refuse(f"document {document_id}")
+        return About(
+            case_number=case_number, document_id=str(document_id), case_team_id=team_id,
+            restricted=restricted, detail=detail,
+        )  # fmt: skip
+
+    def read(session: Session, decision: Decision) -> DocumentInfo | None:
+        doc = session.scalars(_DOCUMENT, {"document_id": document_id}).first() if case_number else None
+        return _document_info(doc, case_number, details=decision.details) if doc and case_number else None
+
+    refusal = f"document {document_id}"
+    info = decided(archive, actor, action, refusal, read, about=about, reads_only=True)
     if info is None:
         raise NotFound(f"no document {document_id} in the archive")
     return info
@@ -234,6 +325,101 @@ def get_document(archive: Archive, actor: Actor, document_id: uuid.UUID) -> Docu
     return _authorized_document(archive, actor, document_id, Action.DOC_SHOW)
 
 
+class Original:
+    """A document's original: its facts (`info`) and its bytes, verified against its SHA-256 on the way.
+
+    Iterate once. Each chunk is handed out only when the next one has arrived, and the last one only
+    once size and digest are checked: a corrupt object raises ChecksumMismatch instead of its last chunk,
+    so that what a reader received is never a complete, plausible file (a server aborts the transfer,
+    and the client sees a broken download, not a wrong document). An object longer than recorded raises
+    as soon as it passes the recorded size. A read that fails is audited (outcome `failed`), once.
+    `close()` (or leaving a `with` block) lets go of the store's connection when a reader stops early.
+    """
+
+    def __init__(self, archive: Archive, actor: Actor, info: DocumentInfo) -> None:
+        self.info = info
+        self._archive = archive
+        self._actor = actor
+        self._failure_recorded = False
+        self._chunks = _held_back(archive.store, info.storage_key, info.sha256, info.size_bytes)
+        self._first: bytes | None = None
+
+    def _start(self) -> None:
+        """Read up to the first chunk, so that a missing object is known before anything is handed out."""
+        try:
+            self._first = next(self._chunks, None)
+        except EkakteError as exc:
+            self.record_failure("the original was not read", exc)
+            raise
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            if self._first is not None:
+                first, self._first = self._first, None
+                yield first
+            yield from self._chunks
+        except EkakteError as exc:
+            self.record_failure("the original was not read in full", exc)
+            raise
+
+    def record_failure(self, what: str, exc: EkakteError) -> None:
+        """Audit that the allowed read came to nothing (`what`, and why); only the first failure counts."""
+        if self._failure_recorded:
+            return
+        self._failure_recorded = True
+        info = self.info
+        with self._archive.transaction() as session:
+            audit.append(
+                session, self._actor, str(Action.DOC_GET), "failed", case_number=info.case_number,
+                document_id=str(info.id), reason=f"{what}: {exc}"[:500],
+            )  # fmt: skip
+
+    def close(self) -> None:
+        self._first = None
+        self._chunks.close()
+
+    def __enter__(self) -> Original:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _held_back(store: ObjectStore, key: str, sha256: str, size: int) -> Generator[bytes, None, None]:
+    """The object's verified chunks, each one step late (see Original)."""
+    held: bytes | None = None
+    seen = 0
+    # read_verified raises after the object's last chunk when size or digest are wrong: that chunk is
+    # the one still held here, and it is never handed out.
+    for chunk in read_verified(store, key, sha256, size):
+        if not chunk:
+            continue
+        seen += len(chunk)
+        if seen > size:
+            raise ChecksumMismatch(f"object {key} is corrupt: it holds more than the {size} bytes recorded")
+        if held is not None:
+            yield held
+        held = chunk
+    if held is not None:
+        yield held
+
+
+def open_original(
+    archive: Archive, actor: Actor, document_id: uuid.UUID, *, detail: str | None = None
+) -> Original:
+    """A document's original as a verified stream (see Original), for a reader that sends or writes it.
+
+    Decided as reading the content (`doc.get`: caseworkers and team leads, cases of their teams,
+    restricted documents only with the health clearance), audited once before a byte is read (with
+    `detail`, what of it was asked for), refused with the same NotPermitted whether the document exists
+    or not. A missing object raises here (IntegrityError), before anything is handed out.
+    """
+    info = _authorized_document(archive, actor, document_id, Action.DOC_GET, detail)
+    original = Original(archive, actor, info)
+    original._start()
+    return original
+
+
 def export_original(
     archive: Archive, actor: Actor, document_id: uuid.UUID, target: Path, *, force: bool = False
 ) -> DocumentInfo:
@@ -242,23 +428,27 @@ def export_original(
     The bytes go to a temporary file beside `target` first; only a complete, verified copy is moved
     into place, so a corrupt object never leaves a plausible-looking file behind. Never into the
     archive's own folders (an export over its database or keys). The access is audited before a byte
-    is read; when the file then could not be written, a second entry (outcome `failed`) says why.
+    is read; when the object then could not be read or the file not written, a second entry (outcome
+    `failed`) says why.
     """
-    doc = _authorized_document(archive, actor, document_id, Action.DOC_GET)
-    try:
-        _write_original(archive, doc, target, force)
-    except EkakteError as exc:
-        with archive.transaction() as session:
-            audit.append(
-                session, actor, str(Action.DOC_GET), "failed", case_number=doc.case_number,
-                document_id=str(document_id), reason=f"the file was not written: {exc}"[:500],
-            )  # fmt: skip
-        raise
-    return doc
+    with open_original(archive, actor, document_id) as original:
+        try:
+            write_export(archive, original, target, force=force, example=original.info.original_filename)
+        except EkakteError as exc:
+            original.record_failure("the file was not written", exc)
+            raise
+    return original.info
 
 
-def _write_original(archive: Archive, doc: DocumentInfo, target: Path, force: bool) -> None:
-    """Everything relative to one descriptor of the target's folder, checked once it is open: a folder
+def write_export(
+    archive: Archive, chunks: Iterable[bytes], target: Path, *, force: bool, example: str | None = None
+) -> None:
+    """Write `chunks` to `target` for the user (mode 0600), whole or not at all: into a temporary file
+    beside it, moved into place only once the last chunk has arrived. OutputExists when `target` exists
+    and not `force`; InvalidInput for a folder or a place inside the archive's own folders (`example`: a
+    file name to suggest when `target` is a folder).
+
+    Everything relative to one descriptor of the target's folder, checked once it is open: a folder
     renamed or swapped for a link meanwhile cannot lead the export into the archive's own folders."""
     directory = target.parent if str(target.parent) else Path(".")
     try:
@@ -271,7 +461,7 @@ def _write_original(archive: Archive, doc: DocumentInfo, target: Path, force: bo
         if _is_dir(target.name, folder):
             raise InvalidInput(
                 f"{shown(target)} is a folder: give the file name to write,"
-                f" e.g. {shown(target / (doc.original_filename or 'scan'))}"
+                f" e.g. {shown(target / (example or 'scan'))}"
             )
         if not force and _exists(target.name, folder):
             raise OutputExists(f"{shown(target)} exists")
@@ -279,7 +469,7 @@ def _write_original(archive: Archive, doc: DocumentInfo, target: Path, force: bo
         # 0600: social data, readable by the exporting user only (set on the descriptor, not a name).
         with os.fdopen(os.open(tmp, flags, 0o600, dir_fd=folder), "wb") as out:
             os.fchmod(out.fileno(), 0o600)  # whatever the umask
-            for chunk in read_verified(archive.store, doc.storage_key, doc.sha256, doc.size_bytes):
+            for chunk in chunks:
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())

@@ -10,6 +10,9 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
   search  full-text search latency p50/p95 over 200,000 one-page documents, SQLite and PostgreSQL,
           in one team and again with the cases spread over 10 teams (a caseworker of one);
   rss     peak memory of the whole process tree importing and reading one 300-page scan;
+  pages   page images for a viewer: the last page of a 300-page scanned PDF and the last frame of a
+          30-page bitonal TIFF at 1,200 px, the library's time (and how much of it is streaming the
+          verified original), and the whole `ekakte doc page` process's wall time and peak RSS;
   retention  `retention plan` over 1,000,000 documents on PostgreSQL, and sweep throughput (documents
           deleted per second, objects included) on PostgreSQL + S3 (moto), and on PostgreSQL + RadosGW
           with Object Lock (a real server; its versions listed and deleted), beside the rate at which
@@ -20,7 +23,7 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
 
 Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS, BENCH_SQLITE_DOCS,
 BENCH_OCR_FILES, BENCH_OCR_PAGES, BENCH_SEARCH_DOCS, BENCH_RSS_PAGES, BENCH_RETENTION_DOCS,
-BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS.
+BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS, BENCH_PAGES_PDF, BENCH_PAGES_TIFF.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ from ekakte.ingest import DocumentMeta  # noqa: E402
 from ekakte.setup import initialize  # noqa: E402
 from tests.services import free_port, postgres_database, rgw_server  # noqa: E402
 
-GROUPS = ("import", "lookup", "ocr", "search", "rss", "retention", "oracles")
+GROUPS = ("import", "lookup", "ocr", "search", "rss", "pages", "retention", "oracles")
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
 PG_DOCS = int(os.environ.get("BENCH_PG_DOCS", "1000000"))
 SQLITE_DOCS = int(os.environ.get("BENCH_SQLITE_DOCS", "100000"))
@@ -70,6 +73,9 @@ OCR_FILES = int(os.environ.get("BENCH_OCR_FILES", "6"))
 OCR_PAGES = int(os.environ.get("BENCH_OCR_PAGES", "8"))
 SEARCH_DOCS = int(os.environ.get("BENCH_SEARCH_DOCS", "200000"))
 RSS_PAGES = int(os.environ.get("BENCH_RSS_PAGES", "300"))
+PAGES_PDF = int(os.environ.get("BENCH_PAGES_PDF", "300"))
+PAGES_TIFF = int(os.environ.get("BENCH_PAGES_TIFF", "30"))
+VIEWER_WIDTH = 1200
 DOCS_PER_CASE = 10
 LOOKUPS = 1000
 SEARCHES = 300
@@ -683,6 +689,161 @@ def bench_rss(base: Path) -> None:
     )
 
 
+# --- pages: page images for a viewer --------------------------------------------------------------------
+
+
+def write_bitonal_tiff(path: Path, pages: int) -> None:
+    """A multi-page CCITT G4 TIFF of 300 dpi A4 pages, as a document scanner set to black and white
+    writes it (the synthetic scans, thresholded), made a frame at a time."""
+    frames = (
+        page.point(lambda v: 255 if v > 128 else 0).convert("1")
+        for page in sample_scans.synthetic_pages(700, pages)
+    )
+    first = next(frames)
+    first.save(path, "TIFF", save_all=True, append_images=frames, compression="group4", dpi=(300, 300))
+
+
+def bench_pages(base: Path) -> None:
+    from ekakte.documents import open_original
+    from ekakte.ingest import import_document
+    from ekakte.page_images import render_page
+    from ekakte.principals import assign_case
+
+    bench_page_formats()
+
+    start = time.perf_counter()
+    scans = {"pdf": base / "pages-scan.pdf", "tif": base / "pages-scan.tif"}
+    sample_scans.write_scan_pdf(scans["pdf"], sample_scans.synthetic_pages(600, PAGES_PDF))
+    write_bitonal_tiff(scans["tif"], PAGES_TIFF)
+    print(
+        f"  a {PAGES_PDF}-page scanned PDF of {scans['pdf'].stat().st_size / 2**20:.0f} MiB and a"
+        f" {PAGES_TIFF}-page bitonal TIFF of {scans['tif'].stat().st_size / 2**20:.1f} MiB"
+        f" made in {time.perf_counter() - start:.0f} s",
+        file=sys.stderr,
+    )
+    env = {"EKAKTE_HOME": str(base / "pages-home"), "EKAKTE_STATION": "bench"}
+    prepare(env)
+    with Archive.open(load_settings(env)) as archive:
+        assign_case(archive, ACTOR, CASE, "bench-team")
+        ids = {
+            kind: import_document(archive, ACTOR, path, DocumentMeta(CASE, "Antrag")).document_id
+            for kind, path in scans.items()
+        }
+        for kind, label, last in [
+            ("pdf", f"last page of a {PAGES_PDF}-page scanned PDF", PAGES_PDF),
+            ("tif", f"last frame of a {PAGES_TIFF}-page bitonal TIFF (G4)", PAGES_TIFF),
+        ]:
+            render_page(archive, ACTOR, ids[kind], last, VIEWER_WIDTH)  # warm: imports, caches
+            times, streams = [], []
+            for _ in range(5):
+                start = time.perf_counter()
+                image = render_page(archive, ACTOR, ids[kind], last, VIEWER_WIDTH)
+                times.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                with open_original(archive, ACTOR, ids[kind]) as original, open(os.devnull, "wb") as sink:
+                    for chunk in original:
+                        sink.write(chunk)
+                streams.append(time.perf_counter() - start)
+            process_s, peak, pss = doc_page_process(env, ids[kind], last, base / f"page.{kind}.out")
+            row(
+                f"page image at {VIEWER_WIDTH} px, {label}",
+                f"{statistics.median(times) * 1000:.0f} ms (median of 5; streaming the verified original"
+                f" alone {statistics.median(streams) * 1000:.0f} ms); {image.media_type}"
+                f" {image.width}x{image.height}, {len(image.data) / 1024:.0f} KiB; `ekakte doc page`"
+                f" {process_s * 1000:.0f} ms, peak RSS {peak:.0f} MiB (PSS {pss:.0f} MiB)",
+                "(reported)",
+            )
+
+
+def viewer_pages() -> dict[str, Any]:
+    """One A4 page of each kind a viewer meets: a born-digital letter (rendered by PDFium at the
+    viewer's width, clean white), and at 300 dpi a bitonal scan, a greyscale scan (paper grain, sensor
+    noise, JPEG), a colour scan (tinted paper, noise in each channel, a red stamp, a photo-like gradient)."""
+    import pypdfium2
+    from PIL import Image, ImageChops, ImageDraw
+
+    lines = sample_scans.page_lines(7, 0, 38)
+    grey = sample_scans.scan_page(lines, dpi=300, seed=7)
+    pdf = pypdfium2.PdfDocument(sample_scans.born_digital_pdf_bytes([lines]))
+    page = pdf[0]  # drawn at the viewer's width, as ekakte draws a PDF page
+    born = page.render(scale=VIEWER_WIDTH / page.get_width() * (1 - 1e-9)).to_pil().convert("L")
+    pdf.close()
+    rng = random.Random(1)
+    noise = [
+        Image.frombytes("L", grey.size, rng.randbytes(grey.width * grey.height)).point(
+            lambda v: 124 + v * 8 // 255
+        )
+        for _ in range(3)
+    ]
+    tinted = (grey.point(lambda v: min(255, v + 4)), grey, grey.point(lambda v: max(0, v - 18)))
+    colour = Image.merge("RGB", [ImageChops.add(c, n, 1.0, -128) for c, n in zip(tinted, noise, strict=True)])
+    draw = ImageDraw.Draw(colour)
+    draw.ellipse((1700, 2900, 2200, 3300), outline=(190, 30, 40), width=18)
+    gradient = Image.linear_gradient("L").resize((1400, 900))
+    colour.paste(Image.merge("RGB", (gradient, gradient.rotate(90), gradient.transpose(0))), (500, 1800))
+    return {
+        "born-digital letter": born,
+        "bitonal scan": grey.point(lambda v: 255 if v > 128 else 0).convert("1"),
+        "greyscale scan": grey,
+        "colour scan": colour,
+    }
+
+
+def bench_page_formats() -> None:
+    """What each image format costs for each kind of page at the viewer's width, and what ekakte sends."""
+    from PIL import Image
+
+    from ekakte.page_images import _GREY_LEVELS, _encode
+
+    def encoded(img: Any, fmt: str, **options: Any) -> tuple[int, float]:
+        out = io.BytesIO()
+        start = time.perf_counter()
+        img.save(out, fmt, **options)
+        return len(out.getvalue()), (time.perf_counter() - start) * 1000
+
+    for kind, page in viewer_pages().items():
+        page = page.convert("L" if page.mode in ("1", "L") else "RGB")
+        size = (VIEWER_WIDTH, round(page.height * VIEWER_WIDTH / page.width))
+        small = (
+            page
+            if page.width == VIEWER_WIDTH
+            else page.resize(size, Image.Resampling.LANCZOS, reducing_gap=1.0)
+        )
+        grey = small.convert("L")
+        sizes = {
+            "PNG lossless": encoded(small, "PNG", compress_level=3),
+            "PNG 16 greys": encoded(grey.point(_GREY_LEVELS), "PNG", compress_level=3),
+            "JPEG q85": encoded(small, "JPEG", quality=85, optimize=True),
+        }
+        media_type, data = _encode(small)
+        row(
+            f"page image format at {VIEWER_WIDTH} px, {kind}",
+            "; ".join(f"{name} {size / 1024:.0f} KiB in {ms:.0f} ms" for name, (size, ms) in sizes.items())
+            + f"; ekakte sends {media_type}, {len(data) / 1024:.0f} KiB",
+            "(reported)",
+        )
+
+
+def doc_page_process(
+    env: dict[str, str], doc_id: uuid.UUID, page: int, out: Path
+) -> tuple[float, float, float]:
+    """Wall time (s), peak RSS and PSS (MiB) of the whole `ekakte doc page` command."""
+    command = [EKAKTE, "doc", "page", str(doc_id), "--page", str(page), "--width", str(VIEWER_WIDTH)]
+    command += ["-o", str(out), "--force"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
+    _, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    sampler.stopped.set()
+    sampler.join()
+    assert proc.returncode == 0, f"{' '.join(command)} exited with {proc.returncode}: {err.decode()}"
+    return elapsed, sampler.peak_total / 1024, sampler.peak_pss / 1024
+
+
 # --- the groups -------------------------------------------------------------------------------------------
 
 
@@ -997,6 +1158,7 @@ RUN: dict[str, Callable[[Path], None]] = {
     "ocr": bench_ocr,
     "search": run_search,
     "rss": bench_rss,
+    "pages": bench_pages,
     "retention": run_retention,
     "oracles": run_oracles,
 }

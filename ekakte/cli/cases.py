@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 import click
 
-from ekakte.cli.base import State, emit_json, objects_told, pass_state
+from ekakte.cli.base import State, emit_json, json_option, objects_told, pass_state
 from ekakte.errors import shown
+
+if TYPE_CHECKING:
+    from ekakte.api import CaseView
 
 
 @click.group()
@@ -13,36 +19,70 @@ def case() -> None:
     """Cases (Akten), identified by their case number (BG-Nummer)."""
 
 
+# Documents fetched per request when the whole case is printed: one audited request for most cases.
+WHOLE_CASE_PAGE = 500
+
+
 @case.command("show")
 @click.argument("case_number")
 @click.option("--type", "document_type", help="Only documents of this type.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=int, help="Show one page of at most this many documents (1-1000).")
+@click.option("--after", metavar="CURSOR", help="Start after the page that gave this cursor.")
+@json_option
 @pass_state
-def case_show(state: State, case_number: str, document_type: str | None, as_json: bool) -> None:
-    """Show a case and its documents, newest first."""
+def case_show(
+    state: State,
+    case_number: str,
+    document_type: str | None,
+    limit: int | None,
+    after: str | None,
+    as_json: bool,
+) -> None:
+    """Show a case and its documents, newest first: all of them, or a page with --limit."""
     from ekakte.api import case_documents
 
-    view = case_documents(state.archive, state.actor, case_number, document_type)
+    def pages() -> Iterator[CaseView]:
+        cursor = after
+        while True:
+            view = case_documents(
+                state.archive,
+                state.actor,
+                case_number,
+                document_type,
+                limit=WHOLE_CASE_PAGE if limit is None else limit,
+                after=cursor,
+            )
+            yield view
+            cursor = view.next_after
+            if limit is not None or cursor is None:
+                return
+
     if as_json:
-        emit_json(view.as_json())
+        views = list(pages())
+        documents = [d.as_json() for v in views for d in v.documents]
+        emit_json({**views[0].as_json(), "documents": documents, "next_after": views[-1].next_after})
         return
-    c = view.case
-    click.echo(
-        f"Akte {shown(c.case_number)}  team: {shown(c.team or '-')}  opened: {c.opened_on}"
-        f"  closed: {c.closed_on or '-'}"
-    )
-    noun = "document" if len(view.documents) == 1 else "documents"
+    count, next_after = 0, None
+    for number, view in enumerate(pages()):
+        if number == 0:
+            c = view.case
+            click.echo(
+                f"Akte {shown(c.case_number)}  team: {shown(c.team or '-')}  opened: {c.opened_on}"
+                f"  closed: {c.closed_on or '-'}"
+            )
+            if view.documents:
+                click.echo(f"{'RECEIVED':<10}  {'TYPE':<14}  {'PAGES':>5}  {'ID':<36}  TITLE / FILE")
+        for d in view.documents:
+            pages_ = "?" if d.page_count is None else str(d.page_count)
+            label = "(restricted: withheld)" if d.withheld else shown(d.title or d.original_filename)
+            click.echo(
+                f"{d.received_on.isoformat():<10}  {shown(d.document_type):<14}  {pages_:>5}  {d.id}  {label}"
+            )
+        count, next_after = count + len(view.documents), view.next_after
+    noun = "document" if count == 1 else "documents"
     of_type = f" of type {shown(document_type)}" if document_type else ""
-    click.echo(f"{len(view.documents)} {noun}{of_type}")
-    if not view.documents:
-        return
-    click.echo(f"{'RECEIVED':<10}  {'TYPE':<14}  {'PAGES':>5}  {'ID':<36}  TITLE / FILE")
-    for d in view.documents:
-        pages = "?" if d.page_count is None else str(d.page_count)
-        label = "(restricted: withheld)" if d.withheld else shown(d.title or d.original_filename)
-        click.echo(
-            f"{d.received_on.isoformat():<10}  {shown(d.document_type):<14}  {pages:>5}  {d.id}  {label}"
-        )
+    more = f"; more after this page: --limit {limit} --after {next_after}" if next_after else ""
+    click.echo(f"{count} {noun}{of_type}{more}")
 
 
 @case.command("assign")

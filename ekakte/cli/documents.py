@@ -1,4 +1,4 @@
-"""`ekakte doc show` and `ekakte doc get`: one document's metadata and its original."""
+"""`ekakte doc show`, `doc get` and `doc page`: a document's metadata, its original, a page's image."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ekakte.cli.base import State, emit_json, pass_state
+from ekakte.cli.base import State, emit_json, json_option, pass_state
 from ekakte.errors import shown
 
 
@@ -19,11 +19,11 @@ def doc() -> None:
 @doc.command("show")
 @click.argument("document_id")
 @click.option("--text", "with_text", is_flag=True, help="Print the text of each page (OCR) instead.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def doc_show(state: State, document_id: str, with_text: bool, as_json: bool) -> None:
     """Show a document's metadata (and with --text its text, page by page)."""
-    from ekakte.documents import document_text, get_document, parse_document_id
+    from ekakte.api import document_text, get_document, parse_document_id
 
     doc_id = parse_document_id(document_id)
     if with_text:
@@ -70,10 +70,39 @@ def _page_state(page: Any) -> str:
 @pass_state
 def doc_get(state: State, document_id: str, output: Path, force: bool) -> None:
     """Write the original scan to a file, verified against its SHA-256."""
-    from ekakte.documents import export_original, parse_document_id
+    from ekakte.api import export_original, parse_document_id
 
     info = export_original(state.archive, state.actor, parse_document_id(document_id), output, force=force)
     click.echo(f"wrote {shown(output)} ({info.size_bytes} bytes, SHA-256 verified)", err=True)
+
+
+@doc.command("page")
+@click.argument("document_id")
+@click.option("--page", "page", type=int, default=1, show_default=True, help="The page, counted from 1.")
+@click.option(
+    "--width", type=int, default=1200, show_default=True, help="Width of the image in pixels (64-4000)."
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="File to write.")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@json_option
+@pass_state
+def doc_page(
+    state: State, document_id: str, page: int, width: int, output: Path, force: bool, as_json: bool
+) -> None:
+    """Write one page of a document as an image (PNG or JPEG, whichever suits the page), as a viewer
+    shows it."""
+    from ekakte.api import export_page, parse_document_id
+
+    doc_id = parse_document_id(document_id)
+    image = export_page(state.archive, state.actor, doc_id, page, width, output, force=force)
+    if as_json:
+        emit_json({**image.as_json(), "file": str(output)})
+        return
+    click.echo(
+        f"wrote {shown(output)} (page {image.page} of {image.page_count}, {image.media_type},"
+        f" {image.width}x{image.height} px, {len(image.data)} bytes)",
+        err=True,
+    )
 
 
 COMMANDS = [doc]

@@ -134,6 +134,11 @@ class World:
             "export_original": lambda: (
                 lambda: api.export_original(a, who, doc, self.tmp / f"{uuid.uuid4()}.pdf")
             ),
+            "open_original": lambda: lambda: b"".join(api.open_original(a, who, doc)),
+            "render_page": lambda: lambda: api.render_page(a, who, doc, 1, 100),
+            "export_page": lambda: (
+                lambda: api.export_page(a, who, doc, 1, 100, self.tmp / f"{uuid.uuid4()}.png")
+            ),
             "search": lambda: lambda: api.search(a, who, "Muster", case_number=case),
             "run_ocr": lambda: lambda: api.run_ocr(a, who, document_ids=[]),
             "retry_failed": lambda: lambda: api.retry_failed(a, who, doc),
@@ -191,7 +196,14 @@ NOT_AUDITED = {
 }
 # Use cases decided per case (the caller's own team's, or another's) or per document (also restricted).
 BY_CASE = {"case_documents", "search", "assign_case", "close_case", "reopen_case"}
-BY_DOCUMENT = {"get_document", "document_text", "export_original"}
+BY_DOCUMENT = {
+    "get_document",
+    "document_text",
+    "export_original",
+    "open_original",
+    "render_page",
+    "export_page",
+}
 
 
 def principals(archive: Archive) -> Iterator[tuple[Actor, str | None, bool]]:
