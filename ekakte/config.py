@@ -30,8 +30,9 @@ DEFAULT_DOCUMENT_TYPES = (
 )
 
 # key in the config file -> environment variable. The file uses the same names, lower case, without prefix.
-# None: the file only. Which program reads the archive's content is not for a caller's environment to say
-# (and the file's program must belong to root besides: ekakte.ocr.engine.trusted_program).
+# None: the file only. Which program reads the archive's content, and with which models, is not for a
+# caller's environment to say (and the file's program and models folder must belong to root besides:
+# ekakte.ocr.engine.trusted_program, trusted_tessdata).
 _KEYS: dict[str, str | None] = {
     "home": "EKAKTE_HOME",
     "database_url": "EKAKTE_DATABASE_URL",
@@ -53,6 +54,7 @@ _KEYS: dict[str, str | None] = {
     "ocr_max_attempts": "EKAKTE_OCR_MAX_ATTEMPTS",
     "max_pages": "EKAKTE_MAX_PAGES",
     "tesseract": None,
+    "tessdata": None,
     "protocol_key": "EKAKTE_PROTOCOL_KEY",
     "audit_anchors": "EKAKTE_AUDIT_ANCHORS",
 }
@@ -69,6 +71,8 @@ _RETIRED_VARIABLES = {
     "EKAKTE_RESTRICTED_TYPES": f"EKAKTE_RESTRICTED_TYPES is ignored: {_KEPT_IN_THE_ARCHIVE}",
     "EKAKTE_TESSERACT": "EKAKTE_TESSERACT is ignored: the tesseract program is set in the config file only"
     ' (`tesseract = "/usr/bin/tesseract"`)',
+    "TESSDATA_PREFIX": "TESSDATA_PREFIX is ignored: tesseract's language models folder is set in the config"
+    ' file only (`tessdata = "/usr/share/tesseract-ocr/5/tessdata"`)',
 }
 
 
@@ -106,6 +110,9 @@ class Settings:
     # the caller's PATH), or a full path; either way a file owned by root (or by the account ekakte runs
     # as) that nobody else may change (ekakte.ocr.engine.trusted_program).
     tesseract: str = "tesseract"
+    # The folder of tesseract's language models (config file only; tesseract gets it as TESSDATA_PREFIX);
+    # None: the folder tesseract was built with. Under the same rule as the program.
+    tessdata: Path | None = None
     # Key of the deletion protocol's case-number hash; else <home>/protocol.key (made by `ekakte init`).
     protocol_key: str | None = field(default=None, repr=False)
     # The append-only file `ekakte audit anchor` writes the trail's head to when the objects are not in
@@ -279,6 +286,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ocr_max_attempts=int(_as_number(raw, "ocr_max_attempts", 3, int)),
         max_pages=int(_as_number(raw, "max_pages", DEFAULT_MAX_PAGES, int)),
         tesseract=str(raw.get("tesseract") or "tesseract"),
+        tessdata=Path(str(raw["tessdata"])).expanduser() if raw.get("tessdata") else None,
         protocol_key=raw.get("protocol_key"),
         audit_anchors=Path(str(raw.get("audit_anchors") or home / "audit-anchors.log")).expanduser(),
         config_file=config_file,

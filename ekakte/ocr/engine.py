@@ -1,4 +1,11 @@
-"""tesseract, through pytesseract: one process per page, its own threads off, text and confidence at once."""
+"""tesseract, run by ekakte itself: a process per page with an environment of its own, its threads off,
+text and word confidences in one run, orientation detection.
+
+Not through pytesseract: it takes the program's path from a module global and hands tesseract this
+process's environment, so a worker would have to change both for everyone in the process (a web server
+importing ekakte included). Here each run gets the program, `OMP_THREAD_LIMIT=1`, its private `TMPDIR`
+and the configured `TESSDATA_PREFIX`, and nothing else of ours (no database URL, no S3 secret).
+"""
 
 from __future__ import annotations
 
@@ -7,52 +14,193 @@ import functools
 import os
 import re
 import shutil
+import signal
 import stat
+import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ekakte.errors import ConfigError
+from ekakte.ocr.base import OcrError, Recognized
 
-# tesseract's OpenMP threads make it slower, not faster, when every core already runs one tesseract.
-os.environ["OMP_THREAD_LIMIT"] = "1"
+if TYPE_CHECKING:
+    from ekakte.config import Settings
 
-# Below this mean word confidence a page may be upside down or sideways: ask tesseract's orientation
-# detection, and read it again turned. Upright pages (nearly all) pay nothing for the check.
-LOW_CONFIDENCE = 60.0
 PAGE_TIMEOUT_SECONDS = 600
+# --version and --list-langs answer at once; a program that does not is not a working tesseract.
+QUERY_TIMEOUT_SECONDS = 60
 INSTALL_HINT = (
     "install it with `apt-get install tesseract-ocr tesseract-ocr-deu` (`make services` does, as root)"
 )
-
-
-@dataclass(frozen=True)
-class Recognized:
-    text: str
-    confidence: float  # mean of tesseract's word confidences, 0-100; 0 when it found no words
-    words: int
-    rotation: int = 0  # degrees (clockwise) the page was turned before it was read
-
-
-class OcrError(Exception):
-    """tesseract failed on one page; the page is tried again (a bounded number of times)."""
-
-
 # Where a program named without a path is looked for: fixed, as sudo's secure_path, never the caller's
-# PATH, which whoever starts ekakte sets.
+# PATH, which whoever starts ekakte sets. Also tesseract's PATH (it starts no programs of its own).
 SECURE_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
 
 
-def use(program: str) -> None:
-    """Run `program` as tesseract from now on in this process (the `tesseract` setting), if it is
-    trusted (see trusted_program); ConfigError otherwise. Checked on every call: a worker runs for
-    hours, and the check costs a few stat() calls against tesseract's second per page."""
-    import pytesseract
+class TesseractEngine:
+    """The OCR engine (ekakte.ocr.base.OcrEngine) of the `tesseract` and `tessdata` settings.
 
-    path = trusted_program(program)
-    if pytesseract.pytesseract.tesseract_cmd != path:
-        pytesseract.pytesseract.tesseract_cmd = path
-        version.cache_clear()
+    The program and the models folder are checked on every run (trusted_program, trusted_tessdata): a
+    worker runs for hours, and the check costs a few stat() calls against tesseract's second per page.
+    """
+
+    def __init__(
+        self,
+        program: str = "tesseract",
+        tessdata: Path | None = None,
+        timeout: float = PAGE_TIMEOUT_SECONDS,
+    ) -> None:
+        self.program = program
+        self.tessdata = tessdata
+        self.timeout = timeout
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TesseractEngine:
+        return cls(settings.tesseract, settings.tessdata)
+
+    def check(self, languages: str) -> None:
+        program = trusted_program(self.program)
+        _version(program)
+        have = self._languages(program)
+        missing = [lang for lang in languages.split("+") if lang not in have]
+        if missing:
+            packages = " ".join(f"tesseract-ocr-{m.lower().replace('_', '-')}" for m in missing)
+            where = f" in {self.tessdata}" if self.tessdata is not None else ""
+            raise ConfigError(
+                f"tesseract has no language model{where} for {', '.join(missing)}: apt-get install {packages}"
+            )
+
+    def name(self) -> str:
+        return _version(trusted_program(self.program))
+
+    def recognize(self, image: Path, languages: str, dpi: int | None) -> Recognized:
+        """Read one page image (any format leptonica reads: JPEG, PNG, TIFF, PNM) as it lies."""
+        program = trusted_program(self.program)
+        with tempfile.TemporaryDirectory(prefix="tess-", dir=image.parent) as tmp:
+            base = os.path.join(tmp, "out")
+            # The `txt` config with the TSV switched on: the text and each word's confidence in one run.
+            tsv = ["-c", "tessedit_create_tsv=1", "txt"]
+            result = self._run([program, str(image), base, "-l", languages, *_dpi(dpi), *tsv], tmp)
+            if result.returncode != 0:
+                raise OcrError(f"tesseract failed: {_failure(result)}")
+            text = Path(base + ".txt").read_text(encoding="utf-8", errors="replace")
+            confidence, words = _mean_confidence(Path(base + ".tsv"))
+        return Recognized(_tidy(text), confidence, words, languages)
+
+    def detect_rotation(self, image: Path, dpi: int | None) -> int:
+        program = trusted_program(self.program)
+        with tempfile.TemporaryDirectory(prefix="osd-", dir=image.parent) as tmp:
+            base = os.path.join(tmp, "out")
+            try:
+                result = self._run([program, str(image), base, "-l", "osd", "--psm", "0", *_dpi(dpi)], tmp)
+            except OcrError:
+                return 0  # took too long: read as it lies
+            osd_file = Path(base + ".osd")
+            if result.returncode != 0 or not osd_file.exists():
+                return 0  # e.g. "Too few characters": nothing to turn
+            osd = osd_file.read_text(encoding="utf-8", errors="replace")
+        rotate = re.search(r"Rotate:\s*(\d+)", osd)
+        confidence = re.search(r"Orientation confidence:\s*([\d.]+)", osd)
+        if not rotate or (confidence and float(confidence.group(1)) < 1.0):
+            return 0
+        return int(rotate.group(1)) % 360
+
+    def _run(self, args: list[str], tmp: str) -> subprocess.CompletedProcess[bytes]:
+        """One tesseract run in the folder `tmp`, killed after the timeout (tesseract starts no
+        processes of its own: killing it ends the run). It stays in the worker's process group, so a
+        stop sent to the group (Ctrl-C, `kill -TERM -PGID`) reaches it too."""
+        try:
+            return subprocess.run(
+                args,
+                env=self._environment(tmp),
+                cwd=tmp,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise OcrError(f"tesseract took longer than {self.timeout:g} s and was stopped") from None
+        except OSError as exc:
+            raise OcrError(f"tesseract could not be started: {exc.strerror}") from None
+
+    def _environment(self, tmp: str | None = None) -> dict[str, str]:
+        # tesseract's OpenMP threads make it slower, not faster, when every core already runs one tesseract.
+        env = {"PATH": os.pathsep.join(SECURE_PATH), "OMP_THREAD_LIMIT": "1"}
+        if tmp is not None:
+            env["TMPDIR"] = tmp
+        if self.tessdata is not None:
+            env["TESSDATA_PREFIX"] = trusted_tessdata(self.tessdata)
+        return env
+
+    def _languages(self, program: str) -> set[str]:
+        listed = _query([program, "--list-langs"], self._environment())
+        # The first line says where the models are ("List of available languages in …"); a name a line.
+        return {line.strip() for line in listed.splitlines()[1:] if re.fullmatch(r"\w+", line.strip())}
+
+
+@functools.cache
+def _version(program: str) -> str:
+    """'tesseract 5.3.0' for the real path of a trusted program; ConfigError when it does not run."""
+    first = _query([program, "--version"], {"PATH": os.pathsep.join(SECURE_PATH)}).partition("\n")[0]
+    found = re.search(r"\d+(?:\.\d+)+", first)
+    if found is None:
+        raise ConfigError(f"{program} does not answer --version as tesseract does: {INSTALL_HINT}")
+    return f"tesseract {found.group()}"
+
+
+def _query(args: list[str], env: dict[str, str]) -> str:
+    """What tesseract prints for a question (--version, --list-langs); ConfigError when it cannot say."""
+    try:
+        result = subprocess.run(
+            args, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=QUERY_TIMEOUT_SECONDS
+        )
+    except OSError as exc:
+        raise ConfigError(f"tesseract {args[0]} cannot be run: {exc.strerror}: {INSTALL_HINT}") from None
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"tesseract {args[0]} did not answer {args[1]} within a minute") from None
+    if result.returncode != 0:
+        raise ConfigError(f"tesseract {args[0]} {args[1]} failed: {_failure(result)}")
+    # Older tesseracts answer on stderr.
+    return (result.stdout or result.stderr).decode("utf-8", errors="replace")
+
+
+def _dpi(dpi: int | None) -> list[str]:
+    return ["--dpi", str(int(dpi))] if dpi else []
+
+
+def _failure(result: subprocess.CompletedProcess[bytes]) -> str:
+    """tesseract's complaint in one line, or how it ended."""
+    if result.returncode < 0:
+        try:
+            return f"stopped by {signal.Signals(-result.returncode).name}"
+        except ValueError:
+            return f"stopped by signal {-result.returncode}"
+    lines = result.stderr.decode("utf-8", errors="replace").split("\n")
+    message = " ".join(line.strip() for line in lines if line.strip())
+    return message[:300] if message else f"exit code {result.returncode}"
+
+
+def _mean_confidence(tsv: Path) -> tuple[float, int]:
+    confidences = []
+    with tsv.open(encoding="utf-8", errors="replace", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+            try:
+                conf = float(row.get("conf") or -1)
+            except ValueError:
+                continue
+            if conf >= 0 and (row.get("text") or "").strip():
+                confidences.append(conf)
+    if not confidences:
+        return 0.0, 0
+    return round(sum(confidences) / len(confidences), 1), len(confidences)
+
+
+def _tidy(text: str) -> str:
+    """tesseract's page text without its trailing form feed and blank-line runs."""
+    lines = [line.rstrip() for line in text.replace("\f", "").splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def trusted_program(program: str) -> str:
@@ -82,138 +230,45 @@ def trusted_program(program: str) -> str:
         raise ConfigError(f"tesseract {program} cannot be used: {exc.strerror}: {INSTALL_HINT}") from None
     if not stat.S_ISREG(info.st_mode):
         raise ConfigError(f"tesseract {program} is not a regular file")
-    _trusted(program, resolved, info)
-    directory = os.path.dirname(resolved)
-    while True:
-        _trusted(program, directory, os.stat(directory))
-        if directory == "/":
-            return resolved
+    _trusted_up_to_root(f"tesseract {program}", resolved, info)
+    return resolved
+
+
+def trusted_tessdata(folder: Path) -> str:
+    """The real path of the `tessdata` folder, under the same rule as the program (trusted_program): the
+    models and configs tesseract reads from it decide what it does with every page. ConfigError, one
+    line, otherwise."""
+    if not folder.is_absolute():
+        raise ConfigError(f"tessdata must be an absolute path, not {str(folder)!r}")
+    resolved = os.path.realpath(folder)
+    try:
+        info = os.stat(resolved)
+    except OSError as exc:
+        raise ConfigError(f"tessdata {folder} cannot be used: {exc.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"tessdata {folder} is not a folder")
+    _trusted_up_to_root(f"tessdata {folder}", resolved, info)
+    return resolved
+
+
+def _trusted_up_to_root(what: str, resolved: str, info: os.stat_result) -> None:
+    _trusted(what, resolved, info)
+    directory = resolved
+    while directory != "/":
         directory = os.path.dirname(directory)
+        _trusted(what, directory, os.stat(directory))
 
 
-def _trusted(program: str, path: str, info: os.stat_result) -> None:
+def _trusted(what: str, path: str, info: os.stat_result) -> None:
     if info.st_uid not in (0, os.geteuid()):
         raise ConfigError(
-            f"tesseract {program} refused: {path} belongs to uid {info.st_uid}, not to root"
-            " or the account ekakte runs as"
+            f"{what} refused: {path} belongs to uid {info.st_uid}, not to root or the account ekakte runs as"
         )
     sticky_root_dir = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX and info.st_uid == 0
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not sticky_root_dir:
         raise ConfigError(
-            f"tesseract {program} refused: {path} is writable by group or others"
-            f" (mode {stat.S_IMODE(info.st_mode):04o})"
+            f"{what} refused: {path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
         )
-
-
-@functools.cache
-def version() -> str:
-    """'tesseract 5.3.0'; ConfigError when tesseract is missing."""
-    import pytesseract
-
-    try:
-        return f"tesseract {pytesseract.get_tesseract_version()}"
-    except pytesseract.TesseractNotFoundError:
-        raise ConfigError(f"tesseract is not installed: {INSTALL_HINT}") from None
-
-
-def check_languages(languages: str) -> None:
-    """ConfigError unless tesseract has every language model of `languages` (e.g. deu+eng)."""
-    import pytesseract
-
-    version()
-    have = set(pytesseract.get_languages(config=""))
-    missing = [lang for lang in languages.split("+") if lang not in have]
-    if missing:
-        packages = " ".join(f"tesseract-ocr-{m.lower().replace('_', '-')}" for m in missing)
-        raise ConfigError(
-            f"tesseract has no language model for {', '.join(missing)}: apt-get install {packages}"
-        )
-
-
-def recognize(image: Path, languages: str, dpi: int | None = None) -> Recognized:
-    """Read one page image (any format leptonica reads: JPEG, PNG, TIFF, PNM) as it lies."""
-    import pytesseract
-    from pytesseract.pytesseract import run_tesseract
-
-    config = "-c tessedit_create_tsv=1"
-    if dpi:
-        config = f"--dpi {int(dpi)} {config}"
-    # Beside the image, i.e. in the worker's own folder: tesseract's output is the page's text, and what a
-    # killed worker leaves there goes with its folder (ocr/worker.py, remove_leftover_workdirs).
-    with tempfile.TemporaryDirectory(prefix="tess-", dir=image.parent) as tmp:
-        base = os.path.join(tmp, "out")
-        try:
-            run_tesseract(str(image), base, "txt", languages, config, 0, PAGE_TIMEOUT_SECONDS)
-        except pytesseract.TesseractError as exc:
-            raise OcrError(f"tesseract failed: {_one_line(exc.message)}") from None
-        except RuntimeError as exc:  # pytesseract's timeout
-            raise OcrError(f"tesseract: {exc}") from None
-        text = Path(base + ".txt").read_text(encoding="utf-8", errors="replace")
-        confidence, words = _mean_confidence(Path(base + ".tsv"))
-    return Recognized(_tidy(text), confidence, words)
-
-
-def recognize_any_orientation(image: Path, languages: str, dpi: int | None = None) -> Recognized:
-    """Read a page; if it reads badly, find its orientation and read it turned upright."""
-    first = recognize(image, languages, dpi)
-    if first.confidence >= LOW_CONFIDENCE and first.words >= 3:
-        return first
-    rotation = detect_rotation(image, dpi)
-    if not rotation:
-        return first
-    from PIL import Image
-
-    with tempfile.TemporaryDirectory(prefix="rot-", dir=image.parent) as tmp:  # as in recognize()
-        turned = Path(tmp) / "turned.png"
-        with Image.open(image) as img:
-            # tesseract's "Rotate: R" is clockwise; PIL's rotate() turns counter-clockwise.
-            img.rotate(-rotation, expand=True).save(turned)
-        second = recognize(turned, languages, dpi)
-    if second.confidence > first.confidence:
-        return Recognized(second.text, second.confidence, second.words, rotation)
-    return first
-
-
-def detect_rotation(image: Path, dpi: int | None = None) -> int:
-    """Degrees to turn the page clockwise to make it upright (0, 90, 180, 270); 0 when unsure."""
-    import pytesseract
-
-    config = "--psm 0" + (f" --dpi {int(dpi)}" if dpi else "")
-    try:
-        osd = pytesseract.image_to_osd(str(image), config=config, timeout=PAGE_TIMEOUT_SECONDS)
-    except (pytesseract.TesseractError, RuntimeError):
-        return 0  # e.g. "Too few characters": nothing to turn
-    rotate = re.search(r"Rotate:\s*(\d+)", osd)
-    confidence = re.search(r"Orientation confidence:\s*([\d.]+)", osd)
-    if not rotate or (confidence and float(confidence.group(1)) < 1.0):
-        return 0
-    return int(rotate.group(1)) % 360
-
-
-def _mean_confidence(tsv: Path) -> tuple[float, int]:
-    confidences = []
-    with tsv.open(encoding="utf-8", errors="replace", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
-            try:
-                conf = float(row.get("conf") or -1)
-            except ValueError:
-                continue
-            if conf >= 0 and (row.get("text") or "").strip():
-                confidences.append(conf)
-    if not confidences:
-        return 0.0, 0
-    return round(sum(confidences) / len(confidences), 1), len(confidences)
-
-
-def _tidy(text: str) -> str:
-    """tesseract's page text without its trailing form feed and blank-line runs."""
-    lines = [line.rstrip() for line in text.replace("\f", "").splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-def _one_line(message: object) -> str:
-    text = str(message).strip()
-    return (text.splitlines()[-1] if text else "no message")[:300]
 
 
 def available(program: str = "tesseract") -> bool:

@@ -1,6 +1,6 @@
-"""What the OCR worker does with one page: take its content, read it, say how it went.
+"""What the OCR worker does with one page: take its content, read it upright, say how it went.
 
-Runs in the worker's reading threads, one per tesseract: no database, no object store, a local file in
+Runs in the worker's reading threads, one per OCR process: no database, no object store, a local file in
 and plain values out.
 """
 
@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ekakte.ocr import engine
+from ekakte.ocr.base import OcrEngine, OcrError, Recognized
 from ekakte.ocr.pages import Original, PageUnreadable, open_original, page_content
 
 DONE = "done"
 SKIPPED = "skipped"
 ERROR = "error"  # this attempt failed; the page is tried again up to the configured number of times
+
+# Below this mean word confidence a page may be upside down or sideways: ask the engine's orientation
+# detection, and read it again turned. Upright pages (nearly all) pay nothing for the check.
+LOW_CONFIDENCE = 60.0
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,6 @@ class PageJob:
     media_type: str
     original: str  # path of the local, verified copy of the document's original
     languages: str
-    tesseract: str = "tesseract"
     # The original opened once for all its pages (the worker's); None: opened for this page alone.
     source: Original | None = None
     # Where the page's image files go (the worker's private folder); None: the system's temp folder.
@@ -46,16 +50,14 @@ class PageOutcome:
     seconds: float = 0.0
 
 
-def read_page(job: PageJob) -> PageOutcome:
+def read_page(job: PageJob, engine: OcrEngine) -> PageOutcome:
     """Never raises for a bad page: every failure becomes an outcome with its reason."""
-    import time
-
     started = time.monotonic()
     try:
-        outcome = _read(job)
+        outcome = _read(job, engine)
     except PageUnreadable as exc:
         outcome = PageOutcome(job.page_id, SKIPPED, reason=str(exc))
-    except engine.OcrError as exc:
+    except OcrError as exc:
         outcome = PageOutcome(job.page_id, ERROR, reason=str(exc))
     except Exception as exc:  # a broken page must not take the worker down with it
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
@@ -63,8 +65,7 @@ def read_page(job: PageJob) -> PageOutcome:
     return PageOutcome(**{**outcome.__dict__, "seconds": round(time.monotonic() - started, 3)})
 
 
-def _read(job: PageJob) -> PageOutcome:
-    engine.use(job.tesseract)
+def _read(job: PageJob, engine: OcrEngine) -> PageOutcome:
     with contextlib.ExitStack() as stack:
         original = job.source or stack.enter_context(open_original(Path(job.original), job.media_type))
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ekakte-page-", dir=job.workdir))
@@ -72,13 +73,36 @@ def _read(job: PageJob) -> PageOutcome:
         if content.text is not None:
             return PageOutcome(job.page_id, DONE, text=content.text, engine=content.source)
         assert content.image is not None
-        found = engine.recognize_any_orientation(content.image, job.languages, content.dpi)
+        found = read_upright(engine, content.image, job.languages, content.dpi)
     return PageOutcome(
         job.page_id,
         DONE,
         text=found.text,
         confidence=found.confidence,
-        engine=f"{engine.version()} ({content.source})",
-        language=job.languages,
+        engine=f"{engine.name()} ({content.source})",
+        language=found.language,
         rotation=found.rotation,
     )
+
+
+def read_upright(engine: OcrEngine, image: Path, languages: str, dpi: int | None = None) -> Recognized:
+    """Read a page; if it reads badly, find its orientation and read it turned upright."""
+    first = engine.recognize(image, languages, dpi)
+    if first.confidence >= LOW_CONFIDENCE and first.words >= 3:
+        return first
+    rotation = engine.detect_rotation(image, dpi)
+    if not rotation:
+        return first
+    from PIL import Image
+
+    # Beside the image, i.e. in the worker's private folder (ekakte.ocr.base.OcrEngine).
+    with tempfile.TemporaryDirectory(prefix="rot-", dir=image.parent) as tmp:
+        turned = Path(tmp) / "turned.png"
+        with Image.open(image) as img:
+            # "Rotate: R" of tesseract's orientation detection is clockwise; PIL's rotate() turns
+            # counter-clockwise.
+            img.rotate(-rotation, expand=True).save(turned)
+        second = engine.recognize(turned, languages, dpi)
+    if second.confidence > first.confidence:
+        return Recognized(second.text, second.confidence, second.words, second.language, rotation)
+    return first

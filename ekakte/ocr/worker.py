@@ -16,7 +16,8 @@ once its last page was claimed and read, or when more than `IDLE_ORIGINALS` othe
 turn. A killed worker's folder is removed by the next worker started on the same machine.
 
 Pages are read by threads, one per tesseract running at a time: tesseract is a process of its own, so a
-thread only takes the page's image out of the original and waits for tesseract (without the GIL). Worker
+thread only takes the page's image out of the original and waits for tesseract (without the GIL). What
+reads the images is an OcrEngine (ekakte.ocr.base), tesseract unless the caller passes another. Worker
 processes would each hold a Python with pypdf, Pillow and PDFium (~75 MiB) for nothing more; see
 docs/benchmarks.md, "peak RSS".
 """
@@ -47,7 +48,8 @@ from ekakte.archive import Archive
 from ekakte.config import Settings
 from ekakte.db.models import Document, DocumentState, OcrState, Page, table_of
 from ekakte.errors import STOPS_A_BATCH, EkakteError, IntegrityError
-from ekakte.ocr import engine
+from ekakte.ocr.base import OcrEngine
+from ekakte.ocr.engine import TesseractEngine
 from ekakte.ocr.pages import Original
 from ekakte.ocr.task import DONE, ERROR, SKIPPED, PageJob, PageOutcome, read_page
 from ekakte.storage import read_verified
@@ -130,18 +132,21 @@ def run_ocr(
     poll_seconds: float = 5.0,
     progress: Callable[[PageOutcome], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    engine: OcrEngine | None = None,
 ) -> OcrReport:
     """Read pending pages until none are left (`once`) or until `should_stop()` (a long-running worker).
 
-    `document_ids` limits the work to those documents (`ekakte import --ocr`). Raises NotPermitted
-    unless the actor may run OCR, ConfigError when tesseract or a language model is missing.
+    `document_ids` limits the work to those documents (`ekakte import --ocr`). `engine` reads the page
+    images; by default tesseract as the settings say (TesseractEngine.from_settings). Raises NotPermitted
+    unless the actor may run OCR, ConfigError when the engine or a language model is missing.
     """
     settings = archive.settings
     with archive.transaction() as session:
         decision = gate(session, actor, Action.OCR_WORK, detail="ocr work")
     if not decision.allowed:
         raise refuse("ocr work")
-    check_ready(settings)
+    engine = engine or TesseractEngine.from_settings(settings)
+    check_ready(settings, engine)
 
     processes = workers or settings.ocr_workers or os.cpu_count() or 1
     queue = _Queue(archive, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}", document_ids)
@@ -174,7 +179,7 @@ def run_ocr(
                         queue.release([c.page_id for c in claims[index:]])
                         raise
                     if job is not None:
-                        inflight[pool.submit(read_page, job)] = claim
+                        inflight[pool.submit(read_page, job, engine)] = claim
             if not inflight:
                 if once or stopping:
                     break
@@ -252,11 +257,10 @@ def retry_failed(archive: Archive, actor: Actor, document_id: uuid.UUID | None =
     return queued
 
 
-def check_ready(settings: Settings) -> None:
-    """ConfigError unless the configured tesseract and its language models are there; `import --ocr`
-    asks before it stores anything, so that a missing tesseract is said up front."""
-    engine.use(settings.tesseract)
-    engine.check_languages(settings.ocr_languages)
+def check_ready(settings: Settings, engine: OcrEngine | None = None) -> None:
+    """ConfigError unless the engine (by default the configured tesseract) and its language models are
+    there; `import --ocr` asks before it stores anything, so that a missing tesseract is said up front."""
+    (engine or TesseractEngine.from_settings(settings)).check(settings.ocr_languages)
 
 
 def _job(
@@ -289,7 +293,7 @@ def _job(
     source = original.source
     return PageJob(
         claim.page_id, claim.number, source.media_type, str(source.path), settings.ocr_languages,
-        settings.tesseract, source=source, workdir=str(workdir),
+        source=source, workdir=str(workdir),
     )  # fmt: skip
 
 

@@ -265,6 +265,7 @@ def test_ocr_retry_queues_failed_pages_again_and_they_are_read_once_the_cause_is
 def test_encrypted_pdf_pages_are_skipped_with_the_reason(tmp_path: Path) -> None:
     from pypdf import PdfWriter
 
+    from ekakte.ocr.engine import TesseractEngine
     from ekakte.ocr.task import SKIPPED, PageJob, read_page
 
     writer = PdfWriter()
@@ -273,7 +274,7 @@ def test_encrypted_pdf_pages_are_skipped_with_the_reason(tmp_path: Path) -> None
     path = write(tmp_path, "locked.pdf", b"")
     with path.open("wb") as fh:
         writer.write(fh)
-    outcome = read_page(PageJob(1, 1, "application/pdf", str(path), "deu+eng"))
+    outcome = read_page(PageJob(1, 1, "application/pdf", str(path), "deu+eng"), TesseractEngine())
     assert outcome.status == SKIPPED and outcome.reason is not None and "encrypted" in outcome.reason
 
 

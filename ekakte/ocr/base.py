@@ -1,0 +1,41 @@
+"""What the OCR worker asks of an OCR engine (the small protocol), and what an engine answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Recognized:
+    text: str
+    confidence: float  # mean of the engine's word confidences, 0-100; 0 when it found no words
+    words: int
+    language: str  # the language models it read with, e.g. "deu+eng"
+    rotation: int = 0  # degrees (clockwise) the page was turned before it was read
+
+
+class OcrError(Exception):
+    """The engine failed on one page; the page is tried again (a bounded number of times)."""
+
+
+class OcrEngine(Protocol):
+    """Reads page images for the worker's reading threads, several pages at once.
+
+    Files an engine writes go beside the image it was given: that is the worker's private folder, which
+    is removed with whatever a killed worker left in it (ocr/worker.py, remove_leftover_workdirs).
+    """
+
+    def check(self, languages: str) -> None:
+        """ConfigError unless the engine can read `languages` (e.g. deu+eng); asked once when a worker
+        starts, before it claims a page."""
+
+    def name(self) -> str:
+        """What read a page, for its `engine` column: e.g. "tesseract 5.3.0"."""
+
+    def recognize(self, image: Path, languages: str, dpi: int | None) -> Recognized:
+        """The text of one page image as it lies; OcrError when the engine fails on it."""
+
+    def detect_rotation(self, image: Path, dpi: int | None) -> int:
+        """Degrees to turn the page clockwise to make it upright (0, 90, 180, 270); 0 when unsure."""
