@@ -14,7 +14,6 @@ import io
 import math
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -44,8 +43,6 @@ JPEG_QUALITY = 85
 CHROMA_TOLERANCE = 12
 COLOUR_SHARE = 0.005
 
-# PDFium is not thread-safe, not even for different documents: one rendering at a time in this process.
-_PDFIUM = threading.Lock()
 _GREY_LEVELS = [min(255, round(v * (PNG_GREYS - 1) / 255) * 255 // (PNG_GREYS - 1)) for v in range(256)]
 
 
@@ -161,7 +158,7 @@ def _fit(width: int, aspect: float) -> tuple[int, int]:
 
 
 def _pdf_page(original: pages.Original, number: int, width: int) -> Any:
-    with _PDFIUM:
+    with pages.PDFIUM:  # PDFium is not thread-safe: the process's one lock, shared with OCR
         document = original.pdfium()
         if number > len(document):
             raise NotFound(f"the PDF has no page {number}")

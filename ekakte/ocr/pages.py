@@ -27,7 +27,9 @@ MIN_TEXT_LAYER_CHARS = 3
 
 # PDFium is not thread-safe, not even for different documents (pypdfium2's documentation): the worker's
 # reading threads render one page at a time. Rendering is the uncommon path (scanner pages are JPEGs).
-_PDFIUM = threading.Lock()
+# PDFium is not thread-safe: every use of it in the process (OCR's reading threads, page images) takes
+# this one lock.
+PDFIUM = threading.Lock()
 
 
 class PageUnreadable(Exception):
@@ -75,7 +77,7 @@ class Original:
         return self._reader
 
     def pdfium(self) -> Any:
-        """The PDFium document (call with _PDFIUM held)."""
+        """The PDFium document (call with PDFIUM held)."""
         if self._pdfium is None:
             import pypdfium2
 
@@ -99,7 +101,7 @@ class Original:
             if self._image is not None:
                 self._image.close()
             self._reader = self._file = self._image = None
-        with _PDFIUM:
+        with PDFIUM:
             if self._pdfium is not None:
                 self._pdfium.close()
             self._pdfium = None
@@ -183,7 +185,7 @@ def _scanned_jpeg(page: Any, workdir: Path) -> PageContent | None:
 
 
 def _render(original: Original, number: int, workdir: Path) -> PageContent:
-    with _PDFIUM:
+    with PDFIUM:
         page = original.pdfium()[number - 1]
         try:
             bitmap = page.render(scale=RENDER_DPI / 72, grayscale=True)

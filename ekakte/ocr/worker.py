@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, literal_column, or_, select, update
+from sqlalchemy.orm import Session
 
-from ekakte import audit
-from ekakte.access import Action, check, gate, refuse
+from ekakte.access import About, Action, Decision, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings
@@ -141,10 +141,7 @@ def run_ocr(
     unless the actor may run OCR, ConfigError when the engine or a language model is missing.
     """
     settings = archive.settings
-    with archive.transaction() as session:
-        decision = gate(session, actor, Action.OCR_WORK, detail="ocr work")
-    if not decision.allowed:
-        raise refuse("ocr work")
+    decided(archive, actor, Action.OCR_WORK, "ocr work", about=About(detail="ocr work"))
     engine = engine or TesseractEngine.from_settings(settings)
     check_ready(settings, engine)
 
@@ -225,35 +222,25 @@ def retry_failed(archive: Archive, actor: Actor, document_id: uuid.UUID | None =
     stored = select(Document.id).where(Document.state == DocumentState.STORED)
     if document_id is not None:
         stored = stored.where(Document.id == document_id)
-    with archive.transaction() as session:
-        queued = 0
-        decision = check(session, actor, Action.OCR_RETRY)
-        if decision.allowed:
-            queued = len(
-                session.execute(
-                    update(Page)
-                    .where(Page.ocr_state == OcrState.FAILED, Page.document_id.in_(stored.scalar_subquery()))
-                    .values(
-                        ocr_state=OcrState.PENDING,
-                        attempts=0,
-                        reason=None,
-                        lease_owner=None,
-                        lease_expires=None,
-                    )
-                    .returning(Page.id)
-                    .execution_options(synchronize_session=False)
-                ).all()
-            )
-        audit.append(
-            session,
-            actor,
-            str(Action.OCR_RETRY),
-            decision.outcome,
-            document_id=str(document_id) if document_id else None,
-            reason=f"ocr retry: {queued} failed page(s) queued again: {decision.reason}",
+
+    def queue_again(session: Session, _decision: Decision) -> int:
+        return len(
+            session.execute(
+                update(Page)
+                .where(Page.ocr_state == OcrState.FAILED, Page.document_id.in_(stored.scalar_subquery()))
+                .values(
+                    ocr_state=OcrState.PENDING, attempts=0, reason=None, lease_owner=None, lease_expires=None
+                )
+                .returning(Page.id)
+                .execution_options(synchronize_session=False)
+            ).all()
         )
-    if not decision.allowed:
-        raise refuse("ocr retry")
+
+    about = About(document_id=str(document_id) if document_id else None, detail="ocr retry")
+    queued = decided(
+        archive, actor, Action.OCR_RETRY, "ocr retry", queue_again, about=about,
+        detail_after=lambda n: f"ocr retry: {n} failed page(s) queued again",
+    )  # fmt: skip
     return queued
 
 
