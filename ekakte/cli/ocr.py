@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import signal
-import sys
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ekakte.cli.base import State, emit_json, pass_state
+from ekakte.cli.base import State, counter, emit_json, json_option, pass_state, stop_on_sigterm
 from ekakte.errors import ExitCode, shown
 
 if TYPE_CHECKING:
-    from ekakte.ocr.worker import OcrReport
+    from ekakte.api import OcrReport
 
 
 @click.group()
@@ -25,7 +24,7 @@ def ocr() -> None:
     "--workers", type=click.IntRange(1, 256), help="tesseract processes at once; default one per core."
 )
 @click.option("--once", is_flag=True, help="Stop when no pending page is left (default: keep polling).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report at the end.")
+@json_option
 @pass_state
 def ocr_work(state: State, workers: int | None, once: bool, as_json: bool) -> int:
     """Read pending pages. Any number of workers on any number of machines may run at once.
@@ -44,7 +43,7 @@ def ocr_work(state: State, workers: int | None, once: bool, as_json: bool) -> in
 
 @ocr.command("retry")
 @click.option("--document", "document", metavar="ID", help="Only this document's failed pages.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @pass_state
 def ocr_retry(state: State, document: str | None, as_json: bool) -> None:
     """Queue failed pages again, their attempts counted from 0, once their cause is mended.
@@ -53,8 +52,7 @@ def ocr_retry(state: State, document: str | None, as_json: bool) -> None:
     ekakte ocr retry && ekakte ocr work --once      # after installing a missing language model
     ekakte ocr retry --document 0b6f3c1e-...        # one document, after its original was restored
     """
-    from ekakte.documents import parse_document_id
-    from ekakte.ocr.worker import retry_failed
+    from ekakte.api import parse_document_id, retry_failed
 
     queued = retry_failed(state.archive, state.actor, parse_document_id(document) if document else None)
     if as_json:
@@ -66,39 +64,15 @@ def ocr_retry(state: State, document: str | None, as_json: bool) -> None:
 def run_ocr_command(
     state: State, workers: int | None, *, once: bool, document_ids: list[Any] | None, quiet: bool
 ) -> OcrReport:
-    """run_ocr with a progress bar on a terminal and a clean stop on SIGTERM / Ctrl-C."""
-    from ekakte.ocr.worker import run_ocr
+    """run_ocr with a count on a terminal and a clean stop on SIGTERM (Ctrl-C gives the pages back)."""
+    from ekakte.api import run_ocr
 
-    stopping = False
-
-    def stop(_signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    counted = 0
-
-    def progress(_outcome: Any) -> None:
-        # A counter, not a bar: a worker does not know how many pages other workers will take.
-        nonlocal counted
-        counted += 1
-        click.echo(f"\rOCR: {counted} page{'s' if counted != 1 else ''} read", nl=False, err=True)
-
-    show_progress = not quiet and sys.stderr.isatty()
-    try:
+    read = itertools.count(1)
+    with stop_on_sigterm() as should_stop, counter("OCR: pages read", quiet=quiet) as show:
         return run_ocr(
-            state.archive,
-            state.actor,
-            workers=workers,
-            once=once,
-            document_ids=document_ids,
-            progress=progress if show_progress else None,
-            should_stop=lambda: stopping,
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        if counted:
-            click.echo("", err=True)
+            state.archive, state.actor, workers=workers, once=once, document_ids=document_ids,
+            progress=(lambda _outcome: show(next(read))) if show else None, should_stop=should_stop,
+        )  # fmt: skip
 
 
 @click.command("search")
