@@ -8,11 +8,11 @@ import os
 import secrets
 import stat
 import uuid
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Integer, Select, bindparam, select, tuple_
 from sqlalchemy.orm import Session
@@ -23,29 +23,25 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.models import Case, Document, DocumentState, Page, Team
 from ekakte.errors import ChecksumMismatch, EkakteError, InvalidInput, NotFound, OutputExists, shown
+from ekakte.jsonable import AsJson
 from ekakte.paging import MAX_LIMIT, check_limit
 from ekakte.private import refuse_archive_folder
 from ekakte.storage import ObjectStore, read_verified
 
 
 @dataclass(frozen=True)
-class CaseInfo:
+class CaseInfo(AsJson):
     case_number: str
     team: str | None
     opened_on: date
     closed_on: date | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "case_number": self.case_number,
-            "team": self.team,
-            "opened_on": self.opened_on.isoformat(),
-            "closed_on": self.closed_on.isoformat() if self.closed_on else None,
-        }
-
 
 @dataclass(frozen=True)
-class DocumentInfo:
+class DocumentInfo(AsJson):
+    json_names: ClassVar[Mapping[str, str]] = {"created_at": "stored_at"}
+    json_omit = frozenset({"storage_key"})  # where the store keeps it: the archive's business
+
     id: uuid.UUID
     case_number: str
     document_type: str
@@ -70,44 +66,13 @@ class DocumentInfo:
     restricted: bool = False  # health data: the document's own flag (ekakte.policy)
     withheld: bool = False  # title and file name left out (None) for this reader
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "case_number": self.case_number,
-            "document_type": self.document_type,
-            "title": self.title,
-            "received_on": self.received_on.isoformat(),
-            "original_filename": self.original_filename,
-            "media_type": self.media_type,
-            "size_bytes": self.size_bytes,
-            "sha256": self.sha256,
-            "page_count": self.page_count,
-            "state": self.state,
-            "station": self.station,
-            "operator": self.operator,
-            "batch_id": str(self.batch_id) if self.batch_id else None,
-            "stored_at": self.created_at.isoformat(),
-            "document_date": self.document_date.isoformat() if self.document_date else None,
-            "due_on": self.due_on.isoformat() if self.due_on else None,
-            "retention_rule": self.retention_rule,
-            "restricted": self.restricted,
-            "withheld": self.withheld,
-        }
-
 
 @dataclass(frozen=True)
-class CaseView:
+class CaseView(AsJson):
     case: CaseInfo
     documents: list[DocumentInfo]
     # Where the next page starts (pass it as `after`); None when this page is the case's last.
     next_after: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "case": self.case.as_json(),
-            "documents": [d.as_json() for d in self.documents],
-            "next_after": self.next_after,
-        }
 
 
 def _document_info(doc: Document, case_number: str, *, details: bool = True) -> DocumentInfo:
@@ -503,7 +468,9 @@ def _exists(name: str, folder: int) -> bool:
 
 
 @dataclass(frozen=True)
-class PageText:
+class PageText(AsJson):
+    json_names: ClassVar[Mapping[str, str]] = {"number": "page", "state": "ocr_state"}
+
     number: int
     state: str
     text: str | None
@@ -512,18 +479,6 @@ class PageText:
     language: str | None
     rotation: int | None
     reason: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "page": self.number,
-            "ocr_state": self.state,
-            "text": self.text,
-            "confidence": self.confidence,
-            "engine": self.engine,
-            "language": self.language,
-            "rotation": self.rotation,
-            "reason": self.reason,
-        }
 
 
 def document_text(
