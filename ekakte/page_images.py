@@ -25,6 +25,7 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.documents import DocumentInfo, open_original, write_export
 from ekakte.errors import EkakteError, InvalidInput, NotFound, UnsupportedFile
+from ekakte.jsonable import AsJson
 from ekakte.media import ENCRYPTED_REASON, JPEG, PDF, PNG, TIFF
 from ekakte.ocr import pages
 
@@ -47,7 +48,9 @@ _GREY_LEVELS = [min(255, round(v * (PNG_GREYS - 1) / 255) * 255 // (PNG_GREYS - 
 
 
 @dataclass(frozen=True)
-class PageImage:
+class PageImage(AsJson):
+    json_omit = frozenset({"data"})  # the facts, not the image's bytes
+
     document_id: uuid.UUID
     page: int
     page_count: int
@@ -56,17 +59,8 @@ class PageImage:
     height: int
     data: bytes
 
-    def as_json(self) -> dict[str, Any]:
-        """The facts, without the image's bytes."""
-        return {
-            "document_id": str(self.document_id),
-            "page": self.page,
-            "page_count": self.page_count,
-            "media_type": self.media_type,
-            "width": self.width,
-            "height": self.height,
-            "size_bytes": len(self.data),
-        }
+    def json_extra(self) -> dict[str, Any]:
+        return {"size_bytes": len(self.data)}
 
 
 def render_page(archive: Archive, actor: Actor, document_id: uuid.UUID, page: int, width: int) -> PageImage:
