@@ -1,7 +1,9 @@
-"""Full-text search on both stacks: the query language, German forms, access filtering, hostile queries."""
+"""Full-text search on both stacks: the query language, German forms, access filtering, hostile queries,
+the next results."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from pathlib import Path
@@ -13,14 +15,16 @@ from sqlalchemy import text as sql
 
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.config import load_settings
 from ekakte.db.models import AuditEntry, Case, Document, OcrState, Page
-from ekakte.errors import InvalidInput, NotPermitted
+from ekakte.errors import ExitCode, InvalidInput, NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.principals import add_team, add_user, assign_case, disable_user
 from ekakte.search import SearchResult, parse_query, search
 from ekakte.search.postgres import PostgresDialect
 from ekakte.search.sqlite import SqliteDialect
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, TEAM, scans
+from tests.integration.test_cli import Cli
 
 PLAIN = Actor("plain-caseworker")  # caseworker of the same team, without the health clearance
 
@@ -660,3 +664,48 @@ def _newest(archive: Archive, documents: list[uuid.UUID], n: int) -> list[uuid.U
             select(Page.document_id).where(Page.document_id.in_(documents)).order_by(Page.id.desc()).limit(n)
         ).scalars()
         return list(rows)
+
+
+@pytest.fixture
+def search_cli(
+    stack_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """The CLI as run by this OS user, a caseworker of TEAM with the health clearance."""
+    with Archive.open(load_settings(stack_env)) as archive:
+        add_user(archive, ADMIN, Actor.from_os().name, ["caseworker"], [TEAM], health_clearance=True)
+    return Cli(stack_env, monkeypatch, capsys)
+
+
+def test_the_cli_prints_the_cursor_and_takes_it_back(search_cli: Cli, ranked: list[uuid.UUID]) -> None:
+    """`ekakte search` ends its text with the cursor when there is more, --json has it as "next" (null
+    on the last page), --after continues; a cursor of another search or a bad --limit: exit 3, one line."""
+    code, out, err = search_cli("search", PAGED_WORD, "--limit", "3")
+    lines = out.splitlines()
+    assert (code, err) == (0, "") and lines[-1].startswith("more results: --after ")
+    cursor = lines[-1].split()[-1]
+    assert [line.split()[3] for line in lines[:-1:2]] == [str(d) for d in ranked[:3]]
+
+    code, out, _ = search_cli("search", PAGED_WORD, "--limit", "3", "--json")
+    page = json.loads(out)
+    assert code == 0 and page["next"] == cursor
+    found, cursors = [r["document_id"] for r in page["results"]], [cursor]
+    while page["next"] is not None:
+        code, out, _ = search_cli("search", PAGED_WORD, "--limit", "3", "--after", page["next"], "--json")
+        page = json.loads(out)
+        found += [r["document_id"] for r in page["results"]]
+        cursors.append(page["next"])
+    assert found == [str(d) for d in ranked] and cursors[-1] is None
+    assert set(page) == {"query", "results", "window_full", "ignored", "next"}
+
+    code, out, _ = search_cli("search", PAGED_WORD, "--limit", "3", "--after", cursors[-2])
+    assert code == 0 and len(out.splitlines()) == 2 and "more results" not in out  # the last one
+
+    code, out, err = search_cli("search", "Schreiben", "--after", cursor)
+    assert (code, out) == (ExitCode.INVALID_INPUT, "")
+    assert (
+        err == "ekakte: the cursor belongs to another search: continue with the same query, case and type\n"
+    )
+    code, out, err = search_cli("search", PAGED_WORD, "--after", "nonsense")
+    assert code == ExitCode.INVALID_INPUT and err.startswith("ekakte: not a cursor of search results")
+    code, out, err = search_cli("search", PAGED_WORD, "--limit", "0")
+    assert (code, err) == (ExitCode.INVALID_INPUT, "ekakte: --limit must be between 1 and 200\n")
