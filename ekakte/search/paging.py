@@ -5,6 +5,8 @@ value of the search it continues (the query as parsed, the case and type filters
 that a cursor handed to another search is refused rather than read as a place in a foreign ranking.
 It holds no secret and needs none: the next results are a search of their own, with the caller's scope
 decided and audited again, so a forged cursor can only choose where the caller's own results resume.
+The check value is not keyed, so whoever holds a cursor can test guesses of the query it continues:
+a cursor is as confidential as its query, and goes where the query's results go, nowhere else.
 """
 
 from __future__ import annotations
