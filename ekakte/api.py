@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ekakte.access import Decision
     from ekakte.actor import Actor
     from ekakte.archive import Archive
+    from ekakte.audit import AuditRecord
     from ekakte.config import Settings, load_settings
     from ekakte.dates import parse_day
     from ekakte.db.grants import grant as grant_database_role
@@ -66,7 +67,8 @@ if TYPE_CHECKING:
     from ekakte.retention.sweep import plan, sweep
     from ekakte.retention.worm import LockOutcome
     from ekakte.roles import Role
-    from ekakte.search import RANK_WINDOW, search
+    from ekakte.search import MAX_LIMIT as MAX_SEARCH_RESULTS
+    from ekakte.search import RANK_WINDOW, SearchResult, search
     from ekakte.setup import database_status, initialize, upgrade_database
     from ekakte.trail import anchor_audit_trail, audit_entries, verify_audit_trail
 
@@ -137,12 +139,14 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("grant_database_role", "ekakte.db.grants", None, attribute="grant"),
 )
 
-# What callers need beside the use cases: the handle and the acting user, values, parsers, result types.
+# What callers need beside the use cases: the handle and the acting user, values, parsers, result types
+# ("module:attribute" where the name here differs).
 _SUPPORT = {
     "Action": "ekakte.access",
     "Decision": "ekakte.access",
     "Actor": "ekakte.actor",
     "Archive": "ekakte.archive",
+    "AuditRecord": "ekakte.audit",
     "Settings": "ekakte.config",
     "load_settings": "ekakte.config",
     "parse_day": "ekakte.dates",
@@ -163,16 +167,20 @@ _SUPPORT = {
     "LockOutcome": "ekakte.retention.worm",
     "Role": "ekakte.roles",
     "RANK_WINDOW": "ekakte.search",
+    "MAX_SEARCH_RESULTS": "ekakte.search:MAX_LIMIT",
+    "SearchResult": "ekakte.search",
 }
 _BY_NAME = {u.name: u for u in USE_CASES}
 
 __all__ = [
     "MAX_LIMIT",
+    "MAX_SEARCH_RESULTS",
     "RANK_WINDOW",
     "USE_CASES",
     "Action",
     "Actor",
     "Archive",
+    "AuditRecord",
     "BatchReport",
     "CaseView",
     "Decision",
@@ -185,6 +193,7 @@ __all__ = [
     "PageImage",
     "PolicyChange",
     "Role",
+    "SearchResult",
     "Settings",
     "UseCase",
     "UserInfo",
@@ -243,7 +252,8 @@ def __getattr__(name: str) -> Any:
     if name in _BY_NAME:
         value = _BY_NAME[name].function
     elif name in _SUPPORT:
-        value = getattr(importlib.import_module(_SUPPORT[name]), name)
+        module, _, attribute = _SUPPORT[name].partition(":")
+        value = getattr(importlib.import_module(module), attribute or name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # found once, then an ordinary attribute

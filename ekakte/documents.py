@@ -72,7 +72,7 @@ class CaseView(AsJson):
     case: CaseInfo
     documents: list[DocumentInfo]
     # Where the next page starts (pass it as `after`); None when this page is the case's last.
-    next_after: str | None = None
+    next: str | None = None
 
 
 def _document_info(doc: Document, case_number: str, *, details: bool = True) -> DocumentInfo:
@@ -167,7 +167,7 @@ def case_documents(
     records managers without it see them with title and file name withheld. Refused with the same
     NotPermitted whether the case exists or not.
 
-    Paged when `limit` is given (1 to MAX_PAGE documents): the view's `next_after` is then where the
+    Paged when `limit` is given (1 to MAX_PAGE documents): the view's `next` is then where the
     next page starts, passed back as `after`, or None after the last page. What the actor may not see is
     left out before the page is cut, so a page is short only at the end of the case; the cursor holds
     the position of the page's last document and nothing else. Each page is a request of its own,
@@ -188,8 +188,8 @@ def case_documents(
     def read(session: Session, decision: Decision) -> CaseView | None:
         if key is None:
             return None
-        docs, next_after = _page(session, decision, key.id, key.team_id, number, wanted_type, limit, position)
-        return CaseView(CaseInfo(key.case_number, key.name, key.opened_on, key.closed_on), docs, next_after)
+        docs, next = _page(session, decision, key.id, key.team_id, number, wanted_type, limit, position)
+        return CaseView(CaseInfo(key.case_number, key.name, key.opened_on, key.closed_on), docs, next)
 
     view = decided(archive, actor, Action.CASE_SHOW, f"case {number}", read, about=about, reads_only=True)
     if view is None:

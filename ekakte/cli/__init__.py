@@ -64,9 +64,21 @@ def cli(ctx: click.Context, debug: bool, on_behalf_of: str | None) -> None:
 
 
 def _register() -> None:
-    from ekakte.cli import admin, audit, cases, documents, imports, integrity, ocr, retention, types, users
+    from ekakte.cli import (
+        admin,
+        audit,
+        cases,
+        documents,
+        imports,
+        integrity,
+        ocr,
+        retention,
+        search,
+        types,
+        users,
+    )
 
-    for module in (admin, imports, ocr, cases, documents, integrity, retention, users, audit, types):
+    for module in (admin, imports, ocr, search, cases, documents, integrity, retention, users, audit, types):
         for command in module.COMMANDS:
             cli.add_command(command)
 

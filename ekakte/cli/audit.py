@@ -13,8 +13,7 @@ from ekakte.cli.base import State, emit_json, emit_json_array, every, json_optio
 from ekakte.errors import ExitCode, shown
 
 if TYPE_CHECKING:
-    from ekakte.api import Page
-    from ekakte.audit import AuditRecord
+    from ekakte.api import AuditRecord, Page
 
 
 @click.group()

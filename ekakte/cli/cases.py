@@ -53,16 +53,16 @@ def case_show(
                 after=cursor,
             )
             yield view
-            cursor = view.next_after
+            cursor = view.next
             if limit is not None or cursor is None:
                 return
 
     if as_json:
         views = list(pages())
         documents = [d.as_json() for v in views for d in v.documents]
-        emit_json({**views[0].as_json(), "documents": documents, "next_after": views[-1].next_after})
+        emit_json({**views[0].as_json(), "documents": documents, "next": views[-1].next})
         return
-    count, next_after = 0, None
+    count, following = 0, None
     for number, view in enumerate(pages()):
         if number == 0:
             c = view.case
@@ -78,10 +78,10 @@ def case_show(
             click.echo(
                 f"{d.received_on.isoformat():<10}  {shown(d.document_type):<14}  {pages_:>5}  {d.id}  {label}"
             )
-        count, next_after = count + len(view.documents), view.next_after
+        count, following = count + len(view.documents), view.next
     noun = "document" if count == 1 else "documents"
     of_type = f" of type {shown(document_type)}" if document_type else ""
-    more = f"; more after this page: --limit {limit} --after {next_after}" if next_after else ""
+    more = f"; more after this page: --limit {limit} --after {following}" if following else ""
     click.echo(f"{count} {noun}{of_type}{more}")
 
 

@@ -1,4 +1,4 @@
-"""`ekakte ocr work`, `ocr retry` and `ekakte search`: reading the scans' text, finding documents by it."""
+"""`ekakte ocr work` and `ocr retry`: reading the scans' text."""
 
 from __future__ import annotations
 
@@ -75,61 +75,4 @@ def run_ocr_command(
         )  # fmt: skip
 
 
-@click.command("search")
-@click.argument("query")
-@click.option("--case", "case_number", help="Only this case.")
-@click.option("--type", "document_type", help="Only documents of this type.")
-@click.option("--limit", type=int, default=20, show_default=True, help="At most this many documents.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_state
-def search_command(
-    state: State, query: str, case_number: str | None, document_type: str | None, limit: int, as_json: bool
-) -> None:
-    """Find documents by their text: words and "quoted phrases", all must match.
-
-    \b
-    ekakte search Mietvertrag
-    ekakte search 'Kontoauszug März' --case 12345BG0001234
-    ekakte search '"Bewilligungsbescheid vom"' --type Bescheid --json
-    """
-    from ekakte.search import RANK_WINDOW, search
-
-    result = search(
-        state.archive, state.actor, query, case_number=case_number, document_type=document_type, limit=limit
-    )
-    if as_json:
-        results = [h.as_json() for h in result.hits]
-        emit_json(
-            {
-                "query": query,
-                "results": results,
-                "window_full": result.window_full,
-                "ignored": list(result.ignored),
-            }
-        )
-        return
-    if not result.hits:
-        click.echo("no matching documents")
-        if result.ignored:
-            words = ", ".join(f'"{shown(w)}"' for w in result.ignored)
-            click.echo(
-                f"not searched for: {words}: too common to be indexed (stop words); search with other words",
-                err=True,
-            )
-        return
-    if result.window_full:
-        click.echo(
-            f"more than {RANK_WINDOW} pages match: ranked among the newest {RANK_WINDOW};"
-            " add words, --case or --type to narrow the search",
-            err=True,
-        )
-    for h in result.hits:
-        title = shown(h.title or h.document_type)
-        click.echo(
-            f"{h.received_on}  {shown(h.case_number)}  {shown(h.document_type):<14}  {h.document_id}"
-            f"  p.{h.page}  {title}"
-        )
-        click.echo(f"    {shown(h.snippet)}")
-
-
-COMMANDS = [ocr, search_command]
+COMMANDS = [ocr]

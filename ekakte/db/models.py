@@ -156,7 +156,7 @@ class RestrictedType(Base):
 
 class Page(Base):
     """One page of a document and its text. The text index (FTS5 / tsvector) is kept by the database:
-    see migrations/versions/0003_ocr_and_search.py and ekakte/search.py."""
+    see migrations/versions/0003_ocr_and_search.py and ekakte/search/."""
 
     __tablename__ = "pages"
     __table_args__ = (

@@ -146,7 +146,7 @@ def _version(program: str) -> str:
     first = _query([program, "--version"], {"PATH": os.pathsep.join(SECURE_PATH)}).partition("\n")[0]
     found = re.search(r"\d+(?:\.\d+)+", first)
     if found is None:
-        raise ConfigError(f"{program} does not answer --version as tesseract does: {INSTALL_HINT}")
+        raise ConfigError(f"{program} does not tell its version as tesseract does: {INSTALL_HINT}")
     return f"tesseract {found.group()}"
 
 

@@ -43,8 +43,8 @@ def case_file(archive: Archive, make_scan: MakeScan) -> list[tuple[uuid.UUID, st
 
 def all_pages(archive: Archive, who: Actor, limit: int, **kwargs: str) -> list[CaseView]:
     pages = [case_documents(archive, who, CASE, limit=limit, **kwargs)]
-    while pages[-1].next_after is not None:
-        pages.append(case_documents(archive, who, CASE, limit=limit, after=pages[-1].next_after, **kwargs))
+    while pages[-1].next is not None:
+        pages.append(case_documents(archive, who, CASE, limit=limit, after=pages[-1].next, **kwargs))
     return pages
 
 
@@ -57,7 +57,7 @@ def test_pages_cover_the_case_in_order_without_gaps_or_repeats(
     pages = all_pages(archive, READER, limit)
     assert [d.id for page in pages for d in page.documents] == whole
     assert all(len(page.documents) == limit for page in pages[:-1])
-    assert 1 <= len(pages[-1].documents) <= limit and pages[-1].next_after is None
+    assert 1 <= len(pages[-1].documents) <= limit and pages[-1].next is None
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 4])
@@ -70,9 +70,9 @@ def test_restricted_documents_between_pages_neither_shorten_a_page_nor_show_in_a
     assert [d.id for page in pages for d in page.documents] == visible
     assert all(len(page.documents) == limit for page in pages[:-1])  # full, restricted ones or not
     # The last visible document ends the case for this reader, whatever restricted ones follow it.
-    assert pages[-1].next_after is None and len(pages) == -(-len(visible) // limit)
+    assert pages[-1].next is None and len(pages) == -(-len(visible) // limit)
     for page in pages:
-        cursor = page.next_after
+        cursor = page.next
         if cursor is not None:
             decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
             assert page.documents[-1].id.hex in decoded  # the page's own last document, nothing else
@@ -102,10 +102,10 @@ def test_each_page_is_decided_and_audited_and_refused_alike_for_another_team(
     from tests.integration.test_access import last_entry
 
     first = case_documents(archive, READER, CASE, limit=5)
-    assert first.next_after is not None
+    assert first.next is not None
     add_user(archive, ADMIN, "other", ["caseworker"], [OTHER_TEAM])
     with pytest.raises(NotPermitted, match=f"^not permitted: case {CASE}$"):
-        case_documents(archive, Actor("other"), CASE, limit=5, after=first.next_after)
+        case_documents(archive, Actor("other"), CASE, limit=5, after=first.next)
     entry = last_entry(archive)
     assert (entry.action, entry.outcome, entry.actor) == ("case.show", "denied", "other")
 
@@ -130,8 +130,8 @@ def test_the_json_view_says_where_the_next_page_starts(
     archive: Archive, case_file: list[tuple[uuid.UUID, str]]
 ) -> None:
     page = case_documents(archive, READER, CASE, limit=2).as_json()
-    assert len(page["documents"]) == 2 and isinstance(page["next_after"], str)
-    assert case_documents(archive, READER, CASE).as_json()["next_after"] is None
+    assert len(page["documents"]) == 2 and isinstance(page["next"], str)
+    assert case_documents(archive, READER, CASE).as_json()["next"] is None
 
 
 # --- `ekakte case show` -------------------------------------------------------------------------------
@@ -170,17 +170,15 @@ def test_case_show_prints_the_whole_case_page_after_page_or_one_page_with_limit(
 
     code, out, _ = run(stack_env, monkeypatch, capsys, "case", "show", CASE, "--json")
     view = json.loads(out)
-    assert [d["id"] for d in view["documents"]] == visible and view["next_after"] is None
+    assert [d["id"] for d in view["documents"]] == visible and view["next"] is None
 
     code, out, _ = run(stack_env, monkeypatch, capsys, "case", "show", CASE, "--limit", "5", "--json")
     first = json.loads(out)
     assert [d["id"] for d in first["documents"]] == visible[:5]
     code, out, _ = run(stack_env, monkeypatch, capsys, "case", "show", CASE, "--limit", "5")
-    assert (
-        out.splitlines()[-1] == f"5 documents; more after this page: --limit 5 --after {first['next_after']}"
-    )
+    assert out.splitlines()[-1] == f"5 documents; more after this page: --limit 5 --after {first['next']}"
     code, out, _ = run(
-        stack_env, monkeypatch, capsys, "case", "show", CASE, "--limit", "5", "--after", first["next_after"]
+        stack_env, monkeypatch, capsys, "case", "show", CASE, "--limit", "5", "--after", first["next"]
     )
     assert [line.split()[3] for line in out.splitlines()[2:-1]] == visible[5:]
     assert out.splitlines()[-1] == f"{len(visible) - 5} documents"

@@ -1,7 +1,9 @@
-"""Full-text search on both stacks: the query language, German forms, access filtering, hostile queries."""
+"""Full-text search on both stacks: the query language, German forms, access filtering, hostile queries,
+the next results."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from pathlib import Path
@@ -13,12 +15,16 @@ from sqlalchemy import text as sql
 
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.config import load_settings
 from ekakte.db.models import AuditEntry, Case, Document, OcrState, Page
-from ekakte.errors import InvalidInput, NotPermitted
+from ekakte.errors import ExitCode, InvalidInput, NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
-from ekakte.principals import add_team, add_user, assign_case
-from ekakte.search import _Postgres, _Sqlite, parse_query, search
+from ekakte.principals import add_team, add_user, assign_case, disable_user
+from ekakte.search import SearchResult, parse_query, search
+from ekakte.search.postgres import PostgresDialect
+from ekakte.search.sqlite import SqliteDialect
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, TEAM, scans
+from tests.integration.test_cli import Cli
 
 PLAIN = Actor("plain-caseworker")  # caseworker of the same team, without the health clearance
 
@@ -62,11 +68,12 @@ def corpus(archive: Archive, make_scan: Any) -> dict[str, uuid.UUID]:
 
 @pytest.fixture(params=["teams asked of the index", "words alone"])
 def index_teams(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Either way a search may read the text index (search._index_teams): with the caller's teams, or,
-    for a caller of most teams, with the words alone. Both must find exactly what the caller may see."""
+    """Either way a search may read the text index (ekakte.search.ranking.index_teams): with the caller's
+    teams, or, for a caller of most teams, with the words alone. Both must find exactly what the caller
+    may see."""
     share = float("inf") if request.param == "teams asked of the index" else 0.0
-    monkeypatch.setattr(_Postgres, "teams_share", share)
-    monkeypatch.setattr(_Sqlite, "teams_share", share)
+    monkeypatch.setattr(PostgresDialect, "teams_share", share)
+    monkeypatch.setattr(SqliteDialect, "teams_share", share)
     return str(request.param)
 
 
@@ -308,7 +315,8 @@ def test_dates_and_numbers_are_found_as_written(archive: Archive, corpus: dict[s
 def test_only_the_newest_pages_in_scope_are_ranked_when_very_many_match(
     archive: Archive, corpus: dict[str, uuid.UUID], make_scan: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ekakte.search
+    import ekakte.search.postgres
+    import ekakte.search.ranking
 
     def add(case: str, seed: int) -> uuid.UUID:
         doc = import_document(
@@ -324,19 +332,19 @@ def test_only_the_newest_pages_in_scope_are_ranked_when_very_many_match(
 
     mine = [add(CASE, 700 + i) for i in range(3)]
     add(OTHER_CASE, 710)  # newer still, but another team's: it must not take a place in the window
-    monkeypatch.setattr(ekakte.search, "RANK_WINDOW", 2)
+    monkeypatch.setattr(ekakte.search.ranking, "RANK_WINDOW", 2)
     result = search(archive, READER, "Weiterbewilligung")
     assert result.window_full
     assert sorted(h.document_id for h in result.hits) == sorted(mine[1:])
     narrow = search(archive, READER, "Weiterbewilligung", limit=1)
     assert narrow.window_full and len(narrow.hits) == 1
-    monkeypatch.setattr(ekakte.search, "RANK_WINDOW", 3)
+    monkeypatch.setattr(ekakte.search.ranking, "RANK_WINDOW", 3)
     result = search(archive, READER, "Weiterbewilligung")
     assert not result.window_full and sorted(h.document_id for h in result.hits) == sorted(mine)
     # PostgreSQL reads the ids in slices from the newest down; with one id a slice, every step runs.
-    monkeypatch.setattr(ekakte.search, "_FIRST_SLICE", 1)
+    monkeypatch.setattr(ekakte.search.postgres, "FIRST_SLICE", 1)
     for window, expected, full in ((2, mine[1:], True), (3, mine, False), (5, mine, False)):
-        monkeypatch.setattr(ekakte.search, "RANK_WINDOW", window)
+        monkeypatch.setattr(ekakte.search.ranking, "RANK_WINDOW", window)
         for query in ("Weiterbewilligung", '"Antrag Weiterbewilligung"'):  # phrases: the pairs index
             result = search(archive, READER, query)
             assert result.window_full is full
@@ -462,7 +470,7 @@ def test_empty_and_oversized_queries_are_refused_with_a_reason(archive: Archive)
             search(archive, READER, query)
     with pytest.raises(InvalidInput, match="too long"):
         search(archive, READER, "Miete " * 200)
-    with pytest.raises(InvalidInput, match="limit"):
+    with pytest.raises(InvalidInput, match="number of results asked for must be between 1 and 200"):
         search(archive, READER, "Miete", limit=0)
 
 
@@ -488,3 +496,217 @@ def test_search_after_real_ocr_finds_the_scan(archive: Archive, tmp_path: Path) 
     run_ocr(archive, OPERATOR)
     hits = search(archive, READER, '"Gutschrift Jobcenter" Musterstadt').hits
     assert [h.document_id for h in hits] == [doc]
+
+
+# --------------------------------------------------------------------------------------------------
+# The next results: paging with a cursor
+# --------------------------------------------------------------------------------------------------
+
+PAGED_WORD = "Nebenkostenabrechnung"
+
+
+@pytest.fixture
+def ranked(archive: Archive, make_scan: Any) -> list[uuid.UUID]:
+    """Seven documents of TEAM's case holding PAGED_WORD one to four times (three pairs with the same
+    text, so the same rank: their order is the document id's), and one of OTHER_TEAM's case holding it
+    most often. Returns TEAM's documents as one search ranks them, all at once."""
+    assign_case(archive, ADMIN, OTHER_CASE, OTHER_TEAM)
+    for n, times in enumerate((1, 1, 2, 2, 3, 3, 4)):
+        with_text(archive, make_scan, f"Schreiben {n % 2} zur " + f"{PAGED_WORD} " * times, seed=600 + n)
+    other = import_document(archive, OPERATOR, make_scan(seed=610), DocumentMeta(OTHER_CASE, "Antrag"))
+    with archive.transaction() as session:
+        session.execute(
+            update(Page)
+            .where(Page.document_id == other.document_id)
+            .values(text=f"{PAGED_WORD} " * 9, ocr_state="done")
+        )
+    whole = search(archive, READER, PAGED_WORD, limit=200)
+    assert len(whole.hits) == 7 and whole.next is None
+    return [h.document_id for h in whole.hits]
+
+
+def pages_of(archive: Archive, query: str, limit: int, who: Actor = READER) -> list[SearchResult]:
+    """Every page of a search, following its cursors to the end (there are at most 8 documents)."""
+    pages, after = [], None
+    for _ in range(10):
+        result = search(archive, who, query, limit=limit, after=after)
+        pages.append(result)
+        if result.next is None:
+            return pages
+        assert result.hits, "a cursor only comes with results"
+        after = result.next
+    pytest.fail(f"the cursors did not come to an end: {[[h.document_id for h in p.hits] for p in pages]}")
+
+
+def test_the_next_results_continue_the_ranking_without_gap_or_repeat(
+    archive: Archive, ranked: list[uuid.UUID], index_teams: str
+) -> None:
+    """Page by page, with any page size, the documents come in the order of the whole ranking, each
+    once, ties in rank by document id; the last page has no cursor; the other team's never comes."""
+    whole = search(archive, READER, PAGED_WORD, limit=200).hits
+    ranks = [h.rank for h in whole]
+    assert ranks == sorted(ranks, reverse=True) and len(set(ranks)) == 4  # ties: the pairs
+    for limit in (1, 2, 3, 6, 7):
+        pages = pages_of(archive, PAGED_WORD, limit)
+        assert [len(p.hits) for p in pages] == [min(limit, 7 - at) for at in range(0, 7, limit)], limit
+        assert [h.document_id for p in pages for h in p.hits] == ranked
+        assert [h.rank for p in pages for h in p.hits] == ranks
+    # Deterministic: the same search gives the same cursor, and the same next results.
+    first, again = search(archive, READER, PAGED_WORD, limit=3), search(archive, READER, PAGED_WORD, limit=3)
+    assert first.next == again.next and first.next is not None
+    assert (
+        search(archive, READER, PAGED_WORD, limit=3, after=first.next).hits
+        == search(archive, READER, PAGED_WORD, limit=3, after=again.next).hits
+    )
+
+
+def test_the_cursor_holds_only_the_last_hit_it_follows(archive: Archive, ranked: list[uuid.UUID]) -> None:
+    """Inside the opaque text: the last hit's rank and document id, which the caller was shown, and the
+    check value of the caller's own search; nothing else (33 bytes)."""
+    import base64
+
+    from ekakte.search.paging import Position, read_cursor, search_check
+
+    result = search(archive, READER, PAGED_WORD, limit=2)
+    assert result.next is not None and len(base64.urlsafe_b64decode(result.next)) == 33
+    check = search_check(READER, parse_query(PAGED_WORD), None, None)
+    last = result.hits[-1]
+    assert read_cursor(result.next, check) == Position(last.rank, last.document_id)
+
+
+def test_a_cursor_of_another_search_or_a_forged_one_is_refused(
+    archive: Archive, ranked: list[uuid.UUID]
+) -> None:
+    """A cursor continues the search it came from: another query, case, type or user is refused, and so
+    is text that is no cursor; each with a one-line message that names nothing found."""
+    import base64
+
+    add_user(archive, ADMIN, PLAIN.name, ["caseworker"], [TEAM])
+    cursor = search(archive, READER, PAGED_WORD, limit=2).next
+    assert cursor is not None
+    for other in (
+        {"query": "Schreiben"},
+        {"query": f"{PAGED_WORD} Schreiben"},
+        {"case_number": CASE},
+        {"document_type": "Antrag"},
+        {"who": PLAIN},
+    ):
+        options = {"query": PAGED_WORD, "who": READER, **other}
+        with pytest.raises(InvalidInput, match=r"^the cursor belongs to another search") as refused:
+            search(archive, options.pop("who"), options.pop("query"), after=cursor, **options)
+        assert "\n" not in str(refused.value)
+    raw = base64.urlsafe_b64decode(cursor)
+    nan = raw[:9] + bytes.fromhex("7ff8000000000000") + raw[17:]
+    for forged in ("", "x", cursor[:-1], cursor + "A", cursor[:-1] + "+", "\x00" * 44, "ü" * 44):
+        with pytest.raises(InvalidInput, match=r"^not a cursor of search results"):
+            search(archive, READER, PAGED_WORD, after=forged)
+    for forged_bytes in (b"\x02" + raw[1:], nan):
+        with pytest.raises(InvalidInput, match=r"^not a cursor of search results"):
+            search(archive, READER, PAGED_WORD, after=base64.urlsafe_b64encode(forged_bytes).decode())
+    # The same query typed differently (case, spacing) is the same search.
+    assert search(archive, READER, f"  {PAGED_WORD.upper()} ", limit=2, after=cursor).hits
+
+
+def test_a_forged_cursor_only_chooses_where_the_callers_own_results_resume(
+    archive: Archive, ranked: list[uuid.UUID]
+) -> None:
+    """A cursor made by hand for the caller's own search (it holds no secret) pointing at the other
+    team's document, above or between the caller's ranks: the results are the caller's own ranking after
+    that place, never the other team's document, and not a count of it."""
+    from ekakte.search.paging import Position, search_check, write_cursor
+
+    with archive.reading() as session:
+        others = session.execute(
+            select(Document.id).join(Case, Case.id == Document.case_id).where(Case.case_number == OTHER_CASE)
+        ).scalar_one()
+    check = search_check(READER, parse_query(PAGED_WORD), None, None)
+    whole = search(archive, READER, PAGED_WORD, limit=200).hits
+    for rank in (1e9, whole[2].rank, -1e9):
+        after = write_cursor(check, Position(rank, others))
+        result = search(archive, READER, PAGED_WORD, limit=200, after=after)
+        expected = [h for h in whole if (-h.rank, h.document_id.hex) > (-rank, others.hex)]
+        assert result.hits == expected and result.next is None
+        assert others not in {h.document_id for h in result.hits}
+
+
+def test_every_page_is_a_search_of_its_own_and_audited(archive: Archive, ranked: list[uuid.UUID]) -> None:
+    """Each page asks the policy and writes an audit entry, saying that it continues a search; a caller
+    whose account was disabled meanwhile gets no further page."""
+    pages = pages_of(archive, PAGED_WORD, 3)
+    assert len(pages) == 3
+    with archive.reading() as session:
+        entries = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "search")))
+    mine = [e.reason or "" for e in entries if e.actor == READER.name][-3:]
+    assert all(PAGED_WORD in reason for reason in mine)
+    assert ["next results" in reason for reason in mine] == [False, True, True]
+    cursor = search(archive, READER, PAGED_WORD, limit=3).next
+    disable_user(archive, ADMIN, READER.name)
+    with pytest.raises(NotPermitted, match="not permitted: search"):
+        search(archive, READER, PAGED_WORD, limit=3, after=cursor)
+
+
+def test_paging_stays_within_the_ranked_window(
+    archive: Archive, ranked: list[uuid.UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When more pages match than are ranked, the next results come from the same window (the newest
+    pages), each page saying so, and end where it ends."""
+    import ekakte.search.ranking
+
+    monkeypatch.setattr(ekakte.search.ranking, "RANK_WINDOW", 4)
+    pages = pages_of(archive, PAGED_WORD, 3)
+    assert [len(p.hits) for p in pages] == [3, 1] and all(p.window_full for p in pages)
+    assert sorted(h.document_id for p in pages for h in p.hits) == sorted(_newest(archive, ranked, 4))
+
+
+def _newest(archive: Archive, documents: list[uuid.UUID], n: int) -> list[uuid.UUID]:
+    """The n documents of these whose page is newest (highest page id)."""
+    with archive.reading() as session:
+        rows = session.execute(
+            select(Page.document_id).where(Page.document_id.in_(documents)).order_by(Page.id.desc()).limit(n)
+        ).scalars()
+        return list(rows)
+
+
+@pytest.fixture
+def search_cli(
+    stack_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """The CLI as run by this OS user, a caseworker of TEAM with the health clearance."""
+    with Archive.open(load_settings(stack_env)) as archive:
+        add_user(archive, ADMIN, Actor.from_os().name, ["caseworker"], [TEAM], health_clearance=True)
+    return Cli(stack_env, monkeypatch, capsys)
+
+
+def test_the_cli_prints_the_cursor_and_takes_it_back(search_cli: Cli, ranked: list[uuid.UUID]) -> None:
+    """`ekakte search` ends its text with the cursor when there is more, --json has it as "next" (null
+    on the last page), --after continues; a cursor of another search or a bad --limit: exit 3, one line."""
+    code, out, err = search_cli("search", PAGED_WORD, "--limit", "3")
+    lines = out.splitlines()
+    assert (code, err) == (0, "") and lines[-1].startswith("more results: --after ")
+    cursor = lines[-1].split()[-1]
+    assert [line.split()[3] for line in lines[:-1:2]] == [str(d) for d in ranked[:3]]
+
+    code, out, _ = search_cli("search", PAGED_WORD, "--limit", "3", "--json")
+    page = json.loads(out)
+    assert code == 0 and page["next"] == cursor
+    found, cursors = [r["document_id"] for r in page["results"]], [cursor]
+    while page["next"] is not None and len(cursors) < 10:
+        code, out, _ = search_cli("search", PAGED_WORD, "--limit", "3", "--after", page["next"], "--json")
+        page = json.loads(out)
+        found += [r["document_id"] for r in page["results"]]
+        cursors.append(page["next"])
+    assert found == [str(d) for d in ranked] and cursors[-1] is None
+    assert set(page) == {"query", "results", "window_full", "ignored", "next"}
+
+    code, out, _ = search_cli("search", PAGED_WORD, "--limit", "3", "--after", cursors[-2])
+    assert code == 0 and len(out.splitlines()) == 2 and "more results" not in out  # the last one
+
+    code, out, err = search_cli("search", "Schreiben", "--after", cursor)
+    assert (code, out) == (ExitCode.INVALID_INPUT, "")
+    assert (
+        err == "ekakte: the cursor belongs to another search: continue with the same query, case and type\n"
+    )
+    code, out, err = search_cli("search", PAGED_WORD, "--after", "nonsense")
+    assert code == ExitCode.INVALID_INPUT and err.startswith("ekakte: not a cursor of search results")
+    code, out, err = search_cli("search", PAGED_WORD, "--limit", "0")
+    assert (code, err) == (ExitCode.INVALID_INPUT, "ekakte: --limit must be between 1 and 200\n")

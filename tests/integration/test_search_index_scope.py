@@ -19,7 +19,10 @@ from ekakte.db.models import Case, Document, OcrState, Page, Team
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.policy import restrict_type, unrestrict_type
 from ekakte.principals import add_user, assign_case
-from ekakte.search import _dialect, _index_teams, _Postgres, _Sqlite, parse_query, search
+from ekakte.search import parse_query, search
+from ekakte.search.postgres import PostgresDialect
+from ekakte.search.ranking import dialect_for, index_teams
+from ekakte.search.sqlite import SqliteDialect
 from ekakte.setup import initialize
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, READER, TEAM
 from tests.integration.test_schema import archive_at
@@ -90,8 +93,8 @@ def index_candidates(archive: Archive, word: str, scope: Scope) -> list[Any]:
     """What the text index hands a search of this scope for `word`, with no scope filters: the pages
     the index itself lets through, before the SQL check of documents and cases."""
     with archive.reading() as session:
-        dialect = _dialect(session)
-        teams, restricted = _index_teams(session, dialect, scope)
+        dialect = dialect_for(session)
+        teams, restricted = index_teams(session, dialect, scope)
         return dialect.candidates(session, parse_query(word), teams, [], 100, restricted=restricted)
 
 
@@ -143,7 +146,7 @@ def test_the_index_hands_no_restricted_page_to_a_caller_without_the_clearance(
     assert len(cleared) == 2
     # A cleared caller of every team asks for the words alone, and gets both teams' restricted pages.
     with archive.reading() as session:
-        assert _index_teams(session, _dialect(session), Scope(frozenset({a, b}), True)) == (None, True)
+        assert index_teams(session, dialect_for(session), Scope(frozenset({a, b}), True)) == (None, True)
     assert len(index_candidates(archive, SECRET, Scope(frozenset({a, b}), True))) == 4
 
 
@@ -153,8 +156,8 @@ def test_the_search_finds_the_same_for_callers_with_and_without_the_clearance(
 ) -> None:
     """Whichever way the index is asked, what each caller finds is what it may see, and follows a change
     of the policy."""
-    monkeypatch.setattr(_Postgres, "teams_share", share)
-    monkeypatch.setattr(_Sqlite, "teams_share", share)
+    monkeypatch.setattr(PostgresDialect, "teams_share", share)
+    monkeypatch.setattr(SqliteDialect, "teams_share", share)
     assert found(archive, docs, "Mietvertrag", READER) == ["antrag", "gutachten"]
     assert found(archive, docs, "Mietvertrag", PLAIN) == ["antrag"]
     assert found(archive, docs, SECRET, READER) == ["gutachten"]

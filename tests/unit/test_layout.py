@@ -108,3 +108,28 @@ def test_the_architecture_names_every_use_case() -> None:
 
     text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
     assert [u.name for u in api.USE_CASES if f"`{u.name}`" not in text] == []
+
+
+def test_every_package_of_ekakte_is_shipped() -> None:
+    """setuptools is given the packages by name (pyproject.toml): a new one missing there would be
+    left out of every installed ekakte, though the tests (run from the source tree) pass."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    packages = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert packages - listed == set()
+
+
+def test_the_cli_calls_the_library_through_its_list_of_use_cases() -> None:
+    """The command line parses, calls a use case from ekakte.api and prints: it imports nothing else of
+    the library but the errors (to map them) and its own modules. The HTTP service will do the same."""
+    allowed = {"ekakte.api", "ekakte.errors", "ekakte"}
+    cli = {m: p for m, p in modules().items() if m == "ekakte.cli" or m.startswith("ekakte.cli.")}
+    wrong = {
+        module: sorted(found - allowed - set(cli))
+        for module, path in cli.items()
+        if (found := imported(module, path, modules())) - allowed - set(cli)
+    }
+    assert wrong == {}

@@ -27,15 +27,9 @@ from ekakte.config import DEFAULT_CASE_NUMBER_PATTERN, Settings, load_settings
 from ekakte.errors import InvalidInput
 from ekakte.hotfolder import MAX_SIDECAR_BYTES, SIDECAR_FIELDS, read_sidecar
 from ekakte.ingest import parse_date
-from ekakte.search import (
-    MAX_QUERY_CHARS,
-    MAX_TERMS,
-    SNIPPET_START,
-    Query,
-    _fts5_snippet,
-    _Sqlite,
-    parse_query,
-)
+from ekakte.search import MAX_QUERY_CHARS, MAX_TERMS, SNIPPET_START, Query, parse_query
+from ekakte.search.snippets import fts5_snippet
+from ekakte.search.sqlite import SqliteDialect
 
 PROPERTY = settings(
     derandomize=True,
@@ -396,7 +390,7 @@ def test_a_well_formed_date_is_read_exactly(d: date, german: bool, before: str, 
 # Search queries
 # --------------------------------------------------------------------------------------------------
 
-# A word is \w followed by \w or combining marks (see ekakte.search._WORD).
+# A word is \w followed by \w or combining marks (see ekakte.search.query.WORD).
 MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 WORD = re.compile(rf"\w[\w{MARKS}]*")
 FTS_WORD = rf"\w[\w{MARKS}]*"
@@ -496,10 +490,10 @@ def test_a_query_is_refused_or_only_words(raw: str) -> None:
     # nothing invented, nothing dropped
     assert set(query.terms) | set(phrase_words) == words_of(raw)
 
-    expression = _Sqlite.expression(query, TEAMS)
+    expression = SqliteDialect.expression(query, TEAMS)
     assert FTS_EXPRESSION.fullmatch(expression), expression
     assert expression.count(" AND ") == len(query.terms) + len(query.phrases)
-    assert _Sqlite.expression(query, None) == expression.split(" AND ", 1)[1]
+    assert SqliteDialect.expression(query, None) == expression.split(" AND ", 1)[1]
 
     # PostgreSQL gets the same query as typed: one chunk list for the words, one text per phrase
     assert bool(query.chunks) == bool(query.terms)
@@ -549,7 +543,7 @@ def match(con: sqlite3.Connection, query: Query, teams: list[int] | None = TEAMS
         return {
             rowid
             for (rowid,) in con.execute(
-                "SELECT rowid FROM t WHERE t MATCH ?", (_Sqlite.expression(query, teams),)
+                "SELECT rowid FROM t WHERE t MATCH ?", (SqliteDialect.expression(query, teams),)
             )
         }
     except sqlite3.OperationalError as exc:
@@ -633,7 +627,7 @@ def test_a_word_typed_as_on_the_page_finds_the_page(raw: str, page: str) -> None
 @PROPERTY
 @given(row=st.integers(1, len(ROWS)), data=st.data())
 def test_the_snippet_marks_what_fts5_matched(fts: sqlite3.Connection, row: int, data: st.DataObject) -> None:
-    """The SQLite dialect cuts snippets itself (_fts5_snippet): whenever FTS5 finds a row for a word or
+    """The SQLite dialect cuts snippets itself (fts5_snippet): whenever FTS5 finds a row for a word or
     a phrase of it, the snippet of that row marks something."""
     words = WORD.findall(ROWS[row - 1])
     at = data.draw(st.integers(0, len(words) - 1))
@@ -641,7 +635,7 @@ def test_the_snippet_marks_what_fts5_matched(fts: sqlite3.Connection, row: int, 
     raw = " ".join(words[at : at + length])
     query = parse_query(f'"{raw}"' if data.draw(st.booleans()) else raw)
     assert row in match(fts, query)
-    assert SNIPPET_START in _fts5_snippet(ROWS[row - 1], query)
+    assert SNIPPET_START in fts5_snippet(ROWS[row - 1], query)
 
 
 def test_the_snippet_is_the_best_stretch_with_its_matches_marked() -> None:
@@ -649,14 +643,14 @@ def test_the_snippet_is_the_best_stretch_with_its_matches_marked() -> None:
         "Sehr geehrte Frau Müller, anbei die Mietverträge. Der Kontoauszug zeigt die Gutschrift Jobcenter"
         " vom 03.11.2026. Mit freundlichen Grüßen, Ihr Jobcenter Köln, Team Leistung, Zimmer zwölf."
     )
-    snippet = _fts5_snippet(text, parse_query('muller Mietvertrag "gutschrift jobcenter"'))
+    snippet = fts5_snippet(text, parse_query('muller Mietvertrag "gutschrift jobcenter"'))
     assert snippet == (
         "Sehr geehrte Frau [Müller], anbei die [Mietverträge]. Der Kontoauszug zeigt die"
         " [Gutschrift Jobcenter] vom 03.11 …"
     )
-    assert _fts5_snippet(text, parse_query("Zimmer")) == (
+    assert fts5_snippet(text, parse_query("Zimmer")) == (
         "… Gutschrift Jobcenter vom 03.11.2026. Mit freundlichen Grüßen, Ihr Jobcenter Köln, Team"
         " Leistung, [Zimmer] zwölf."
     )
-    assert _fts5_snippet("kurz und gut", parse_query("gut")) == "kurz und [gut]"
-    assert _fts5_snippet("", parse_query("gut")) == ""
+    assert fts5_snippet("kurz und gut", parse_query("gut")) == "kurz und [gut]"
+    assert fts5_snippet("", parse_query("gut")) == ""
