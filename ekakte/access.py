@@ -1,4 +1,4 @@
-"""The policy: who may do what. Every path that reveals, changes or deletes anything calls `gate` once."""
+"""The policy: who may do what. A use case that reveals, changes or deletes anything asks `decided` once."""
 
 from __future__ import annotations
 
@@ -242,43 +242,6 @@ def check(session: Session, actor: Actor, action: Action, **context: Any) -> Dec
     if subject is None:
         return Decision(False, why_none)
     return replace(decide(subject, action, **context), subject=subject)
-
-
-def gate(
-    session: Session,
-    actor: Actor,
-    action: Action,
-    *,
-    case_number: str | None = None,
-    document_id: str | None = None,
-    case_team_id: int | None = None,
-    restricted: bool = False,
-    target_team_id: int | None = None,
-    detail: str | None = None,
-) -> Decision:
-    """Decide, and write the audit entry for the decision in the caller's transaction.
-
-    The caller must let its transaction commit also when the decision is a denial (denials are audited
-    too), and raise `refuse(...)` afterwards.
-    """
-    decision = check(
-        session,
-        actor,
-        action,
-        case_team_id=case_team_id,
-        restricted=restricted,
-        target_team_id=target_team_id,
-    )
-    audit.append(
-        session,
-        actor,
-        str(action),
-        decision.outcome,
-        case_number=case_number,
-        document_id=document_id,
-        reason=f"{detail}: {decision.reason}" if detail else decision.reason,
-    )
-    return decision
 
 
 def refuse(what: str) -> NotPermitted:
