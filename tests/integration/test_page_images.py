@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import tempfile
 import uuid
@@ -17,7 +16,6 @@ from sqlalchemy import select
 
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.cli import main
 from ekakte.db.models import AuditEntry, Document
 from ekakte.errors import ChecksumMismatch, ExitCode, InvalidInput, NotFound, NotPermitted, UnsupportedFile
 from ekakte.ingest import DocumentMeta, import_document
@@ -25,6 +23,7 @@ from ekakte.page_images import MAX_WIDTH, MIN_WIDTH, render_page
 from ekakte.principals import add_user
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_TEAM, READER, TEAM
 from tests.integration.test_archive import overwrite_object
+from tests.integration.test_cli import Cli
 
 MakeScan = Callable[..., Path]
 PNG_MAGIC, JPEG_MAGIC = b"\x89PNG", b"\xff\xd8\xff"
@@ -256,15 +255,7 @@ def test_a_corrupt_original_gives_no_image_and_leaves_no_copy_behind(
 def run(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str, str]:
-    for key in [k for k in os.environ if k.startswith("EKAKTE_")]:
-        monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
+    return Cli(env, monkeypatch, capsys)(*args)
 
 
 def test_doc_page_writes_the_image_and_refuses_to_overwrite_without_force(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -14,12 +13,12 @@ import pytest
 
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.cli import main
 from ekakte.documents import MAX_PAGE, CaseView, case_documents
 from ekakte.errors import ExitCode, InvalidInput, NotPermitted
 from ekakte.ingest import DocumentMeta, import_document
 from ekakte.principals import add_user
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_TEAM, READER, TEAM
+from tests.integration.test_cli import Cli
 
 MakeScan = Callable[..., Path]
 PLAIN = Actor("plain")  # a caseworker of TEAM without the health clearance
@@ -140,15 +139,7 @@ def test_the_json_view_says_where_the_next_page_starts(
 def run(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str, str]:
-    for key in [k for k in os.environ if k.startswith("EKAKTE_")]:
-        monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
+    return Cli(env, monkeypatch, capsys)(*args)
 
 
 def test_case_show_prints_the_whole_case_page_after_page_or_one_page_with_limit(
