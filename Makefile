@@ -26,6 +26,7 @@ services:
 	bash scripts/ensure-ocr.sh || echo "services: no tesseract; OCR tests will be skipped" >&2
 	bash scripts/ensure-rgw.sh || echo "services: no RadosGW; its Object Lock tests will be skipped" >&2
 	bash scripts/ensure-services.sh
+	bash scripts/ensure-oidc.sh || echo "services: no Node.js or oidc-provider; OpenID provider tests will be skipped" >&2
 
 test: venv services
 	$(BIN)/python -m pytest
