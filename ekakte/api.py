@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from ekakte.documents import (
         CaseView,
         Original,
+        PageState,
         case_documents,
+        document_pages,
         document_text,
         export_original,
         get_document,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
         BatchReport,
         DocumentMeta,
         ImportResult,
+        Scan,
         import_document,
         import_files,
         parse_date,
@@ -69,7 +72,7 @@ if TYPE_CHECKING:
     from ekakte.roles import Role
     from ekakte.search import MAX_LIMIT as MAX_SEARCH_RESULTS
     from ekakte.search import RANK_WINDOW, SearchResult, search
-    from ekakte.setup import database_status, initialize, upgrade_database
+    from ekakte.setup import database_status, initialize, unreachable, upgrade_database
     from ekakte.trail import anchor_audit_trail, audit_entries, verify_audit_trail
 
 
@@ -93,6 +96,7 @@ USE_CASES: tuple[UseCase, ...] = (
     # Reading (caseworkers; records managers see metadata)
     UseCase("case_documents", "ekakte.documents", Action.CASE_SHOW),
     UseCase("get_document", "ekakte.documents", Action.DOC_SHOW),
+    UseCase("document_pages", "ekakte.documents", Action.DOC_SHOW),
     UseCase("document_text", "ekakte.documents", Action.DOC_TEXT),
     UseCase("export_original", "ekakte.documents", Action.DOC_GET),
     UseCase("open_original", "ekakte.documents", Action.DOC_GET),
@@ -153,9 +157,11 @@ _SUPPORT = {
     "parse_document_id": "ekakte.documents",
     "CaseView": "ekakte.documents",
     "Original": "ekakte.documents",
+    "PageState": "ekakte.documents",
     "PageImage": "ekakte.page_images",
     "DocumentMeta": "ekakte.ingest",
     "ImportResult": "ekakte.ingest",
+    "Scan": "ekakte.ingest",
     "BatchReport": "ekakte.ingest",
     "parse_date": "ekakte.ingest",
     "OcrReport": "ekakte.ocr.worker",
@@ -169,6 +175,7 @@ _SUPPORT = {
     "RANK_WINDOW": "ekakte.search",
     "MAX_SEARCH_RESULTS": "ekakte.search:MAX_LIMIT",
     "SearchResult": "ekakte.search",
+    "unreachable": "ekakte.setup",
 }
 _BY_NAME = {u.name: u for u in USE_CASES}
 
@@ -191,8 +198,10 @@ __all__ = [
     "Original",
     "Page",
     "PageImage",
+    "PageState",
     "PolicyChange",
     "Role",
+    "Scan",
     "SearchResult",
     "Settings",
     "UseCase",
@@ -208,6 +217,7 @@ __all__ = [
     "close_case",
     "database_status",
     "disable_user",
+    "document_pages",
     "document_text",
     "export_original",
     "export_page",
@@ -241,6 +251,7 @@ __all__ = [
     "search",
     "show_rules",
     "sweep",
+    "unreachable",
     "unrestrict_type",
     "upgrade_database",
     "verify",

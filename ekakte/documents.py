@@ -481,6 +481,33 @@ class PageText(AsJson):
     reason: str | None
 
 
+@dataclass(frozen=True)
+class PageState(AsJson):
+    """Where a page's text stands (no text): `pending`, `done` (by which engine) or `failed` (why)."""
+
+    json_names: ClassVar[Mapping[str, str]] = {"number": "page", "state": "ocr_state"}
+
+    number: int
+    state: str
+    engine: str | None
+    reason: str | None
+
+
+def document_pages(
+    archive: Archive, actor: Actor, document_id: uuid.UUID
+) -> tuple[DocumentInfo, list[PageState]]:
+    """A document's metadata and the OCR state of each of its pages: decided as its metadata (records
+    managers see it too), no text."""
+    info = _authorized_document(archive, actor, document_id, Action.DOC_SHOW, "with its pages' states")
+    with archive.reading() as session:
+        states = session.execute(
+            select(Page.number, Page.ocr_state, Page.engine, Page.reason)
+            .where(Page.document_id == document_id)
+            .order_by(Page.number)
+        )
+        return info, [PageState(*row) for row in states]
+
+
 def document_text(
     archive: Archive, actor: Actor, document_id: uuid.UUID
 ) -> tuple[DocumentInfo, list[PageText]]:

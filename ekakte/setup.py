@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from ekakte import audit
@@ -12,6 +13,7 @@ from ekakte.archive import Archive
 from ekakte.config import Settings
 from ekakte.db.schema import HEAD, current_revision
 from ekakte.db.session import READ_ONLY, database_errors, make_engine
+from ekakte.errors import EkakteError
 from ekakte.principals import bootstrap_admin
 from ekakte.private import archive_folders, make_database_private, make_private
 from ekakte.retention.protocol import archive_protocol_key, ensure_protocol_key
@@ -112,3 +114,22 @@ def database_status(settings: Settings) -> SchemaStatus:
         engine.dispose()
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     return SchemaStatus(shown, revision, HEAD)
+
+
+def unreachable(archive: Archive) -> list[str]:
+    """What of the archive cannot be reached now ("database", "object store"); empty when both answer.
+    For a service's readiness check: no actor, nothing audited, nothing of the archive's content read."""
+    failed = []
+    try:
+        with archive.reading() as session:
+            session.execute(text("SELECT 1"))
+    except EkakteError:
+        failed.append("database")
+    try:
+        archive.store.stat(READINESS_PROBE)
+    except EkakteError:
+        failed.append("object store")
+    return failed
+
+
+READINESS_PROBE = "ekakte-readiness-probe"  # never written: asking for it shows the store answers

@@ -74,11 +74,26 @@ def _register() -> None:
         ocr,
         retention,
         search,
+        serve,
         types,
         users,
     )
 
-    for module in (admin, imports, ocr, search, cases, documents, integrity, retention, users, audit, types):
+    modules = (
+        admin,
+        imports,
+        ocr,
+        search,
+        cases,
+        documents,
+        integrity,
+        retention,
+        users,
+        audit,
+        types,
+        serve,
+    )
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 

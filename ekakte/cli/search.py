@@ -56,16 +56,7 @@ def search_command(
         after=after,
     )
     if as_json:
-        results = [h.as_json() for h in result.hits]
-        emit_json(
-            {
-                "query": query,
-                "results": results,
-                "window_full": result.window_full,
-                "ignored": list(result.ignored),
-                "next": result.next,
-            }
-        )
+        emit_json({"query": query, **result.as_json()})
         return
     if not result.hits:
         click.echo("no further matching documents" if after is not None else "no matching documents")

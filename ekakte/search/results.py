@@ -46,3 +46,11 @@ class SearchResult:
     # The cursor of the next results (search(..., after=next)), None when these are the last: opaque
     # text, the same for every transport (paging.py says what it holds).
     next: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "results": [h.as_json() for h in self.hits],
+            "window_full": self.window_full,
+            "ignored": list(self.ignored),
+            "next": self.next,
+        }

@@ -28,10 +28,7 @@ from tests.oidc_provider import (
     pkce_pair,
     public_jwk,
 )
-from tests.oidc_provider import oidc_provider as session_provider
 from tests.services import unavailable
-
-oidc_provider = session_provider  # the fixture, until tests/conftest.py offers it
 
 CALLBACK = "http://127.0.0.1:8123/auth/callback"  # registered without a port: loopback ones match any
 

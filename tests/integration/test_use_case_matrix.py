@@ -130,6 +130,7 @@ class World:
             ),
             "case_documents": lambda: lambda: api.case_documents(a, who, case),
             "get_document": lambda: lambda: api.get_document(a, who, doc),
+            "document_pages": lambda: lambda: api.document_pages(a, who, doc),
             "document_text": lambda: lambda: api.document_text(a, who, doc),
             "export_original": lambda: (
                 lambda: api.export_original(a, who, doc, self.tmp / f"{uuid.uuid4()}.pdf")
@@ -198,6 +199,7 @@ NOT_AUDITED = {
 BY_CASE = {"case_documents", "search", "assign_case", "close_case", "reopen_case"}
 BY_DOCUMENT = {
     "get_document",
+    "document_pages",
     "document_text",
     "export_original",
     "open_original",

@@ -122,14 +122,23 @@ def test_every_package_of_ekakte_is_shipped() -> None:
     assert packages - listed == set()
 
 
+def _outside(package: str, allowed: set[str]) -> dict[str, list[str]]:
+    """What modules of `package` import from ekakte beyond `allowed` and the package's own modules."""
+    own = {m: p for m, p in modules().items() if m == package or m.startswith(package + ".")}
+    return {
+        module: sorted(found - allowed - set(own))
+        for module, path in own.items()
+        if (found := imported(module, path, modules())) - allowed - set(own)
+    }
+
+
 def test_the_cli_calls_the_library_through_its_list_of_use_cases() -> None:
     """The command line parses, calls a use case from ekakte.api and prints: it imports nothing else of
-    the library but the errors (to map them) and its own modules. The HTTP service will do the same."""
-    allowed = {"ekakte.api", "ekakte.errors", "ekakte"}
-    cli = {m: p for m, p in modules().items() if m == "ekakte.cli" or m.startswith("ekakte.cli.")}
-    wrong = {
-        module: sorted(found - allowed - set(cli))
-        for module, path in cli.items()
-        if (found := imported(module, path, modules())) - allowed - set(cli)
-    }
-    assert wrong == {}
+    the library but the errors (to map them), its own modules and the HTTP service (`ekakte serve`)."""
+    service = {m for m in modules() if m == "ekakte.service" or m.startswith("ekakte.service.")}
+    assert _outside("ekakte.cli", {"ekakte.api", "ekakte.errors", "ekakte", *service}) == {}
+
+
+def test_the_service_calls_the_library_through_its_list_of_use_cases() -> None:
+    """The HTTP service, likewise: ekakte.api, the errors, its own modules."""
+    assert _outside("ekakte.service", {"ekakte.api", "ekakte.errors", "ekakte"}) == {}

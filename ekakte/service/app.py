@@ -1,0 +1,135 @@
+"""The application: the API's routes, health and metrics, the error answers, put together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from ekakte import __version__, api
+from ekakte.errors import EkakteError
+from ekakte.service import problems
+from ekakte.service.http import Metrics, Requests
+from ekakte.service.oidc import Issuer
+from ekakte.service.problems import Problem
+from ekakte.service.routes import router
+from ekakte.service.settings import ServiceSettings, load_service_settings
+
+log = logging.getLogger("ekakte.service")
+OPENAPI = "/api/v1/openapi.json"
+
+
+def create_app(settings: api.Settings, service: ServiceSettings, *, archive: Any = None) -> FastAPI:
+    """The ASGI application. It opens the archive when it starts (or uses `archive`, which the caller
+    then closes) and knows nothing a second process would need: every request's state is in PostgreSQL
+    and the object store."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = archive is None
+        app.state.archive = api.Archive.open(settings) if own else archive
+        try:
+            yield
+        finally:
+            if own:
+                app.state.archive.close()
+
+    app = FastAPI(
+        title="ekakte",
+        version=__version__,
+        summary="The archive of the E-Akte: cases, documents, search, audit and retention over HTTP",
+        openapi_url=OPENAPI,
+        docs_url=None,  # Swagger UI and ReDoc load scripts from a CDN: never from a job centre's PCs
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.issuer = Issuer(service.oidc) if service.oidc else None
+    app.state.settings = service
+    metrics = Metrics()
+    app.include_router(router)
+    _health(app, metrics)
+    _errors(app)
+    app.add_middleware(Requests, settings=service, metrics=metrics)
+    return app
+
+
+def _health(app: FastAPI, metrics: Metrics) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        """The process is alive (it answers)."""
+        return PlainTextResponse("ok\n")
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> Response:
+        """Database and object store reachable: this process can answer requests."""
+        failed = api.unreachable(request.app.state.archive)
+        if failed:
+            request_id = request.state.request_id
+            return problems.problem_response(
+                503, "not-ready", f"not reachable: {', '.join(failed)}", request_id=request_id
+            )
+        return PlainTextResponse("ready\n")
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint() -> Response:
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _errors(app: FastAPI) -> None:
+    def request_id(request: Request) -> str | None:
+        return getattr(request.state, "request_id", None)
+
+    @app.exception_handler(EkakteError)
+    async def ekakte_error(request: Request, exc: EkakteError) -> JSONResponse:
+        if exc.http_status >= 500:
+            log.error("%s: %s: %s", request_id(request), type(exc).__name__, exc)
+        return problems.from_error(exc, request_id(request))
+
+    @app.exception_handler(Problem)
+    async def problem(request: Request, exc: Problem) -> JSONResponse:
+        return problems.problem_response(
+            exc.status, exc.code, exc.detail, request_id=request_id(request), headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(where) or None
+        message = str(first.get("msg", "invalid request"))
+        detail = f"{field}: {message}" if field else message
+        return problems.problem_response(
+            422, "invalid-input", detail, request_id=request_id(request), field=field
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "no-such-route", 405: "method-not-allowed"}.get(exc.status_code, "http")
+        detail = {
+            404: "There is no such address in this API.",
+            405: "This address does not take that method.",
+        }
+        return problems.problem_response(
+            exc.status_code, code, detail.get(exc.status_code, "The request was not understood."),
+            request_id=request_id(request), headers=dict(exc.headers or {}),
+        )  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s: unexpected error", request_id(request))
+        return problems.internal(request_id(request))
+
+
+def from_environment() -> FastAPI:
+    """The application as `ekakte serve` starts it in each worker process: settings from the environment
+    (EKAKTE_SERVE_TLS=1 when the server speaks TLS itself)."""
+    import os
+
+    tls = os.environ.get("EKAKTE_SERVE_TLS") == "1"
+    return create_app(api.load_settings(), load_service_settings(tls=tls))

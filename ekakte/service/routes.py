@@ -1,0 +1,331 @@
+"""The API, version 1: each route calls one use case of `ekakte.api` as the request's actor.
+
+Answers are the use cases' results as JSON (their `as_json`, the same the CLI's --json prints), errors
+problem+json (`problems`). A document or case that the caller may not see answers exactly as one that
+does not exist: 404 with the same body and headers (`hidden`), and both are decided and audited alike
+by the use case, so that neither the status, the body nor the time tells them apart.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from ekakte import api
+from ekakte.errors import InvalidInput, NotFound, NotPermitted
+from ekakte.service import schemas
+from ekakte.service.identity import actor
+from ekakte.service.problems import Problem
+
+router = APIRouter(prefix="/api/v1")
+Caller = Annotated[api.Actor, Depends(actor)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": schemas.Problem, "content": {"application/problem+json": {}}}
+    for status in (401, 403, 404, 422, 500, 503)
+}
+
+
+def archive(request: Request) -> Any:
+    return request.app.state.archive
+
+
+@contextmanager
+def hidden(kind: str) -> Iterator[None]:
+    """Refused and nonexistent as one answer: 404, the same body for every `kind` of thing asked for."""
+    try:
+        yield
+    except (NotPermitted, NotFound):
+        raise Problem(404, "not-found", f"No such {kind}, or not one you may see.") from None
+
+
+def _document_id(text: str) -> uuid.UUID:
+    return api.parse_document_id(text)
+
+
+# Cases and documents -------------------------------------------------------------------------------------
+
+
+@router.get("/cases/{case_number}", responses={200: {"model": schemas.CaseView}, **_ERRORS})
+def get_case(
+    request: Request,
+    caller: Caller,
+    case_number: Annotated[str, PathParam(max_length=64)],
+    type: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> JSONResponse:
+    """A case and its documents that the caller may see, newest first, a page at a time (`next` is the
+    `cursor` of the following page)."""
+    with hidden("case"):
+        view = api.case_documents(archive(request), caller, case_number, type, limit=limit, after=cursor)
+    return JSONResponse(view.as_json())
+
+
+@router.get("/documents/{document_id}", responses={200: {"model": schemas.DocumentFacts}, **_ERRORS})
+def get_document(
+    request: Request, caller: Caller, document_id: Annotated[str, PathParam(max_length=64)]
+) -> JSONResponse:
+    """A document's facts (metadata, checksum, retention) and the OCR state of each page."""
+    doc_id = _document_id(document_id)
+    with hidden("document"):
+        info, pages = api.document_pages(archive(request), caller, doc_id)
+    return JSONResponse({**info.as_json(), "pages": [p.as_json() for p in pages]})
+
+
+@router.get("/documents/{document_id}/text", responses={200: {"model": schemas.DocumentText}, **_ERRORS})
+def get_text(
+    request: Request, caller: Caller, document_id: Annotated[str, PathParam(max_length=64)]
+) -> JSONResponse:
+    """A document's text, page by page (OCR or the PDF's own text layer)."""
+    doc_id = _document_id(document_id)
+    with hidden("document"):
+        info, pages = api.document_text(archive(request), caller, doc_id)
+    return JSONResponse({**info.as_json(), "pages": [p.as_json() for p in pages]})
+
+
+@router.get(
+    "/documents/{document_id}/original",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The original"}, **_ERRORS},
+)
+def get_original(
+    request: Request, caller: Caller, document_id: Annotated[str, PathParam(max_length=64)]
+) -> StreamingResponse:
+    """The original as stored, verified against its SHA-256 on the way: a corrupt object aborts the
+    transfer before its last bytes (the client gets a broken download, never a complete wrong file).
+    `ETag` is the SHA-256."""
+    doc_id = _document_id(document_id)
+    with hidden("document"):
+        original = api.open_original(archive(request), caller, doc_id, detail="original over the API")
+    info = original.info
+
+    def chunks() -> Iterator[bytes]:
+        with original:
+            yield from original
+
+    name = info.original_filename or f"{info.id}"
+    return StreamingResponse(
+        chunks(),
+        media_type=info.media_type,
+        headers={
+            "Content-Length": str(info.size_bytes),
+            "ETag": f'"{info.sha256}"',
+            "Content-Disposition": _attachment(name),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _attachment(name: str) -> str:
+    """Content-Disposition for any file name (RFC 6266): an ASCII fallback and the name in UTF-8."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
+
+
+@router.get(
+    "/documents/{document_id}/pages/{page}",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "The page"}, **_ERRORS},
+)
+def get_page(
+    request: Request,
+    caller: Caller,
+    document_id: Annotated[str, PathParam(max_length=64)],
+    page: Annotated[int, PathParam(ge=1, le=100_000)],
+    width: Annotated[int, Query(ge=64, le=4000)] = 1200,
+) -> Response:
+    """One page as an image `width` pixels wide: PNG of 16 greys for clean pages, JPEG for grainy and
+    colour ones (docs/benchmarks.md says why)."""
+    doc_id = _document_id(document_id)
+    with hidden("document"):
+        image = api.render_page(archive(request), caller, doc_id, page, width)
+    return Response(
+        image.data,
+        media_type=image.media_type,
+        headers={"X-Page-Count": str(image.page_count), "Cache-Control": "no-store"},
+    )
+
+
+# Search ------------------------------------------------------------------------------------------------
+
+
+class SearchRequest(BaseModel):
+    """The query travels in the body, never in a URL (proxies and browsers log URLs)."""
+
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=1000)
+    case_number: str | None = Field(default=None, max_length=64)
+    type: str | None = Field(default=None, max_length=100)
+    limit: int = Field(default=20, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/search", responses={200: {"model": schemas.SearchResult}, **_ERRORS})
+def post_search(request: Request, caller: Caller, body: SearchRequest) -> JSONResponse:
+    """Full text over what the caller may read, best first, with the best page's snippet."""
+    result = api.search(
+        archive(request), caller, body.query, case_number=body.case_number, document_type=body.type,
+        limit=body.limit, after=body.cursor,
+    )  # fmt: skip
+    return JSONResponse(result.as_json())
+
+
+# Upload ------------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    responses={
+        201: {"model": schemas.ImportResult, "description": "Stored"},
+        200: {"model": schemas.ImportResult, "description": "These bytes were stored for the case already"},
+        413: _ERRORS[422],
+        415: _ERRORS[422],
+        **_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": schemas.UPLOAD_FORM}},
+        }
+    },
+)
+async def post_document(request: Request, caller: Caller) -> JSONResponse:
+    """Archive one scan or letter (PDF, TIFF, JPEG, PNG) for a case, as `ekakte import` does: validated,
+    stored once (the same bytes for the same case again answer 200 with the stored document), streamed
+    to a private spool file and from there to the store, never whole in memory."""
+    form = await request.form(max_files=1, max_fields=8, max_part_size=4096)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput("the form has no file part", field="file")
+        meta = api.DocumentMeta(
+            case_number=_required(form, "case_number"),
+            document_type=_required(form, "type"),
+            received_on=_day(form, "received_on"),
+            title=_text(form, "title"),
+            document_date=_day(form, "document_date"),
+        )
+        name = Path(upload.filename or "").name or "upload"
+        scan = api.Scan(Path(name), upload.file)
+        result = await run_in_threadpool(
+            api.import_document, archive(request), caller, scan, meta, station=_text(form, "station")
+        )
+    finally:
+        await form.close()
+    return JSONResponse(result.as_json(), status_code=201 if result.status == "stored" else 200)
+
+
+def _text(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text, not a file", field=name)
+    return value
+
+
+def _required(form: Any, name: str) -> str:
+    value = _text(form, name)
+    if value is None:
+        raise InvalidInput(f"{name} is missing", field=name)
+    return value
+
+
+def _day(form: Any, name: str) -> date | None:
+    text = _text(form, name)
+    return api.parse_date(text, name) if text else None
+
+
+# Audit and retention -----------------------------------------------------------------------------------
+
+
+@router.get("/audit", responses={200: {"model": schemas.AuditPage}, **_ERRORS})
+def get_audit(
+    request: Request,
+    caller: Caller,
+    case_number: Annotated[str | None, Query(max_length=64)] = None,
+    user: Annotated[str | None, Query(max_length=64)] = None,
+    since: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> JSONResponse:
+    """Audit entries, newest first (auditors): of a case, of a user, since a day."""
+    page = api.audit_entries(
+        archive(request), caller, case_number=case_number, user=user, since=since, after=cursor, limit=limit
+    )
+    return JSONResponse({"entries": [e.as_json() for e in page], "next": page.next})
+
+
+@router.get("/retention/plan", responses={200: {"model": schemas.PlanPage}, **_ERRORS})
+def get_plan(
+    request: Request,
+    caller: Caller,
+    as_of: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+) -> JSONResponse:
+    """What a sweep as of `as_of` (today) would delete, and what holds keep back, oldest due first:
+    the first `limit` items and how many there are in all (`count`)."""
+    items: list[dict[str, Any]] = []
+    count = 0
+    for item in api.plan(archive(request), caller, as_of=as_of):
+        count += 1
+        if len(items) < limit:
+            items.append(item.as_json())
+    return JSONResponse({"items": items, "count": count})
+
+
+@router.get("/holds", responses={200: {"model": schemas.HoldPage}, **_ERRORS})
+def get_holds(
+    request: Request,
+    caller: Caller,
+    include_released: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> JSONResponse:
+    """Legal holds in force (or all), oldest first (records managers)."""
+    page = api.list_holds(
+        archive(request), caller, include_released=include_released, limit=limit, after=cursor
+    )
+    return JSONResponse({"holds": [h.as_json() for h in page], "next": page.next})
+
+
+class HoldRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+    case_number: str | None = Field(default=None, max_length=64)
+    document_id: uuid.UUID | None = None
+    until: date | None = None
+
+
+@router.post("/holds", status_code=201, responses={201: {"model": schemas.Hold}, **_ERRORS})
+def post_hold(request: Request, caller: Caller, body: HoldRequest) -> JSONResponse:
+    """Put a case or a document under legal hold (records managers)."""
+    hold = api.add_hold(
+        archive(request), caller, reason=body.reason, case_number=body.case_number,
+        document_id=body.document_id, until=body.until,
+    )  # fmt: skip
+    return JSONResponse(hold.as_json(), status_code=201)
+
+
+@router.post("/holds/{hold_id}/release", responses={200: {"model": schemas.Hold}, **_ERRORS})
+def release_hold(
+    request: Request, caller: Caller, hold_id: Annotated[int, PathParam(ge=1, le=2**62)]
+) -> JSONResponse:
+    """Release a legal hold (records managers)."""
+    with hidden("hold"):
+        hold = api.release_hold(archive(request), caller, hold_id)
+    return JSONResponse(hold.as_json())
