@@ -110,7 +110,8 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "no-such-route", 405: "method-not-allowed"}.get(exc.status_code, "http")
+        codes = {400: "bad-request", 404: "no-such-route", 405: "method-not-allowed"}
+        code = codes.get(exc.status_code, "http")
         detail = {
             404: "There is no such address in this API.",
             405: "This address does not take that method.",

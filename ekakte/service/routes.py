@@ -34,7 +34,7 @@ Caller = Annotated[api.Actor, Depends(actor)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.Problem, "content": {"application/problem+json": {}}}
-    for status in (401, 403, 404, 422, 500, 503)
+    for status in (400, 401, 403, 404, 422, 500, 503)
 }
 
 
