@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         list_teams,
         list_users,
         revoke,
+        set_password,
     )
     from ekakte.retention.holds import add_hold, list_holds, release_hold
     from ekakte.retention.protocol import protocol
@@ -72,6 +73,18 @@ if TYPE_CHECKING:
     from ekakte.roles import Role
     from ekakte.search import MAX_LIMIT as MAX_SEARCH_RESULTS
     from ekakte.search import RANK_WINDOW, SearchResult, search
+    from ekakte.sessions import (
+        LoginFlowStart,
+        LoginFlowState,
+        SessionInfo,
+        SignedIn,
+        begin_provider_sign_in,
+        finish_provider_sign_in,
+        session_of,
+        sign_in_with_password,
+        sign_in_with_provider,
+        sign_out,
+    )
     from ekakte.setup import database_status, initialize, unreachable, upgrade_database
     from ekakte.trail import anchor_audit_trail, audit_entries, verify_audit_trail
 
@@ -114,6 +127,7 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("revoke", "ekakte.principals", Action.USER_MANAGE),
     UseCase("disable_user", "ekakte.principals", Action.USER_MANAGE),
     UseCase("list_users", "ekakte.principals", Action.USER_MANAGE),
+    UseCase("set_password", "ekakte.principals", Action.USER_MANAGE),
     UseCase("assign_case", "ekakte.principals", Action.CASE_ASSIGN),
     UseCase("close_case", "ekakte.retention.schedule", Action.CASE_CLOSE),
     UseCase("reopen_case", "ekakte.retention.schedule", Action.CASE_CLOSE),
@@ -136,6 +150,14 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("list_types", "ekakte.policy", Action.TYPE_LIST),
     UseCase("restrict_type", "ekakte.policy", Action.TYPE_POLICY),
     UseCase("unrestrict_type", "ekakte.policy", Action.TYPE_POLICY),
+    # Signing in to the service: decided by the password or the identity provider, not by a role;
+    # audited as auth.sign-in / auth.sign-out
+    UseCase("sign_in_with_password", "ekakte.sessions", None),
+    UseCase("sign_in_with_provider", "ekakte.sessions", None),
+    UseCase("begin_provider_sign_in", "ekakte.sessions", None),
+    UseCase("finish_provider_sign_in", "ekakte.sessions", None),
+    UseCase("session_of", "ekakte.sessions", None),
+    UseCase("sign_out", "ekakte.sessions", None),
     # Setting up
     UseCase("initialize", "ekakte.setup", None),
     UseCase("upgrade_database", "ekakte.setup", None),
@@ -176,6 +198,10 @@ _SUPPORT = {
     "MAX_SEARCH_RESULTS": "ekakte.search:MAX_LIMIT",
     "SearchResult": "ekakte.search",
     "unreachable": "ekakte.setup",
+    "SignedIn": "ekakte.sessions",
+    "SessionInfo": "ekakte.sessions",
+    "LoginFlowStart": "ekakte.sessions",
+    "LoginFlowState": "ekakte.sessions",
 }
 _BY_NAME = {u.name: u for u in USE_CASES}
 
@@ -194,6 +220,8 @@ __all__ = [
     "DocumentMeta",
     "ImportResult",
     "LockOutcome",
+    "LoginFlowStart",
+    "LoginFlowState",
     "OcrReport",
     "Original",
     "Page",
@@ -203,7 +231,9 @@ __all__ = [
     "Role",
     "Scan",
     "SearchResult",
+    "SessionInfo",
     "Settings",
+    "SignedIn",
     "UseCase",
     "UserInfo",
     "add_hold",
@@ -212,6 +242,7 @@ __all__ = [
     "anchor_audit_trail",
     "assign_case",
     "audit_entries",
+    "begin_provider_sign_in",
     "case_documents",
     "check_ready",
     "close_case",
@@ -221,6 +252,7 @@ __all__ = [
     "document_text",
     "export_original",
     "export_page",
+    "finish_provider_sign_in",
     "gc",
     "get_document",
     "grant",
@@ -249,7 +281,12 @@ __all__ = [
     "revoke",
     "run_ocr",
     "search",
+    "session_of",
+    "set_password",
     "show_rules",
+    "sign_in_with_password",
+    "sign_in_with_provider",
+    "sign_out",
     "sweep",
     "unreachable",
     "unrestrict_type",

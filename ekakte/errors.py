@@ -108,6 +108,13 @@ class NotPermitted(EkakteError):
     code = "not-permitted"
 
 
+class NotAuthenticated(EkakteError):
+    """A sign-in that failed (wrong name or password, locked out, an unknown or expired session): the same
+    words whatever the cause, so that nobody learns which names exist."""
+
+    code = "not-authenticated"
+
+
 class ConfigError(EkakteError):
     code = "configuration"
 
@@ -166,6 +173,7 @@ OUTCOMES: dict[type[EkakteError], tuple[ExitCode, int]] = {
     NotFound: (ExitCode.NOT_FOUND, 404),
     # The same answer whether the thing exists or not (the library refuses both alike).
     NotPermitted: (ExitCode.NOT_PERMITTED, 403),
+    NotAuthenticated: (ExitCode.NOT_PERMITTED, 401),
     ConfigError: (ExitCode.CONFIG, 500),
     SchemaError: (ExitCode.SCHEMA, 503),
     StorageError: (ExitCode.STORAGE, 503),

@@ -11,13 +11,13 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from ekakte import audit, paging
+from ekakte import audit, paging, passwords
 from ekakte.access import About, Action, Decision, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.audit import append
 from ekakte.db.dialect import insert_or_ignore, serialize_writers
-from ekakte.db.models import Case, Principal, PrincipalRole, Team, TeamMember
+from ekakte.db.models import Case, Principal, PrincipalRole, Team, TeamMember, WebSession
 from ekakte.errors import InvalidInput, NotFound
 from ekakte.facts import BOOTSTRAP, fact, remember
 from ekakte.jsonable import AsJson
@@ -198,6 +198,21 @@ def disable_user(archive: Archive, actor: Actor, name: str) -> None:
         principal.disabled = True
 
     _manage(archive, actor, f"disable user {name}", work)
+
+
+def set_password(archive: Archive, actor: Actor, name: str, password: str | None) -> None:
+    """Set (or with None remove) a user's local password, for signing in to the service without the
+    identity provider: the embedded archive's users, a break-glass admin. Stored as argon2id only; the
+    user's sessions end (whoever held the old password is signed out)."""
+    new = passwords.hashed(passwords.check_new(password)) if password is not None else None
+
+    def work(session: Session) -> None:
+        principal = _principal(session, name)
+        principal.password_hash = new
+        principal.password_set_at = datetime.now(UTC) if new else None
+        session.execute(delete(WebSession).where(WebSession.principal == name))
+
+    _manage(archive, actor, f"{'set' if new else 'remove'} the password of {name}", work)
 
 
 def list_users(

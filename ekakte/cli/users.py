@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -82,6 +83,31 @@ def user_disable(state: State, name: str) -> None:
 
     disable_user(state.archive, state.actor, name)
     click.echo(f"user {shown(name)} disabled")
+
+
+@user.command("password")
+@click.argument("name")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from standard input (one line).")
+@click.option(
+    "--remove", is_flag=True, help="Remove the local password: sign-in only at the identity provider."
+)
+@pass_state
+def user_password(state: State, name: str, from_stdin: bool, remove: bool) -> None:
+    """Set a user's local password, for signing in to `ekakte serve` without the identity provider (the
+    embedded archive, a break-glass admin). Asked for twice without echo, or read from --stdin; at
+    least 12 characters; kept as argon2id only. The user's sessions end."""
+    from ekakte.api import set_password
+
+    if remove:
+        set_password(state.archive, state.actor, name, None)
+        click.echo(f"password of {shown(name)} removed; its sessions ended")
+        return
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    set_password(state.archive, state.actor, name, password)
+    click.echo(f"password of {shown(name)} set; its sessions ended")
 
 
 @user.command("list")

@@ -211,6 +211,10 @@ class Principal(Base):
     health_clearance: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    # argon2id of a local password (ekakte.sessions), None for those who sign in only at the identity
+    # provider.
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    password_set_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP, nullable=True)
 
 
 class PrincipalRole(Base):
@@ -257,6 +261,44 @@ class AuditEntry(Base):
     channel: Mapped[str | None] = mapped_column(String(10))
     client_address: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins of a user ("user:NAME") or from a client address ("address:IP")."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    first_failure_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    locked_until: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP, nullable=True)
+
+
+class WebSession(Base):
+    """A signed-in session of the service, by the SHA-256 of its cookie."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(100), index=True)
+    method: Mapped[str] = mapped_column(String(10))  # "oidc" or "password"
+    created_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    last_seen_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    expires_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class LoginFlow(Base):
+    """An OpenID sign-in under way, by the SHA-256 of its `state`."""
+
+    __tablename__ = "login_flows"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    return_to: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
 
 
 class ArchiveFact(Base):

@@ -20,6 +20,7 @@ from ekakte.service.oidc import Issuer
 from ekakte.service.problems import Problem
 from ekakte.service.routes import router
 from ekakte.service.settings import ServiceSettings, load_service_settings
+from ekakte.service.signin import router as signin_router
 
 log = logging.getLogger("ekakte.service")
 OPENAPI = "/api/v1/openapi.json"
@@ -53,6 +54,7 @@ def create_app(settings: api.Settings, service: ServiceSettings, *, archive: Any
     app.state.settings = service
     metrics = Metrics()
     app.include_router(router)
+    app.include_router(signin_router)
     _health(app, metrics)
     _errors(app)
     app.add_middleware(Requests, settings=service, metrics=metrics)

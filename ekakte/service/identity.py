@@ -1,4 +1,5 @@
-"""Who is asking: the user a request's bearer token names, and whom a `service` acts for.
+"""Who is asking: the user a request's bearer token names (or its session cookie), and whom a `service`
+acts for.
 
 The token says who; whether that name is an ekakte principal, which roles, teams and clearance it holds,
 and whether it may act for another user is decided by the use case the request calls, like every other
@@ -8,10 +9,13 @@ act for someone without being a `service`, is refused and recorded by the use ca
 
 from __future__ import annotations
 
+import hmac
 import re
+from datetime import timedelta
 
 from starlette.requests import Request
 
+from ekakte import api
 from ekakte.api import Actor
 from ekakte.service.oidc import Issuer, invalid_token
 from ekakte.service.problems import Problem
@@ -21,24 +25,51 @@ ACT_FOR = "X-Ekakte-Act-For"
 _NAME = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
 
 
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
 def not_signed_in() -> Problem:
     return Problem(
-        401, "not-authenticated", "Sign in first: a bearer token of the identity provider is needed.",
+        401, "not-authenticated", "Sign in first: a bearer token of the identity provider, or a session.",
         headers={"WWW-Authenticate": "Bearer"},
     )  # fmt: skip
 
 
+def cookie_name(request: Request) -> str:
+    """The session cookie: __Host- prefixed (Secure, this host only, every path) when served over TLS."""
+    return "__Host-ekakte-session" if request.app.state.settings.secure_cookies else "ekakte-session"
+
+
+def session(request: Request) -> api.SessionInfo | None:
+    """The live session of the request's cookie, if it has one."""
+    cookie = request.cookies.get(cookie_name(request))
+    if not cookie:
+        return None
+    idle = timedelta(seconds=request.app.state.settings.session_idle_seconds)
+    return api.session_of(request.app.state.archive, cookie, idle=idle)
+
+
 def actor(request: Request) -> Actor:
-    """The acting user of an API request (a FastAPI dependency)."""
-    issuer: Issuer | None = request.app.state.issuer
+    """The acting user of an API request (a FastAPI dependency): the bearer token's, else the session's.
+    A request that changes something on the strength of a session cookie must carry the session's CSRF
+    token in X-CSRF-Token (a page of another site can make the browser send the cookie, not the token)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise not_signed_in()
-    if issuer is None:
-        raise not_signed_in()
-    claims = issuer.verify(token.strip())
-    name = issuer.username(claims)
+    if header:
+        if scheme.lower() != "bearer" or not token.strip() or request.app.state.issuer is None:
+            raise not_signed_in()
+        issuer: Issuer = request.app.state.issuer
+        name = issuer.username(issuer.verify(token.strip()))
+    else:
+        found = session(request)
+        if found is None:
+            raise not_signed_in()
+        if request.method not in _SAFE and not hmac.compare_digest(
+            request.headers.get(CSRF_HEADER, "").encode(), found.csrf_token.encode()
+        ):
+            raise Problem(403, "csrf", "The request lacks this session's CSRF token.")
+        name = found.principal
     if not _NAME.fullmatch(name):
         raise invalid_token("the token's user name is not one ekakte knows")
     on_behalf_of = request.headers.get(ACT_FOR)

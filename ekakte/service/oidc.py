@@ -132,6 +132,40 @@ class Issuer:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid access token for this service; a 401 Problem for anything else."""
+        return self._verify(token, self.settings.audience, _ACCESS_TOKEN_TYPES)
+
+    def verify_id_token(self, token: str, nonce: str) -> dict[str, Any]:
+        """The claims of the ID token of a sign-in this service began (its audience is our client id,
+        its nonce the one we sent); a 401 Problem for anything else."""
+        claims = self._verify(token, self.settings.client_id, {"jwt"})
+        if claims.get("nonce") != nonce:
+            raise invalid_token("the sign-in's answer does not belong to the sign-in this service began")
+        return claims
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
+        """The token endpoint's answer to an authorization code (with the PKCE verifier and the client's
+        secret); a 401 Problem when the provider refuses it."""
+        endpoint = self.metadata().get("token_endpoint")
+        if not isinstance(endpoint, str):
+            raise provider_unreachable()
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                "code_verifier": code_verifier}  # fmt: skip
+        auth = (self.settings.client_id, self.settings.client_secret or "")
+        try:
+            response = self._http.post(endpoint, data=data, auth=auth, headers={"Accept": "application/json"})
+        except httpx.HTTPError:
+            raise provider_unreachable() from None
+        if response.status_code >= 500:
+            raise provider_unreachable()
+        try:
+            answer = response.json()
+        except json.JSONDecodeError:
+            raise provider_unreachable() from None
+        if response.status_code != 200 or not isinstance(answer, dict) or "id_token" not in answer:
+            raise invalid_token("the identity provider did not confirm the sign-in")
+        return answer
+
+    def _verify(self, token: str, audience: str, types: set[str]) -> dict[str, Any]:
         if len(token) > _MAX_TOKEN:
             raise invalid_token("the token is too long")
         try:
@@ -142,8 +176,8 @@ class Issuer:
         if algorithm not in ALGORITHMS:
             raise invalid_token("the token's signature algorithm is not accepted")
         typ = header.get("typ")
-        if typ is not None and (not isinstance(typ, str) or typ.lower() not in _ACCESS_TOKEN_TYPES):
-            raise invalid_token("the token is not an access token")
+        if typ is not None and (not isinstance(typ, str) or typ.lower() not in types):
+            raise invalid_token("the token is not of the kind expected here")
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise invalid_token("the token's key id is not text")
@@ -157,7 +191,7 @@ class Issuer:
                 token,
                 key=key.key,
                 algorithms=[algorithm],
-                audience=self.settings.audience,
+                audience=audience,
                 issuer=self.metadata()["issuer"],
                 leeway=LEEWAY,
                 options={"require": ["exp", "iss", "aud"]},

@@ -38,16 +38,41 @@ class ServiceSettings:
     body_timeout: float = 30.0
     # Whether the service itself speaks TLS (--certfile): then HSTS is sent.
     tls: bool = False
+    # The address users reach the service at (EKAKTE_PUBLIC_URL, e.g. https://akte.jobcenter.example):
+    # where the identity provider sends them back to. Without it, the address of the request.
+    public_url: str | None = None
+    # Sessions end after this long unused (EKAKTE_SESSION_IDLE_MINUTES) and this long after sign-in
+    # whatever happens (EKAKTE_SESSION_HOURS).
+    session_idle_seconds: int = 30 * 60
+    session_lifetime_seconds: int = 10 * 3600
+    # Cookies only over TLS: set when the service or its proxy speaks TLS (EKAKTE_PUBLIC_URL https://…).
+    secure_cookies: bool = False
 
 
 def load_service_settings(env: Mapping[str, str] | None = None, *, tls: bool = False) -> ServiceSettings:
     env = os.environ if env is None else env
+    public_url = env.get("EKAKTE_PUBLIC_URL", "").strip().rstrip("/") or None
+    if public_url is not None and not public_url.startswith(("https://", "http://")):
+        raise ConfigError("EKAKTE_PUBLIC_URL must be an http:// or https:// address")
     return ServiceSettings(
         oidc=_oidc(env),
         trusted_proxies=_networks(env.get("EKAKTE_TRUSTED_PROXIES", "")),
         max_upload_bytes=_megabytes(env, "EKAKTE_MAX_UPLOAD_MB", 200),
         tls=tls,
+        public_url=public_url,
+        session_idle_seconds=60 * _whole(env, "EKAKTE_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
+        session_lifetime_seconds=3600 * _whole(env, "EKAKTE_SESSION_HOURS", 10, 1, 24),
+        secure_cookies=tls or (public_url or "").startswith("https://"),
     )
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {text!r}")
+    return int(text)
 
 
 def _oidc(env: Mapping[str, str]) -> OidcSettings | None:

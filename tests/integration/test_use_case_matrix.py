@@ -158,6 +158,9 @@ class World:
                 self.user(["auditor"]), lambda name: api.disable_user(a, who, name)
             ),
             "list_users": lambda: lambda: api.list_users(a, who),
+            "set_password": lambda: given(
+                self.user(["caseworker"]), lambda name: api.set_password(a, who, name, "lang genug, geheim")
+            ),
             "assign_case": lambda: lambda: api.assign_case(a, who, case, team),
             "close_case": lambda: lambda: api.close_case(a, who, case, date(2020, 1, 1)),
             "reopen_case": lambda: lambda: api.reopen_case(a, who, case),
@@ -194,6 +197,13 @@ SETUP_ENTRIES = {"initialize": "archive.init", "upgrade_database": "db.upgrade"}
 NOT_AUDITED = {
     "database_status": "reads the schema's revision before there may be an archive to record in",
     "grant_database_role": "PostgreSQL's roles (test_audit_integrity.py: audited as db.grant there)",
+    # Signing in is decided by a password or the identity provider, not by a role: test_sign_in.py.
+    "sign_in_with_password": "audited as auth.sign-in (test_sign_in.py)",
+    "sign_in_with_provider": "audited as auth.sign-in (test_sign_in.py)",
+    "begin_provider_sign_in": "a sign-in under way; its end is audited (test_sign_in.py)",
+    "finish_provider_sign_in": "a sign-in under way; its end is audited (test_sign_in.py)",
+    "session_of": "which session a cookie is; every request it makes is audited by its use case",
+    "sign_out": "audited as auth.sign-out (test_sign_in.py)",
 }
 # Use cases decided per case (the caller's own team's, or another's) or per document (also restricted).
 BY_CASE = {"case_documents", "search", "assign_case", "close_case", "reopen_case"}

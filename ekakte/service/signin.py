@@ -1,0 +1,154 @@
+"""Signing in and out: at the identity provider (authorization code flow with PKCE, for browsers) and with
+a local password (the embedded archive, a break-glass admin). Both end in a session: a cookie (HttpOnly,
+SameSite=Lax, Secure and __Host- prefixed behind TLS) whose SHA-256 the database keeps (ekakte.sessions),
+so that any server process takes any request. The web pages come with the web app; these are the routes
+they stand on.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import urllib.parse
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from ekakte import api
+from ekakte.service.identity import CSRF_HEADER, cookie_name, not_signed_in, session
+from ekakte.service.oidc import Issuer
+from ekakte.service.problems import Problem
+
+router = APIRouter(prefix="/auth", include_in_schema=False)
+
+
+def _request_actor(request: Request, name: str) -> api.Actor:
+    return api.Actor(
+        name, channel="web", client_address=request.state.client_address, request_id=request.state.request_id
+    )
+
+
+def _base_url(request: Request) -> str:
+    configured = request.app.state.settings.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def _issuer(request: Request) -> Issuer:
+    issuer: Issuer | None = request.app.state.issuer
+    if issuer is None:
+        raise Problem(404, "no-identity-provider", "This archive signs in with local passwords only.")
+    return issuer
+
+
+def _with_session(response: Response, request: Request, signed_in: api.SignedIn) -> Response:
+    settings = request.app.state.settings
+    response.set_cookie(
+        cookie_name(request), signed_in.cookie, max_age=settings.session_lifetime_seconds, path="/",
+        secure=settings.secure_cookies, httponly=True, samesite="lax",
+    )  # fmt: skip
+    return response
+
+
+def _lifetime(request: Request) -> timedelta:
+    return timedelta(seconds=request.app.state.settings.session_lifetime_seconds)
+
+
+@router.get("/login")
+def login(request: Request, return_to: Annotated[str, Query(max_length=500)] = "/") -> RedirectResponse:
+    """Off to the identity provider: a new sign-in with its state, nonce and PKCE challenge (S256)."""
+    issuer = _issuer(request)
+    endpoint = issuer.metadata().get("authorization_endpoint")
+    if not isinstance(endpoint, str):
+        raise Problem(503, "identity-provider", "The sign-in service cannot be reached; try again later.")
+    flow = api.begin_provider_sign_in(request.app.state.archive, return_to)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(flow.code_verifier.encode()).digest()).rstrip(b"=")
+    query = {
+        "response_type": "code",
+        "client_id": issuer.settings.client_id,
+        "redirect_uri": _base_url(request) + "/auth/callback",
+        "scope": "openid profile",
+        "state": flow.state,
+        "nonce": flow.nonce,
+        "code_challenge": challenge.decode(),
+        "code_challenge_method": "S256",
+    }
+    return RedirectResponse(f"{endpoint}?{urllib.parse.urlencode(query)}", status_code=302)
+
+
+@router.get("/callback")
+def callback(
+    request: Request,
+    state: Annotated[str, Query(max_length=200)] = "",
+    code: Annotated[str, Query(max_length=2000)] = "",
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Back from the identity provider: the sign-in this service began (by its state) is finished with
+    the code, the ID token checked (signature, issuer, audience, nonce), and the user's session begins."""
+    issuer = _issuer(request)
+    flow = api.finish_provider_sign_in(request.app.state.archive, state)
+    if error is not None or not code:
+        raise Problem(401, "not-authenticated", "The identity provider did not sign you in.")
+    tokens = issuer.exchange_code(code, _base_url(request) + "/auth/callback", flow.code_verifier)
+    claims = issuer.verify_id_token(str(tokens["id_token"]), flow.nonce)
+    name = issuer.username(claims)
+    signed_in = api.sign_in_with_provider(
+        request.app.state.archive, _request_actor(request, name), lifetime=_lifetime(request)
+    )
+    return _with_session(RedirectResponse(flow.return_to, status_code=303), request, signed_in)
+
+
+@router.post("/password")
+def password(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    """A local password: the session in a cookie, and the session's facts (its CSRF token) as JSON."""
+    signed_in = api.sign_in_with_password(
+        request.app.state.archive, _request_actor(request, username), password, lifetime=_lifetime(request)
+    )
+    body = {"user": signed_in.principal, "csrf_token": signed_in.csrf_token,
+            "expires_at": signed_in.expires_at.isoformat()}  # fmt: skip
+    return _with_session(JSONResponse(body), request, signed_in)
+
+
+@router.get("/session")
+def current(request: Request) -> JSONResponse:
+    """Who this session is (and its CSRF token, which requests that change something must carry)."""
+    found = session(request)
+    if found is None:
+        raise not_signed_in()
+    return JSONResponse(
+        {
+            "user": found.principal,
+            "method": found.method,
+            "csrf_token": found.csrf_token,
+            "expires_at": found.expires_at.isoformat(),
+        }
+    )
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    """End the session here, and at the identity provider when it began there."""
+    found = session(request)
+    cookie = request.cookies.get(cookie_name(request), "")
+    target = "/"
+    if found is not None:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
+            raise Problem(403, "csrf", "The request lacks this session's CSRF token.")
+        api.sign_out(request.app.state.archive, _request_actor(request, found.principal), cookie)
+        issuer: Issuer | None = request.app.state.issuer
+        end = issuer.metadata().get("end_session_endpoint") if issuer and found.method == "oidc" else None
+        if isinstance(end, str) and issuer is not None:
+            query = {"client_id": issuer.settings.client_id,
+                     "post_logout_redirect_uri": _base_url(request) + "/"}  # fmt: skip
+            target = f"{end}?{urllib.parse.urlencode(query)}"
+    response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(cookie_name(request), path="/", secure=request.app.state.settings.secure_cookies,
+                           httponly=True, samesite="lax")  # fmt: skip
+    return response
