@@ -8,6 +8,7 @@ by the use case, so that neither the status, the body nor the time tells them ap
 
 from __future__ import annotations
 
+import tempfile
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -99,34 +100,113 @@ def get_text(
 @router.get(
     "/documents/{document_id}/original",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The original"}, **_ERRORS},
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The original"},
+        206: {"content": {"application/octet-stream": {}}, "description": "The range asked for"},
+        416: _ERRORS[422],
+        **_ERRORS,
+    },
 )
 def get_original(
     request: Request, caller: Caller, document_id: Annotated[str, PathParam(max_length=64)]
-) -> StreamingResponse:
+) -> Response:
     """The original as stored, verified against its SHA-256 on the way: a corrupt object aborts the
     transfer before its last bytes (the client gets a broken download, never a complete wrong file).
-    `ETag` is the SHA-256."""
+    `ETag` is the SHA-256. One byte range (`Range: bytes=…`, with `If-Range`) is answered with 206, after
+    the whole object was read and verified: a range is never sent from an object that fails its check."""
     doc_id = _document_id(document_id)
+    wanted = request.headers.get("range")
+    detail = "original over the API" + (f", {wanted[:60]}" if wanted else "")
     with hidden("document"):
-        original = api.open_original(archive(request), caller, doc_id, detail="original over the API")
+        original = api.open_original(archive(request), caller, doc_id, detail=detail)
     info = original.info
+    etag = f'"{info.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Content-Disposition": _attachment(info.original_filename or f"{info.id}"),
+        "Cache-Control": "no-store",
+        "Accept-Ranges": "bytes",
+    }
+    if_range = request.headers.get("if-range")
+    span = _byte_range(wanted, info.size_bytes) if wanted and if_range in (None, etag) else None
+    if span == "unsatisfiable":
+        original.close()
+        raise Problem(
+            416, "range", f"The document has {info.size_bytes} bytes.",
+            headers={"Content-Range": f"bytes */{info.size_bytes}"},
+        )  # fmt: skip
+    if isinstance(span, tuple):
+        start, end = span
+        part = _verified_range(original, start, end)
+        return StreamingResponse(
+            _spooled(part),
+            status_code=206,
+            media_type=info.media_type,
+            headers={
+                **headers,
+                "Content-Length": str(end - start + 1),
+                "Content-Range": f"bytes {start}-{end}/{info.size_bytes}",
+            },
+        )
 
     def chunks() -> Iterator[bytes]:
         with original:
             yield from original
 
-    name = info.original_filename or f"{info.id}"
     return StreamingResponse(
         chunks(),
         media_type=info.media_type,
-        headers={
-            "Content-Length": str(info.size_bytes),
-            "ETag": f'"{info.sha256}"',
-            "Content-Disposition": _attachment(name),
-            "Cache-Control": "no-store",
-        },
+        headers={**headers, "Content-Length": str(info.size_bytes)},
     )
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """(first, last) byte of one `bytes=` range; "unsatisfiable"; None for a header this service does not
+    answer with a part (several ranges, another unit, nonsense): then the whole object is sent."""
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash or not (first or last) or not all(p.isdigit() for p in (first, last) if p):
+        return None
+    if not first:  # the last N bytes
+        suffix = int(last)
+        return (max(size - suffix, 0), size - 1) if suffix else "unsatisfiable"
+    start = int(first)
+    if start >= size:
+        return "unsatisfiable"
+    end = int(last) if last else size - 1
+    return (start, min(end, size - 1)) if end >= start else None
+
+
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+
+def _verified_range(original: Any, start: int, end: int) -> Any:
+    """Bytes start..end of the original, kept aside (in memory up to 8 MiB, else in a private temporary
+    file) while the whole object is read and checked; returned only if it passed."""
+    part = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 (closed by _spooled)
+    try:
+        position = 0
+        with original:
+            for chunk in original:
+                lo, hi = max(start - position, 0), min(end + 1 - position, len(chunk))
+                if lo < hi:
+                    part.write(chunk[lo:hi])
+                position += len(chunk)
+    except BaseException:
+        part.close()
+        raise
+    part.seek(0)
+    return part
+
+
+def _spooled(part: Any) -> Iterator[bytes]:
+    try:
+        while chunk := part.read(1024 * 1024):
+            yield chunk
+    finally:
+        part.close()
 
 
 def _attachment(name: str) -> str:

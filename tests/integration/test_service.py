@@ -285,3 +285,61 @@ def test_bad_requests_are_problems(
         from ekakte.db.models import Document
 
         assert session.scalar(select(func.count()).select_from(Document)) == 0
+
+
+def test_byte_ranges_of_an_original(
+    service: tuple[str, Archive, OidcProvider], make_scan: Callable[..., Path]
+) -> None:
+    url, _, provider = service
+    scan = make_scan(pages=3, seed=11)
+    data = scan.read_bytes()
+    doc = upload(url, bearer(provider, OPERATOR), scan).json()["document_id"]
+    reader = bearer(provider, CASEWORKER)
+    where = f"{url}/api/v1/documents/{doc}/original"
+    etag = f'"{hashlib.sha256(data).hexdigest()}"'
+    size = len(data)
+    for asked, first, last in [
+        ("bytes=0-99", 0, 99),
+        ("bytes=-10", size - 10, size - 1),
+        ("bytes=100-", 100, size - 1),
+    ]:
+        part = httpx.get(where, headers={**reader, "Range": asked})
+        assert part.status_code == 206, (asked, part.text)
+        assert part.headers["content-range"] == f"bytes {first}-{last}/{size}"
+        assert part.content == data[first : last + 1]
+    stale = httpx.get(where, headers={**reader, "Range": "bytes=0-9", "If-Range": '"another"'})
+    assert stale.status_code == 200 and stale.content == data
+    fresh = httpx.get(where, headers={**reader, "Range": "bytes=0-9", "If-Range": etag})
+    assert fresh.status_code == 206 and fresh.content == data[:10]
+    beyond = httpx.get(where, headers={**reader, "Range": f"bytes={size}-"})
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}"
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_a_corrupt_original_never_arrives_whole(
+    service: tuple[str, Archive, OidcProvider], make_scan: Callable[..., Path]
+) -> None:
+    url, archive, provider = service
+    scan = make_scan(pages=2, seed=12)
+    data = scan.read_bytes()
+    doc = upload(url, bearer(provider, OPERATOR), scan).json()["document_id"]
+    info = api.get_document(archive, api.Actor(CASEWORKER), uuid.UUID(doc))
+    stored = Path(archive.settings.home / "objects" / info.storage_key)
+    assert stored.read_bytes() == data
+    stored.chmod(0o600)
+    stored.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # the last byte flipped, the size the same
+    reader = bearer(provider, CASEWORKER)
+    where = f"{url}/api/v1/documents/{doc}/original"
+    with pytest.raises(httpx.HTTPError):  # the transfer ends before its last bytes
+        response = httpx.get(where, headers=reader)
+        assert len(response.content) < len(data)
+        raise httpx.TransportError("short")
+    part = httpx.get(where, headers={**reader, "Range": "bytes=0-99"})
+    assert part.status_code == 500 and part.headers["content-type"] == "application/problem+json"
+    assert data[:50] not in part.content
+    failed = [
+        e
+        for e in api.audit_entries(archive, api.Actor("auditor"), case_number=CASE, limit=20).items
+        if e.outcome == "failed"
+    ]
+    assert len(failed) == 2 and all("not read" in (e.reason or "") for e in failed)
