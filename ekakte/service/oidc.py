@@ -62,6 +62,7 @@ class Issuer:
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
         self._keys: _Keys | None = None
+        self.refetch_interval = REFETCH_INTERVAL
 
     # The provider's documents -------------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class Issuer:
             if keys is None:
                 return True
             unknown = kid is not None and kid not in keys.by_kid
-            return unknown and time.monotonic() - keys.fetched >= REFETCH_INTERVAL
+            return unknown and time.monotonic() - keys.fetched >= self.refetch_interval
 
         keys = self._keys
         if must_fetch(keys):

@@ -3,7 +3,7 @@ invalid) for every operation, as a user of the role each operation is for. No an
 every answer must be one the document describes (status, content type, headers, body schema); invalid
 input must be refused with a 4xx.
 
-EKAKTE_FUZZ_EXAMPLES sets the examples per operation (default 20; a few hundred for a deeper run)."""
+EKAKTE_FUZZ_EXAMPLES sets the examples per operation (default 12; a few hundred for a deeper run)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from tests.conftest import ADMIN, embedded_env, organise
 from tests.integration.test_service import service_settings, serving
 from tests.oidc_provider import OidcProvider
 
-EXAMPLES = int(os.environ.get("EKAKTE_FUZZ_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("EKAKTE_FUZZ_EXAMPLES", "12"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

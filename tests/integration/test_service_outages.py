@@ -33,7 +33,7 @@ from tests.oidc_provider import OidcProvider
 from tests.proxy import Proxy
 from tests.services import S3Server
 
-KILL_TRIALS = int(os.environ.get("EKAKTE_KILL_TRIALS", "4"))
+KILL_TRIALS = int(os.environ.get("EKAKTE_KILL_TRIALS", "3"))
 
 
 def scan_bytes() -> bytes:
