@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -41,7 +42,7 @@ def create_app(settings: api.Settings, service: ServiceSettings, *, archive: Any
             if own:
                 app.state.archive.close()
 
-    app = FastAPI(
+    app = _Service(
         title="ekakte",
         version=__version__,
         summary="The archive of the E-Akte: cases, documents, search, audit and retention over HTTP",
@@ -59,6 +60,19 @@ def create_app(settings: api.Settings, service: ServiceSettings, *, archive: Any
     _errors(app)
     app.add_middleware(Requests, settings=service, metrics=metrics)
     return app
+
+
+class _Service(FastAPI):
+    """FastAPI, but an exception that reached the top has been answered (a 500 problem, or the transfer cut
+    short when the answer had begun) and logged by the handler without its text: it goes no further, so
+    that the server does not log it again with its message."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception:
+            if scope["type"] != "http":
+                raise
 
 
 def _health(app: FastAPI, metrics: Metrics) -> None:
@@ -89,7 +103,7 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(EkakteError)
     async def ekakte_error(request: Request, exc: EkakteError) -> JSONResponse:
-        if exc.http_status >= 500:
+        if exc.http_status >= 500:  # ekakte's messages name what failed, never a request's content
             log.error("%s: %s: %s", request_id(request), type(exc).__name__, exc)
         return problems.from_error(exc, request_id(request))
 
@@ -125,7 +139,10 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s: unexpected error", request_id(request))
+        # The traceback's frames, not the exception's text: a driver's message may quote the statement's
+        # parameters (a search text, a name), which have no place in a log.
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("%s: unexpected %s at\n%s", request_id(request), type(exc).__name__, frames)
         return problems.internal(request_id(request))
 
 

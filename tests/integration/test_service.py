@@ -344,3 +344,34 @@ def test_a_corrupt_original_never_arrives_whole(
         if e.outcome == "failed"
     ]
     assert len(failed) == 2 and all("not read" in (e.reason or "") for e in failed)
+
+
+def test_an_unexpected_error_is_a_500_with_the_request_id_and_nothing_else(
+    service: tuple[str, Archive, OidcProvider],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url, _, provider = service
+
+    secret = "Kontoauszug März 12345BG0001234 SELECT … parameters"
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError(secret)  # as a driver quoting a statement's parameters would
+
+    monkeypatch.setattr(api, "case_documents", broken)
+    response = httpx.get(
+        f"{url}/api/v1/cases/{CASE}", headers={**bearer(provider, CASEWORKER), "X-Request-ID": "r-500"}
+    )
+    assert response.status_code == 500 and response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["request_id"] == "r-500" and body["code"] == "internal"
+    assert (
+        "Kontoauszug" not in response.text
+        and "Traceback" not in response.text
+        and "RuntimeError" not in response.text
+    )
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "r-500" in logged and "RuntimeError" in logged
+    assert "Kontoauszug" not in logged and all(
+        r.exc_info is None for r in caplog.records if "r-500" in r.getMessage()
+    )
