@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -46,10 +48,28 @@ def serve(
     settings = state.settings  # checked here, before a worker starts, so a bad setting is one line
     load_service_settings(tls=certfile is not None)
     os.environ["EKAKTE_SERVE_TLS"] = "1" if certfile else "0"
+    metrics = None
     if workers > 1:
         # Each worker counts its own requests in a file of this folder; /metrics sums them.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ekakte-metrics-")
+        metrics = tempfile.mkdtemp(prefix="ekakte-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
     click.echo(f"ekakte: serving {settings.display()['database_url']} on {host}:{port}", err=True)
+    try:
+        _run(uvicorn, host, port, workers, certfile, keyfile, graceful_timeout)
+    finally:
+        if metrics is not None:
+            shutil.rmtree(metrics, ignore_errors=True)
+
+
+def _run(
+    uvicorn: Any,
+    host: str,
+    port: int,
+    workers: int,
+    certfile: Path | None,
+    keyfile: Path | None,
+    graceful: int,
+) -> None:
     uvicorn.run(
         "ekakte.service.app:from_environment",
         factory=True,
@@ -58,7 +78,7 @@ def serve(
         workers=workers,
         ssl_certfile=str(certfile) if certfile else None,
         ssl_keyfile=str(keyfile) if keyfile else None,
-        timeout_graceful_shutdown=graceful_timeout,
+        timeout_graceful_shutdown=graceful,
         access_log=False,  # ekakte.access writes one line a request, without paths or queries
         server_header=False,
         proxy_headers=False,  # the client's address is the service's own business (EKAKTE_TRUSTED_PROXIES)

@@ -59,6 +59,21 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
 
+    def count(self, method: str, route: str, status: int, seconds: float) -> None:
+        try:
+            self.requests.labels(method, route, str(status)).inc()
+            self.latency.labels(method, route).observe(seconds)
+            if status >= 500:
+                self.errors.labels(route, str(status)).inc()
+        except OSError:  # the multiprocess folder went away: counting never fails a request
+            log.warning("metrics: cannot count in %s", os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+    def error(self, route: str, kind: str) -> None:
+        try:
+            self.errors.labels(route, kind).inc()
+        except OSError:
+            log.warning("metrics: cannot count in %s", os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
@@ -182,10 +197,7 @@ class Requests:
         finally:
             route = _route(scope)
             elapsed = time.perf_counter() - started
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
-            if status >= 500:
-                self.metrics.errors.labels(route, str(status)).inc()
+            self.metrics.count(method, route, status, elapsed)
             log.info(
                 "%s %s %s %d %.1fms %s%s",
                 request_id, method, route, status, elapsed * 1000, address or "-",
@@ -193,7 +205,7 @@ class Requests:
             )  # fmt: skip
 
     def _count_abort(self, scope: Scope, kind: str) -> None:
-        self.metrics.errors.labels(_route(scope), kind).inc()
+        self.metrics.error(_route(scope), kind)
 
 
 def _route(scope: Scope) -> str:
