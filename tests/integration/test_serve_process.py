@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -25,7 +26,9 @@ from tests.services import free_port
 BOUNDARY = "ekakte-test-boundary"
 
 
-def start(env: dict[str, str], provider: OidcProvider, *args: str) -> tuple[subprocess.Popen[str], str]:
+def start(
+    env: dict[str, str], provider: OidcProvider, *args: str, tls: bool = False
+) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "ekakte", "serve", "--port", str(port), *args],
@@ -40,13 +43,13 @@ def start(env: dict[str, str], provider: OidcProvider, *args: str) -> tuple[subp
         stderr=subprocess.PIPE,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"ekakte serve ended: {process.stderr.read() if process.stderr else ''}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1, verify=False).status_code == 200:
                 return process, url
         except httpx.TransportError:
             time.sleep(0.1)
@@ -132,3 +135,61 @@ def test_a_bad_setting_is_one_line(stack_env: dict[str, str]) -> None:
     )
     assert done.returncode == 6
     assert done.stderr.strip().count("\n") == 0 and "EKAKTE_OIDC_ISSUER" in done.stderr
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made here."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)  # noqa: E501
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    certfile, keyfile = folder / "cert.pem", folder / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    keyfile.chmod(0o600)
+    return certfile, keyfile
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_tls_by_the_service_itself_sends_hsts_and_secure_cookies(
+    stack_env: dict[str, str], oidc_provider: OidcProvider, tmp_path: Path
+) -> None:
+    from ekakte import api
+
+    certfile, keyfile = self_signed(tmp_path)
+    with Archive.open(load_settings(stack_env)) as archive:
+        api.set_password(archive, api.Actor("admin"), "caseworker", "Korrekt Pferd Batterie Heftklammer")
+    process, url = start(
+        stack_env, oidc_provider, "--certfile", str(certfile), "--keyfile", str(keyfile), tls=True
+    )
+    try:
+        with httpx.Client(base_url=url, verify=ssl.create_default_context(cafile=str(certfile))) as client:
+            health = client.get("/healthz")
+            assert health.headers["strict-transport-security"].startswith("max-age=")
+            signed_in = client.post(
+                "/auth/password",
+                data={"username": "caseworker", "password": "Korrekt Pferd Batterie Heftklammer"},
+            )
+            cookie = signed_in.headers["set-cookie"]
+            assert cookie.startswith("__Host-ekakte-session=") and "Secure" in cookie and "HttpOnly" in cookie
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
