@@ -210,12 +210,14 @@ class Issuer:
 
     def username(self, claims: dict[str, Any]) -> str:
         """The ekakte principal the token names: the configured claim (preferred_username), or, for a
-        token without a user (client credentials, RFC 9068 §2.2: `sub` is the client), the client's id."""
+        token without a user (client credentials: RFC 9068 §2.2 makes `sub` the client; Entra ID marks
+        such tokens `idtyp: app`), the client's id (`client_id`, or `azp` / `appid`)."""
         name = claims.get(self.settings.username_claim)
         if isinstance(name, str) and name:
             return name
-        client = claims.get("client_id", claims.get("azp"))
-        if isinstance(client, str) and client and claims.get("sub") == client:
+        client = claims.get("client_id") or claims.get("azp") or claims.get("appid")
+        without_user = claims.get("sub") == client or claims.get("idtyp") == "app"
+        if isinstance(client, str) and client and without_user:
             return client
         raise invalid_token(f"the token names no user ({self.settings.username_claim})")
 

@@ -77,3 +77,26 @@ def test_service_settings() -> None:
     ):
         with pytest.raises(ConfigError):
             load_service_settings(bad)
+
+
+@pytest.mark.parametrize(
+    ("claims", "name"),
+    [
+        ({"preferred_username": "lena", "sub": "f81d4fae", "client_id": "ekakte-web"}, "lena"),
+        ({"sub": "fachverfahren", "client_id": "fachverfahren"}, "fachverfahren"),  # RFC 9068 client token
+        ({"sub": "5d2e…oid", "azp": "3f1c-app-id", "idtyp": "app"}, "3f1c-app-id"),  # Entra ID app token
+        ({"sub": "5d2e…oid", "appid": "3f1c-app-id", "idtyp": "app"}, "3f1c-app-id"),  # Entra ID v1
+        ({"sub": "someone", "client_id": "ekakte-web"}, None),  # a user token without the user's name
+    ],
+)
+def test_whom_a_token_names(claims: dict[str, str], name: str | None) -> None:
+    from ekakte.service.oidc import Issuer
+    from ekakte.service.problems import Problem
+    from ekakte.service.settings import OidcSettings
+
+    issuer = Issuer(OidcSettings("https://idp.example", "ekakte-web", audience="ekakte-api"))
+    if name is None:
+        with pytest.raises(Problem):
+            issuer.username(claims)
+    else:
+        assert issuer.username(claims) == name
