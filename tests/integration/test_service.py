@@ -275,6 +275,17 @@ def test_bad_requests_are_problems(
     big = tmp_path / "big.pdf"
     big.write_bytes(b"%PDF-1.4\n" + b"0" * (6 * 1024 * 1024))
     assert upload(url, operator, big).status_code == 413
+
+    def trickle() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n%PDF-1.4\n'
+        for _ in range(7):
+            yield b"0" * (1024 * 1024)
+
+    chunked = httpx.post(
+        f"{url}/api/v1/documents", content=trickle(),
+        headers={**operator, "Content-Type": "multipart/form-data; boundary=b"},
+    )  # fmt: skip
+    assert chunked.status_code == 413, chunked.text
     missing_field = httpx.post(f"{url}/api/v1/documents", headers=operator, files={"file": ("a.pdf", b"x")})
     assert missing_field.status_code == 422 and missing_field.json()["field"] == "case_number"
     bad_limit = httpx.get(f"{url}/api/v1/cases/{CASE}?limit=0", headers=bearer(provider, CASEWORKER))
