@@ -27,9 +27,12 @@ if TYPE_CHECKING:
     from ekakte.dates import parse_day
     from ekakte.db.grants import grant as grant_database_role
     from ekakte.documents import (
+        CaseInfo,
         CaseView,
+        DocumentInfo,
         Original,
         PageState,
+        PageText,
         case_documents,
         document_pages,
         document_text,
@@ -65,14 +68,14 @@ if TYPE_CHECKING:
         revoke,
         set_password,
     )
-    from ekakte.retention.holds import add_hold, list_holds, release_hold
+    from ekakte.retention.holds import HoldInfo, add_hold, list_holds, release_hold
     from ekakte.retention.protocol import protocol
     from ekakte.retention.schedule import close_case, load_rules, reopen_case, show_rules
-    from ekakte.retention.sweep import plan, sweep
+    from ekakte.retention.sweep import PlanItem, plan, sweep
     from ekakte.retention.worm import LockOutcome
     from ekakte.roles import Role
     from ekakte.search import MAX_LIMIT as MAX_SEARCH_RESULTS
-    from ekakte.search import RANK_WINDOW, SearchResult, search
+    from ekakte.search import RANK_WINDOW, SearchHit, SearchResult, search
     from ekakte.sessions import (
         LoginFlowStart,
         LoginFlowState,
@@ -180,6 +183,12 @@ _SUPPORT = {
     "CaseView": "ekakte.documents",
     "Original": "ekakte.documents",
     "PageState": "ekakte.documents",
+    "PageText": "ekakte.documents",
+    "DocumentInfo": "ekakte.documents",
+    "CaseInfo": "ekakte.documents",
+    "HoldInfo": "ekakte.retention.holds",
+    "PlanItem": "ekakte.retention.sweep",
+    "SearchHit": "ekakte.search",
     "PageImage": "ekakte.page_images",
     "DocumentMeta": "ekakte.ingest",
     "ImportResult": "ekakte.ingest",
@@ -215,9 +224,12 @@ __all__ = [
     "Archive",
     "AuditRecord",
     "BatchReport",
+    "CaseInfo",
     "CaseView",
     "Decision",
+    "DocumentInfo",
     "DocumentMeta",
+    "HoldInfo",
     "ImportResult",
     "LockOutcome",
     "LoginFlowStart",
@@ -227,9 +239,12 @@ __all__ = [
     "Page",
     "PageImage",
     "PageState",
+    "PageText",
+    "PlanItem",
     "PolicyChange",
     "Role",
     "Scan",
+    "SearchHit",
     "SearchResult",
     "SessionInfo",
     "Settings",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, ClassVar, cast
 
@@ -14,6 +14,8 @@ def jsonable(value: Any) -> Any:
     """Dates and times in ISO 8601, ids as text, enums by value, nested results by their as_json()."""
     if hasattr(value, "as_json"):
         return value.as_json()
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC).isoformat()  # SQLite gives back UTC without saying so
     if isinstance(value, date | datetime):
         return value.isoformat()
     if isinstance(value, uuid.UUID):

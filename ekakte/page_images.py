@@ -111,7 +111,9 @@ def _page_count(info: DocumentInfo, page: int) -> int:
         raise UnsupportedFile(f"the pages of document {info.id} cannot be shown: {ENCRYPTED_REASON}")
     if page > info.page_count:
         noun = "page" if info.page_count == 1 else "pages"
-        raise NotFound(f"document {info.id} has {info.page_count} {noun}, no page {page}")
+        raise NotFound(
+            f"document {info.id} has {info.page_count} {noun}, no page {page}", code="no-page", field="page"
+        )
     return info.page_count
 
 

@@ -45,8 +45,16 @@ def serve(
 
     if (certfile is None) != (keyfile is None):
         raise click.UsageError("give both --certfile and --keyfile, or neither")
-    settings = state.settings  # checked here, before a worker starts, so a bad setting is one line
+    # Checked here, before a worker starts, so that a bad setting or an archive out of reach is one line
+    # and its exit code (a worker's failure would be uvicorn's traceback, or with --workers nothing).
+    settings = state.settings
     load_service_settings(tls=certfile is not None)
+    from ekakte.api import unreachable
+    from ekakte.errors import StorageError
+
+    if unreachable(state.archive):  # the database answered already: Archive.open checks its schema
+        raise StorageError(f"the object store cannot be reached ({settings.display()['storage']})")
+    state.close()
     os.environ["EKAKTE_SERVE_TLS"] = "1" if certfile else "0"
     metrics = None
     if workers > 1:

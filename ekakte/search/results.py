@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
+
+from ekakte.jsonable import AsJson
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
-class SearchResult:
+class SearchResult(AsJson):
     """The hits, best first, and whether more pages matched than were ranked (see RANK_WINDOW): then
     the hits are the best among the newest matching pages, and more words, a case or a type narrow it."""
 
@@ -47,10 +50,4 @@ class SearchResult:
     # text, the same for every transport (paging.py says what it holds).
     next: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "results": [h.as_json() for h in self.hits],
-            "window_full": self.window_full,
-            "ignored": list(self.ignored),
-            "next": self.next,
-        }
+    json_names: ClassVar[Mapping[str, str]] = {"hits": "results"}

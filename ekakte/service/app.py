@@ -76,12 +76,12 @@ class _Service(FastAPI):
 
 
 def _health(app: FastAPI, metrics: Metrics) -> None:
-    @app.get("/healthz", include_in_schema=False)
+    @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     def healthz() -> PlainTextResponse:
         """The process is alive (it answers)."""
         return PlainTextResponse("ok\n")
 
-    @app.get("/readyz", include_in_schema=False)
+    @app.api_route("/readyz", methods=["GET", "HEAD"], include_in_schema=False)
     def readyz(request: Request) -> Response:
         """Database and object store reachable: this process can answer requests."""
         failed = api.unreachable(request.app.state.archive)
@@ -93,8 +93,14 @@ def _health(app: FastAPI, metrics: Metrics) -> None:
         return PlainTextResponse("ready\n")
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics_endpoint() -> Response:
-        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    def metrics_endpoint(request: Request) -> Response:
+        try:
+            text = metrics.exposition()
+        except (OSError, ValueError):  # the workers' folder went away (a tmp cleaner)
+            return problems.problem_response(
+                503, "metrics", "The metrics cannot be read.", request_id=request.state.request_id
+            )
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 def _errors(app: FastAPI) -> None:
@@ -116,6 +122,10 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return problems.problem_response(
+                400, "bad-request", "The body is not valid JSON.", request_id=request_id(request)
+            )
         where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
         field = ".".join(where) or None
         message = str(first.get("msg", "invalid request"))

@@ -75,7 +75,7 @@ def actor(request: Request) -> Actor:
     on_behalf_of = request.headers.get(ACT_FOR)
     if on_behalf_of is not None and not _NAME.fullmatch(on_behalf_of):
         raise Problem(422, "invalid-input", f"{ACT_FOR} must name one user", headers={})
-    request.state.user = name
+    request.state.user = f"{name} for={on_behalf_of}" if on_behalf_of else name
     return Actor(
         name,
         on_behalf_of or None,

@@ -8,6 +8,7 @@ by the use case, so that neither the status, the body nor the time tells them ap
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import urllib.parse
 import uuid
@@ -25,12 +26,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ekakte import api
-from ekakte.errors import InvalidInput, NotFound, NotPermitted
+from ekakte.errors import EkakteError, InvalidInput, NotFound, NotPermitted
 from ekakte.service import schemas
 from ekakte.service.identity import actor
 from ekakte.service.problems import Problem
 
 router = APIRouter(prefix="/api/v1")
+log = logging.getLogger("ekakte.service")
 Caller = Annotated[api.Actor, Depends(actor)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -48,7 +50,11 @@ def hidden(kind: str) -> Iterator[None]:
     """Refused and nonexistent as one answer: 404, the same body for every `kind` of thing asked for."""
     try:
         yield
-    except (NotPermitted, NotFound):
+    except NotFound as exc:
+        if exc.code == "no-page":  # said only to a caller the document was shown to
+            raise
+        raise Problem(404, "not-found", f"No such {kind}, or not one you may see.") from None
+    except NotPermitted:
         raise Problem(404, "not-found", f"No such {kind}, or not one you may see.") from None
 
 
@@ -151,7 +157,13 @@ def get_original(
 
     def chunks() -> Iterator[bytes]:
         with original:
-            yield from original
+            try:
+                yield from original
+            except EkakteError as exc:
+                log.error(
+                    "%s: transfer of document %s aborted: %s", request.state.request_id, info.id, exc.code
+                )
+                raise
 
     return StreamingResponse(
         chunks(),

@@ -1,18 +1,69 @@
-"""The shapes of the API's answers, for its OpenAPI document. The answers themselves are the use cases'
-results as `as_json` makes them (the CLI's --json prints the same); tests/integration/test_service_fuzz.py
-checks every answer against these."""
+"""The shapes of the API's answers, for its OpenAPI document. The answers are the use cases' results as
+`as_json` makes them (the CLI's --json prints the same), and their shapes are made here from the same
+dataclasses (`shape`: the fields as `json_names` renames and `json_omit` leaves them, nested results by
+their own shapes), so that the document cannot drift from the answers; what `json_extra` adds is named
+beside. tests/integration/test_service_fuzz.py checks the answers against the document."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
+import dataclasses
+import datetime
+import types
+import typing
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, create_model
+
+from ekakte import api
+
+_FORBID = ConfigDict(extra="forbid")
+_MADE: dict[type, type[BaseModel]] = {}
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def shape(cls: type, **extra: Any) -> type[BaseModel]:
+    """A pydantic model of what `cls(...).as_json()` gives: `extra` names what its json_extra adds, as
+    (type, default) pairs."""
+    if cls in _MADE and not extra:
+        return _MADE[cls]
+    hints = typing.get_type_hints(cls)
+    names = getattr(cls, "json_names", {})
+    omit: frozenset[str] = getattr(cls, "json_omit", frozenset())
+    fields: dict[str, Any] = {
+        names.get(f.name, f.name): (_as_json_type(hints[f.name]), ...)
+        for f in dataclasses.fields(cls)
+        if f.name not in omit
+    }
+    fields.update(extra)
+    model: type[BaseModel] = create_model(cls.__name__, __config__=_FORBID, **fields)
+    if not extra:
+        _MADE[cls] = model
+    return model
+
+
+def _as_json_type(hint: Any) -> Any:
+    """The type a value of `hint` has in JSON: nested results by their shapes, tuples as lists."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return _union(*(_as_json_type(a) for a in args))
+    if origin in (list, tuple):
+        return _list(_as_json_type(args[0]))
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and hasattr(hint, "as_json"):
+        return shape(hint)
+    return hint
+
+
+def _list(item: Any) -> Any:
+    return list.__class_getitem__(item)
+
+
+def _union(*members: Any) -> Any:
+    return typing.Union.__getitem__(members)
+
+
+def _model(name: str, base: Any = None, **fields: Any) -> type[BaseModel]:
+    if base is not None:
+        return create_model(name, __base__=base, **fields)
+    return create_model(name, __config__=_FORBID, **fields)
 
 
 class Problem(BaseModel):
@@ -28,170 +79,19 @@ class Problem(BaseModel):
     request_id: str | None = None
 
 
-class Case(_Shape):
-    case_number: str
-    team: str | None
-    opened_on: date
-    closed_on: date | None
-
-
-class Document(_Shape):
-    id: uuid.UUID
-    case_number: str
-    document_type: str
-    title: str | None
-    received_on: date
-    original_filename: str | None
-    media_type: str
-    size_bytes: int
-    sha256: str
-    page_count: int | None
-    state: str
-    station: str
-    operator: str
-    batch_id: uuid.UUID | None
-    stored_at: datetime
-    document_date: date | None
-    due_on: date | None
-    retention_rule: str | None
-    restricted: bool
-    withheld: bool
-
-
-class CaseView(_Shape):
-    case: Case
-    documents: list[Document]
-    next: str | None
-
-
-class PageState(_Shape):
-    page: int
-    ocr_state: str
-    engine: str | None
-    reason: str | None
-
-
-class DocumentFacts(Document):
-    pages: list[PageState]
-
-
-class PageText(_Shape):
-    page: int
-    ocr_state: str
-    text: str | None
-    confidence: float | None
-    engine: str | None
-    language: str | None
-    rotation: int | None
-    reason: str | None
-
-
-class DocumentText(Document):
-    pages: list[PageText]
-
-
-class SearchHit(_Shape):
-    document_id: uuid.UUID
-    case_number: str
-    document_type: str
-    title: str | None
-    received_on: date
-    page: int
-    snippet: str
-    rank: float
-
-
-class SearchResult(_Shape):
-    results: list[SearchHit]
-    window_full: bool
-    ignored: list[str]
-    next: str | None
-
-
-class ImportResult(_Shape):
-    status: str
-    document_id: uuid.UUID
-    file: str
-    case_number: str
-    document_type: str
-    media_type: str
-    page_count: int | None
-    size_bytes: int
-    sha256: str
-    lock_problem: str | None = None
-
-
-class AuditEntry(_Shape):
-    id: int
-    at: str
-    actor: str
-    on_behalf_of: str | None
-    action: str
-    outcome: str
-    case_number: str | None
-    document_id: str | None
-    reason: str | None
-    channel: str | None
-    client_address: str | None
-    request_id: str | None
-
-
-class AuditPage(_Shape):
-    entries: list[AuditEntry]
-    next: str | None
-
-
-class HeldBy(_Shape):
-    hold: int
-    reason: str
-
-
-class PlanItem(_Shape):
-    document_id: uuid.UUID
-    case_number: str
-    document_type: str
-    received_on: date
-    due_on: date
-    rule: str | None
-    rule_version: int | None
-    deletable_since: date
-    held_by: list[HeldBy]
-
-
-class PlanPage(_Shape):
-    items: list[PlanItem]
-    count: int
-
-
-class LockRefusal(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class LockOutcome(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    changed: int
-    refused: list[LockRefusal]
-    unreachable: str | None
-
-
-class Hold(_Shape):
-    id: int
-    case_number: str | None
-    document_id: uuid.UUID | None
-    reason: str
-    until: date | None
-    created_at: datetime
-    created_by: str
-    released_at: datetime | None
-    released_by: str | None
-    active: bool
-    objects: LockOutcome | None = None
-
-
-class HoldPage(_Shape):
-    holds: list[Hold]
-    next: str | None
-
+Document = shape(api.DocumentInfo)
+CaseView = shape(api.CaseView)
+DocumentFacts = _model("DocumentFacts", Document, pages=(_list(shape(api.PageState)), ...))
+DocumentText = _model("DocumentText", Document, pages=(_list(shape(api.PageText)), ...))
+SearchResult = shape(api.SearchResult)
+ImportResult = shape(api.ImportResult, lock_problem=(str | None, None))
+AuditEntry = shape(api.AuditRecord)
+AuditPage = _model("AuditPage", entries=(_list(AuditEntry), ...), next=(str | None, ...))
+HeldBy = _model("HeldBy", hold=(int, ...), reason=(str, ...))
+PlanItem = shape(api.PlanItem, deletable_since=(datetime.date, ...), held_by=(_list(HeldBy), ...))
+PlanPage = _model("PlanPage", items=(_list(PlanItem), ...), count=(int, ...))
+Hold = shape(api.HoldInfo, active=(bool, ...), objects=(_union(shape(api.LockOutcome), None), None))
+HoldPage = _model("HoldPage", holds=(_list(Hold), ...), next=(str | None, ...))
 
 UPLOAD_FORM: dict[str, Any] = {
     "type": "object",

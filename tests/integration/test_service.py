@@ -146,6 +146,8 @@ def test_upload_read_and_search_through_the_api(
     page = httpx.get(f"{url}/api/v1/documents/{doc_id}/pages/2?width=300", headers=reader)
     assert page.status_code == 200 and page.headers["content-type"] in ("image/png", "image/jpeg")
     assert page.headers["x-page-count"] == "2"
+    beyond = httpx.get(f"{url}/api/v1/documents/{doc_id}/pages/3", headers=reader)
+    assert beyond.status_code == 404 and beyond.json()["code"] == "no-page"  # the document was shown
 
     text = httpx.get(f"{url}/api/v1/documents/{doc_id}/text", headers=reader).json()
     assert [p["page"] for p in text["pages"]] == [1, 2]
@@ -291,6 +293,12 @@ def test_bad_requests_are_problems(
     bad_limit = httpx.get(f"{url}/api/v1/cases/{CASE}?limit=0", headers=bearer(provider, CASEWORKER))
     assert bad_limit.status_code == 422 and bad_limit.json()["field"] == "limit"
     assert httpx.get(f"{url}/api/v1/nothing-here").json()["code"] == "no-such-route"
+    reader = bearer(provider, CASEWORKER)
+    broken_json = httpx.post(
+        f"{url}/api/v1/search", content=b'{"query":', headers={**reader, "Content-Type": "application/json"}
+    )
+    assert broken_json.status_code == 400 and broken_json.json()["detail"] == "The body is not valid JSON."
+    assert httpx.head(f"{url}/healthz").status_code == 200
     with archive.reading() as session:
         from sqlalchemy import func, select
 
