@@ -16,6 +16,7 @@ its absolute end (set when it starts), at sign-out, or when its user is disabled
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -202,6 +203,11 @@ def sign_out(archive: Archive, actor: Actor, cookie: str) -> None:
             audit.append(session, actor, SIGN_OUT, "allowed")
 
 
+# A path of this service and nothing a browser could read as another host ("//host", "/\\host"): the
+# characters of an URL's path and query, no backslash, no control character.
+_RETURN_TO = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,499}")
+
+
 @dataclass(frozen=True)
 class LoginFlowStart:
     state: str
@@ -212,7 +218,7 @@ class LoginFlowStart:
 def begin_provider_sign_in(archive: Archive, return_to: str) -> LoginFlowStart:
     """A sign-in at the identity provider, begun: its state, nonce and PKCE verifier, remembered for
     FLOW_LIFETIME by the state's SHA-256 (older ones are dropped on the way)."""
-    if not return_to.startswith("/") or return_to.startswith("//") or len(return_to) > 500:
+    if not _RETURN_TO.fullmatch(return_to) or return_to.startswith("//"):
         raise InvalidInput("the page to return to must be a path of this service", field="return_to")
     now = _now()
     start = LoginFlowStart(secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64))

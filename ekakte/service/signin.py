@@ -23,6 +23,7 @@ from ekakte.service.oidc import Issuer
 from ekakte.service.problems import Problem
 
 router = APIRouter(prefix="/auth", include_in_schema=False)
+_FLOW_COOKIE = "ekakte-sign-in"
 
 
 def _request_actor(request: Request, name: str) -> api.Actor:
@@ -75,7 +76,14 @@ def login(request: Request, return_to: Annotated[str, Query(max_length=500)] = "
         "code_challenge": challenge.decode(),
         "code_challenge_method": "S256",
     }
-    return RedirectResponse(f"{endpoint}?{urllib.parse.urlencode(query)}", status_code=302)
+    response = RedirectResponse(f"{endpoint}?{urllib.parse.urlencode(query)}", status_code=302)
+    # The sign-in belongs to this browser: the callback must come back with this cookie, so that a link
+    # with someone else's code and state cannot sign a victim in as that someone (login CSRF).
+    secure = request.app.state.settings.secure_cookies
+    response.set_cookie(
+        _FLOW_COOKIE, flow.state, max_age=600, path="/auth/", secure=secure, httponly=True, samesite="lax"
+    )
+    return response
 
 
 @router.get("/callback")
@@ -88,6 +96,8 @@ def callback(
     """Back from the identity provider: the sign-in this service began (by its state) is finished with
     the code, the ID token checked (signature, issuer, audience, nonce), and the user's session begins."""
     issuer = _issuer(request)
+    if not hmac.compare_digest(request.cookies.get(_FLOW_COOKIE, "").encode(), state.encode()):
+        raise Problem(401, "not-authenticated", "This sign-in was not begun in this browser; sign in again.")
     flow = api.finish_provider_sign_in(request.app.state.archive, state)
     if error is not None or not code:
         raise Problem(401, "not-authenticated", "The identity provider did not sign you in.")
@@ -97,7 +107,9 @@ def callback(
     signed_in = api.sign_in_with_provider(
         request.app.state.archive, _request_actor(request, name), lifetime=_lifetime(request)
     )
-    return _with_session(RedirectResponse(flow.return_to, status_code=303), request, signed_in)
+    response = _with_session(RedirectResponse(flow.return_to, status_code=303), request, signed_in)
+    response.delete_cookie(_FLOW_COOKIE, path="/auth/")
+    return response
 
 
 @router.post("/password")

@@ -158,6 +158,22 @@ def test_single_sign_on_through_the_provider(
     ]
 
 
+def test_a_sign_in_finishes_only_in_the_browser_that_began_it(
+    base: str, archive: Archive, oidc_provider: OidcProvider
+) -> None:
+    """Someone who begins a sign-in and sends the callback link (their own code and state) to a victim
+    does not sign the victim in as themselves."""
+    with httpx.Client(base_url=base) as attacker, httpx.Client(base_url=base) as victim:
+        authorize = attacker.get("/auth/login").headers["location"]
+        back = oidc_provider.authorization_code_login(authorize, READER)
+        refused = victim.get(back.removeprefix(base))
+        assert refused.status_code == 401 and "set-cookie" not in refused.headers
+        assert victim.get("/auth/session").status_code == 401
+    for bad in ("//evil.example/", "/\\evil.example/", "https://evil.example/", "/ok\nSet-Cookie: x"):
+        with httpx.Client(base_url=base) as client:
+            assert client.get("/auth/login", params={"return_to": bad}).status_code == 422, bad
+
+
 def test_a_provider_user_who_is_no_archive_user_is_refused(
     base: str, archive: Archive, oidc_provider: OidcProvider
 ) -> None:
