@@ -27,6 +27,7 @@ services:
 	bash scripts/ensure-rgw.sh || echo "services: no RadosGW; its Object Lock tests will be skipped" >&2
 	bash scripts/ensure-services.sh
 	bash scripts/ensure-oidc.sh || echo "services: no Node.js or oidc-provider; OpenID provider tests will be skipped" >&2
+	bash scripts/ensure-browser.sh || echo "services: no Chromium or axe-core; browser tests will be skipped" >&2
 
 test: venv services
 	$(BIN)/python -m pytest
