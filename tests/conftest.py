@@ -16,6 +16,7 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings, load_settings
 from ekakte.setup import initialize
+from tests.browser_support import browser, page  # noqa: F401 (fixtures: Chromium driven by Playwright)
 from tests.oidc_provider import oidc_provider  # noqa: F401 (a fixture: the OpenID provider on loopback)
 from tests.services import S3Server, load_script, postgres_database, rgw_server, s3_server
 

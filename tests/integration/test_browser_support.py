@@ -18,7 +18,6 @@ from tests.browser_support import axe_violations, describe_violations, largest_c
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-pytest_plugins = ["tests.browser_support"]  # the fixtures browser and page
 
 CSP = "default-src 'self'"
 
