@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from ekakte.retention.worm import LockOutcome
     from ekakte.roles import Role
     from ekakte.search import MAX_LIMIT as MAX_SEARCH_RESULTS
-    from ekakte.search import RANK_WINDOW, SearchHit, SearchResult, search
+    from ekakte.search import RANK_WINDOW, SNIPPET_END, SNIPPET_START, SearchHit, SearchResult, search
     from ekakte.sessions import (
         LoginFlowStart,
         LoginFlowState,
@@ -83,6 +83,7 @@ if TYPE_CHECKING:
         SignedIn,
         begin_provider_sign_in,
         finish_provider_sign_in,
+        remember_search,
         session_of,
         sign_in_with_password,
         sign_in_with_provider,
@@ -160,6 +161,7 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("begin_provider_sign_in", "ekakte.sessions", None),
     UseCase("finish_provider_sign_in", "ekakte.sessions", None),
     UseCase("session_of", "ekakte.sessions", None),
+    UseCase("remember_search", "ekakte.sessions", None),
     UseCase("sign_out", "ekakte.sessions", None),
     # Setting up
     UseCase("initialize", "ekakte.setup", None),
@@ -189,6 +191,8 @@ _SUPPORT = {
     "HoldInfo": "ekakte.retention.holds",
     "PlanItem": "ekakte.retention.sweep",
     "SearchHit": "ekakte.search",
+    "SNIPPET_START": "ekakte.search",
+    "SNIPPET_END": "ekakte.search",
     "PageImage": "ekakte.page_images",
     "DocumentMeta": "ekakte.ingest",
     "ImportResult": "ekakte.ingest",
@@ -218,6 +222,8 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_SEARCH_RESULTS",
     "RANK_WINDOW",
+    "SNIPPET_END",
+    "SNIPPET_START",
     "USE_CASES",
     "Action",
     "Actor",
@@ -289,6 +295,7 @@ __all__ = [
     "plan",
     "protocol",
     "release_hold",
+    "remember_search",
     "render_page",
     "reopen_case",
     "restrict_type",

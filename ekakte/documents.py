@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import secrets
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import Integer, Select, bindparam, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ekakte import audit, paging
@@ -65,6 +66,8 @@ class DocumentInfo(AsJson):
     retention_rule: str | None = None
     restricted: bool = False  # health data: the document's own flag (ekakte.policy)
     withheld: bool = False  # title and file name left out (None) for this reader
+    # Where its pages' text stands, in a case's listing: done, pending, failed (any page), partly.
+    ocr_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,14 @@ MAX_PAGE = MAX_LIMIT  # documents per page of a case
 
 
 @functools.cache
-def _case_documents_query(of_type: bool, unrestricted_only: bool, after: bool, limited: bool) -> Select[Any]:
+def _case_documents_query(
+    of_type: bool,
+    unrestricted_only: bool,
+    after: bool,
+    limited: bool,
+    since: bool = False,
+    until: bool = False,
+) -> Select[Any]:
     """A case's `stored` documents newest first (one the retention sweep is deleting is gone for every
     reader), narrowed as asked; built once per combination."""
     query = select(Document).where(
@@ -142,6 +152,12 @@ def _case_documents_query(of_type: bool, unrestricted_only: bool, after: bool, l
     )
     if of_type:
         query = query.where(Document.document_type == bindparam("document_type"))
+    if since:
+        query = query.where(
+            Document.received_on >= bindparam("received_from", type_=Document.received_on.type)
+        )
+    if until:
+        query = query.where(Document.received_on <= bindparam("received_to", type_=Document.received_on.type))
     if unrestricted_only:
         query = query.where(Document.restricted.is_(False))
     if after:  # keyset: the documents after the previous page's last, i.e. older in this order
@@ -159,9 +175,11 @@ def case_documents(
     *,
     limit: int | None = None,
     after: str | None = None,
+    received_from: date | None = None,
+    received_to: date | None = None,
 ) -> CaseView:
     """A case and the documents the actor may see, newest first (by date received, then by time stored,
-    then by id).
+    then by id); of one type, received within a range of days, when asked.
 
     Restricted documents are left out, not just blanked, for caseworkers without the health clearance;
     records managers without it see them with title and file name withheld. Refused with the same
@@ -188,7 +206,8 @@ def case_documents(
     def read(session: Session, decision: Decision) -> CaseView | None:
         if key is None:
             return None
-        docs, next = _page(session, decision, key.id, key.team_id, number, wanted_type, limit, position)
+        days = (received_from, received_to)
+        docs, next = _page(session, decision, key.id, key.team_id, number, wanted_type, limit, position, days)
         return CaseView(CaseInfo(key.case_number, key.name, key.opened_on, key.closed_on), docs, next)
 
     view = decided(archive, actor, Action.CASE_SHOW, f"case {number}", read, about=about, reads_only=True)
@@ -206,14 +225,20 @@ def _page(
     wanted_type: str | None,
     limit: int | None,
     position: tuple[date, datetime, uuid.UUID] | None,
+    days: tuple[date | None, date | None] = (None, None),
 ) -> tuple[list[DocumentInfo], str | None]:
     """One page of the case's documents the decision's subject may see, and the cursor of the next."""
     subject = decision.subject
     # The policy says whether this reader may see the case's restricted documents at all; if not, the
     # query leaves them out, so that they are not counted into the page and then dropped from it.
     hidden = not decide(subject, Action.DOC_SHOW, case_team_id=team_id, restricted=True).allowed
-    query = _case_documents_query(wanted_type is not None, hidden, position is not None, limit is not None)
-    params: dict[str, object] = {"case_id": case_id, "document_type": wanted_type}
+    query = _case_documents_query(
+        wanted_type is not None, hidden, position is not None, limit is not None, days[0] is not None,
+        days[1] is not None,
+    )  # fmt: skip
+    params: dict[str, object] = {
+        "case_id": case_id, "document_type": wanted_type, "received_from": days[0], "received_to": days[1]
+    }  # fmt: skip
     if position is not None:
         params.update(received_on=position[0], created_at=position[1], after_id=position[2])
     if limit is not None:
@@ -226,10 +251,33 @@ def _page(
             continue
         if limit is not None and len(docs) == limit:
             assert last is not None
-            return docs, _cursor(last)
+            return _with_ocr_states(session, docs), _cursor(last)
         docs.append(_document_info(d, number, details=seen.details))
         last = d
-    return docs, None
+    return _with_ocr_states(session, docs), None
+
+
+def _with_ocr_states(session: Session, docs: list[DocumentInfo]) -> list[DocumentInfo]:
+    """The documents with where their pages' text stands, from one query over all their pages."""
+    if not docs:
+        return docs
+    counts: dict[uuid.UUID, dict[str, int]] = {}
+    rows = session.execute(
+        select(Page.document_id, Page.ocr_state, func.count())
+        .where(Page.document_id.in_([d.id for d in docs]))
+        .group_by(Page.document_id, Page.ocr_state)
+    )
+    for document_id, state, count in rows:
+        counts.setdefault(document_id, {})[state] = count
+    return [dataclasses.replace(d, ocr_state=_summary(counts.get(d.id, {}))) for d in docs]
+
+
+def _summary(states: dict[str, int]) -> str:
+    if states.get("failed"):
+        return "failed"
+    if not states or set(states) == {"pending"}:
+        return "pending"
+    return "done" if set(states) == {"done"} else "partly"
 
 
 def _cursor(doc: Document) -> str:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ekakte import audit, passwords
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import LoginFlow, LoginThrottle, Principal, WebSession
+from ekakte.db.models import LoginFlow, LoginThrottle, Principal, PrincipalRole, WebSession
 from ekakte.errors import InvalidInput, NotAuthenticated
 
 FAILURES = 5
@@ -57,6 +57,8 @@ class SessionInfo:
     method: str
     csrf_token: str
     expires_at: datetime
+    search_words: str | None = None  # the session's last search, for highlighting
+    roles: tuple[str, ...] = ()  # what the user holds now (the pages show what it may use; use cases decide)
 
 
 def _digest(value: str) -> str:
@@ -190,7 +192,28 @@ def session_of(archive: Archive, cookie: str, *, idle: timedelta) -> SessionInfo
             stored = session.get(WebSession, key)
             if stored is not None:
                 stored.last_seen_at = now
-    return SessionInfo(found.principal, found.method, found.csrf_token, _aware(found.expires_at))
+    with archive.reading() as session:
+        roles = tuple(
+            sorted(
+                session.scalars(
+                    select(PrincipalRole.role)
+                    .join(Principal, Principal.id == PrincipalRole.principal_id)
+                    .where(Principal.name == found.principal)
+                )
+            )
+        )
+    return SessionInfo(
+        found.principal, found.method, found.csrf_token, _aware(found.expires_at), found.search_words, roles
+    )
+
+
+def remember_search(archive: Archive, cookie: str, words: str | None) -> None:
+    """Keep the words of the session's last search (at most 1,000 characters) to highlight them in the
+    documents opened from it; they go with the session."""
+    with archive.transaction() as session:
+        stored = session.get(WebSession, _digest(cookie))
+        if stored is not None:
+            stored.search_words = words[:1000] if words else None
 
 
 def sign_out(archive: Archive, actor: Actor, cookie: str) -> None:

@@ -287,6 +287,8 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
     csrf_token: Mapped[str] = mapped_column(String(64))
     client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The words of the session's last search, highlighted in the documents opened from it.
+    search_words: Mapped[str | None] = mapped_column(String(1000), nullable=True)
 
 
 class LoginFlow(Base):

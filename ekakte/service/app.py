@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
 
 from ekakte import __version__, api
 from ekakte.errors import EkakteError
@@ -22,6 +24,7 @@ from ekakte.service.problems import Problem
 from ekakte.service.routes import router
 from ekakte.service.settings import ServiceSettings, load_service_settings
 from ekakte.service.signin import router as signin_router
+from ekakte.service.web import pages as web
 
 log = logging.getLogger("ekakte.service")
 OPENAPI = "/api/v1/openapi.json"
@@ -56,6 +59,8 @@ def create_app(settings: api.Settings, service: ServiceSettings, *, archive: Any
     metrics = Metrics()
     app.include_router(router)
     app.include_router(signin_router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(packages=[("ekakte.service.web", "static")]), name="static")
     _health(app, metrics)
     _errors(app)
     app.add_middleware(Requests, settings=service, metrics=metrics)
@@ -103,25 +108,48 @@ def _health(app: FastAPI, metrics: Metrics) -> None:
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
+_NOT_PAGES = ("/api/", "/auth/", "/healthz", "/readyz", "/metrics", "/static/")
+
+
 def _errors(app: FastAPI) -> None:
+    """Errors as problem+json for the API (and sign-in, health, metrics), as pages in the app's design
+    for the web app's addresses."""
+
     def request_id(request: Request) -> str | None:
         return getattr(request.state, "request_id", None)
 
+    def is_page(request: Request) -> bool:
+        return not request.url.path.startswith(_NOT_PAGES)
+
     @app.exception_handler(EkakteError)
-    async def ekakte_error(request: Request, exc: EkakteError) -> JSONResponse:
+    async def ekakte_error(request: Request, exc: EkakteError) -> Response:
         if exc.http_status >= 500:  # ekakte's messages name what failed, never a request's content
             log.error("%s: %s: %s", request_id(request), type(exc).__name__, exc)
+        if is_page(request):
+            status = 404 if exc.http_status in (403, 404) else exc.http_status
+            return web.error_page(request, status, str(exc) if status < 500 else None)
         return problems.from_error(exc, request_id(request))
 
     @app.exception_handler(Problem)
-    async def problem(request: Request, exc: Problem) -> JSONResponse:
+    async def problem(request: Request, exc: Problem) -> Response:
         return problems.problem_response(
             exc.status, exc.code, exc.detail, request_id=request_id(request), headers=exc.headers
         )
 
+    @app.exception_handler(web.SignInFirst)
+    async def sign_in_first(request: Request, exc: web.SignInFirst) -> Response:
+        query = {"return_to": exc.return_to, **({"abgelaufen": "1"} if exc.expired else {})}
+        return RedirectResponse("/anmelden?" + urllib.parse.urlencode(query), status_code=303)
+
+    @app.exception_handler(web.PageError)
+    async def page_error(request: Request, exc: web.PageError) -> Response:
+        return web.error_page(request, exc.status, exc.message)
+
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
+        if is_page(request):
+            return web.error_page(request, 400)
         if first.get("type") == "json_invalid":
             return problems.problem_response(
                 400, "bad-request", "The body is not valid JSON.", request_id=request_id(request)
@@ -135,7 +163,9 @@ def _errors(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if is_page(request) and exc.status_code in (404, 405):
+            return web.error_page(request, 404)
         codes = {400: "bad-request", 404: "no-such-route", 405: "method-not-allowed"}
         code = codes.get(exc.status_code, "http")
         detail = {
@@ -148,11 +178,13 @@ def _errors(app: FastAPI) -> None:
         )  # fmt: skip
 
     @app.exception_handler(Exception)
-    async def internal(request: Request, exc: Exception) -> JSONResponse:
+    async def internal(request: Request, exc: Exception) -> Response:
         # The traceback's frames, not the exception's text: a driver's message may quote the statement's
         # parameters (a search text, a name), which have no place in a log.
         frames = "".join(traceback.format_tb(exc.__traceback__))
         log.error("%s: unexpected %s at\n%s", request_id(request), type(exc).__name__, frames)
+        if is_page(request):
+            return web.error_page(request, 500)
         return problems.internal(request_id(request))
 
 

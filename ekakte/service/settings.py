@@ -47,6 +47,9 @@ class ServiceSettings:
     session_lifetime_seconds: int = 10 * 3600
     # Cookies only over TLS: set when the service or its proxy speaks TLS (EKAKTE_PUBLIC_URL https://…).
     secure_cookies: bool = False
+    # Where users report barriers (EKAKTE_ACCESSIBILITY_CONTACT: an address or a mailbox), shown in the
+    # web app's accessibility statement.
+    accessibility_contact: str | None = None
 
 
 def load_service_settings(env: Mapping[str, str] | None = None, *, tls: bool = False) -> ServiceSettings:
@@ -63,6 +66,7 @@ def load_service_settings(env: Mapping[str, str] | None = None, *, tls: bool = F
         session_idle_seconds=60 * _whole(env, "EKAKTE_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
         session_lifetime_seconds=3600 * _whole(env, "EKAKTE_SESSION_HOURS", 10, 1, 24),
         secure_cookies=tls or (public_url or "").startswith("https://"),
+        accessibility_contact=env.get("EKAKTE_ACCESSIBILITY_CONTACT", "").strip() or None,
     )
 
 

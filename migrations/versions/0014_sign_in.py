@@ -9,7 +9,8 @@ Create Date: 2026-12-06
 - login_throttle: failed sign-ins by user and by client address (key "user:NAME" / "address:IP"), and
   until when further tries are refused. Shared by every server process, like everything else.
 - web_sessions: the service's sessions, by the SHA-256 of their cookie (the cookie itself is never
-  stored): whose, how signed in, since when, last seen, absolute end, the CSRF token of its forms.
+  stored): whose, how signed in, since when, last seen, absolute end, the CSRF token of its forms, and the
+  words of the session's last search (highlighted in the document it opens; gone with the session).
 - login_flows: OpenID sign-ins under way (state, nonce, PKCE verifier), by the SHA-256 of their state,
   for ten minutes; whichever server process receives the callback finishes it.
 """
@@ -48,6 +49,7 @@ def upgrade() -> None:
         sa.Column("expires_at", _TIME, nullable=False),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
         sa.Column("client_address", sa.String(length=64), nullable=True),
+        sa.Column("search_words", sa.String(length=1000), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_web_sessions"),
     )
     op.create_index("ix_web_sessions_principal", "web_sessions", ["principal"])

@@ -203,6 +203,7 @@ NOT_AUDITED = {
     "begin_provider_sign_in": "a sign-in under way; its end is audited (test_sign_in.py)",
     "finish_provider_sign_in": "a sign-in under way; its end is audited (test_sign_in.py)",
     "session_of": "which session a cookie is; every request it makes is audited by its use case",
+    "remember_search": "the session's own last search words (the search itself is audited)",
     "sign_out": "audited as auth.sign-out (test_sign_in.py)",
 }
 # Use cases decided per case (the caller's own team's, or another's) or per document (also restricted).

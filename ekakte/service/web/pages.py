@@ -1,0 +1,454 @@
+"""The web app's routes: each page calls the use cases the API calls, as the session's user, with the
+channel `web`; refused and nonexistent show the same page (404). Forms that change something carry the
+session's CSRF token; sign-in's form carries one of its own (a cookie and a field that must match)."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+import urllib.parse
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from markupsafe import Markup, escape
+
+from ekakte import api
+from ekakte.errors import EkakteError, InvalidInput, NotFound, NotPermitted
+from ekakte.service.identity import cookie_name, session
+from ekakte.service.web.texts import text
+
+router = APIRouter(include_in_schema=False)
+_LOGIN_CSRF = "ekakte-login"
+_ZOOMS = ((800, "doc.zoom.small"), (1200, "doc.zoom.medium"), (1800, "doc.zoom.large"))
+_PAGE_SIZE = 50
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("ekakte.service.web", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+class SignInFirst(Exception):
+    """No live session: the browser goes to the sign-in page, and back here after it."""
+
+    def __init__(self, return_to: str, expired: bool) -> None:
+        super().__init__(return_to)
+        self.return_to, self.expired = return_to, expired
+
+
+class PageError(Exception):
+    """A page that answers with an error page of its status (403, 404, 400)."""
+
+    def __init__(self, status: int, message: str | None = None) -> None:
+        super().__init__(status)
+        self.status, self.message = status, message
+
+
+def csp(request: Request) -> str:
+    """The pages' Content-Security-Policy: everything from the service itself, no inline script or style;
+    a form may lead to the identity provider (sign-out ends the session there)."""
+    issuer = request.app.state.issuer
+    provider = ""
+    if issuer is not None:
+        parts = urllib.parse.urlsplit(issuer.settings.issuer)
+        provider = f" {parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self';"
+        f" form-action 'self'{provider}; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    found = getattr(request.state, "web_session", None)
+    values = {
+        "t": text,
+        "day": _day,
+        "user": found.principal if found else None,
+        "roles": found.roles if found else (),
+        "csrf_token": found.csrf_token if found else "",
+        **context,
+    }
+    html = _templates.get_template(template).render(**values)
+    return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": csp(request)})
+
+
+def error_page(request: Request, status: int, message: str | None = None) -> HTMLResponse:
+    """The error page of `status` in the app's design; a 500 names the request id and nothing else."""
+    kind = status if status in (400, 403, 404, 500, 503) else 500
+    request_id = getattr(request.state, "request_id", "-")
+    words = (
+        text(f"error.{kind}.text", request_id=request_id) if kind in (500, 503) or not message else message
+    )
+    return render(request, "error.html", status=status, kind=kind, message=words)
+
+
+def _day(value: date | None) -> str:
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+def _signed_in(request: Request) -> api.SessionInfo:
+    found = session(request)
+    if found is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInFirst(path, expired=cookie_name(request) in request.cookies)
+    request.state.web_session = found
+    request.state.user = found.principal
+    return found
+
+
+def _actor(request: Request, found: api.SessionInfo) -> api.Actor:
+    return api.Actor(
+        found.principal, channel="web", client_address=request.state.client_address,
+        request_id=request.state.request_id,
+    )  # fmt: skip
+
+
+def _check_csrf(found: api.SessionInfo, sent: str) -> None:
+    if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
+        raise PageError(403, text("csrf.failed"))
+
+
+def _archive(request: Request) -> Any:
+    return request.app.state.archive
+
+
+# Signing in and out -------------------------------------------------------------------------------------
+
+
+@router.get("/anmelden", response_class=HTMLResponse)
+def login_page(
+    request: Request,
+    return_to: Annotated[str, Query(max_length=500)] = "/",
+    abgemeldet: str | None = None,
+    abgelaufen: str | None = None,
+) -> Response:
+    if session(request) is not None:
+        return RedirectResponse("/", status_code=303)
+    notice = text("login.logged_out") if abgemeldet else text("login.expired") if abgelaufen else None
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request, "login.html", sso=request.app.state.issuer is not None, return_to=_safe_return(return_to),
+        notice=notice, failed=False, login_token=token,
+    )  # fmt: skip
+    _set_login_token(request, response, token)
+    return response
+
+
+def _set_login_token(request: Request, response: Response, token: str) -> None:
+    secure = request.app.state.settings.secure_cookies
+    response.set_cookie(
+        _LOGIN_CSRF, token, max_age=3600, path="/anmelden", secure=secure, httponly=True, samesite="strict"
+    )
+
+
+def _safe_return(path: str) -> str:
+    return (
+        path
+        if re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,499}", path) and not path.startswith("//")
+        else "/"
+    )
+
+
+@router.post("/anmelden", response_class=HTMLResponse)
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1024)],
+    login_token: Annotated[str, Form(max_length=100)] = "",
+    return_to: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    """The local password form. Its token (cookie and field) keeps other sites from signing a browser in
+    to an account of theirs."""
+    if not login_token or not hmac.compare_digest(
+        login_token.encode(), request.cookies.get(_LOGIN_CSRF, "").encode()
+    ):
+        raise PageError(403, text("csrf.failed"))
+    actor = api.Actor(
+        username,
+        channel="web",
+        client_address=request.state.client_address,
+        request_id=request.state.request_id,
+    )
+    lifetime = timedelta(seconds=request.app.state.settings.session_lifetime_seconds)
+    try:
+        signed_in = api.sign_in_with_password(_archive(request), actor, password, lifetime=lifetime)
+    except EkakteError as exc:
+        if exc.http_status != 401:
+            raise
+        token = secrets.token_urlsafe(24)
+        again = render(
+            request, "login.html", status=401, sso=request.app.state.issuer is not None,
+            return_to=_safe_return(return_to), notice=None, failed=True, login_token=token,
+        )  # fmt: skip
+        _set_login_token(request, again, token)
+        return again
+    response = RedirectResponse(_safe_return(return_to), status_code=303)
+    settings = request.app.state.settings
+    response.set_cookie(
+        cookie_name(request), signed_in.cookie, max_age=settings.session_lifetime_seconds, path="/",
+        secure=settings.secure_cookies, httponly=True, samesite="lax",
+    )  # fmt: skip
+    response.delete_cookie(_LOGIN_CSRF, path="/anmelden")
+    return response
+
+
+@router.post("/abmelden")
+def logout(request: Request, csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
+    found = session(request)
+    target = "/anmelden?abgemeldet=1"
+    if found is not None:
+        _check_csrf(found, csrf_token)
+        api.sign_out(_archive(request), _actor(request, found), request.cookies.get(cookie_name(request), ""))
+        issuer = request.app.state.issuer
+        end = issuer.metadata().get("end_session_endpoint") if issuer and found.method == "oidc" else None
+        if isinstance(end, str):
+            base = request.app.state.settings.public_url or str(request.base_url).rstrip("/")
+            # The start page: what the provider has registered for this client (docs/deployment.md).
+            query = {"client_id": issuer.settings.client_id, "post_logout_redirect_uri": base + "/"}
+            target = f"{end}?{urllib.parse.urlencode(query)}"
+    response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(cookie_name(request), path="/", secure=request.app.state.settings.secure_cookies,
+                           httponly=True, samesite="lax")  # fmt: skip
+    return response
+
+
+# Start, case, document ----------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def start(request: Request) -> Response:
+    _signed_in(request)
+    return _start(request)
+
+
+def _start(request: Request, number: str | None = None, invalid: bool = False) -> HTMLResponse:
+    settings = _archive(request).settings
+    return render(
+        request, "start.html", status=422 if invalid else 200, number=number, invalid=invalid,
+        pattern=settings.case_number_pattern, example=_example(settings.case_number_pattern),
+    )  # fmt: skip
+
+
+def _example(pattern: str) -> str:
+    return "12345BG0001234" if pattern == r"\d{5}BG\d{7}" else pattern
+
+
+@router.get("/akte", response_class=HTMLResponse)
+def open_case(request: Request, nummer: Annotated[str, Query(max_length=64)] = "") -> Response:
+    _signed_in(request)
+    try:
+        number = _archive(request).settings.case_number(nummer)
+    except InvalidInput:
+        return _start(request, nummer, invalid=True)
+    return RedirectResponse(f"/akte/{urllib.parse.quote(number)}", status_code=303)
+
+
+@router.get("/akte/{case_number}", response_class=HTMLResponse)
+def case_page(
+    request: Request,
+    case_number: str,
+    typ: Annotated[str, Query(max_length=100)] = "",
+    von: Annotated[str, Query(max_length=10)] = "",
+    bis: Annotated[str, Query(max_length=10)] = "",
+    nach: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    found = _signed_in(request)
+    received_from, received_to = _iso_day(von), _iso_day(bis)
+    try:
+        view = api.case_documents(
+            _archive(request), _actor(request, found), case_number, typ or None, limit=_PAGE_SIZE, after=nach,
+            received_from=received_from, received_to=received_to,
+        )  # fmt: skip
+    except (NotPermitted, NotFound):
+        return error_page(request, 404)
+    except InvalidInput as exc:
+        return error_page(request, 400, str(exc))
+    filters = {k: v for k, v in {"typ": typ, "von": von, "bis": bis}.items() if v}
+    base = f"/akte/{urllib.parse.quote(view.case.case_number)}"
+    return render(
+        request, "case.html", view=view, types=_archive(request).settings.document_types, chosen_type=typ,
+        received_from=von, received_to=bis, after=nach,
+        ocr_states={d.id: d.ocr_state or "pending" for d in view.documents},
+        first_link=base + (f"?{urllib.parse.urlencode(filters)}" if filters else ""),
+        next_link=base + "?" + urllib.parse.urlencode({**filters, "nach": view.next or ""}),
+    )  # fmt: skip
+
+
+def _iso_day(value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PageError(400, text("error.400.title")) from None
+
+
+@router.get("/dokument/{document_id}", response_class=HTMLResponse)
+def document_page(
+    request: Request,
+    document_id: str,
+    seite: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    breite: Annotated[int, Query(ge=64, le=4000)] = 1200,
+) -> Response:
+    found = _signed_in(request)
+    try:
+        doc_id = api.parse_document_id(document_id)
+        info, pages = api.document_text(_archive(request), _actor(request, found), doc_id)
+    except (NotPermitted, NotFound, InvalidInput):
+        return error_page(request, 404)
+    count = info.page_count or len(pages) or 1
+    page = min(seite, count)
+    this = next((p for p in pages if p.number == page), None)
+    words = _words(found.search_words)
+    return render(
+        request, "document.html", info=info, page=page, pages=count, width=breite, zooms=_ZOOMS,
+        link=lambda p, w: f"/dokument/{info.id}?" + urllib.parse.urlencode({"seite": p, "breite": w}),
+        page_text=_highlighted(this.text, words) if this and this.text else None,
+        page_state=this.state if this else "pending", words=words, size=_size(info.size_bytes),
+    )  # fmt: skip
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:.0f} KB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
+
+
+def _words(query: str | None) -> list[str]:
+    if not query:
+        return []
+    phrases = re.findall(r'"([^"]+)"|(\S+)', query)
+    return [p or w for p, w in phrases if len(p or w) >= 2][:20]
+
+
+def _highlighted(page_text: str, words: list[str]) -> Markup:
+    """The page's text, escaped, with the search's words and phrases marked (case-insensitively)."""
+    if not words:
+        return escape(page_text)
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    out, last = [], 0
+    for match in pattern.finditer(page_text):
+        out.append(escape(page_text[last : match.start()]))
+        out.append(Markup("<mark>") + escape(match.group(0)) + Markup("</mark>"))
+        last = match.end()
+    out.append(escape(page_text[last:]))
+    return Markup("").join(out)
+
+
+@router.get("/dokument/{document_id}/seite/{page}")
+def page_image(
+    request: Request,
+    document_id: str,
+    page: Annotated[int, Path(ge=1, le=100_000)],
+    breite: Annotated[int, Query(ge=64, le=4000)] = 1200,
+) -> Response:
+    found = _signed_in(request)
+    try:
+        image = api.render_page(
+            _archive(request), _actor(request, found), api.parse_document_id(document_id), page, breite
+        )
+    except (NotPermitted, NotFound, InvalidInput):
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    return Response(image.data, media_type=image.media_type, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/dokument/{document_id}/original")
+def original(request: Request, document_id: str) -> Response:
+    found = _signed_in(request)
+    try:
+        opened = api.open_original(
+            _archive(request), _actor(request, found), api.parse_document_id(document_id),
+            detail="original in the web app",
+        )  # fmt: skip
+    except (NotPermitted, NotFound, InvalidInput):
+        return error_page(request, 404)
+    info = opened.info
+
+    def chunks() -> Iterator[bytes]:
+        with opened:
+            yield from opened
+
+    name = info.original_filename or str(info.id)
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return StreamingResponse(
+        chunks(), media_type=info.media_type,
+        headers={
+            "Content-Length": str(info.size_bytes), "Cache-Control": "no-store", "ETag": f'"{info.sha256}"',
+            "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''"
+            + urllib.parse.quote(name, safe=""),
+        },
+    )  # fmt: skip
+
+
+# Search -------------------------------------------------------------------------------------------------
+
+
+@router.get("/suche", response_class=HTMLResponse)
+def search_page(request: Request, akte: Annotated[str, Query(max_length=64)] = "") -> Response:
+    _signed_in(request)
+    return render(request, "search.html", query=None, case_number=akte or None, result=None)
+
+
+@router.post("/suche", response_class=HTMLResponse)
+def search(
+    request: Request,
+    q: Annotated[str, Form(max_length=1000)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    akte: Annotated[str, Form(max_length=64)] = "",
+    weiter: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """The query comes in the form's body (never in a URL, where proxies and the browser's history would
+    keep it); its words are kept with the session to highlight them in the documents opened from here."""
+    found = _signed_in(request)
+    _check_csrf(found, csrf_token)
+    try:
+        result = api.search(
+            _archive(request),
+            _actor(request, found),
+            q,
+            case_number=akte or None,
+            limit=20,
+            after=weiter or None,
+        )
+    except NotPermitted:
+        return error_page(request, 403)
+    except InvalidInput as exc:
+        return render(
+            request, "search.html", status=422, query=q, case_number=akte, result=None, error=str(exc)
+        )
+    api.remember_search(_archive(request), request.cookies.get(cookie_name(request), ""), q)
+    return render(request, "search.html", query=q, case_number=akte or None, result=result, snippet=_snippet)
+
+
+def _snippet(raw: str) -> Markup:
+    """A snippet with its matches marked: the search marks them with two private characters."""
+    start, end = api.SNIPPET_START, api.SNIPPET_END
+    parts = re.split(f"({re.escape(start)}|{re.escape(end)})", raw)
+    out, inside = [], False
+    for part in parts:
+        if part == start:
+            out.append(Markup("<mark>"))
+            inside = True
+        elif part == end:
+            if inside:
+                out.append(Markup("</mark>"))
+            inside = False
+        else:
+            out.append(escape(part))
+    if inside:
+        out.append(Markup("</mark>"))
+    return Markup("").join(out)
+
+
+# Accessibility statement ----------------------------------------------------------------------------------
+
+
+@router.get("/barrierefreiheit", response_class=HTMLResponse)
+def accessibility(request: Request) -> Response:
+    found = session(request)
+    request.state.web_session = found
+    return render(request, "accessibility.html", contact=request.app.state.settings.accessibility_contact)
