@@ -214,3 +214,34 @@ def test_keyboard_only_skip_link_and_visible_focus(page: Any, app: App) -> None:
     page.keyboard.press("Tab")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def test_auditor_and_records_manager_pages(page: Any, app: App) -> None:
+    api.add_user(app.archive, ADMIN, "pruefer", ["auditor"])
+    api.add_user(app.archive, ADMIN, "registratur", ["records_manager"])
+    for name in ("pruefer", "registratur"):
+        api.set_password(app.archive, ADMIN, name, PASSWORD)
+    sign_in(page, app, READER)
+    page.goto(f"{app.url}/akte/{CASE}")  # something to find in the trail
+    assert page.goto(f"{app.url}/protokoll").status == 403  # type: ignore[union-attr]
+    page.context.clear_cookies()
+
+    sign_in(page, app, "pruefer", then="/protokoll")
+    page.get_by_label("Aktenzeichen (BG-Nummer)").fill(CASE)
+    page.get_by_role("button", name="Anzeigen").first.click()
+    page.wait_for_load_state()
+    assert page.locator("tbody tr", has_text="case.show").count() >= 1
+    assert page.locator("tbody tr", has_text=READER).count() >= 1
+    accessible(page, "audit page")
+    page.context.clear_cookies()
+
+    sign_in(page, app, "registratur", then="/aufbewahrung")
+    accessible(page, "retention page")
+    page.get_by_label("Aktenzeichen (BG-Nummer)").fill(CASE)
+    page.get_by_label("Grund (z. B. Aktenzeichen des Gerichts)").fill("SG Köln S 12 AS 345/25")
+    page.get_by_role("button", name="Sperre setzen").click()
+    page.wait_for_load_state()
+    assert page.locator("tbody tr", has_text="SG Köln S 12 AS 345/25").count() == 1
+    page.get_by_role("button", name=re.compile("Aufheben")).click()
+    page.wait_for_load_state()
+    assert page.locator("tbody tr", has_text="SG Köln S 12 AS 345/25").count() == 0

@@ -452,3 +452,102 @@ def accessibility(request: Request) -> Response:
     found = session(request)
     request.state.web_session = found
     return render(request, "accessibility.html", contact=request.app.state.settings.accessibility_contact)
+
+
+# Auditors ------------------------------------------------------------------------------------------------
+
+
+@router.get("/protokoll", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    akte: Annotated[str, Query(max_length=64)] = "",
+    benutzer: Annotated[str, Query(max_length=100)] = "",
+    seit: Annotated[str, Query(max_length=10)] = "",
+    nach: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    """Who read a file, and what a user did since a day (auditors)."""
+    found = _signed_in(request)
+    entries, caption, next_link = None, "", None
+    if akte or benutzer:
+        try:
+            page = api.audit_entries(
+                _archive(request), _actor(request, found), case_number=akte or None, user=benutzer or None,
+                since=_iso_day(seit), after=nach, limit=100,
+            )  # fmt: skip
+        except NotPermitted:
+            return error_page(request, 403)
+        except InvalidInput as exc:
+            return error_page(request, 400, str(exc))
+        entries = page.items
+        caption = text("audit.case") if akte else text("audit.user")
+        if page.next:
+            filters = {k: v for k, v in {"akte": akte, "benutzer": benutzer, "seit": seit}.items() if v}
+            next_link = "/protokoll?" + urllib.parse.urlencode({**filters, "nach": page.next})
+    elif "auditor" not in found.roles:
+        return error_page(request, 403)
+    return render(
+        request, "audit.html", entries=entries, caption=caption, next_link=next_link, case_number=akte,
+        user_name=benutzer, since=seit,
+    )  # fmt: skip
+
+
+# Records managers ----------------------------------------------------------------------------------------
+
+_PLAN_SHOWN = 200
+
+
+@router.get("/aufbewahrung", response_class=HTMLResponse)
+def retention_page(request: Request) -> Response:
+    """What tonight's sweep would delete and why, and the holds, with adding and releasing (records
+    managers)."""
+    found = _signed_in(request)
+    actor = _actor(request, found)
+    try:
+        plan: list[Any] = []
+        count = 0
+        for item in api.plan(_archive(request), actor):
+            count += 1
+            if len(plan) < _PLAN_SHOWN:
+                plan.append(item)
+        holds = api.list_holds(_archive(request), actor, limit=1000).items
+    except NotPermitted:
+        return error_page(request, 403)
+    return render(request, "retention.html", plan=plan, plan_count=count, holds=holds)
+
+
+@router.post("/aufbewahrung/sperren")
+def add_hold(
+    request: Request,
+    csrf_token: Annotated[str, Form(max_length=100)],
+    akte: Annotated[str, Form(max_length=64)],
+    grund: Annotated[str, Form(max_length=500)],
+    bis: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    found = _signed_in(request)
+    _check_csrf(found, csrf_token)
+    try:
+        api.add_hold(
+            _archive(request), _actor(request, found), reason=grund, case_number=akte, until=_iso_day(bis)
+        )
+    except NotPermitted:
+        return error_page(request, 403)
+    except InvalidInput as exc:
+        return error_page(request, 400, str(exc))
+    return RedirectResponse("/aufbewahrung", status_code=303)
+
+
+@router.post("/aufbewahrung/sperren/{hold_id}/aufheben")
+def release_hold(
+    request: Request,
+    hold_id: Annotated[int, Path(ge=1, le=2**62)],
+    csrf_token: Annotated[str, Form(max_length=100)],
+) -> Response:
+    found = _signed_in(request)
+    _check_csrf(found, csrf_token)
+    try:
+        api.release_hold(_archive(request), _actor(request, found), hold_id)
+    except (NotPermitted, NotFound):
+        return error_page(request, 404)
+    except InvalidInput as exc:
+        return error_page(request, 400, str(exc))
+    return RedirectResponse("/aufbewahrung", status_code=303)
