@@ -65,3 +65,13 @@ step "ekakte audit show --case $CASE"
 
 step "ekakte audit verify"
 "$BIN/ekakte" audit verify
+
+# The web app on the demo archive, until Ctrl-C (DEMO_SERVE=0 skips it, for scripts).
+if [ "${DEMO_SERVE:-1}" != 0 ]; then
+  PASSWORD="demo-$("$BIN/python" -c 'import secrets; print(secrets.token_hex(6))')"
+  step "ekakte user password $ME --stdin; ekakte serve --port 8080   # the web app"
+  printf '%s\n' "$PASSWORD" | "$BIN/ekakte" user password "$ME" --stdin
+  printf '\n  Open http://127.0.0.1:8080 and sign in as \033[1m%s\033[0m with the password \033[1m%s\033[0m\n' "$ME" "$PASSWORD"
+  printf '  (a local password for the demo; production signs in through the identity provider). Ctrl-C ends it.\n\n'
+  exec "$BIN/ekakte" serve --host 127.0.0.1 --port 8080
+fi
