@@ -19,22 +19,34 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           ekakte tells RadosGW retain-until dates (what `rules load` costs on a locked bucket);
   oracles what timing tells a caseworker: searches finding nothing it may see, for a word on other
           teams' pages and on its own team's restricted pages against a word on none, and refused
-          lookups of another team's case and document against ones that do not exist, interleaved.
+          lookups of another team's case and document against ones that do not exist, interleaved;
+  api     the HTTP service, `ekakte serve` (tokens of the tests' OpenID provider): audited case lookups
+          on PostgreSQL with 1,000,000 documents driven by wrk with 50 connections (requests/s, p50/p90/
+          p99, errors; the CPU of the service, PostgreSQL and wrk; the audit chain's lock sampled in
+          pg_locks) with 2 workers, again with 1 and 4, and with 1 connection; `ekakte case show` on the
+          same archive; on an embedded archive the download of a 100 MB original and 300 uploads by 4
+          clients beside `ekakte import --batch` of the same files; each server process's RSS and PSS.
 
-Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS, BENCH_SQLITE_DOCS,
+Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS (lookup and api), BENCH_SQLITE_DOCS,
 BENCH_OCR_FILES, BENCH_OCR_PAGES, BENCH_SEARCH_DOCS, BENCH_RSS_PAGES, BENCH_RETENTION_DOCS,
-BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS, BENCH_PAGES_PDF, BENCH_PAGES_TIFF.
+BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS, BENCH_PAGES_PDF, BENCH_PAGES_TIFF; for api also
+BENCH_API_SECONDS (each measured wrk run, 30), BENCH_API_WORKERS (the service's processes, 2),
+BENCH_API_DOWNLOAD_MB (100) and BENCH_API_UPLOADS (300).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import io
+import itertools
 import os
 import random
 import re
+import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -58,6 +70,7 @@ from sqlalchemy import Connection, create_engine, inspect, text  # noqa: E402
 
 from ekakte.actor import Actor  # noqa: E402
 from ekakte.archive import Archive  # noqa: E402
+from ekakte.audit import AUDIT_LOCK  # noqa: E402
 from ekakte.config import load_settings  # noqa: E402
 from ekakte.documents import case_documents  # noqa: E402
 from ekakte.hotfolder import import_directory  # noqa: E402
@@ -65,7 +78,7 @@ from ekakte.ingest import DocumentMeta  # noqa: E402
 from ekakte.setup import initialize  # noqa: E402
 from tests.services import free_port, postgres_database, rgw_server  # noqa: E402
 
-GROUPS = ("import", "lookup", "ocr", "search", "rss", "pages", "retention", "oracles")
+GROUPS = ("import", "lookup", "ocr", "search", "rss", "pages", "retention", "oracles", "api")
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
 PG_DOCS = int(os.environ.get("BENCH_PG_DOCS", "1000000"))
 SQLITE_DOCS = int(os.environ.get("BENCH_SQLITE_DOCS", "100000"))
@@ -1152,6 +1165,529 @@ def run_retention(base: Path) -> None:
                 run("PostgreSQL + RadosGW (Object Lock)", env, SWEEP_DOCS)
 
 
+# --- api: the HTTP service (`ekakte serve`) under load ----------------------------------------------------
+
+API_SECONDS = int(os.environ.get("BENCH_API_SECONDS", "30"))
+API_WORKERS = int(os.environ.get("BENCH_API_WORKERS", "2"))
+API_DOWNLOAD_MB = int(os.environ.get("BENCH_API_DOWNLOAD_MB", "100"))
+API_UPLOADS = int(os.environ.get("BENCH_API_UPLOADS", "300"))
+API_CONNECTIONS = 50
+API_WARMUP = 5  # seconds of the same load before each measured run, discarded
+API_COMPARED_WORKERS = (1, 2, 4)  # the 50-connection run again with these, to see what more processes buy
+API_TOKEN_LIFETIME = 7200  # seconds: longer than the whole group
+API_LOOKUP_GOAL = ">= 400/s, p99 <= 50 ms, no errors"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+# wrk's script: a random seeded case per request, the caller's token; at the end one line of figures.
+WRK_SCRIPT = """
+local cases = %(cases)d
+local headers = {["Authorization"] = "Bearer %(token)s"}
+local threads = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("seed", threads)
+end
+
+function init(args)
+  math.randomseed(seed * 7919)
+end
+
+function request()
+  local n = math.random(0, cases - 1)
+  return wrk.format("GET", string.format("/api/v1/cases/%%05dBG%%07d?limit=10", n, n), headers)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration, e.connect,
+    e.read, e.write, e.status, e.timeout, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max))
+end
+"""
+
+
+class Load:
+    """What one wrk run measured: requests/s, latency percentiles in ms, and the errors."""
+
+    def __init__(self, line: str) -> None:
+        values = [int(v) for v in line.split()[1:]]
+        requests, duration_us, connect, read, write, status, timeout, p50, p90, p99, top = values
+        self.rate = requests / (duration_us / 1e6)
+        self.requests = requests
+        self.p50, self.p90, self.p99, self.max = p50 / 1000, p90 / 1000, p99 / 1000, top / 1000
+        self.non_2xx = status
+        self.socket_errors = connect + read + write + timeout
+
+    def describe(self) -> str:
+        return (
+            f"{self.rate:.0f} req/s, p50 {self.p50:.1f} ms, p90 {self.p90:.1f} ms, p99 {self.p99:.1f} ms"
+            f" (max {self.max:.0f} ms), {self.non_2xx} non-2xx, {self.socket_errors} socket errors"
+            f" ({self.requests:,} requests)"
+        )
+
+
+def attempt(what: str, target: str, measure: Callable[[], object]) -> None:
+    """Run one row's measurement; a failure becomes the row's figure and the group goes on."""
+    try:
+        measure()
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        message = " ".join(f"{type(exc).__name__}: {exc}".split())
+        row(what, f"FAILED: {message[:300]}", target)
+
+
+def run_checked(command: list[str], env: dict[str, str], timeout: float = 3600) -> str:
+    """Run a command to its end; its stdout, or RuntimeError with its output when it fails."""
+    done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {done.returncode}: {done.stdout}{done.stderr}")
+    return done.stdout
+
+
+@contextmanager
+def served(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`python -m ekakte serve --workers N` on a free port with the archive's environment (and the
+    OpenID provider's), its log in `log`; stopped with SIGTERM (killed after 30 s) whatever happens."""
+    import httpx
+
+    port = free_port()
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ekakte", "serve", "--port", str(port), "--workers", str(workers)],
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"ekakte serve ended with {proc.returncode}: {log.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("ekakte serve did not become ready within 60 s")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                for pid in process_tree(proc.pid)[1:]:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                proc.kill()
+                proc.wait()
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of a process in clock ticks; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def postgres_pids() -> list[int]:
+    """Every process of the PostgreSQL server on this machine (backends, WAL writer, checkpointer...)."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == "postgres":
+                pids.append(int(comm.parent.name))
+    return pids
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(all, idle) CPU ticks of the machine since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields[:8]), fields[3] + fields[4]  # idle + iowait
+
+
+class CpuWatch:
+    """CPU time of the service's processes, of PostgreSQL's and of the load generator over a run, as
+    cores busy on average; and how busy the whole machine was."""
+
+    def __init__(self, service: int) -> None:
+        self.service = service
+        self.start = self._snapshot()
+        self.machine = machine_ticks()
+
+    def _snapshot(self) -> dict[str, dict[int, int]]:
+        return {
+            "service": {pid: cpu_ticks(pid) for pid in process_tree(self.service)},
+            "PostgreSQL": {pid: cpu_ticks(pid) for pid in postgres_pids()},
+        }
+
+    def finish(self, seconds: float, client_cpu: float | None = None, client: str = "wrk") -> str:
+        end = self._snapshot()
+        total, idle = machine_ticks()
+        parts = []
+        for group, pids in end.items():
+            used = sum(ticks - self.start[group].get(pid, 0) for pid, ticks in pids.items())
+            parts.append(f"{group} {used / TICKS / seconds:.2f}")
+        if client_cpu is not None:
+            parts.append(f"{client} {client_cpu / seconds:.2f}")
+        busy = 1 - (idle - self.machine[1]) / max(1, total - self.machine[0])
+        return f"cores busy: {', '.join(parts)}; machine {busy:.0%} of {CORES}"
+
+
+class LockWatch(threading.Thread):
+    """Samples every 50 ms who holds and who waits for the audit chain's advisory lock in the archive's
+    database, and what the holder is doing (pg_locks joined with pg_stat_activity)."""
+
+    QUERY = text(
+        "SELECT l.granted, a.state, a.wait_event_type, a.wait_event FROM pg_locks l"
+        " JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.objid = :key AND l.classid = 0"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        self.samples = 0
+        self.held = 0
+        self.waiting = 0
+        self.holder_doing: dict[str, int] = {}
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        with self.engine.connect() as conn:
+            while not self.stopped.wait(0.05):
+                found = conn.execute(self.QUERY, {"key": AUDIT_LOCK}).all()
+                self.samples += 1
+                self.waiting += sum(1 for r in found if not r.granted)
+                for r in found:
+                    if r.granted:
+                        self.held += 1
+                        doing = r.wait_event or ("running" if r.state == "active" else r.state)
+                        if r.wait_event == "ClientRead":
+                            doing = "waiting for the service (ClientRead)"
+                        self.holder_doing[doing] = self.holder_doing.get(doing, 0) + 1
+
+    def finish(self) -> str:
+        self.stopped.set()
+        self.join()
+        self.engine.dispose()
+        if not self.samples:
+            return "audit lock: no samples"
+        doing = sorted(self.holder_doing.items(), key=lambda kv: -kv[1])[:3]
+        holder = ", ".join(f"{what} {n / max(1, self.held):.0%}" for what, n in doing)
+        return (
+            f"audit lock held in {self.held / self.samples:.0%} of {self.samples} samples,"
+            f" {self.waiting / self.samples:.1f} waiting on average; the holder: {holder}"
+        )
+
+
+def run_wrk(url: str, script: Path, connections: int, seconds: int, out: Path) -> tuple[Load, float]:
+    """wrk against the lookup route with `connections` connections (2 threads, or 1 for 1 connection);
+    its figures, and the CPU seconds it used (it is the only child reaped meanwhile)."""
+    threads = min(2, connections)
+    command = ["wrk", "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
+    command += ["--timeout", "10s", "-s", str(script), url]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    with out.open("a") as fh:
+        fh.write(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}\n")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH ")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk exited with {done.returncode}: {(done.stdout + done.stderr)[-1000:]}")
+    return Load(lines[-1]), cpu
+
+
+def api_lookup_load(
+    what: str, url: str, script: Path, connections: int, server: int, db_url: str, out: Path
+) -> None:
+    """`connections` clients asking for random cases as fast as they are answered: the warm-up, then the
+    measured run with the CPU of each side and the audit lock sampled."""
+    run_wrk(url, script, connections, API_WARMUP, out)
+    cpu = CpuWatch(server)
+    locks = LockWatch(db_url)
+    locks.start()
+    start = time.perf_counter()
+    try:
+        load, wrk_cpu = run_wrk(url, script, connections, API_SECONDS, out)
+    finally:
+        held = locks.finish()
+    used = cpu.finish(time.perf_counter() - start, wrk_cpu)
+    goal = API_LOOKUP_GOAL if connections > 1 else "(reported)"
+    row(what, load.describe(), goal)
+    row(
+        f"  ... where the time went ({connections} connection{'s' if connections > 1 else ''})",
+        f"{used}; {held}",
+        "-",
+    )
+
+
+def server_memory(what: str, server: int) -> None:
+    """RSS (and PSS) of each process of `ekakte serve`: the supervisor, each worker."""
+    parts = []
+    for pid in process_tree(server):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" in command:
+            role = "resource tracker"
+        elif b"multiprocessing" in command:
+            role = "worker"
+        else:
+            role = "supervisor" if pid == server and len(process_tree(server)) > 1 else "server"
+        pss = pss_kib(pid)
+        pss_text = f" (PSS {pss / 1024:.0f})" if pss else ""
+        parts.append(f"{role} {rss_kib(pid)[1] / 1024:.0f} MiB{pss_text}")
+    row(what, "; ".join(parts), "(reported)")
+
+
+def cli_case_show(env: dict[str, str], case_number: str) -> None:
+    """The whole process `ekakte case show CASE`, 10 runs after a warm-up."""
+    command = [EKAKTE, "case", "show", case_number]
+    run_checked(command, env)
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        run_checked(command, env)
+        times.append((time.perf_counter() - start) * 1000)
+    row(
+        f"`ekakte case show` whole process, PostgreSQL {PG_DOCS:,} docs",
+        f"median {statistics.median(times):.0f} ms (min {min(times):.0f}, max {max(times):.0f}; 10 runs)",
+        "(beside the API)",
+    )
+
+
+def api_on_postgres(base: Path, oidc: dict[str, str], token: str) -> None:
+    """Lookups over HTTP against the lookup group's archive: 50 connections with BENCH_API_WORKERS and
+    the compared worker counts, one connection, the servers' memory; and the CLI beside them."""
+    with postgres_database() as pg_url:
+        env = {"EKAKTE_HOME": str(base / "api-pg"), "EKAKTE_DATABASE_URL": pg_url}
+        settings = load_settings(env)
+        took = seed(settings.database_url, PG_DOCS, prepare(env))
+        cases = PG_DOCS // DOCS_PER_CASE
+        print(f"  seeded {PG_DOCS} documents in {cases} cases in {took:.0f} s", file=sys.stderr)
+        script = base / "api-lookup.lua"
+        script.write_text(WRK_SCRIPT % {"cases": cases, "token": token})
+        log, out = base / "api-serve-pg.log", base / "api-wrk.txt"
+        if shutil.which("wrk") is None:
+            row("API case lookups", "wrk not installed (scripts/ensure-bench-tools.sh installs it)", "")
+        else:
+            for workers in [API_WORKERS, *(w for w in API_COMPARED_WORKERS if w != API_WORKERS)]:
+                what = f"API case lookups, PostgreSQL {PG_DOCS:,} docs, {API_CONNECTIONS} conns"
+                what += f", {workers} workers"
+
+                def measure(workers: int = workers, what: str = what) -> None:
+                    with served({**env, **oidc}, workers, log) as (url, server):
+                        api_lookup_load(what, url, script, API_CONNECTIONS, server.pid, pg_url, out)
+                        if workers != API_WORKERS:
+                            return
+                        one = f"API case lookups, 1 connection, {workers} workers"
+                        attempt(
+                            one,
+                            "(reported)",
+                            lambda: api_lookup_load(one, url, script, 1, server.pid, pg_url, out),
+                        )
+                        attempt(
+                            "RSS per server process after the lookups",
+                            "(reported)",
+                            lambda: server_memory(
+                                f"RSS per server process after the lookups ({workers} workers)", server.pid
+                            ),
+                        )
+
+                attempt(what, API_LOOKUP_GOAL, measure)
+        attempt(
+            f"`ekakte case show` whole process, PostgreSQL {PG_DOCS:,} docs",
+            "(beside the API)",
+            lambda: cli_case_show(env, f"{cases // 2:05d}BG{cases // 2:07d}"),
+        )
+
+
+def write_noise_pdf(path: Path, at_least: int) -> int:
+    """A scanner-like PDF of A4 colour pages at 300 dpi whose JPEGs are random noise (they do not
+    compress), enough pages for `at_least` bytes; returns the number of pages."""
+    from PIL import Image
+
+    rng = random.Random(17)
+    size = (2480, 3508)
+
+    def pages() -> Iterator[Any]:
+        while True:
+            yield Image.frombytes("RGB", size, rng.randbytes(size[0] * size[1] * 3))
+
+    one = len(sample_scans.scan_pdf_bytes([next(pages())], dpi=300, quality=90))
+    count = -(-at_least // one)
+    return int(sample_scans.write_scan_pdf(path, itertools.islice(pages(), count), quality=90))
+
+
+def api_download(url: str, token: str, document_id: object, size: int, server: int) -> None:
+    """The original streamed through the service to curl (writing to /dev/null), three times."""
+    command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}"]
+    command += ["-H", f"Authorization: Bearer {token}", f"{url}/api/v1/documents/{document_id}/original"]
+    rates = []
+    cpu = CpuWatch(server)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    for _ in range(3):
+        status, got, seconds = run_checked(command, {}).split()
+        if status != "200" or int(got) != size:
+            raise RuntimeError(f"the download answered {status} with {got} of {size} bytes")
+        rates.append(size / float(seconds) / 1e6)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    curl_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    used = cpu.finish(time.perf_counter() - start, curl_cpu, "curl")
+    row(
+        f"API download of a {size / 1e6:.0f} MB original, embedded",
+        f"median {statistics.median(rates):.0f} MB/s (min {min(rates):.0f}, max {max(rates):.0f}; 3 runs);"
+        f" {used}",
+        ">= 200 MB/s",
+    )
+
+
+def api_upload(url: str, token: str, files: list[Path]) -> None:
+    """Each file POSTed as a multipart upload for CASE, 4 clients at a time."""
+    import httpx
+
+    clients: list[httpx.Client] = []
+    local = threading.local()
+
+    def send(path: Path) -> int:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=300)
+            clients.append(local.client)
+        with path.open("rb") as fh:
+            response = local.client.post(
+                f"{url}/api/v1/documents",
+                data={"case_number": CASE, "type": "Antrag"},
+                files={"file": (path.name, fh, "application/pdf")},
+            )
+        return int(response.status_code)
+
+    start = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            statuses = list(pool.map(send, files))
+    finally:
+        for client in clients:
+            client.close()
+    elapsed = time.perf_counter() - start
+    wrong = {s: statuses.count(s) for s in set(statuses) if s != 201}
+    if wrong:
+        raise RuntimeError(f"uploads answered {wrong} (besides {statuses.count(201)} x 201)")
+    row(
+        f"API upload of {len(files)} one-page scans, 4 clients, embedded",
+        f"{len(files) / elapsed:.0f} docs/s ({elapsed:.1f} s)",
+        "(beside the CLI)",
+    )
+
+
+def cli_batch_import(base: Path, scans: Path) -> None:
+    env = {"EKAKTE_HOME": str(base / "api-cli-import")}
+    prepare(env)
+    inbox = base / "api-cli-inbox"
+    shutil.copytree(scans, inbox)
+    count = len(list(inbox.glob("*.pdf")))
+    command = [EKAKTE, "import", "--allow-root", "--batch", str(inbox), "--case", CASE, "--type", "Antrag"]
+    start = time.perf_counter()
+    run_checked(command, env)
+    elapsed = time.perf_counter() - start
+    stored = len(list((inbox / "done").glob("*.pdf")))
+    if stored != count:
+        raise RuntimeError(f"`ekakte import --batch` stored {stored} of {count}")
+    row(
+        f"`ekakte import --batch` of the same {count} scans, embedded",
+        f"{count / elapsed:.0f} docs/s ({elapsed:.1f} s, the whole process)",
+        "(beside the API)",
+    )
+
+
+def api_embedded(base: Path, oidc: dict[str, str], token: str) -> None:
+    """Download and upload through the service on an embedded archive, and the CLI's batch import."""
+    from ekakte.ingest import import_files
+    from ekakte.principals import assign_case
+
+    env = {"EKAKTE_HOME": str(base / "api-emb")}
+    prepare(env)
+    with Archive.open(load_settings(env)) as archive:
+        assign_case(archive, ACTOR, CASE, "bench-team")  # so that the caseworker may read what is stored
+    big = base / "api-original.pdf"
+    start = time.perf_counter()
+    pages = write_noise_pdf(big, API_DOWNLOAD_MB * 10**6)
+    size = big.stat().st_size
+    print(
+        f"  a {pages}-page PDF of {size / 1e6:.0f} MB made in {time.perf_counter() - start:.0f} s",
+        file=sys.stderr,
+    )
+    with Archive.open(load_settings(env)) as archive:
+        report = import_files(archive, ACTOR, [big], DocumentMeta(CASE, "Antrag"))
+    if report.rejected or not report.results:
+        raise RuntimeError(f"the {size / 1e6:.0f} MB PDF was not imported: {report.summary()}")
+    document_id = report.results[0].document_id
+    scans = base / "api-scans"
+    total = write_scans(scans, API_UPLOADS)
+    print(f"  {API_UPLOADS} sample PDFs, mean {total / API_UPLOADS / 1024:.0f} KiB", file=sys.stderr)
+    log = base / "api-serve-emb.log"
+    what = f"API download of a {size / 1e6:.0f} MB original, embedded"
+
+    def measure() -> None:
+        with served({**env, **oidc}, API_WORKERS, log) as (url, server):
+            attempt(what, ">= 200 MB/s", lambda: api_download(url, token, document_id, size, server.pid))
+            attempt(
+                "RSS per server process after the downloads",
+                "(reported)",
+                lambda: server_memory(
+                    f"RSS per server process after the downloads ({API_WORKERS} workers)", server.pid
+                ),
+            )
+            attempt(
+                "API upload", "(beside the CLI)", lambda: api_upload(url, token, sorted(scans.glob("*.pdf")))
+            )
+            attempt(
+                "RSS per server process after the uploads",
+                "(reported)",
+                lambda: server_memory(
+                    f"RSS per server process after the uploads ({API_WORKERS} workers)", server.pid
+                ),
+            )
+
+    attempt(what, ">= 200 MB/s", measure)
+    attempt("`ekakte import --batch`", "(beside the API)", lambda: cli_batch_import(base, scans))
+
+
+def run_api(base: Path) -> None:
+    from tests.oidc_provider import OidcProvider, missing_requirements
+
+    print(f"  load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=sys.stderr)
+    missing = missing_requirements()
+    if missing:
+        row("API", f"not run: {missing}", "")
+        return
+    with OidcProvider(base / "api-oidc") as provider:
+        claims = provider.user_claims(ACTOR.name, lifetime=API_TOKEN_LIFETIME)
+        token = provider.sign(claims, provider.keys[0])
+        oidc = {
+            "EKAKTE_OIDC_ISSUER": provider.issuer,
+            "EKAKTE_OIDC_CLIENT_ID": "ekakte-web",
+            "EKAKTE_OIDC_AUDIENCE": provider.audience,
+        }
+        attempt("API on PostgreSQL", API_LOOKUP_GOAL, lambda: api_on_postgres(base, oidc, token))
+        attempt("API on the embedded archive", "", lambda: api_embedded(base, oidc, token))
+    print(f"  load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=sys.stderr)
+
+
 RUN: dict[str, Callable[[Path], None]] = {
     "import": run_import,
     "lookup": run_lookup,
@@ -1161,6 +1697,7 @@ RUN: dict[str, Callable[[Path], None]] = {
     "pages": bench_pages,
     "retention": run_retention,
     "oracles": run_oracles,
+    "api": run_api,
 }
 
 
