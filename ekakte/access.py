@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -324,6 +325,8 @@ def decided(
     recorded after it, in the same transaction: the audit chain's lock is then held only for the append
     and the commit.
     """
+    if detail_after is None and audit_allowed and (reads_only or work is None):
+        return _decided_read(archive, actor, action, refusal, work, about, reads_only)
     with archive.transaction() as session:
         request = about(session) if callable(about) else about
         decision = check(
@@ -362,6 +365,56 @@ def decided(
         if detail_after is not None:
             done = failed is None and decision.allowed
             record(detail_after(result) if done else request.detail)  # type: ignore[arg-type]
+    if failed is not None:
+        raise failed
+    if not decision.allowed:
+        raise refuse(refusal)
+    return decision if work is None else result  # type: ignore[return-value]
+
+
+_APPENDER_MADE = threading.Lock()
+
+
+def appender(archive: Archive) -> audit.Appender:
+    """The process's appender of audit entries for `archive` (group commit: audit.Appender)."""
+    if archive.audit_appender is None:
+        with _APPENDER_MADE:
+            if archive.audit_appender is None:
+                archive.audit_appender = audit.Appender(archive.transaction)
+    return archive.audit_appender  # type: ignore[no-any-return]
+
+
+def _decided_read(
+    archive: Archive,
+    actor: Actor,
+    action: Action,
+    refusal: str,
+    work: Callable[[Session, Decision], T] | None,
+    about: About | Callable[[Session], About],
+    reads_only: bool,
+) -> T | Decision:
+    """`decided` for what changes nothing but the trail (a read, a decision alone): read, decide and do the
+    work in a read-only transaction, then append the entry with the other requests' waiting entries
+    (audit.Appender) and return only once it is committed. The chain's lock is then taken once for many
+    requests, and never while a read runs."""
+    assert reads_only or work is None
+    with archive.reading() as session:
+        request = about(session) if callable(about) else about
+        decision = check(
+            session, actor, action, case_team_id=request.case_team_id, restricted=request.restricted,
+            target_team_id=request.target_team_id,
+        )  # fmt: skip
+        result, failed = None, None
+        if work is not None and decision.allowed:
+            try:
+                result = work(session, decision)
+            except EkakteError as exc:
+                failed = exc
+    detail = request.detail
+    appender(archive).append(
+        actor, str(action), decision.outcome, case_number=request.case_number,
+        document_id=request.document_id, reason=f"{detail}: {decision.reason}" if detail else decision.reason,
+    )  # fmt: skip
     if failed is not None:
         raise failed
     if not decision.allowed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,8 @@ class Archive:
     store: ObjectStore
     _sessions: sessionmaker[Session] = field(init=False, repr=False)
     _readers: sessionmaker[Session] = field(init=False, repr=False)
+    # The process's appender of audit entries for this archive (ekakte.access makes it on first use).
+    audit_appender: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._sessions = session_factory(self.engine)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -80,6 +82,99 @@ def append(
     at = datetime.now(UTC)
     fields = {
         "at": _canonical_time(at),
+        **_request_fields(actor, action, outcome, case_number, document_id, reason),
+    }
+    digest = entry_hash(prev, fields)
+    session.execute(_INSERT, {**fields, "at": at, "prev_hash": prev, "hash": digest})
+    return digest
+
+
+class Appender:
+    """The entries of concurrent requests of one process, appended to the chain together (group commit):
+    one transaction, one turn of the chain's lock and one commit for all that are waiting, instead of one
+    each. Every audited read of a busy service otherwise takes turns on the chain's lock for its own
+    insert and commit, and the lock, not the database, caps the rate (docs/benchmarks.md, "The HTTP
+    service").
+
+    `append` returns once the caller's entry is committed, or raises what the write raised: an answer is
+    never given without its entry. Whoever finds no write under way writes the batch of all entries
+    waiting then (its own among them); the others wait for that write, or write the next batch.
+    For entries of their own only: an entry that must be committed with what its use case changed
+    (a hold, a user) is written in that use case's transaction (`append`), as before.
+    """
+
+    def __init__(self, transaction: Callable[[], AbstractContextManager[Session]]) -> None:
+        self._transaction = transaction
+        self._ready = threading.Condition()
+        self._queue: list[_Waiting] = []
+        self._writing = False
+
+    def append(
+        self,
+        actor: Actor,
+        action: str,
+        outcome: str,
+        *,
+        case_number: str | None = None,
+        document_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        waiting = _Waiting(_request_fields(actor, action, outcome, case_number, document_id, reason))
+        with self._ready:
+            self._queue.append(waiting)
+        while True:
+            with self._ready:
+                while self._writing and not waiting.done:
+                    self._ready.wait()
+                if waiting.done:
+                    break
+                self._writing = True
+                batch, self._queue = self._queue, []
+            try:
+                self._write(batch)
+            finally:
+                with self._ready:
+                    self._writing = False
+                    for written in batch:
+                        written.done = True
+                    self._ready.notify_all()
+        if waiting.error is not None:
+            raise waiting.error
+
+    def _write(self, batch: list[_Waiting]) -> None:
+        try:
+            with self._transaction() as session:
+                serialize_writers(session, AUDIT_LOCK)
+                prev = session.scalar(_HEAD) or GENESIS
+                at = datetime.now(UTC)
+                rows = []
+                for waiting in batch:
+                    fields = {**waiting.fields, "at": _canonical_time(at)}
+                    digest = entry_hash(prev, fields)
+                    rows.append({**fields, "at": at, "prev_hash": prev, "hash": digest})
+                    prev = digest
+                session.execute(_INSERT, rows)
+        except BaseException as exc:  # each waiting caller raises it
+            for waiting in batch:
+                waiting.error = exc
+
+
+@dataclass
+class _Waiting:
+    fields: dict[str, Any]
+    done: bool = False
+    error: BaseException | None = None
+
+
+def _request_fields(
+    actor: Actor,
+    action: str,
+    outcome: str,
+    case_number: str | None,
+    document_id: str | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    return {
         "actor": actor.name,
         "on_behalf_of": actor.on_behalf_of,
         "action": action,
@@ -91,9 +186,6 @@ def append(
         "client_address": actor.client_address,
         "request_id": actor.request_id,
     }
-    digest = entry_hash(prev, fields)
-    session.execute(_INSERT, {**fields, "at": at, "prev_hash": prev, "hash": digest})
-    return digest
 
 
 def _entries(session_factory: Any, page: int = 5000) -> Iterator[AuditEntry]:
