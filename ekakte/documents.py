@@ -257,16 +257,19 @@ def _page(
     return _with_ocr_states(session, docs), None
 
 
+_OCR_STATES = (
+    select(Page.document_id, Page.ocr_state, func.count())
+    .where(Page.document_id.in_(bindparam("ids", expanding=True)))
+    .group_by(Page.document_id, Page.ocr_state)
+)
+
+
 def _with_ocr_states(session: Session, docs: list[DocumentInfo]) -> list[DocumentInfo]:
     """The documents with where their pages' text stands, from one query over all their pages."""
     if not docs:
         return docs
     counts: dict[uuid.UUID, dict[str, int]] = {}
-    rows = session.execute(
-        select(Page.document_id, Page.ocr_state, func.count())
-        .where(Page.document_id.in_([d.id for d in docs]))
-        .group_by(Page.document_id, Page.ocr_state)
-    )
+    rows = session.execute(_OCR_STATES, {"ids": [d.id for d in docs]})
     for document_id, state, count in rows:
         counts.setdefault(document_id, {})[state] = count
     return [dataclasses.replace(d, ocr_state=_summary(counts.get(d.id, {}))) for d in docs]
