@@ -16,18 +16,21 @@ its absolute end (set when it starts), at sign-out, or when its user is disabled
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from ekakte import audit, passwords
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.db.dialect import insert_or_ignore
 from ekakte.db.models import LoginFlow, LoginThrottle, Principal, PrincipalRole, WebSession
 from ekakte.errors import InvalidInput, NotAuthenticated
 
@@ -76,55 +79,110 @@ def _aware(moment: datetime) -> datetime:
 def sign_in_with_password(archive: Archive, actor: Actor, password: str, *, lifetime: timedelta) -> SignedIn:
     """A session for `actor.name` if the password is theirs and neither they nor the client's address are
     locked out; NotAuthenticated otherwise (the same whatever the reason). `actor` carries the request's
-    channel, client address and request id for the audit entry."""
+    channel, client address and request id for the audit entry.
+
+    The attempt is counted before the password is checked (a short transaction on rows created first and
+    locked, so that parallel guesses are counted one after another), the password is checked outside any
+    transaction (argon2id takes 64 MiB and a good part of a second; at most HASHING_AT_ONCE at once per
+    process), and a second short transaction records the outcome: a right password takes its count back."""
     now = _now()
-    keys = [f"user:{actor.name}"] + ([f"address:{actor.client_address}"] if actor.client_address else [])
+    keys = throttle_keys(actor.name, actor.client_address)
+    recorded = actor
     with archive.transaction() as session:
-        # Locked rows first, in one order, so that concurrent sign-ins of one user wait for each other.
-        throttles = {key: session.get(LoginThrottle, key, with_for_update=True) for key in sorted(keys)}
-        principal = session.scalar(select(Principal).where(Principal.name == actor.name))
-        known = principal is not None
-        recorded = (
-            actor
-            if known
-            else Actor("(unknown)", None, actor.channel, actor.client_address, actor.request_id)
+        session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.first_failure_at < now - WINDOW,
+                (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until < now),
+            )
         )
-        if any(t is not None and t.locked_until and _aware(t.locked_until) > now for t in throttles.values()):
+        for key in keys:
+            session.execute(
+                insert_or_ignore(session, LoginThrottle, ["key"]).values(
+                    key=key, failures=0, first_failure_at=now
+                )
+            )
+        # In one order, so that concurrent sign-ins of one user or address wait for each other.
+        rows = [session.get(LoginThrottle, key, with_for_update=True, populate_existing=True) for key in keys]
+        principal = session.scalar(select(Principal).where(Principal.name == actor.name))
+        if principal is None:
+            recorded = Actor("(unknown)", None, actor.channel, actor.client_address, actor.request_id)
+        locked_now: list[str] | None = None
+        stored: str | None = None
+        if any(row is not None and row.locked_until and _aware(row.locked_until) > now for row in rows):
             audit.append(session, recorded, SIGN_IN, "denied", reason="password: locked out for a while")
         else:
+            locked_now = _count_attempt(rows, now)
             stored = principal.password_hash if principal is not None and not principal.disabled else None
-            if passwords.matches(stored, password):
-                assert principal is not None and stored is not None
-                if passwords.needs_rehash(stored):
-                    principal.password_hash = passwords.hashed(password)
-                session.execute(delete(LoginThrottle).where(LoginThrottle.key == f"user:{actor.name}"))
-                signed_in = _start(session, actor.name, "password", actor.client_address, now, lifetime)
-                audit.append(session, recorded, SIGN_IN, "allowed", reason="password")
-                return signed_in
-            locked_now = _count_failure(session, throttles, now)
-            outcome = "locked" if locked_now else "denied"
-            why = (
-                f"password: wrong; {' and '.join(locked_now)} locked out" if locked_now else "password: wrong"
-            )
-            audit.append(session, recorded, SIGN_IN, outcome, reason=why)
+    if locked_now is None:
+        raise NotAuthenticated(REFUSED)
+    with _HASHING:
+        right = passwords.matches(stored, password)
+        new_hash = passwords.hashed(password) if right and stored and passwords.needs_rehash(stored) else None
+    with archive.transaction() as session:
+        if right:
+            _take_back(session, keys, now)
+            if new_hash is not None:
+                session.execute(
+                    update(Principal).where(Principal.name == actor.name).values(password_hash=new_hash)
+                )
+            signed_in = _start(session, actor.name, "password", actor.client_address, now, lifetime)
+            audit.append(session, recorded, SIGN_IN, "allowed", reason="password")
+            return signed_in
+        outcome = "locked" if locked_now else "denied"
+        why = f"password: wrong; {' and '.join(locked_now)} locked out" if locked_now else "password: wrong"
+        audit.append(session, recorded, SIGN_IN, outcome, reason=why)
     raise NotAuthenticated(REFUSED)
 
 
-def _count_failure(session: Session, throttles: dict[str, LoginThrottle | None], now: datetime) -> list[str]:
-    """Count a failure against each key; the keys this failure locks out."""
+HASHING_AT_ONCE = 4
+_HASHING = threading.BoundedSemaphore(HASHING_AT_ONCE)
+
+
+def throttle_keys(name: str, address: str | None) -> list[str]:
+    """The throttle's keys of a sign-in, sorted: the name's SHA-256 (people type passwords into the name
+    field: the table keeps no typed text), and the client's address, an IPv6 one by its /64 (one
+    network's machines are one client: a /64 holds more addresses than anyone could try)."""
+    keys = ["user:" + hashlib.sha256(name.encode()).hexdigest()[:40]]
+    if address:
+        ip = ipaddress.ip_address(address)
+        if isinstance(ip, ipaddress.IPv6Address):
+            address = str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        keys.append(f"address:{address}")
+    return sorted(keys)
+
+
+def _count_attempt(rows: list[LoginThrottle | None], now: datetime) -> list[str]:
+    """Count an attempt against each key (taken back if the password is right); the kinds of key
+    ("user", "address") this attempt locks out."""
     locked = []
-    for key, row in throttles.items():
-        if row is None or _aware(row.first_failure_at) < now - WINDOW:
-            if row is None:
-                row = LoginThrottle(key=key, failures=0, first_failure_at=now)
-                session.add(row)
+    for row in rows:
+        if row is None:  # made just before, in the same transaction
+            continue
+        if _aware(row.first_failure_at) < now - WINDOW:
             row.failures, row.first_failure_at, row.locked_until = 0, now, None
         row.failures += 1
         if row.failures >= FAILURES:
             row.locked_until = now + LOCKOUT
             row.failures, row.first_failure_at = 0, now
-            locked.append(key.split(":", 1)[0])
+            locked.append(row.key.split(":", 1)[0])
     return locked
+
+
+def _take_back(session: Session, keys: list[str], now: datetime) -> None:
+    """A right password: the user's count starts again; the address's attempt was no failure (and a lock
+    this very attempt set on it is lifted)."""
+    for key in keys:
+        row = session.get(LoginThrottle, key, with_for_update=True)
+        if row is None:
+            continue
+        if key.startswith("user:"):
+            session.delete(row)
+        elif row.failures > 0:
+            row.failures -= 1
+        elif row.locked_until is not None and _aware(row.locked_until) >= now + LOCKOUT - timedelta(
+            seconds=5
+        ):
+            row.locked_until = None
 
 
 def sign_in_with_provider(archive: Archive, actor: Actor, *, lifetime: timedelta) -> SignedIn:
@@ -153,6 +211,8 @@ def sign_in_with_provider(archive: Archive, actor: Actor, *, lifetime: timedelta
 def _start(
     session: Session, name: str, method: str, address: str | None, now: datetime, lifetime: timedelta
 ) -> SignedIn:
+    # Sessions past their end go here, search words and addresses with them (an abandoned browser's too).
+    session.execute(delete(WebSession).where(WebSession.expires_at < now))
     cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     expires = now + lifetime
     session.add(

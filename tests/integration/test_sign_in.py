@@ -205,3 +205,39 @@ def test_user_password_command(stack_env: dict[str, str], archive: Archive) -> N
     with archive.reading() as session:
         stored = session.scalar(select(Principal.password_hash).where(Principal.name == READER))
     assert stored is not None and stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_parallel_guesses_are_counted_one_after_another(archive: Archive) -> None:
+    """Eight wrong passwords at once for one user: each is answered alike and audited, five lock the user
+    out, and the right password is then refused too."""
+    import threading
+
+    from ekakte.errors import NotAuthenticated
+
+    api.set_password(archive, ADMIN, READER, PASSWORD)
+    answers: list[str] = []
+
+    def guess() -> None:
+        actor = api.Actor(READER, channel="web", client_address="192.0.2.7")
+        try:
+            api.sign_in_with_password(archive, actor, "falsch falsch falsch", lifetime=timedelta(hours=1))
+            answers.append("signed in")
+        except NotAuthenticated:
+            answers.append("refused")
+        except Exception as exc:  # what must not happen: a 500 and no entry
+            answers.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert answers == ["refused"] * 8
+    assert sorted(e.outcome for e in entries(archive, "auth.sign-in")) == ["denied"] * 7 + ["locked"]
+    with pytest.raises(NotAuthenticated):
+        api.sign_in_with_password(
+            archive, api.Actor(READER, channel="web"), PASSWORD, lifetime=timedelta(hours=1)
+        )
+    with archive.reading() as session:
+        keys = list(session.scalars(select(LoginThrottle.key)))
+    assert all(READER not in key for key in keys)  # the typed name is not kept
