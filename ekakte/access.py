@@ -321,9 +321,8 @@ def decided(
     the transaction that writes its row). `detail_after`: the entry's detail is made from what the work
     returned, so the entry is written after the work (the work must take the audit chain's lock first
     itself, in `about`, to keep the order of locks every writer keeps). `reads_only=True`: the work
-    writes nothing, so it needs no savepoint (two statements fewer on every lookup), and an allowed read is
-    recorded after it, in the same transaction: the audit chain's lock is then held only for the append
-    and the commit.
+    writes nothing: it runs in a read-only transaction and its entry (like that of a decision without
+    work) is appended by group commit with the other requests' (`_decided_read`, audit.Appender).
     """
     if detail_after is None and audit_allowed and (reads_only or work is None):
         return _decided_read(archive, actor, action, refusal, work, about, reads_only)
@@ -345,10 +344,7 @@ def decided(
                 reason=f"{detail}: {decision.reason}" if detail else decision.reason,
             )  # fmt: skip
 
-        # A read that is allowed is recorded after it: the entry's append takes the audit chain's lock,
-        # held to the commit, and every audited request waits for it; the read need not hold it.
-        read_first = reads_only and decision.allowed and work is not None
-        if detail_after is None and (audit_allowed or not decision.allowed) and not read_first:
+        if detail_after is None and (audit_allowed or not decision.allowed):
             record(request.detail)
         result, failed = None, None
         if work is not None and decision.allowed:
@@ -360,8 +356,6 @@ def decided(
                         result = work(session, decision)
             except EkakteError as exc:
                 failed = exc
-        if read_first and detail_after is None and audit_allowed:
-            record(request.detail)
         if detail_after is not None:
             done = failed is None and decision.allowed
             record(detail_after(result) if done else request.detail)  # type: ignore[arg-type]

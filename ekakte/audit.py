@@ -1,10 +1,13 @@
-"""The audit trail: append-only and hash-chained, written in the transaction of the action it records."""
+"""The audit trail: append-only and hash-chained. An entry that records a change is written in the
+change's transaction (`append`); one that records a read or a decision alone is appended by group commit
+with those of other requests (`Appender`), before the request answers."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from ekakte.actor import Actor
 from ekakte.db.chunks import in_chunks
 from ekakte.db.dialect import serialize_writers
 from ekakte.db.models import AuditEntry, table_of
+from ekakte.errors import DatabaseError, EkakteError
 
 GENESIS = "0" * 64
 # Advisory-lock key under which PostgreSQL writers append to the chain one at a time.
@@ -89,6 +93,9 @@ def append(
     return digest
 
 
+WAIT_SECONDS = 60.0  # the longest a request waits for its entry to be written
+
+
 class Appender:
     """The entries of concurrent requests of one process, appended to the chain together (group commit):
     one transaction, one turn of the chain's lock and one commit for all that are waiting, instead of one
@@ -122,10 +129,12 @@ class Appender:
         waiting = _Waiting(_request_fields(actor, action, outcome, case_number, document_id, reason))
         with self._ready:
             self._queue.append(waiting)
+        deadline = time.monotonic() + WAIT_SECONDS
         while True:
             with self._ready:
                 while self._writing and not waiting.done:
-                    self._ready.wait()
+                    if not self._ready.wait(timeout=max(deadline - time.monotonic(), 0)):
+                        raise DatabaseError(f"the audit trail took longer than {WAIT_SECONDS:.0f} s to write")
                 if waiting.done:
                     break
                 self._writing = True
@@ -139,9 +148,22 @@ class Appender:
                         written.done = True
                     self._ready.notify_all()
         if waiting.error is not None:
-            raise waiting.error
+            # A fresh error for each caller: raising one object in many threads would mix their tracebacks.
+            error = waiting.error
+            if isinstance(error, EkakteError):
+                raise type(error)(str(error), code=error.code) from error
+            raise DatabaseError(f"the audit trail could not be written: {type(error).__name__}") from error
 
     def _write(self, batch: list[_Waiting]) -> None:
+        """The batch in one transaction; if that fails, each entry alone, so that one entry the database
+        refuses fails its own request only."""
+        self._write_together(batch)
+        if len(batch) > 1 and all(w.error is not None for w in batch):
+            for waiting in batch:
+                waiting.error = None
+                self._write_together([waiting])
+
+    def _write_together(self, batch: list[_Waiting]) -> None:
         try:
             with self._transaction() as session:
                 serialize_writers(session, AUDIT_LOCK)

@@ -95,5 +95,6 @@ def database_errors(url: str) -> Iterator[None]:
         yield
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
         shown = make_url(url).render_as_string(hide_password=True)
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        # The driver's first line; never SQLAlchemy's own text, which quotes the statement's parameters.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
         raise DatabaseError(f"database {shown} failed: {reason}") from exc

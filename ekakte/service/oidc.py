@@ -44,10 +44,14 @@ def provider_unreachable() -> Problem:
     return Problem(503, "identity-provider", "The sign-in service cannot be reached; try again later.")
 
 
+# A published key, and the algorithm it names for itself ("alg" of its JWK), if it names one.
+_Key = tuple[jwt.PyJWK, str | None]
+
+
 @dataclass
 class _Keys:
-    by_kid: dict[str, jwt.PyJWK]
-    unnamed: list[jwt.PyJWK]  # keys without a kid
+    by_kid: dict[str, _Key]
+    unnamed: list[_Key]  # keys without a kid
     fetched: float
 
 
@@ -63,19 +67,34 @@ class Issuer:
         self._metadata_at = 0.0
         self._keys: _Keys | None = None
         self.refetch_interval = REFETCH_INTERVAL
+        self._failed_at = -1e9  # when a fetch of the metadata last failed (monotonic)
+        self._keys_failed_at = -1e9
 
     # The provider's documents -------------------------------------------------------------------------
 
     def metadata(self) -> dict[str, Any]:
-        """The discovery document, checked to be the configured issuer's (OpenID Connect Discovery §4.3)."""
+        """The discovery document, checked to be the configured issuer's (OpenID Connect Discovery §4.3).
+        Refreshed after DISCOVERY_TTL; while the provider cannot be reached the last one stays in use, and
+        after a failed fetch the next is tried REFETCH_INTERVAL later, not by every request."""
         with self._lock:
-            if self._metadata is None or time.monotonic() - self._metadata_at > DISCOVERY_TTL:
+            now = time.monotonic()
+            fresh = self._metadata is not None and now - self._metadata_at <= DISCOVERY_TTL
+            if fresh or now - self._failed_at < self.refetch_interval:
+                if self._metadata is None:
+                    raise provider_unreachable()
+                return self._metadata
+            try:
                 document = self._get_json(self.settings.issuer + "/.well-known/openid-configuration")
                 if document.get("issuer", "").rstrip("/") != self.settings.issuer:
                     raise provider_unreachable()
                 if not isinstance(document.get("jwks_uri"), str):
                     raise provider_unreachable()
-                self._metadata, self._metadata_at = document, time.monotonic()
+            except Exception:
+                self._failed_at = now
+                if self._metadata is not None:
+                    return self._metadata
+                raise
+            self._metadata, self._metadata_at = document, now
             return self._metadata
 
     def _get_json(self, url: str) -> dict[str, Any]:
@@ -91,13 +110,13 @@ class Issuer:
 
     def _fetch_keys(self) -> _Keys:
         jwks = self._get_json(self.metadata()["jwks_uri"])
-        by_kid: dict[str, jwt.PyJWK] = {}
-        unnamed: list[jwt.PyJWK] = []
+        by_kid: dict[str, _Key] = {}
+        unnamed: list[_Key] = []
         for entry in jwks.get("keys", []):
             if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
                 continue
             try:
-                key = jwt.PyJWK(entry)
+                key = (jwt.PyJWK(entry), entry["alg"] if isinstance(entry.get("alg"), str) else None)
             except (jwt.PyJWKError, jwt.InvalidKeyError):
                 continue  # a key of a kind this service does not use (or cannot read)
             if isinstance(entry.get("kid"), str):
@@ -106,7 +125,7 @@ class Issuer:
                 unnamed.append(key)
         return _Keys(by_kid, unnamed, time.monotonic())
 
-    def _key(self, kid: str | None) -> jwt.PyJWK:
+    def _key(self, kid: str | None) -> _Key:
         def must_fetch(keys: _Keys | None) -> bool:
             if keys is None:
                 return True
@@ -118,7 +137,15 @@ class Issuer:
             with self._fetching:  # one fetch at a time; those who waited use its result
                 keys = self._keys
                 if must_fetch(keys):
-                    keys = self._keys = self._fetch_keys()
+                    if time.monotonic() - self._keys_failed_at < self.refetch_interval and keys is None:
+                        raise provider_unreachable()  # tried a moment ago: not again for every request
+                    try:
+                        keys = self._keys = self._fetch_keys()
+                    except Problem:
+                        self._keys_failed_at = time.monotonic()
+                        if keys is None:
+                            raise
+                        keys.fetched = time.monotonic()  # keep the keys we have; try again later
         assert keys is not None
         if kid is not None:
             if kid in keys.by_kid:
@@ -182,11 +209,15 @@ class Issuer:
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise invalid_token("the token's key id is not text")
-        key = self._key(kid)
-        # The key decides the algorithm family: an RSA key never checks an ES256 token, and a key that
-        # names its algorithm only checks that one.
-        if key.algorithm_name != algorithm and not _same_family(key, algorithm):
+        key, declared = self._key(kid)
+        # A key that names its algorithm checks only that one; one that names none, the algorithms of its
+        # type (an RSA key never an ES256 token), an EC key only the one of its curve.
+        if declared is not None and declared != algorithm:
             raise invalid_token("the token's algorithm does not match the key")
+        if declared is None and key.algorithm_name != algorithm and not _same_family(key, algorithm):
+            raise invalid_token("the token's algorithm does not match the key")
+        if types is _ACCESS_TOKEN_TYPES and "nonce" in _unverified_claims(token):
+            raise invalid_token("an ID token is not an access token")
         try:
             return jwt.decode(
                 token,
@@ -222,8 +253,17 @@ class Issuer:
         raise invalid_token(f"the token names no user ({self.settings.username_claim})")
 
 
+def _unverified_claims(token: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise invalid_token("the token is invalid") from None
+    return claims if isinstance(claims, dict) else {}
+
+
 def _same_family(key: jwt.PyJWK, algorithm: str) -> bool:
     """Whether a key without an `alg` of its own may check `algorithm`: by the key's type."""
-    families = {"RSA": ("RS", "PS"), "EC": ("ES",), "OKP": ("EdDSA",)}
+    # An EC key's curve names its one algorithm (P-256: ES256), which PyJWK takes as the key's own.
+    families = {"RSA": ("RS", "PS"), "OKP": ("EdDSA",)}
     kty = key.key_type if hasattr(key, "key_type") else None
     return kty in families and algorithm.startswith(families[kty])

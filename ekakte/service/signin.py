@@ -118,7 +118,12 @@ def password(
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
-    """A local password: the session in a cookie, and the session's facts (its CSRF token) as JSON."""
+    """A local password: the session in a cookie, and the session's facts (its CSRF token) as JSON. A
+    browser's request from another site is refused (its Origin is not this service's): no other site signs
+    a browser in to an account of its choosing."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin.rstrip("/") != _base_url(request).rstrip("/"):
+        raise Problem(403, "csrf", "A sign-in from another site is not taken.")
     signed_in = api.sign_in_with_password(
         request.app.state.archive, _request_actor(request, username), password, lifetime=_lifetime(request)
     )

@@ -223,7 +223,7 @@ def test_auditor_and_records_manager_pages(page: Any, app: App) -> None:
         api.set_password(app.archive, ADMIN, name, PASSWORD)
     sign_in(page, app, READER)
     page.goto(f"{app.url}/akte/{CASE}")  # something to find in the trail
-    assert page.goto(f"{app.url}/protokoll").status == 403  # type: ignore[union-attr]
+    assert page.goto(f"{app.url}/protokoll?akte={CASE}").status == 403  # type: ignore[union-attr]
     page.context.clear_cookies()
 
     sign_in(page, app, "pruefer", then="/protokoll")
