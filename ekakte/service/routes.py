@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -146,6 +147,7 @@ def get_original(
         part = _verified_range(original, start, end)
         return StreamingResponse(
             _spooled(part),
+            background=BackgroundTask(part.close),  # also when the client left before the first byte
             status_code=206,
             media_type=info.media_type,
             headers={
@@ -167,6 +169,7 @@ def get_original(
 
     return StreamingResponse(
         chunks(),
+        background=BackgroundTask(original.close),  # also when the client left before the first byte
         media_type=info.media_type,
         headers={**headers, "Content-Length": str(info.size_bytes)},
     )

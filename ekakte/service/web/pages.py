@@ -16,6 +16,7 @@ import jinja2
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup, escape
+from starlette.background import BackgroundTask
 
 from ekakte import api
 from ekakte.errors import EkakteError, InvalidInput, NotFound, NotPermitted
@@ -375,7 +376,7 @@ def original(request: Request, document_id: str) -> Response:
     name = info.original_filename or str(info.id)
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
     return StreamingResponse(
-        chunks(), media_type=info.media_type,
+        chunks(), media_type=info.media_type, background=BackgroundTask(opened.close),
         headers={
             "Content-Length": str(info.size_bytes), "Cache-Control": "no-store", "ETag": f'"{info.sha256}"',
             "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''"
