@@ -38,7 +38,11 @@ def make_engine(url: str, *, create: bool = False) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60})
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    # As many connections kept as a server process runs requests at once (ekakte.service: THREADS): a pool
+    # smaller than that opens and closes connections all the time under load.
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args={"connect_timeout": 10}
+    )
 
 
 def _database_file_exists(path: Path) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -28,6 +29,7 @@ from ekakte.service.web import pages as web
 
 log = logging.getLogger("ekakte.service")
 OPENAPI = "/api/v1/openapi.json"
+THREADS = 10
 
 
 def create_app(settings: api.Settings, service: ServiceSettings, *, archive: Any = None) -> FastAPI:
@@ -37,6 +39,9 @@ def create_app(settings: api.Settings, service: ServiceSettings, *, archive: Any
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Requests that run the library (in threads) at once per process: more only queue for Python's
+        # interpreter lock while holding database connections and the audit chain's turn.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         own = archive is None
         app.state.archive = api.Archive.open(settings) if own else archive
         try:
