@@ -25,13 +25,20 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           p99, errors; the CPU of the service, PostgreSQL and wrk; the audit chain's lock sampled in
           pg_locks) with 2 workers, again with 1 and 4, and with 1 connection; `ekakte case show` on the
           same archive; on an embedded archive the download of a 100 MB original and 300 uploads by 4
-          clients beside `ekakte import --batch` of the same files; each server process's RSS and PSS.
+          clients beside `ekakte import --batch` of the same files; each server process's RSS and PSS;
+  web     the caseworkers' web app, `ekakte serve` with 1 and 2 workers, on the api group's archive with one
+          case of 200 documents (one of them a real 10-page scanned PDF in the folder store), signed in
+          with a local password: the case page (its first page, 50 rows) and the whole case page by page,
+          and page images, each a series of sequential requests from one client in a process of its own
+          (the service's time from its access log beside the client's); the case page's largest
+          contentful paint in Chromium (Playwright); the parts in-process; `ekakte case show` beside.
 
-Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS (lookup and api), BENCH_SQLITE_DOCS,
-BENCH_OCR_FILES, BENCH_OCR_PAGES, BENCH_SEARCH_DOCS, BENCH_RSS_PAGES, BENCH_RETENTION_DOCS,
+Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS (lookup, api and web),
+BENCH_SQLITE_DOCS, BENCH_OCR_FILES, BENCH_OCR_PAGES, BENCH_SEARCH_DOCS, BENCH_RSS_PAGES, BENCH_RETENTION_DOCS,
 BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS, BENCH_PAGES_PDF, BENCH_PAGES_TIFF; for api also
 BENCH_API_SECONDS (each measured wrk run, 30), BENCH_API_WORKERS (the service's processes, 2),
-BENCH_API_DOWNLOAD_MB (100) and BENCH_API_UPLOADS (300).
+BENCH_API_DOWNLOAD_MB (100) and BENCH_API_UPLOADS (300); for web BENCH_WEB_REQUESTS (each measured series
+of case pages, 300).
 """
 
 from __future__ import annotations
@@ -78,7 +85,7 @@ from ekakte.ingest import DocumentMeta  # noqa: E402
 from ekakte.setup import initialize  # noqa: E402
 from tests.services import free_port, postgres_database, rgw_server  # noqa: E402
 
-GROUPS = ("import", "lookup", "ocr", "search", "rss", "pages", "retention", "oracles", "api")
+GROUPS = ("import", "lookup", "ocr", "search", "rss", "pages", "retention", "oracles", "api", "web")
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
 PG_DOCS = int(os.environ.get("BENCH_PG_DOCS", "1000000"))
 SQLITE_DOCS = int(os.environ.get("BENCH_SQLITE_DOCS", "100000"))
@@ -1688,6 +1695,458 @@ def run_api(base: Path) -> None:
     print(f"  load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=sys.stderr)
 
 
+# --- web: the caseworkers' web app (`ekakte serve`): the case page, page images, LCP in Chromium --------
+
+WEB_REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", "300"))
+WEB_WARMUP = 20  # requests before each measured series, discarded
+WEB_IMAGE_REQUESTS = 100
+WEB_IMAGE_PAGES = (1, 4, 7, 10)  # the page images asked for, round-robin
+WEB_SCAN_PAGES = 10  # the real scanned PDF of the 200-document case
+WEB_CASE_DOCS = 200  # the case's documents: WEB_CASE_DOCS - 1 seeded rows and the real PDF
+WEB_LCP_RUNS = 10
+WEB_CLI_RUNS = 10
+WEB_WORKERS = (1, 2)
+WEB_USER = "bench-web"  # a caseworker of the seeded cases' team, signing in with a local password
+WEB_PASSWORD = "Korrekt Pferd Batterie Heftklammer"
+WEB_COOKIE = "ekakte-session"  # ekakte.service.identity.cookie_name without TLS
+WEB_CASE_GOAL = "server p95 <= 100 ms"
+WEB_IMAGE_GOAL = "server p95 <= 150 ms"
+WEB_LCP_GOAL = "<= 1,000 ms"
+ACCESS_LINE = re.compile(r" ekakte\.access (\S+) (\S+) (\S+) (\d+) ([\d.]+)ms ")
+
+# The case of WEB_CASE_DOCS documents, in the seed's transaction: one page row (OCR done, no text) for
+# each of the seeded documents, as an archive whose pages are read has them; then the case (the next id
+# after the seeded ones, the team's) and WEB_CASE_DOCS - 1 documents of 1 to 6 pages received over five
+# years, with their pages: most read, about one in 17 with its last page still pending, one in 23 failed.
+WEB_SEED = (
+    """INSERT INTO pages (document_id, number, ocr_state, attempts, team_id)
+       SELECT id, 1, 'done', 0, :team FROM documents""",
+    """INSERT INTO cases (id, case_number, team_id, opened_on, created_at)
+       VALUES (:case_id, :case_number, :team, date '2019-03-01', now())""",
+    """INSERT INTO documents (id, case_id, document_type, title, received_on, station, operator,
+                             original_filename, media_type, size_bytes, sha256, storage_key, page_count,
+                             state, created_at)
+       SELECT md5('web-' || g)::uuid, :case_id,
+              (ARRAY['Antrag', 'Bescheid', 'Nachweis', 'Mietvertrag', 'Kontoauszug'])[1 + g % 5],
+              'Schreiben Nr. ' || g, date '2019-03-01' + g * 9, 'bench', 'bench', 'scan.pdf',
+              'application/pdf', 150000, encode(sha256(('web-' || g)::bytea), 'hex'),
+              'originals/bench/web-' || g, 1 + g % 6, 'stored', now()
+       FROM generate_series(1, :docs) g""",
+    """INSERT INTO pages (document_id, number, text, ocr_state, attempts, team_id)
+       SELECT d.id, n, 'Seite ' || n,
+              CASE WHEN n < d.page_count THEN 'done'
+                   WHEN get_byte(decode(d.sha256, 'hex'), 0) % 17 = 0 THEN 'pending'
+                   WHEN get_byte(decode(d.sha256, 'hex'), 0) % 23 = 1 THEN 'failed'
+                   ELSE 'done' END,
+              0, :team
+       FROM documents d CROSS JOIN LATERAL generate_series(1, d.page_count) n
+       WHERE d.case_id = :case_id""",
+)
+
+
+def seed_web_case(team: int) -> Callable[[Connection], None]:
+    def insert(conn: Connection) -> None:
+        params = {
+            "team": team, "case_id": PG_DOCS // DOCS_PER_CASE + 1, "case_number": CASE,
+            "docs": WEB_CASE_DOCS - 1,
+        }  # fmt: skip
+        for statement in WEB_SEED:
+            conn.execute(text(statement), params)
+
+    return insert
+
+
+def web_get(
+    url: str, cookie: str, paths: list[str], warmup: int, tag: str
+) -> list[tuple[str, float, int, int]]:
+    """The bench's client, run in a process of its own: GET each path in turn on one keep-alive
+    connection with the session's cookie and a request id of ours (so the access log's line is found);
+    (request id, ms to the whole body, status, bytes) of each after the first `warmup`."""
+    import httpx
+
+    measured = []
+    with httpx.Client(base_url=url, cookies={WEB_COOKIE: cookie}, timeout=60) as client:
+        for i, path in enumerate(paths):
+            request_id = f"{tag}-{i:05d}"
+            start = time.perf_counter()
+            response = client.get(path, headers={"X-Request-ID": request_id})
+            elapsed = (time.perf_counter() - start) * 1000
+            if i >= warmup:
+                measured.append((request_id, elapsed, response.status_code, len(response.content)))
+    return measured
+
+
+def web_sign_in(url: str) -> str:
+    """Sign WEB_USER in through the sign-in form (its token in a cookie and a hidden field, as a browser
+    does it); the session cookie's value."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=30) as client:
+        form = client.get("/anmelden")
+        token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+        if form.status_code != 200 or token is None:
+            raise RuntimeError(f"GET /anmelden answered {form.status_code} without the form's token")
+        answer = client.post(
+            "/anmelden",
+            data={"username": WEB_USER, "password": WEB_PASSWORD, "login_token": token.group(1)},
+        )
+        cookie = answer.cookies.get(WEB_COOKIE)
+        if answer.status_code != 303 or not cookie:
+            raise RuntimeError(f"signing in answered {answer.status_code}: {answer.text[:300]}")
+        return str(cookie)
+
+
+def case_page_paths(url: str, cookie: str) -> list[str]:
+    """The case's pages as the web app links them: the first, then each 'more' link (`nach=…`)."""
+    import html
+
+    import httpx
+
+    paths = [f"/akte/{CASE}"]
+    with httpx.Client(base_url=url, cookies={WEB_COOKIE: cookie}, timeout=60) as client:
+        while True:
+            page = client.get(paths[-1])
+            if page.status_code != 200:
+                raise RuntimeError(f"GET {paths[-1]} answered {page.status_code}")
+            more = re.search(r'<a href="([^"]*nach=[^"]+)"', page.text)
+            if more is None or len(paths) > WEB_CASE_DOCS:
+                return paths
+            paths.append(html.unescape(more.group(1)))
+
+
+def server_times(log: Path, measured: list[tuple[str, float, int, int]]) -> list[float]:
+    """The service's own time (its access log line) of each measured request."""
+    logged = {}
+    for line in log.read_text(errors="replace").splitlines():
+        found = ACCESS_LINE.search(line)
+        if found:
+            logged[found.group(1)] = float(found.group(5))
+    missing = [m[0] for m in measured if m[0] not in logged]
+    if missing:
+        raise RuntimeError(f"{len(missing)} requests without an access log line, e.g. {missing[0]}")
+    return [logged[m[0]] for m in measured]
+
+
+def spread(values: list[float]) -> str:
+    return (
+        f"p50 {statistics.median(values):.1f}, p95 {percentile(values, 95):.1f},"
+        f" p99 {percentile(values, 99):.1f} ms"
+    )
+
+
+def met(values: list[float], limit: float) -> str:
+    return "" if percentile(values, 95) <= limit else " MISSED"
+
+
+class ServiceCpu:
+    """CPU seconds of the service's processes and of the PostgreSQL backends of the archive's database."""
+
+    def __init__(self, server: int, db_url: str) -> None:
+        self.server, self.engine = server, create_engine(db_url, isolation_level="AUTOCOMMIT")
+        self.start = self._seconds()
+
+    def _seconds(self) -> tuple[float, float]:
+        with self.engine.connect() as conn:
+            backends = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            ).scalars()
+            database = sum(cpu_ticks(pid) for pid in backends) / TICKS
+        return sum(cpu_ticks(pid) for pid in process_tree(self.server)) / TICKS, database
+
+    def per_request(self, requests: int) -> str:
+        end = self._seconds()
+        self.engine.dispose()
+        service, database = ((e - s) * 1000 / requests for e, s in zip(end, self.start, strict=True))
+        return f"CPU per request: service {service:.1f} ms, PostgreSQL backends {database:.1f} ms"
+
+
+def web_series(
+    pool: Any, url: str, cookie: str, paths: list[str], tag: str, server: int, db_url: str, log: Path
+) -> tuple[list[float], list[float], list[tuple[str, float, int, int]], str]:
+    """Server times, client times and the raw answers of a series run by the client process, and the
+    CPU it cost the service and the database."""
+    pool.submit(web_get, url, cookie, paths[:1], 1, f"{tag}-connect").result()  # the process started
+    cpu = ServiceCpu(server, db_url)
+    measured = pool.submit(web_get, url, cookie, paths, WEB_WARMUP, tag).result()
+    used = cpu.per_request(len(paths))
+    wrong = {m[2] for m in measured if m[2] != 200}
+    if wrong:
+        raise RuntimeError(f"{tag}: answers with status {sorted(wrong)}")
+    time.sleep(0.5)  # the last access log line written
+    return server_times(log, measured), [m[1] for m in measured], measured, used
+
+
+def web_case_page(
+    pool: Any, url: str, cookie: str, server: int, db_url: str, log: Path, workers: int
+) -> None:
+    import httpx
+
+    first = f"/akte/{CASE}"
+    with httpx.Client(base_url=url, cookies={WEB_COOKIE: cookie}, timeout=60) as client:
+        shown = client.get(first).text.split("<tbody>", 1)[-1].split("</tbody>", 1)[0].count("<tr>")
+    paths = [first] * (WEB_WARMUP + WEB_REQUESTS)
+    tag = f"case-{workers}w"
+    server_ms, client_ms, measured, used = web_series(pool, url, cookie, paths, tag, server, db_url, log)
+    size = statistics.median(m[3] for m in measured) / 1024
+    row(
+        f"web case page, first page ({shown} rows) of a {WEB_CASE_DOCS}-document case,"
+        f" PostgreSQL {PG_DOCS:,} docs, {workers} worker{'s' if workers > 1 else ''}",
+        f"server {spread(server_ms)}{met(server_ms, 100)}; client, whole body of {size:.0f} KiB:"
+        f" {spread(client_ms)}; {used} ({len(measured)} requests after {WEB_WARMUP}, one client)",
+        WEB_CASE_GOAL,
+    )
+
+
+def web_whole_case(
+    pool: Any, url: str, cookie: str, server: int, db_url: str, log: Path, workers: int
+) -> None:
+    """All the case's documents as the web app shows them: every page of it in turn, following the
+    'more' links; the sum of the requests of each round."""
+    pages = case_page_paths(url, cookie)
+    rounds = max(1, WEB_REQUESTS // len(pages))
+    warm = -(-WEB_WARMUP // len(pages)) * len(pages)
+    paths = pages * (warm // len(pages) + rounds)
+    tag = f"whole-{workers}w"
+    server_ms, client_ms, _, used = web_series(pool, url, cookie, paths, tag, server, db_url, log)
+    server_ms, client_ms = server_ms[warm - WEB_WARMUP :], client_ms[warm - WEB_WARMUP :]
+    n = len(pages)
+    server_sum = [sum(server_ms[i : i + n]) for i in range(0, len(server_ms), n)]
+    client_sum = [sum(client_ms[i : i + n]) for i in range(0, len(client_ms), n)]
+    row(
+        f"web, the whole {WEB_CASE_DOCS}-document case in its {n} pages, {workers} worker"
+        + ("s" if workers > 1 else ""),
+        f"server, the {n} requests together: {spread(server_sum)}{met(server_sum, 100)}; client"
+        f" {spread(client_sum)}; per request {spread(server_ms)}; {used} ({rounds} rounds)",
+        f"{WEB_CASE_GOAL} (if one page held all {WEB_CASE_DOCS})",
+    )
+
+
+def web_page_image(
+    pool: Any, url: str, cookie: str, doc: object, server: int, db_url: str, log: Path, workers: int
+) -> None:
+    paths = [
+        f"/dokument/{doc}/seite/{WEB_IMAGE_PAGES[i % len(WEB_IMAGE_PAGES)]}?breite={VIEWER_WIDTH}"
+        for i in range(WEB_WARMUP + WEB_IMAGE_REQUESTS)
+    ]
+    tag = f"image-{workers}w"
+    server_ms, client_ms, measured, used = web_series(pool, url, cookie, paths, tag, server, db_url, log)
+    size = statistics.median(m[3] for m in measured) / 1024
+    pages = ", ".join(str(p) for p in WEB_IMAGE_PAGES)
+    row(
+        f"web page image at {VIEWER_WIDTH} px, pages {pages} of a {WEB_SCAN_PAGES}-page scanned PDF,"
+        f" {workers} worker{'s' if workers > 1 else ''}",
+        f"server {spread(server_ms)}{met(server_ms, 150)}; client, whole body (median {size:.0f} KiB):"
+        f" {spread(client_ms)}; {used} ({len(measured)} requests after {WEB_WARMUP})",
+        WEB_IMAGE_GOAL,
+    )
+
+
+_NAVIGATION = """() => {
+    const n = performance.getEntriesByType("navigation")[0];
+    return [n.responseStart, n.responseEnd, n.domContentLoadedEventEnd, n.loadEventEnd];
+}"""
+_LCP_ELEMENT = """() => new Promise((resolve) => {
+    new PerformanceObserver((list) => {
+        const entries = list.getEntries();
+        const e = entries[entries.length - 1].element;
+        resolve(e ? e.tagName.toLowerCase() + (e.className ? "." + e.className : "") : "?");
+    }).observe({type: "largest-contentful-paint", buffered: true});
+})"""
+
+
+def web_lcp(url: str, workers: int) -> None:
+    """Chromium (Debian's, by path) signed in through the form, the case page loaded WEB_LCP_RUNS times:
+    each load's Largest Contentful Paint from the Performance API, and its navigation timing."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, largest_contentful_paint
+
+    lcp, first_byte, loaded = [], [], []
+    element = "?"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="de-DE")
+            context.set_default_timeout(TIMEOUT_MS)
+            page = context.new_page()
+            page.goto(f"{url}/anmelden?return_to=/akte/{CASE}")
+            page.get_by_label("Benutzername").fill(WEB_USER)
+            page.get_by_label("Kennwort").fill(WEB_PASSWORD)
+            page.get_by_role("button", name="Anmelden").click()
+            page.wait_for_url(f"{url}/akte/{CASE}")
+            for _ in range(WEB_LCP_RUNS):
+                answer = page.goto(f"{url}/akte/{CASE}", wait_until="load")
+                if answer is None or answer.status != 200:
+                    raise RuntimeError(f"the case page answered {answer.status if answer else None}")
+                lcp.append(largest_contentful_paint(page))
+                element = page.evaluate(_LCP_ELEMENT)
+                start, _, _, load = page.evaluate(_NAVIGATION)
+                first_byte.append(start)
+                loaded.append(load)
+            context.close()
+        finally:
+            browser.close()
+    missed = "" if max(lcp) <= 1000 else " MISSED"
+    row(
+        f"web case page in Chromium, largest contentful paint, {workers} worker{'s' if workers > 1 else ''}",
+        f"median {statistics.median(lcp):.0f} ms, max {max(lcp):.0f} ms{missed} ({len(lcp)} loads, the"
+        f" element <{element}>; first byte median {statistics.median(first_byte):.0f} ms, load event median"
+        f" {statistics.median(loaded):.0f} ms)",
+        WEB_LCP_GOAL,
+    )
+
+
+def web_in_process(settings: Any, cookie: str, doc: uuid.UUID) -> None:
+    """The case page's parts in this process, without HTTP: the session lookup, the use case (decided,
+    audited, one page of 50), the template; the page image's render_page beside streaming the original.
+    cProfile of the use case to stderr."""
+    import cProfile
+    import pstats
+    from datetime import timedelta
+
+    from ekakte import api
+    from ekakte.service.web import pages as web_pages
+    from ekakte.service.web.texts import text as words
+
+    actor = Actor(WEB_USER, channel="web", client_address="127.0.0.1")
+    parts: dict[str, list[float]] = {"session": [], "use case": [], "template": []}
+    with Archive.open(settings) as archive:
+        for i in range(WEB_WARMUP + 50):
+            start = time.perf_counter()
+            found = api.session_of(archive, cookie, idle=timedelta(minutes=30))
+            assert found is not None
+            took_session = time.perf_counter() - start
+            start = time.perf_counter()
+            view = api.case_documents(archive, actor, CASE, limit=50)
+            took_case = time.perf_counter() - start
+            start = time.perf_counter()
+            web_pages._templates.get_template("case.html").render(
+                t=words, day=web_pages._day, user=found.principal, roles=found.roles,
+                csrf_token=found.csrf_token, view=view, types=settings.document_types, chosen_type="",
+                received_from="", received_to="", after=None,
+                ocr_states={d.id: d.ocr_state or "pending" for d in view.documents},
+                first_link=f"/akte/{CASE}", next_link=f"/akte/{CASE}?nach={view.next}",
+            )  # fmt: skip
+            if i >= WEB_WARMUP:
+                parts["session"].append(took_session * 1000)
+                parts["use case"].append(took_case * 1000)
+                parts["template"].append((time.perf_counter() - start) * 1000)
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(20):
+            api.case_documents(archive, actor, CASE, limit=50)
+        profile.disable()
+        out = io.StringIO()
+        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(25)
+        print(out.getvalue(), file=sys.stderr)
+        row(
+            "… the case page's parts in-process (no HTTP), median of 50",
+            ", ".join(f"{name} {statistics.median(ms):.1f} ms" for name, ms in parts.items()),
+            "-",
+        )
+        renders, streams = [], []
+        for page in WEB_IMAGE_PAGES * 3:
+            start = time.perf_counter()
+            image = api.render_page(archive, ACTOR, doc, page, VIEWER_WIDTH)
+            renders.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            with api.open_original(archive, ACTOR, doc) as original:
+                for _ in original:
+                    pass
+            streams.append((time.perf_counter() - start) * 1000)
+        row(
+            "… the page image in-process (render_page), median of 12",
+            f"{statistics.median(renders):.0f} ms, of which streaming the verified original"
+            f" {statistics.median(streams):.0f} ms; {image.media_type} {image.width}x{image.height}",
+            "-",
+        )
+
+
+def web_on_postgres(base: Path) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ekakte.ingest import import_document
+    from ekakte.principals import add_user, set_password
+
+    with postgres_database() as pg_url:
+        env = {"EKAKTE_HOME": str(base / "web-pg"), "EKAKTE_DATABASE_URL": pg_url, "EKAKTE_STATION": "bench"}
+        settings = load_settings(env)
+        team = prepare(env)
+        took = seed(settings.database_url, PG_DOCS, team, pages=seed_web_case(team))
+        print(
+            f"  seeded {PG_DOCS} documents in {PG_DOCS // DOCS_PER_CASE} cases with a page each, and"
+            f" {CASE} with {WEB_CASE_DOCS - 1} documents and their pages, in {took:.0f} s",
+            file=sys.stderr,
+        )
+        scan = base / "web-scan.pdf"
+        sample_scans.write_scan_pdf(scan, sample_scans.synthetic_pages(18, WEB_SCAN_PAGES))
+        with Archive.open(settings) as archive:
+            meta = DocumentMeta(CASE, "Antrag", title="Weiterbewilligungsantrag mit Anlagen")
+            doc = import_document(archive, ACTOR, scan, meta).document_id
+            add_user(archive, ACTOR, WEB_USER, ["caseworker"], ["bench-team"])
+            set_password(archive, ACTOR, WEB_USER, WEB_PASSWORD)
+        print(
+            f"  imported a {WEB_SCAN_PAGES}-page scanned PDF of {scan.stat().st_size / 2**20:.1f} MiB into"
+            f" {CASE} (the folder store under EKAKTE_HOME)",
+            file=sys.stderr,
+        )
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            for workers in WEB_WORKERS:
+                log = base / f"web-serve-{workers}.log"
+                label = f"{workers} worker{'s' if workers > 1 else ''}"
+
+                def measure(workers: int = workers, log: Path = log, label: str = label) -> None:
+                    with served(env, workers, log) as (url, server):
+                        cookie = web_sign_in(url)
+                        steps: list[tuple[str, str, Callable[[], None]]] = [
+                            ("web case page", WEB_CASE_GOAL, lambda: web_case_page(
+                                pool, url, cookie, server.pid, pg_url, log, workers)),
+                            ("web whole case", WEB_CASE_GOAL, lambda: web_whole_case(
+                                pool, url, cookie, server.pid, pg_url, log, workers)),
+                            ("web page image", WEB_IMAGE_GOAL, lambda: web_page_image(
+                                pool, url, cookie, doc, server.pid, pg_url, log, workers)),
+                            ("web LCP", WEB_LCP_GOAL, lambda: web_lcp(url, workers)),
+                        ]  # fmt: skip
+                        for what, goal, step in steps:
+                            attempt(f"{what}, {label}", goal, step)
+                        if workers == WEB_WORKERS[0]:
+                            attempt("… in-process", "-", lambda: web_in_process(settings, cookie, doc))
+
+                attempt(f"web app, {label}", WEB_CASE_GOAL, measure)
+        attempt(
+            f"`ekakte case show {CASE}`",
+            "(beside the web app)",
+            lambda: web_cli_case_show(env),
+        )
+
+
+def web_cli_case_show(env: dict[str, str]) -> None:
+    """The whole process `ekakte case show CASE` (all 200 documents) and with `--limit 50` (the web
+    app's page), WEB_CLI_RUNS runs each after a warm-up."""
+    for extra, what in (([], f"all {WEB_CASE_DOCS} documents"), (["--limit", "50"], "--limit 50")):
+        command = [EKAKTE, "case", "show", CASE, *extra]
+        run_checked(command, env)
+        times = []
+        for _ in range(WEB_CLI_RUNS):
+            start = time.perf_counter()
+            run_checked(command, env)
+            times.append((time.perf_counter() - start) * 1000)
+        row(
+            f"`ekakte case show` whole process, {what}, PostgreSQL {PG_DOCS:,} docs",
+            f"median {statistics.median(times):.0f} ms (min {min(times):.0f}, max {max(times):.0f};"
+            f" {WEB_CLI_RUNS} runs)",
+            "(beside the web app)",
+        )
+
+
+def run_web(base: Path) -> None:
+    print(f"  load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=sys.stderr)
+    attempt("web app on PostgreSQL", WEB_CASE_GOAL, lambda: web_on_postgres(base))
+    print(f"  load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=sys.stderr)
+
+
 RUN: dict[str, Callable[[Path], None]] = {
     "import": run_import,
     "lookup": run_lookup,
@@ -1698,6 +2157,7 @@ RUN: dict[str, Callable[[Path], None]] = {
     "retention": run_retention,
     "oracles": run_oracles,
     "api": run_api,
+    "web": run_web,
 }
 
 
