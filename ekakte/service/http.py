@@ -143,6 +143,12 @@ class Requests:
             else self.settings.max_body_bytes
         )
         extra = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
+        if scope["path"].startswith("/static/"):
+            # The web app's stylesheet and script: the same for everyone, no social data; kept an hour.
+            extra = [
+                (b"cache-control", b"public, max-age=3600") if k == b"cache-control" else (k, v)
+                for k, v in extra
+            ]
         if self.settings.tls:
             extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
         status = 500

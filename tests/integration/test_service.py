@@ -299,6 +299,8 @@ def test_bad_requests_are_problems(
     )
     assert broken_json.status_code == 400 and broken_json.json()["detail"] == "The body is not valid JSON."
     assert httpx.head(f"{url}/healthz").status_code == 200
+    style = httpx.get(f"{url}/static/app.css")  # the same for everyone: cached, unlike every page
+    assert style.status_code == 200 and style.headers["cache-control"] == "public, max-age=3600"
     with archive.reading() as session:
         from sqlalchemy import func, select
 
