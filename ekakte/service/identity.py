@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hmac
 import re
+import urllib.parse
 from datetime import timedelta
 
 from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 
 from ekakte import api
 from ekakte.api import Actor
@@ -65,9 +67,7 @@ def actor(request: Request) -> Actor:
         found = session(request)
         if found is None:
             raise not_signed_in()
-        if request.method not in _SAFE and not hmac.compare_digest(
-            request.headers.get(CSRF_HEADER, "").encode(), found.csrf_token.encode()
-        ):
+        if request.method not in _SAFE and not check_csrf(found, request.headers.get(CSRF_HEADER, "")):
             raise Problem(403, "csrf", "The request lacks this session's CSRF token.")
         name = found.principal
     if not _NAME.fullmatch(name):
@@ -83,3 +83,50 @@ def actor(request: Request) -> Actor:
         client_address=request.state.client_address,
         request_id=request.state.request_id,
     )
+
+
+# What the API's sign-in routes (signin.py) and the web app's forms (web/pages.py) both do.
+
+
+def base_url(request: Request) -> str:
+    """Where users reach the service: EKAKTE_PUBLIC_URL, or the address of this request."""
+    configured: str | None = request.app.state.settings.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def set_session_cookie(response: Response, request: Request, signed_in: api.SignedIn) -> Response:
+    settings = request.app.state.settings
+    response.set_cookie(
+        cookie_name(request), signed_in.cookie, max_age=settings.session_lifetime_seconds, path="/",
+        secure=settings.secure_cookies, httponly=True, samesite="lax",
+    )  # fmt: skip
+    return response
+
+
+def check_csrf(found: api.SessionInfo, sent: str) -> bool:
+    """Whether `sent` is the session's CSRF token (compared in constant time)."""
+    return hmac.compare_digest(sent.encode(), found.csrf_token.encode())
+
+
+def end_session(request: Request, found: api.SessionInfo, *, then: str) -> Response:
+    """Sign the session out (audited) and send the browser on: to the identity provider's end-session
+    endpoint when the session began there (it comes back to the start page, which the provider has
+    registered for this client: docs/deployment.md), else to `then`."""
+    actor = Actor(
+        found.principal, channel="web", client_address=request.state.client_address,
+        request_id=request.state.request_id,
+    )  # fmt: skip
+    api.sign_out(request.app.state.archive, actor, request.cookies.get(cookie_name(request), ""))
+    target = then
+    issuer = request.app.state.issuer
+    end = issuer.metadata().get("end_session_endpoint") if issuer and found.method == "oidc" else None
+    if isinstance(end, str):
+        query = {"client_id": issuer.settings.client_id, "post_logout_redirect_uri": base_url(request) + "/"}
+        target = f"{end}?{urllib.parse.urlencode(query)}"
+    return clear_session_cookie(RedirectResponse(target, status_code=303), request)
+
+
+def clear_session_cookie(response: Response, request: Request) -> Response:
+    secure = request.app.state.settings.secure_cookies
+    response.delete_cookie(cookie_name(request), path="/", secure=secure, httponly=True, samesite="lax")
+    return response

@@ -18,7 +18,16 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from ekakte import api
-from ekakte.service.identity import CSRF_HEADER, cookie_name, not_signed_in, session
+from ekakte.service.identity import (
+    CSRF_HEADER,
+    base_url,
+    check_csrf,
+    clear_session_cookie,
+    end_session,
+    not_signed_in,
+    session,
+    set_session_cookie,
+)
 from ekakte.service.oidc import Issuer
 from ekakte.service.problems import Problem
 
@@ -32,25 +41,11 @@ def _request_actor(request: Request, name: str) -> api.Actor:
     )
 
 
-def _base_url(request: Request) -> str:
-    configured = request.app.state.settings.public_url
-    return configured or str(request.base_url).rstrip("/")
-
-
 def _issuer(request: Request) -> Issuer:
     issuer: Issuer | None = request.app.state.issuer
     if issuer is None:
         raise Problem(404, "no-identity-provider", "This archive signs in with local passwords only.")
     return issuer
-
-
-def _with_session(response: Response, request: Request, signed_in: api.SignedIn) -> Response:
-    settings = request.app.state.settings
-    response.set_cookie(
-        cookie_name(request), signed_in.cookie, max_age=settings.session_lifetime_seconds, path="/",
-        secure=settings.secure_cookies, httponly=True, samesite="lax",
-    )  # fmt: skip
-    return response
 
 
 def _lifetime(request: Request) -> timedelta:
@@ -69,7 +64,7 @@ def login(request: Request, return_to: Annotated[str, Query(max_length=500)] = "
     query = {
         "response_type": "code",
         "client_id": issuer.settings.client_id,
-        "redirect_uri": _base_url(request) + "/auth/callback",
+        "redirect_uri": base_url(request) + "/auth/callback",
         "scope": "openid profile",
         "state": flow.state,
         "nonce": flow.nonce,
@@ -101,13 +96,13 @@ def callback(
     flow = api.finish_provider_sign_in(request.app.state.archive, state)
     if error is not None or not code:
         raise Problem(401, "not-authenticated", "The identity provider did not sign you in.")
-    tokens = issuer.exchange_code(code, _base_url(request) + "/auth/callback", flow.code_verifier)
+    tokens = issuer.exchange_code(code, base_url(request) + "/auth/callback", flow.code_verifier)
     claims = issuer.verify_id_token(str(tokens["id_token"]), flow.nonce)
     name = issuer.username(claims)
     signed_in = api.sign_in_with_provider(
         request.app.state.archive, _request_actor(request, name), lifetime=_lifetime(request)
     )
-    response = _with_session(RedirectResponse(flow.return_to, status_code=303), request, signed_in)
+    response = set_session_cookie(RedirectResponse(flow.return_to, status_code=303), request, signed_in)
     response.delete_cookie(_FLOW_COOKIE, path="/auth/")
     return response
 
@@ -122,14 +117,14 @@ def password(
     browser's request from another site is refused (its Origin is not this service's): no other site signs
     a browser in to an account of its choosing."""
     origin = request.headers.get("origin")
-    if origin is not None and origin.rstrip("/") != _base_url(request).rstrip("/"):
+    if origin is not None and origin.rstrip("/") != base_url(request).rstrip("/"):
         raise Problem(403, "csrf", "A sign-in from another site is not taken.")
     signed_in = api.sign_in_with_password(
         request.app.state.archive, _request_actor(request, username), password, lifetime=_lifetime(request)
     )
     body = {"user": signed_in.principal, "csrf_token": signed_in.csrf_token,
             "expires_at": signed_in.expires_at.isoformat()}  # fmt: skip
-    return _with_session(JSONResponse(body), request, signed_in)
+    return set_session_cookie(JSONResponse(body), request, signed_in)
 
 
 @router.get("/session")
@@ -152,20 +147,8 @@ def current(request: Request) -> JSONResponse:
 def logout(request: Request) -> Response:
     """End the session here, and at the identity provider when it began there."""
     found = session(request)
-    cookie = request.cookies.get(cookie_name(request), "")
-    target = "/"
-    if found is not None:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
-            raise Problem(403, "csrf", "The request lacks this session's CSRF token.")
-        api.sign_out(request.app.state.archive, _request_actor(request, found.principal), cookie)
-        issuer: Issuer | None = request.app.state.issuer
-        end = issuer.metadata().get("end_session_endpoint") if issuer and found.method == "oidc" else None
-        if isinstance(end, str) and issuer is not None:
-            query = {"client_id": issuer.settings.client_id,
-                     "post_logout_redirect_uri": _base_url(request) + "/"}  # fmt: skip
-            target = f"{end}?{urllib.parse.urlencode(query)}"
-    response = RedirectResponse(target, status_code=303)
-    response.delete_cookie(cookie_name(request), path="/", secure=request.app.state.settings.secure_cookies,
-                           httponly=True, samesite="lax")  # fmt: skip
-    return response
+    if found is None:
+        return clear_session_cookie(RedirectResponse("/", status_code=303), request)
+    if not check_csrf(found, request.headers.get(CSRF_HEADER, "")):
+        raise Problem(403, "csrf", "The request lacks this session's CSRF token.")
+    return end_session(request, found, then="/")

@@ -20,7 +20,14 @@ from starlette.background import BackgroundTask
 
 from ekakte import api
 from ekakte.errors import EkakteError, InvalidInput, NotFound, NotPermitted
-from ekakte.service.identity import cookie_name, session
+from ekakte.service.identity import (
+    check_csrf,
+    clear_session_cookie,
+    cookie_name,
+    end_session,
+    session,
+    set_session_cookie,
+)
 from ekakte.service.web.texts import text
 
 router = APIRouter(include_in_schema=False)
@@ -111,7 +118,7 @@ def _actor(request: Request, found: api.SessionInfo) -> api.Actor:
 
 
 def _check_csrf(found: api.SessionInfo, sent: str) -> None:
-    if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
+    if not check_csrf(found, sent):
         raise PageError(403, text("csrf.failed"))
 
 
@@ -189,12 +196,9 @@ def login(
         )  # fmt: skip
         _set_login_token(request, again, token)
         return again
-    response = RedirectResponse(_safe_return(return_to), status_code=303)
-    settings = request.app.state.settings
-    response.set_cookie(
-        cookie_name(request), signed_in.cookie, max_age=settings.session_lifetime_seconds, path="/",
-        secure=settings.secure_cookies, httponly=True, samesite="lax",
-    )  # fmt: skip
+    response = set_session_cookie(
+        RedirectResponse(_safe_return(return_to), status_code=303), request, signed_in
+    )
     response.delete_cookie(_LOGIN_CSRF, path="/anmelden")
     return response
 
@@ -202,21 +206,10 @@ def login(
 @router.post("/abmelden")
 def logout(request: Request, csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
     found = session(request)
-    target = "/anmelden?abgemeldet=1"
-    if found is not None:
-        _check_csrf(found, csrf_token)
-        api.sign_out(_archive(request), _actor(request, found), request.cookies.get(cookie_name(request), ""))
-        issuer = request.app.state.issuer
-        end = issuer.metadata().get("end_session_endpoint") if issuer and found.method == "oidc" else None
-        if isinstance(end, str):
-            base = request.app.state.settings.public_url or str(request.base_url).rstrip("/")
-            # The start page: what the provider has registered for this client (docs/deployment.md).
-            query = {"client_id": issuer.settings.client_id, "post_logout_redirect_uri": base + "/"}
-            target = f"{end}?{urllib.parse.urlencode(query)}"
-    response = RedirectResponse(target, status_code=303)
-    response.delete_cookie(cookie_name(request), path="/", secure=request.app.state.settings.secure_cookies,
-                           httponly=True, samesite="lax")  # fmt: skip
-    return response
+    if found is None:
+        return clear_session_cookie(RedirectResponse("/anmelden?abgemeldet=1", status_code=303), request)
+    _check_csrf(found, csrf_token)
+    return end_session(request, found, then="/anmelden?abgemeldet=1")
 
 
 # Start, case, document ----------------------------------------------------------------------------------
