@@ -83,6 +83,7 @@ if TYPE_CHECKING:
         SignedIn,
         begin_provider_sign_in,
         finish_provider_sign_in,
+        is_local_path,
         remember_search,
         session_of,
         sign_in_with_password,
@@ -215,6 +216,7 @@ _SUPPORT = {
     "SessionInfo": "ekakte.sessions",
     "LoginFlowStart": "ekakte.sessions",
     "LoginFlowState": "ekakte.sessions",
+    "is_local_path": "ekakte.sessions",
 }
 _BY_NAME = {u.name: u for u in USE_CASES}
 
@@ -282,6 +284,7 @@ __all__ = [
     "import_document",
     "import_files",
     "initialize",
+    "is_local_path",
     "list_holds",
     "list_teams",
     "list_types",

@@ -291,6 +291,12 @@ def sign_out(archive: Archive, actor: Actor, cookie: str) -> None:
 _RETURN_TO = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,499}")
 
 
+def is_local_path(path: str) -> bool:
+    """Whether `path` is a path of this service that no browser reads as another host: the only pages a
+    sign-in may send a browser back to."""
+    return bool(_RETURN_TO.fullmatch(path)) and not path.startswith("//")
+
+
 @dataclass(frozen=True)
 class LoginFlowStart:
     state: str
@@ -301,7 +307,7 @@ class LoginFlowStart:
 def begin_provider_sign_in(archive: Archive, return_to: str) -> LoginFlowStart:
     """A sign-in at the identity provider, begun: its state, nonce and PKCE verifier, remembered for
     FLOW_LIFETIME by the state's SHA-256 (older ones are dropped on the way)."""
-    if not _RETURN_TO.fullmatch(return_to) or return_to.startswith("//"):
+    if not is_local_path(return_to):
         raise InvalidInput("the page to return to must be a path of this service", field="return_to")
     now = _now()
     start = LoginFlowStart(secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64))

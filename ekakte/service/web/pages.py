@@ -156,11 +156,7 @@ def _set_login_token(request: Request, response: Response, token: str) -> None:
 
 
 def _safe_return(path: str) -> str:
-    return (
-        path
-        if re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,499}", path) and not path.startswith("//")
-        else "/"
-    )
+    return path if api.is_local_path(path) else "/"
 
 
 @router.post("/anmelden", response_class=HTMLResponse)
