@@ -24,16 +24,27 @@ def ocr() -> None:
     "--workers", type=click.IntRange(1, 256), help="tesseract processes at once; default one per core."
 )
 @click.option("--once", is_flag=True, help="Stop when no pending page is left (default: keep polling).")
+@click.option(
+    "--poll",
+    "poll_seconds",
+    type=click.FloatRange(0.05, 3600),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long an idle worker waits before it looks for pending pages again.",
+)
 @json_option
 @pass_state
-def ocr_work(state: State, workers: int | None, once: bool, as_json: bool) -> int:
+def ocr_work(state: State, workers: int | None, once: bool, poll_seconds: float, as_json: bool) -> int:
     """Read pending pages. Any number of workers on any number of machines may run at once.
 
     \b
     ekakte ocr work --once          # cron: everything pending, then exit
     ekakte ocr work --workers 4     # a service: keeps polling; stop it with SIGTERM
     """
-    report = run_ocr_command(state, workers, once=once, document_ids=None, quiet=as_json)
+    report = run_ocr_command(
+        state, workers, once=once, document_ids=None, quiet=as_json, poll_seconds=poll_seconds
+    )
     if as_json:
         emit_json(report.as_json())
     else:
@@ -62,7 +73,13 @@ def ocr_retry(state: State, document: str | None, as_json: bool) -> None:
 
 
 def run_ocr_command(
-    state: State, workers: int | None, *, once: bool, document_ids: list[Any] | None, quiet: bool
+    state: State,
+    workers: int | None,
+    *,
+    once: bool,
+    document_ids: list[Any] | None,
+    quiet: bool,
+    poll_seconds: float = 5.0,
 ) -> OcrReport:
     """run_ocr with a count on a terminal and a clean stop on SIGTERM (Ctrl-C gives the pages back)."""
     from ekakte.api import run_ocr
@@ -71,7 +88,8 @@ def run_ocr_command(
     with stop_on_sigterm() as should_stop, counter("OCR: pages read", quiet=quiet) as show:
         return run_ocr(
             state.archive, state.actor, workers=workers, once=once, document_ids=document_ids,
-            progress=(lambda _outcome: show(next(read))) if show else None, should_stop=should_stop,
+            poll_seconds=poll_seconds, progress=(lambda _outcome: show(next(read))) if show else None,
+            should_stop=should_stop,
         )  # fmt: skip
 
 

@@ -74,7 +74,11 @@ def test_importers_ocr_workers_and_a_sweep_at_once(pg_url: str, s3: S3Server, tm
             )
         close_case(archive, me, DUE_CASE, date(2015, 3, 10))
 
-    workers = [ekakte_process(env, "ocr", "work", "--workers", "1", "--json") for _ in range(2)]
+    # An idle worker looks again every 0.1 s: with the default 5 s, one worker could read all the pages
+    # while the other slept, and the test would show nothing of two workers at once.
+    workers = [
+        ekakte_process(env, "ocr", "work", "--workers", "1", "--poll", "0.1", "--json") for _ in range(2)
+    ]
     importers = [
         ekakte_process(
             env,
