@@ -31,6 +31,8 @@ class Action(StrEnum):
     CASE_CLOSE = "case.close"  # close or reopen a case: starts or stops `case_closed` retention clocks
     RETENTION = "retention"  # rules, plans, holds, sweeps: metadata only
     PROTOCOL_READ = "retention.protocol"  # the deletion protocol (records managers and auditors)
+    ARCHIVE = "archive"  # the Aussonderung: offers, the archive's answers, their status (metadata)
+    ARCHIVE_HAND_OVER = "archive.hand_over"  # the records the archive keeps, content and all, to the archive
     CASE_ASSIGN = "case.assign"
     USER_MANAGE = "user.manage"  # users, roles, teams
     AUDIT_READ = "audit.read"
@@ -192,6 +194,8 @@ def decide(
         return _by_role(roles, {Role.RECORDS_MANAGER})
     if action == Action.PROTOCOL_READ:
         return _by_role(roles, {Role.RECORDS_MANAGER, Role.AUDITOR})
+    if action in (Action.ARCHIVE, Action.ARCHIVE_HAND_OVER):
+        return _by_role(roles, {Role.RECORDS_MANAGER})
     if action == Action.USER_MANAGE:
         return _by_role(roles, {Role.ADMIN})
     if action == Action.AUDIT_READ:

@@ -68,6 +68,11 @@ if TYPE_CHECKING:
         revoke,
         set_password,
     )
+    from ekakte.retention.disposal import HandOverReport, OfferReport, ProcessStatus, ReceiveReport
+    from ekakte.retention.disposal import hand_over as hand_over_to_archive
+    from ekakte.retention.disposal import offer as offer_to_archive
+    from ekakte.retention.disposal import receive as receive_from_archive
+    from ekakte.retention.disposal import status as archive_status
     from ekakte.retention.holds import HoldInfo, add_hold, list_holds, release_hold
     from ekakte.retention.protocol import protocol
     from ekakte.retention.schedule import close_case, load_rules, reopen_case, show_rules
@@ -92,6 +97,7 @@ if TYPE_CHECKING:
     )
     from ekakte.setup import database_status, initialize, unreachable, upgrade_database
     from ekakte.trail import anchor_audit_trail, audit_entries, verify_audit_trail
+    from ekakte.xdomea import MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,11 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("add_hold", "ekakte.retention.holds", Action.RETENTION),
     UseCase("release_hold", "ekakte.retention.holds", Action.RETENTION),
     UseCase("list_holds", "ekakte.retention.holds", Action.RETENTION),
+    # The Aussonderung (xdomea)
+    UseCase("offer_to_archive", "ekakte.retention.disposal", Action.ARCHIVE, "offer"),
+    UseCase("receive_from_archive", "ekakte.retention.disposal", Action.ARCHIVE, "receive"),
+    UseCase("hand_over_to_archive", "ekakte.retention.disposal", Action.ARCHIVE_HAND_OVER, "hand_over"),
+    UseCase("archive_status", "ekakte.retention.disposal", Action.ARCHIVE, "status"),
     # Integrity and audit
     UseCase("verify", "ekakte.integrity", Action.INTEGRITY),
     UseCase("gc", "ekakte.integrity", Action.INTEGRITY),
@@ -191,6 +202,11 @@ _SUPPORT = {
     "CaseInfo": "ekakte.documents",
     "HoldInfo": "ekakte.retention.holds",
     "PlanItem": "ekakte.retention.sweep",
+    "OfferReport": "ekakte.retention.disposal",
+    "ReceiveReport": "ekakte.retention.disposal",
+    "HandOverReport": "ekakte.retention.disposal",
+    "ProcessStatus": "ekakte.retention.disposal",
+    "MAX_MESSAGE_BYTES": "ekakte.xdomea",
     "SearchHit": "ekakte.search",
     "SNIPPET_START": "ekakte.search",
     "SNIPPET_END": "ekakte.search",
@@ -222,6 +238,7 @@ _BY_NAME = {u.name: u for u in USE_CASES}
 
 __all__ = [
     "MAX_LIMIT",
+    "MAX_MESSAGE_BYTES",
     "MAX_SEARCH_RESULTS",
     "RANK_WINDOW",
     "SNIPPET_END",
@@ -237,12 +254,14 @@ __all__ = [
     "Decision",
     "DocumentInfo",
     "DocumentMeta",
+    "HandOverReport",
     "HoldInfo",
     "ImportResult",
     "LockOutcome",
     "LoginFlowStart",
     "LoginFlowState",
     "OcrReport",
+    "OfferReport",
     "Original",
     "Page",
     "PageImage",
@@ -250,6 +269,8 @@ __all__ = [
     "PageText",
     "PlanItem",
     "PolicyChange",
+    "ProcessStatus",
+    "ReceiveReport",
     "Role",
     "Scan",
     "SearchHit",
@@ -263,6 +284,7 @@ __all__ = [
     "add_team",
     "add_user",
     "anchor_audit_trail",
+    "archive_status",
     "assign_case",
     "audit_entries",
     "begin_provider_sign_in",
@@ -280,6 +302,7 @@ __all__ = [
     "get_document",
     "grant",
     "grant_database_role",
+    "hand_over_to_archive",
     "import_directory",
     "import_document",
     "import_files",
@@ -291,12 +314,14 @@ __all__ = [
     "list_users",
     "load_rules",
     "load_settings",
+    "offer_to_archive",
     "open_original",
     "parse_date",
     "parse_day",
     "parse_document_id",
     "plan",
     "protocol",
+    "receive_from_archive",
     "release_hold",
     "remember_search",
     "render_page",

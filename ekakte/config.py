@@ -57,6 +57,11 @@ _KEYS: dict[str, str | None] = {
     "tessdata": None,
     "protocol_key": "EKAKTE_PROTOCOL_KEY",
     "audit_anchors": "EKAKTE_AUDIT_ANCHORS",
+    "archive_sender": "EKAKTE_ARCHIVE_SENDER",
+    "archive_sender_unit": "EKAKTE_ARCHIVE_SENDER_UNIT",
+    "archive_recipient": "EKAKTE_ARCHIVE_RECIPIENT",
+    "archive_answer_months": "EKAKTE_ARCHIVE_ANSWER_MONTHS",
+    "archive_transfer_dir": "EKAKTE_ARCHIVE_TRANSFER_DIR",
 }
 _SECRET_KEYS = {"s3_secret_key", "protocol_key"}
 # Settings that no longer exist because they decided who sees what or what reads the content, and a
@@ -118,6 +123,14 @@ class Settings:
     # The append-only file `ekakte audit anchor` writes the trail's head to when the objects are not in
     # S3 (with S3 the anchors are objects in the bucket); default <home>/audit-anchors.log.
     audit_anchors: Path | None = None
+    # The Aussonderung (xdomea): the job centre as the messages' sender (and its unit), the archive as
+    # their recipient; months after an offer without the archive's answer after which a record counts as
+    # released (0: never, the records wait); the folder the service writes messages to.
+    archive_sender: str = ""
+    archive_sender_unit: str = ""
+    archive_recipient: str = ""
+    archive_answer_months: int = 0
+    archive_transfer_dir: Path | None = None
     config_file: Path | None = None
     # What the loading ignored and the user should know (retired settings); the CLI prints them.
     notices: tuple[str, ...] = field(default=(), compare=False)
@@ -140,6 +153,8 @@ class Settings:
             raise ConfigError(f"s3_lock_mode must be COMPLIANCE or GOVERNANCE, not {self.s3_lock_mode!r}")
         if self.protocol_key is not None and len(self.protocol_key) < 32:
             raise ConfigError("protocol_key must be at least 32 characters (e.g. 64 hex digits)")
+        if not 0 <= self.archive_answer_months <= 120:
+            raise ConfigError("archive_answer_months must be 0 (off) to 120")
         if self.ocr_workers < 0:
             raise ConfigError("ocr_workers must be 0 (one per core) or more")
         if self.ocr_lease_seconds < 1:
@@ -289,6 +304,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tessdata=Path(str(raw["tessdata"])).expanduser() if raw.get("tessdata") else None,
         protocol_key=raw.get("protocol_key"),
         audit_anchors=Path(str(raw.get("audit_anchors") or home / "audit-anchors.log")).expanduser(),
+        archive_sender=str(raw.get("archive_sender", "")).strip(),
+        archive_sender_unit=str(raw.get("archive_sender_unit", "")).strip(),
+        archive_recipient=str(raw.get("archive_recipient", "")).strip(),
+        archive_answer_months=int(_as_number(raw, "archive_answer_months", 0, int)),
+        archive_transfer_dir=Path(str(raw.get("archive_transfer_dir") or home / "transfer")).expanduser(),
         config_file=config_file,
         notices=tuple(notices),
     )

@@ -1101,10 +1101,15 @@ def bench_plan(env: dict[str, str], docs: int) -> None:
 
 
 def seed_objects(env: dict[str, str], docs: int, due: str) -> Any:
-    """`docs` documents due as `due` says (SQL); the settings. Their objects come from `put_objects`."""
+    """`docs` documents due as `due` says (SQL), under the example rules; the settings. Their objects come
+    from `put_objects`."""
+    from ekakte.retention.schedule import load_rules
+
     settings = load_settings(env)
     team = prepare(env)
     records_manager(env)
+    with Archive.open(settings) as archive:
+        load_rules(archive, ACTOR, RETENTION_RULES)
     seed(settings.database_url, docs, team)
     engine = create_engine(settings.database_url)
     with engine.begin() as conn:
@@ -1127,7 +1132,9 @@ def bench_sweep(label: str, env: dict[str, str], docs: int) -> None:
     """The sweep deleting `docs` due documents with real objects."""
     from ekakte.retention.sweep import sweep
 
-    settings = seed_objects(env, docs, SEED_DUE)
+    # The example's bank statements are destroyed when due (released in advance by the archive); the
+    # Aussonderung's own figures are in the `aussonderung` group.
+    settings = seed_objects(env, docs, SEED_DUE.replace("Leistungsakte (default)", "Kontoauszüge"))
     with Archive.open(settings) as archive:
         put_objects(archive)
         start = time.perf_counter()

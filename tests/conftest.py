@@ -34,6 +34,8 @@ READER = Actor("caseworker")  # caseworker of TEAM with the health clearance
 scans = load_script("sample_scans")
 
 # One retention rule for everything: ten years after the case was closed, to the end of that year.
+# Destroyed when due, under an advance release of the archive: the tests of the sweep's mechanics. The
+# Aussonderung (offering to the archive first, the default) is tested in test_aussonderung.py.
 TEN_YEARS_RULES = """
 [[rule]]
 name = "default"
@@ -41,6 +43,8 @@ types = ["*"]
 keep = "10y"
 trigger = "case_closed"
 rounding = "end_of_year"
+disposition = "destroy"
+release = "Kreisarchiv, Bewertungsentscheidung 2025/17"
 """
 
 

@@ -141,6 +141,7 @@ def retention_plan(state: State, as_of: str | None, as_json: bool, as_csv: bool)
                 "rule",
                 "rule_version",
                 "held_by",
+                "archive",
             ]
         )
         for i in items:
@@ -156,21 +157,24 @@ def retention_plan(state: State, as_of: str | None, as_json: bool, as_csv: bool)
                     i.rule,
                     i.rule_version,
                     held,
+                    i.archive or "",
                 ]
             )
         return
-    to_delete = held_back = 0
+    to_delete = held_back = waiting = 0
     for i in items:
-        verdict = _held(i.held_by) if i.held_by else "due"
+        verdict = _held(i.held_by) if i.held_by else f"WAITS: {i.archive}" if i.archive else "due"
         click.echo(
             f"{i.document_id}  {shown(i.case_number)}  {shown(i.document_type):<14}  due {i.due_on}"
             f"  rule {_rule(i.rule)} v{i.rule_version}  {verdict}"
         )
         if i.held_by:
             held_back += 1
+        elif i.archive:
+            waiting += 1
         else:
             to_delete += 1
-    click.echo(f"{to_delete} to delete, {held_back} held back")
+    click.echo(f"{to_delete} to delete, {held_back} held back, {waiting} awaiting the archive")
 
 
 @retention.command("sweep")
@@ -230,6 +234,7 @@ def retention_protocol(state: State, since: str | None, case_number: str | None,
             f"{e.deleted_at:%Y-%m-%d %H:%M}  {e.document_id}  {shown(e.document_type):<14}  due {e.due_on}"
             f"  rule {_rule(e.rule)} v{e.rule_version}  case#{shown(e.case_hash[:12])}"
             f"  sha256 {shown(e.sha256[:12])}…  by {shown(e.deleted_by)}"
+            + (f"  {shown(e.disposal)}" if e.disposal else "")
         )
     click.echo(_n(len(entries), "deletion"))
 

@@ -368,3 +368,74 @@ class DeletionRecord(Base):
     sweep_id: Mapped[str] = mapped_column(String(36))
     sha256: Mapped[str] = mapped_column(String(64))
     objects: Mapped[int] = mapped_column(Integer)  # how many objects (original and derived) were removed
+    # How the archive's right to the record was met (ekakte.retention.disposal); None before 0015.
+    disposal: Mapped[str | None] = mapped_column(String(500))
+
+
+class DisposalState:
+    """States of a record offered to the archive (ekakte.retention.disposal)."""
+
+    OFFERED = "offered"  # in an Anbieteverzeichnis (0501); no answer yet
+    UNDECIDED = "undecided"  # the archive answered B: not decided yet
+    KEEP = "keep"  # A: archivwürdig, to be handed over
+    DESTROY = "destroy"  # V: released for destruction; the sweep deletes it
+    HANDED_OVER = "handed_over"  # in a written Aussonderung (0503); waiting for the import confirmation
+    ARCHIVED = "archived"  # the archive confirmed the import (0506), with its reference; the sweep deletes it
+    FAILED = "failed"  # the archive reported the import failed (0506); it may be handed over again
+
+
+class DisposalProcess(Base):
+    """One Aussonderung: an offer (0501) under its process id, and what was exchanged since."""
+
+    __tablename__ = "disposal_processes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    offered_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    offered_by: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(200))
+    records: Mapped[int] = mapped_column(Integer)
+    offer_receipt_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)  # 0504
+    appraised_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)  # the last 0502
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)  # the last 0503 written
+    handover_receipt_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)  # 0507
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)  # the last 0506
+
+
+class DisposalRecord(Base):
+    """A document offered to the archive, and the archive's answers about it. No foreign key to the
+    document: the row is the evidence of what was offered and answered, and outlives the document."""
+
+    __tablename__ = "disposal_records"
+    __table_args__ = (Index("ix_disposal_records_process_state", "process_id", "state"),)
+
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    process_id: Mapped[str] = mapped_column(ForeignKey("disposal_processes.id"))
+    file_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # the Akte (case) it was offered in
+    state: Mapped[str] = mapped_column(String(20))
+    offered_on: Mapped[date] = mapped_column(Date)
+    decided_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    archive_reference: Mapped[str | None] = mapped_column(String(500))
+    failure: Mapped[str | None] = mapped_column(String(1000))
+
+
+class DisposalMessage(Base):
+    """An xdomea message of a process, written (`out`) or received (`in`), by its SHA-256."""
+
+    __tablename__ = "disposal_messages"
+    __table_args__ = (
+        Index("ix_disposal_messages_process_id", "process_id"),
+        Index("ix_disposal_messages_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(ForeignKey("disposal_processes.id"))
+    kind: Mapped[str] = mapped_column(String(4))  # 0501 … 0507
+    direction: Mapped[str] = mapped_column(String(3))  # in, out
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    by: Mapped[str] = mapped_column(String(100))
+    records: Mapped[int] = mapped_column(Integer)  # how many records it named

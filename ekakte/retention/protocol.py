@@ -100,6 +100,7 @@ class ProtocolEntry(AsJson):
     sweep_id: str
     sha256: str
     objects: int
+    disposal: str | None = None  # how the archive's right was met (None: deleted before the Aussonderung)
 
 
 def protocol(
@@ -136,5 +137,5 @@ def protocol(
 def _entry(r: DeletionRecord) -> ProtocolEntry:
     return ProtocolEntry(
         r.document_id, r.document_type, r.case_hash, r.rule, r.rule_version, r.due_on, r.deleted_at,
-        r.deleted_by, r.sweep_id, r.sha256, r.objects,
+        r.deleted_by, r.sweep_id, r.sha256, r.objects, r.disposal,
     )  # fmt: skip

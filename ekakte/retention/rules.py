@@ -17,7 +17,12 @@ TRIGGERS = ("case_closed", "received", "document_date")
 ROUNDINGS = ("end_of_year", "none")
 ANY_TYPE = "*"
 _KEEP = re.compile(r"(?:(\d+)y)?(?:(\d+)m)?")
-_RULE_KEYS = {"name", "types", "keep", "trigger", "rounding", "note"}
+_RULE_KEYS = {"name", "types", "keep", "trigger", "rounding", "note", "disposition", "release", "suggest"}
+# What happens to a due document: offered to the archive first (the law's default), or destroyed under
+# a release the archive gave in advance for such records (the rule names it in `release`).
+DISPOSITIONS = ("offer", "destroy")
+# The rule's suggestion to the archive in the offer (xdomea Bewertungsvorschlag): keep A, destroy V.
+SUGGESTIONS = ("keep", "destroy")
 MAX_YEARS = 200
 
 
@@ -32,6 +37,9 @@ class Rule(AsJson):
     trigger: str
     rounding: str
     note: str = ""
+    disposition: str = "offer"
+    release: str = ""  # the archive's advance release a `destroy` rule acts under
+    suggest: str = ""  # keep, destroy, or "" (no suggestion) for offered records
 
     @property
     def keep(self) -> str:
@@ -182,4 +190,52 @@ def _rule(index: int, raw: Any, configured: dict[str, str]) -> Rule:
     note = raw.get("note", "")
     if not isinstance(note, str):
         raise InvalidInput(f"{where}: note must be a text")
-    return Rule(name.strip(), normalized, years, months, raw["trigger"], raw["rounding"], note)
+    disposition, release, suggest = _disposal(where, raw)
+    return Rule(
+        name.strip(), normalized, years, months, raw["trigger"], raw["rounding"], note,
+        disposition, release, suggest,
+    )  # fmt: skip
+
+
+def _disposal(where: str, raw: dict[str, Any]) -> tuple[str, str, str]:
+    """disposition (offer/destroy), release (required for destroy, and only there), suggest (offer only)."""
+    disposition = raw.get("disposition", "offer")
+    if disposition not in DISPOSITIONS:
+        raise InvalidInput(
+            f"{where}: disposition must be one of {', '.join(DISPOSITIONS)}, not {disposition!r}"
+        )
+    release = raw.get("release", "")
+    if not isinstance(release, str) or len(release) > 300:
+        raise InvalidInput(f"{where}: release must be a text of at most 300 characters")
+    release = release.strip()
+    if disposition == "destroy" and not release:
+        raise InvalidInput(
+            f'{where}: disposition = "destroy" needs the archive\'s release it acts under, e.g.'
+            ' release = "Kreisarchiv, Bewertungsentscheidung 2025/17"; without one, records are offered'
+        )
+    if disposition == "offer" and release:
+        raise InvalidInput(f'{where}: release is for disposition = "destroy" only')
+    suggest = raw.get("suggest", "")
+    if suggest and disposition != "offer":
+        raise InvalidInput(f'{where}: suggest is for disposition = "offer" only')
+    if suggest not in ("", *SUGGESTIONS):
+        raise InvalidInput(f"{where}: suggest must be one of {', '.join(SUGGESTIONS)}, not {suggest!r}")
+    return disposition, release, suggest
+
+
+def dispositions(content: str) -> dict[str, tuple[str, str, str, tuple[int, int]]]:
+    """Each rule's (disposition, release, suggest, (years, months) kept) by name from a stored rules file,
+    without checking its types against today's configuration (an old version may name types configured
+    then, not now)."""
+    try:
+        data = tomllib.loads(content)
+    except tomllib.TOMLDecodeError:
+        return {}
+    found: dict[str, tuple[str, str, str, tuple[int, int]]] = {}
+    for raw in data.get("rule", []) if isinstance(data.get("rule"), list) else []:
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            try:
+                found[raw["name"].strip()] = (*_disposal("rule", raw), parse_keep(str(raw.get("keep", ""))))
+            except InvalidInput:
+                continue  # cannot have been loaded: parse_rules checks the same
+    return found

@@ -29,11 +29,20 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.chunks import in_chunks
 from ekakte.db.dialect import exclusive_job, insert_or_ignore
-from ekakte.db.models import Case, DeletionRecord, Document, DocumentState, LegalHold, Page
+from ekakte.db.models import (
+    Case,
+    DeletionRecord,
+    DisposalRecord,
+    Document,
+    DocumentState,
+    LegalHold,
+    Page,
+)
 from ekakte.db.session import sqlite_path
 from ekakte.errors import Busy, InvalidInput, StorageError
 from ekakte.jsonable import AsJson
 from ekakte.progress import ShouldStop, never
+from ekakte.retention.disposal import Releases, releases
 from ekakte.retention.held import active_on, is_held
 from ekakte.retention.protocol import archive_protocol_key, case_hash
 from ekakte.retention.worm import LockOutcome, LockRefusal, sync_object_locks
@@ -60,6 +69,8 @@ class PlanItem(AsJson):
     rule: str | None
     rule_version: int | None
     held_by: tuple[tuple[int, str], ...]  # (hold id, reason) of the active holds that keep it
+    # None when the archive's right to it is met (the sweep may delete it); else what it waits for.
+    archive: str | None = None
 
     @property
     def since(self) -> date:
@@ -102,6 +113,7 @@ _PLAN_ORDER = (Document.due_on, Document.id)
 def _plan_items(archive: Archive, day: date) -> Iterator[PlanItem]:
     with archive.reading() as session:
         holds = list(session.execute(select(LegalHold).where(active_on(day))).scalars())
+        rel = releases(session, archive.settings, day)
     by_case: dict[int, list[tuple[int, str]]] = {}
     by_doc: dict[uuid.UUID, list[tuple[int, str]]] = {}
     for h in holds:
@@ -110,10 +122,18 @@ def _plan_items(archive: Archive, day: date) -> Iterator[PlanItem]:
         if h.document_id is not None:
             by_doc.setdefault(h.document_id, []).append((h.id, h.reason))
     for rows in in_chunks(archive.reading, _PLAN.where(Document.due_on < day), _PLAN_ORDER, _PLAN_CHUNK):
+        with archive.reading() as session:
+            records = {
+                r.document_id: r
+                for r in session.scalars(
+                    select(DisposalRecord).where(DisposalRecord.document_id.in_([row[0] for row in rows]))
+                )
+            }
         for doc_id, number, doc_type, received, due, rule, version, case_id in rows:
             held = tuple(by_doc.get(doc_id, []) + by_case.get(case_id, []))
             assert due is not None  # the WHERE asks for due_on < day
-            yield PlanItem(doc_id, number, doc_type, received, due, rule, version, held)
+            waits = rel.waits_for(rule, version, records.get(doc_id))
+            yield PlanItem(doc_id, number, doc_type, received, due, rule, version, held, waits)
 
 
 # --- the sweep -----------------------------------------------------------------------------------------
@@ -135,6 +155,7 @@ class SweepReport:
     deleted: int = 0
     finished: int = 0  # of those, documents an earlier, interrupted sweep had begun
     held_back: int = 0
+    awaiting_archive: int = 0  # due, not held, but the archive's right to them is not met yet
     kept: list[KeptByStore] = field(default_factory=list)
     would_delete: list[uuid.UUID] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -162,6 +183,8 @@ class SweepReport:
             if self.stopped:
                 text += " before it was stopped"
         text += f", {self.held_back} held back, {self.kept_by_store} kept by the store's retention lock"
+        if self.awaiting_archive:
+            text += f", {self.awaiting_archive} awaiting the archive (retention plan says why)"
         if self.problems:
             text += f"; NOT DELETED, retried next run: {len(self.problems)} ({self.problems[0]})"
         if self.lock_refusals:
@@ -179,6 +202,7 @@ class SweepReport:
             "deleted": self.deleted,
             "finished_from_earlier_sweep": self.finished,
             "held_back": self.held_back,
+            "awaiting_archive": self.awaiting_archive,
             "kept_by_store": self.kept_by_store,
             "kept": [k.as_json() for k in self.kept],
             "would_delete": [str(d) for d in self.would_delete],
@@ -239,18 +263,34 @@ def sweep(
                 )
                 or 0
             )
+            rel = releases(session, archive.settings, day)
+            report.awaiting_archive = int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Document)
+                    .where(
+                        Document.state == DocumentState.STORED,
+                        Document.due_on < day,
+                        ~is_held(day),
+                        ~rel.clause(),
+                    )
+                )
+                or 0
+            )
         if dry_run:
             with archive.reading() as session:
-                report.would_delete = list(session.scalars(_candidates(day, DocumentState.STORED, limit)))
+                report.would_delete = list(
+                    session.scalars(_candidates(day, DocumentState.STORED, limit, rel))
+                )
             return report
-        _finish_interrupted(archive, actor, key, report, step)
+        _finish_interrupted(archive, actor, key, report, step, rel)
         budget = limit
         while budget is None or budget > 0:
             if should_stop():
                 report.stopped = True
                 break
             size = BATCH if budget is None else min(BATCH, budget)
-            marked = _mark(archive, day, size, skip=report.refused)
+            marked = _mark(archive, day, size, rel, skip=report.refused)
             if not marked:
                 break
             step("mark", [d.id for d in marked])
@@ -274,10 +314,12 @@ def _lock_file(archive: Archive) -> Path | None:
     return path.with_name(path.name + ".sweep.lock") if path else None
 
 
-def _candidates(day: date, state: str, limit: int | None, skip: set[uuid.UUID] | None = None) -> Any:
+def _candidates(
+    day: date, state: str, limit: int | None, rel: Releases, skip: set[uuid.UUID] | None = None
+) -> Any:
     stmt = (
         select(Document.id)
-        .where(Document.state == state, Document.due_on < day, ~is_held(day))
+        .where(Document.state == state, Document.due_on < day, ~is_held(day), rel.clause())
         .order_by(Document.due_on, Document.id)
     )
     if skip:
@@ -295,9 +337,10 @@ class _Doomed:
     due_on: date
     rule: str
     rule_version: int
+    disposal: str  # how the archive's right to it was met, for the protocol
 
 
-def _doomed(session: Any, ids: list[uuid.UUID]) -> list[_Doomed]:
+def _doomed(session: Any, ids: list[uuid.UUID], rel: Releases) -> list[_Doomed]:
     rows = session.execute(
         select(
             Document.id, Case.case_number, Document.document_type, Document.storage_key, Document.sha256,
@@ -307,14 +350,23 @@ def _doomed(session: Any, ids: list[uuid.UUID]) -> list[_Doomed]:
         .where(Document.id.in_(ids))
         .order_by(Document.id)
     ).all()  # fmt: skip
-    return [_Doomed(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "?", r[7] or 0) for r in rows]
+    records = {
+        r.document_id: r
+        for r in session.scalars(select(DisposalRecord).where(DisposalRecord.document_id.in_(ids)))
+    }
+    doomed = []
+    for r in rows:
+        rule, version = r[6] or "?", r[7] or 0
+        why = rel.why(rule, version, records.get(r[0]))
+        doomed.append(_Doomed(r[0], r[1], r[2], r[3], r[4], r[5], rule, version, why))
+    return doomed
 
 
-def _mark(archive: Archive, day: date, size: int, skip: set[uuid.UUID]) -> list[_Doomed]:
-    """Step 1: the next batch of due, unheld documents becomes `deleting`, in one transaction
-    (leaving out those the store refused to delete earlier in this run)."""
+def _mark(archive: Archive, day: date, size: int, rel: Releases, skip: set[uuid.UUID]) -> list[_Doomed]:
+    """Step 1: the next batch of due, unheld documents the archive has released becomes `deleting`, in
+    one transaction (leaving out those the store refused to delete earlier in this run)."""
     with archive.transaction() as session:
-        ids = list(session.scalars(_candidates(day, DocumentState.STORED, size, skip)))
+        ids = list(session.scalars(_candidates(day, DocumentState.STORED, size, rel, skip)))
         if not ids:
             return []
         # The WHERE repeats the conditions: a hold or reopened case that arrived since the SELECT wins.
@@ -326,16 +378,19 @@ def _mark(archive: Archive, day: date, size: int, skip: set[uuid.UUID]) -> list[
                     Document.state == DocumentState.STORED,
                     Document.due_on < day,
                     ~is_held(day),
+                    rel.clause(),
                 )
                 .values(state=DocumentState.DELETING)
                 .returning(Document.id)
                 .execution_options(synchronize_session=False)
             )
         )
-        return _doomed(session, marked)
+        return _doomed(session, marked, rel)
 
 
-def _finish_interrupted(archive: Archive, actor: Actor, key: bytes, report: SweepReport, step: Step) -> None:
+def _finish_interrupted(
+    archive: Archive, actor: Actor, key: bytes, report: SweepReport, step: Step, rel: Releases
+) -> None:
     """Documents an earlier sweep left `deleting`: finish them, unless a hold came meanwhile."""
     today = date.today()
     while True:
@@ -348,7 +403,7 @@ def _finish_interrupted(archive: Archive, actor: Actor, key: bytes, report: Swee
                 )
             )
             restored = []
-            for doc in _doomed(session, held):
+            for doc in _doomed(session, held, rel):
                 if archive.store.stat(doc.storage_key) is not None:
                     session.execute(
                         update(Document).where(Document.id == doc.id).values(state=DocumentState.STORED)
@@ -364,7 +419,7 @@ def _finish_interrupted(archive: Archive, actor: Actor, key: bytes, report: Swee
                     .limit(BATCH)
                 )
             )
-            doomed = _doomed(session, ids)
+            doomed = _doomed(session, ids, rel)
         if restored:  # stored again under a hold the sync before could not see: the store learns it now
             report.lock_refusals += _told(sync_object_locks(archive, restored))
         if not doomed:
@@ -418,11 +473,13 @@ def _delete(
                     sweep_id=report.sweep_id,
                     sha256=doc.sha256,
                     objects=len(keys[doc.id]),
+                    disposal=doc.disposal[:500],
                 )
             )
             audit.append(
                 session, actor, "retention.delete", "allowed", document_id=str(doc.id),
-                reason=f"due {doc.due_on}, rule {doc.rule!r} v{doc.rule_version}, sweep {report.sweep_id}",
+                reason=f"due {doc.due_on}, rule {doc.rule!r} v{doc.rule_version}, sweep {report.sweep_id};"
+                f" {doc.disposal}"[:1000],
             )  # fmt: skip
         ids = [d.id for d in gone]
         if ids:

@@ -46,6 +46,8 @@ types = ["Kontoauszug"]
 keep = "5y"
 trigger = "case_closed"
 rounding = "end_of_year"
+disposition = "destroy"
+release = "Kreisarchiv, Bewertungsentscheidung 2025/17"
 """
 )
 KEPT_DAY, SWEEP_DAY = date(2025, 12, 31), date(2026, 1, 1)  # the issue's example

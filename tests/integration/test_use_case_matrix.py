@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,12 @@ from ekakte import api
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings
-from ekakte.db.models import AuditEntry
+from ekakte.db.models import AuditEntry, DisposalProcess, DisposalRecord
 from ekakte.errors import NotPermitted
 from ekakte.roles import Role
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, TEAM, TEN_YEARS_RULES, make_stack
 from tests.integration.test_access import CONTENT_ROLES
+from tests.integration.test_aussonderung import ARCHIVE_ENV, answer
 
 RECORDS = Actor("matrix-records")
 Call = Callable[[], Any]
@@ -35,7 +36,7 @@ Call = Callable[[], Any]
 
 @pytest.fixture(params=["embedded"])
 def stack_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    return make_stack(request, tmp_path)
+    return {**make_stack(request, tmp_path), **ARCHIVE_ENV}
 
 
 def expected(action: str | None, role: str | None, own: bool, restricted: bool, health: bool) -> bool:
@@ -65,6 +66,8 @@ def expected(action: str | None, role: str | None, own: bool, restricted: bool, 
         "audit.anchor": role in ("auditor", "admin"),
         "type.list": role in ("admin", "records_manager", "auditor"),
         "type.policy": role == "admin",
+        "archive": role == "records_manager",
+        "archive.hand_over": role == "records_manager",
     }[action]
 
 
@@ -105,6 +108,27 @@ class World:
         name = f"target-{self.n()}"
         api.add_user(self.archive, ADMIN, name, roles)
         return name
+
+    def process(self) -> str:
+        """An archive process with one record the archive keeps (A), ready to be handed over."""
+        process_id = str(uuid.uuid4())
+        doc = self.stored(CASE)
+        now = datetime.now(UTC)
+        with self.archive.transaction() as session:
+            session.add(
+                DisposalProcess(
+                    id=process_id, as_of=now.date(), offered_at=now, offered_by=RECORDS.name,
+                    recipient="Kreisarchiv", records=1,
+                )
+            )  # fmt: skip
+            session.flush()
+            session.add(
+                DisposalRecord(
+                    document_id=doc, process_id=process_id, file_id=uuid.uuid4(), state="keep",
+                    offered_on=now.date(),
+                )
+            )  # fmt: skip
+        return process_id
 
     def inbox(self) -> Path:
         box = self.tmp / f"inbox-{self.n()}"
@@ -174,6 +198,15 @@ class World:
             ),
             "release_hold": lambda: given(hold(), lambda held: api.release_hold(a, who, held)),
             "list_holds": lambda: lambda: api.list_holds(a, who),
+            "offer_to_archive": lambda: lambda: api.offer_to_archive(a, who, self.tmp),
+            "receive_from_archive": lambda: given(
+                self.process(),
+                lambda pid: api.receive_from_archive(a, who, answer(pid, "0504"), "r.xml", self.tmp),
+            ),
+            "hand_over_to_archive": lambda: given(
+                self.process(), lambda pid: api.hand_over_to_archive(a, who, pid, self.tmp)
+            ),
+            "archive_status": lambda: lambda: api.archive_status(a, who),
             "verify": lambda: lambda: api.verify(a, who, checksums=False),
             "gc": lambda: lambda: api.gc(a, who),
             "audit_entries": lambda: lambda: api.audit_entries(a, who, limit=1),

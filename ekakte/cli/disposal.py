@@ -1,0 +1,131 @@
+"""`ekakte archive …`: the Aussonderung (xdomea): offer, the archive's answers, hand-over, status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ekakte.cli.base import State, emit_json, json_option, pass_state
+from ekakte.errors import ExitCode, InvalidInput, shown
+
+_OUT = click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The transfer folder the message is written to (the archive's inbox).",
+)
+
+
+@click.group("archive")
+def archive_group() -> None:
+    """The Aussonderung: offer due records to the archive, take its answers, hand over what it keeps."""
+
+
+@archive_group.command("offer")
+@click.option("--as-of", "as_of", metavar="DATE", help="Offer what is due as of this day (default: today).")
+@click.option("--limit", type=click.IntRange(1), help="Offer at most N documents in this process.")
+@_OUT
+@json_option
+@pass_state
+def archive_offer(state: State, as_of: str | None, limit: int | None, out_dir: Path, as_json: bool) -> None:
+    """Write an Anbieteverzeichnis (0501) of everything due under `offer` rules, not held, not offered yet.
+
+    \b
+    ekakte archive offer -o /srv/transfer/kreisarchiv
+    """
+    from ekakte.api import offer_to_archive, parse_day
+
+    day = parse_day(as_of, "--as-of") if as_of else None
+    report = offer_to_archive(state.archive, state.actor, out_dir, as_of=day, limit=limit)
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        click.echo(shown(report.summary()))
+
+
+@archive_group.command("receive")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_OUT
+@json_option
+@pass_state
+def archive_receive(state: State, files: tuple[Path, ...], out_dir: Path, as_json: bool) -> int:
+    """Take the archive's messages (0502 appraisal, 0504/0507 receipts, 0506 import confirmation), each
+    the XML or its zip, in the order given. A 0502 is answered with a 0505 receipt in the folder.
+
+    A refused message changes nothing and is named with its reason; the others are taken (exit 12).
+    """
+    from ekakte.api import MAX_MESSAGE_BYTES, receive_from_archive
+
+    reports, refused = [], 0
+    for path in files:
+        try:
+            if path.stat().st_size > MAX_MESSAGE_BYTES:
+                raise InvalidInput(f"{path}: larger than {MAX_MESSAGE_BYTES // 2**20} MiB; not a message")
+            data = path.read_bytes()
+        except OSError as exc:
+            click.echo(f"ekakte: {shown(path)}: cannot read: {shown(exc.strerror)}", err=True)
+            refused += 1
+            continue
+        try:
+            report = receive_from_archive(state.archive, state.actor, data, path.name, out_dir)
+        except InvalidInput as exc:
+            if len(files) == 1:
+                raise
+            click.echo(f"ekakte: {shown(exc)}", err=True)
+            refused += 1
+            continue
+        reports.append(report)
+        if not as_json:
+            click.echo(shown(report.summary()))
+    if as_json:
+        emit_json([r.as_json() for r in reports])
+    return ExitCode.PARTIAL if refused else ExitCode.OK
+
+
+@archive_group.command("hand-over")
+@click.argument("process")
+@_OUT
+@json_option
+@pass_state
+def archive_hand_over(state: State, process: str, out_dir: Path, as_json: bool) -> None:
+    """Write the Aussonderung (0503) of a process: the records the archive keeps (A), with their files.
+
+    \b
+    ekakte archive hand-over 0b6f3c1e-... -o /srv/transfer/kreisarchiv
+    """
+    from ekakte.api import hand_over_to_archive
+
+    report = hand_over_to_archive(state.archive, state.actor, process, out_dir)
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        click.echo(shown(report.summary()))
+
+
+@archive_group.command("status")
+@click.option("--process", help="Only this process, with its messages.")
+@json_option
+@pass_state
+def archive_status(state: State, process: str | None, as_json: bool) -> None:
+    """The processes and their records: offered, decided (A/V/B), handed over, archived, overdue."""
+    from ekakte.api import archive_status as status
+
+    processes = status(state.archive, state.actor, process)
+    if as_json:
+        emit_json([p.as_json() for p in processes])
+        return
+    for p in processes:
+        click.echo(shown(p.summary()))
+        if process:
+            for m in p.messages:
+                arrow = "→ archive" if m["direction"] == "out" else "← archive"
+                line = f"  {m['at'][:16]}  {m['kind']} {arrow}  {m['name']}  ({m['records']} records)"
+                click.echo(shown(line))
+    if not processes:
+        click.echo("no archive processes")
+
+
+COMMANDS = [archive_group]

@@ -1,0 +1,417 @@
+"""The Aussonderung end to end, the tests playing the archive: they read the 0501 ekakte wrote, answer with
+0504 and a 0502 of mixed decisions, unpack the 0503 and check every file against the archive, answer with
+0507 and a 0506 that reports one record failed, and check what the sweep then deletes, keeps and writes
+into the protocol. On SQLite + folder, PostgreSQL + S3 (moto) and PostgreSQL + RadosGW (Object Lock)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+import zipfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+from sqlalchemy import select, update
+
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.config import load_settings
+from ekakte.db.models import DeletionRecord, DisposalRecord, Document, OcrState, Page
+from ekakte.errors import IntegrityError, InvalidInput, NotPermitted
+from ekakte.ingest import DocumentMeta, import_document
+from ekakte.principals import add_user
+from ekakte.retention.disposal import hand_over, offer, receive, status
+from ekakte.retention.schedule import close_case, load_rules
+from ekakte.retention.sweep import plan, sweep
+from ekakte.storage.base import read_verified
+from ekakte.xdomea import message_name, package_name, records_of, schema
+from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, STACKS_WITH_RGW, make_stack
+
+RECORDS = Actor("records-manager")
+RULES = """
+[[rule]]
+name = "Leistungsakte"
+types = ["*"]
+keep = "10y"
+trigger = "case_closed"
+rounding = "end_of_year"
+suggest = "keep"
+
+[[rule]]
+name = "Kontoauszüge"
+types = ["Kontoauszug"]
+keep = "5y"
+trigger = "case_closed"
+rounding = "end_of_year"
+disposition = "destroy"
+release = "Kreisarchiv DA-DI, Bewertungsentscheidung 2025/17"
+"""
+DAY = date(2026, 1, 1)
+NS = "urn:xoev-de:xdomea:schema:3.1.0"
+ARCHIVE_ENV = {
+    "EKAKTE_ARCHIVE_SENDER": "Kommunales Jobcenter Musterkreis",
+    "EKAKTE_ARCHIVE_SENDER_UNIT": "Registratur",
+    "EKAKTE_ARCHIVE_RECIPIENT": "Kreisarchiv Musterkreis",
+}
+
+
+@pytest.fixture(params=STACKS_WITH_RGW)
+def stack_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    return {**make_stack(request, tmp_path), **ARCHIVE_ENV}
+
+
+@pytest.fixture
+def arc(archive: Archive, tmp_path: Path) -> Archive:
+    add_user(archive, ADMIN, RECORDS.name, ["records_manager"])
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    load_rules(archive, RECORDS, rules)
+    return archive
+
+
+@pytest.fixture
+def transfer(tmp_path: Path) -> Path:
+    folder = tmp_path / "transfer"
+    folder.mkdir()
+    return folder
+
+
+def stored(
+    archive: Archive, make_scan: Any, doc_type: str, case: str = CASE, title: str | None = None
+) -> uuid.UUID:
+    scan = make_scan(seed=int(uuid.uuid4().int % 10**8))
+    meta = DocumentMeta(case, doc_type, date(2014, 5, 1), title=title)
+    return import_document(archive, OPERATOR, scan, meta).document_id
+
+
+def read_text(archive: Archive, doc: uuid.UUID, text: str) -> None:
+    """As if OCR had read the document's pages."""
+    with archive.transaction() as session:
+        session.execute(
+            update(Page).where(Page.document_id == doc).values(ocr_state=OcrState.DONE, text=text, attempts=1)
+        )
+
+
+def message_of(package: Path, kind: str, process: str) -> tuple[bytes, zipfile.ZipFile]:
+    """The message XML of a package ekakte wrote, validated against the xdomea 3.1.0 schema."""
+    assert package.name == package_name(process, kind)
+    zipped = zipfile.ZipFile(package)
+    xml = zipped.read(message_name(process, kind))
+    schema().validate(io.BytesIO(xml))  # raises on any schema error
+    return xml, zipped
+
+
+def answer(process: str, kind: str, body: str = "") -> bytes:
+    """A message of the archive, as its software would write it."""
+    names = {
+        "0502": "Aussonderung.Bewertungsverzeichnis",
+        "0504": "Aussonderung.AnbietungEmpfangBestaetigen",
+        "0506": "Aussonderung.AussonderungImportBestaetigen",
+        "0507": "Aussonderung.AussonderungEmpfangBestaetigen",
+    }
+    receipt = "<x:Empfangsbestaetigung>1</x:Empfangsbestaetigung>" if kind == "0502" else ""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<x:{names[kind]}.{kind} xmlns:x="{NS}">'
+        f"<x:Kopf><x:ProzessID>{process}</x:ProzessID>"
+        f"<x:Nachrichtentyp><code>{kind}</code></x:Nachrichtentyp>"
+        "<x:Erstellungszeitpunkt>2026-02-01T10:00:00+01:00</x:Erstellungszeitpunkt>"
+        "<x:Absender><x:Institution><x:Name>Kreisarchiv Musterkreis</x:Name></x:Institution></x:Absender>"
+        "<x:Empfaenger><x:Institution><x:Name>Kommunales Jobcenter Musterkreis</x:Name></x:Institution>"
+        f"</x:Empfaenger>{receipt}</x:Kopf>{body}</x:{names[kind]}.{kind}>"
+    ).encode()
+
+
+def appraisal(object_id: object, code: str) -> str:
+    return (
+        f"<x:BewertetesObjekt><x:ID>{object_id}</x:ID><x:Aussonderungsart><x:Aussonderungsart>"
+        f"<code>{code}</code></x:Aussonderungsart></x:Aussonderungsart></x:BewertetesObjekt>"
+    )
+
+
+def imported(object_id: object, ok: bool, reference: str = "", error: str = "") -> str:
+    more = f"<x:Fehlermeldung>{error}</x:Fehlermeldung>" if error else ""
+    more += f"<x:Archivkennung>{reference}</x:Archivkennung>" if reference else ""
+    flag = f"<x:Erfolgreich>{int(ok)}</x:Erfolgreich>"
+    return f"<x:AusgesondertesSGO><x:IDSGO>{object_id}</x:IDSGO>{flag}{more}</x:AusgesondertesSGO>"
+
+
+def disposal_of(archive: Archive, doc: uuid.UUID) -> str | None:
+    with archive.reading() as session:
+        return session.scalar(select(DeletionRecord.disposal).where(DeletionRecord.document_id == str(doc)))
+
+
+def exists(archive: Archive, doc: uuid.UUID) -> bool:
+    with archive.reading() as session:
+        return session.get(Document, doc) is not None
+
+
+def test_offer_appraise_hand_over_confirm_and_sweep(arc: Archive, make_scan: Any, transfer: Path) -> None:
+    kept = stored(arc, make_scan, "Antrag", title="Antrag auf Bürgergeld")
+    released = stored(arc, make_scan, "Bescheid")
+    failing = stored(arc, make_scan, "Nachweis")
+    bank = stored(arc, make_scan, "Kontoauszug")
+    other = stored(arc, make_scan, "Antrag", case=OTHER_CASE)
+    read_text(arc, kept, "Antrag auf Leistungen")
+    for case in (CASE, OTHER_CASE):
+        close_case(arc, RECORDS, case, date(2015, 3, 10))
+
+    # Before any offer: only the rule that destroys under the archive's advance release lets go.
+    report = sweep(arc, RECORDS, as_of=DAY)
+    assert (report.deleted, report.awaiting_archive) == (1, 4)
+    assert not exists(arc, bank)
+    assert disposal_of(arc, bank) == (
+        "destroyed under the archive's release: Kreisarchiv DA-DI, Bewertungsentscheidung 2025/17"
+    )
+    waits = {i.document_id: i.archive for i in plan(arc, RECORDS, as_of=DAY)}
+    assert waits[kept] == "to be offered to the archive (ekakte archive offer)"
+
+    # 1. The offer.
+    offered = offer(arc, RECORDS, transfer, as_of=DAY)
+    assert (offered.cases, offered.documents) == (2, 4)
+    process = offered.process_id
+    assert process is not None and offered.path is not None
+    xml, _ = message_of(offered.path, "0501", process)
+    root = ElementTree.fromstring(xml)
+    records = list(records_of(root))
+    files = {r.reference: r.object_id for r in records if r.kind == "Akte"}
+    assert set(files) == {CASE, OTHER_CASE}
+    assert {uuid.UUID(r.object_id) for r in records if r.kind == "Dokument"} == {
+        kept,
+        released,
+        failing,
+        other,
+    }
+    assert "Antrag auf Bürgergeld" in xml.decode()
+    assert b"<xdomea:Bewertungsvorschlag" in xml  # the rule's suggestion
+    again = offer(arc, RECORDS, transfer, as_of=DAY)
+    assert (again.process_id, again.documents) == (None, 0)  # nothing is offered twice
+    assert sweep(arc, RECORDS, as_of=DAY).deleted == 0  # offered is not released
+
+    # 2. The archive's receipt and appraisal: the case A, but one of its documents V; the other case B.
+    first = receive(arc, RECORDS, answer(process, "0504"), "0504.xml", transfer)
+    assert first.kind == "0504" and not first.already
+    decisions = appraisal(files[CASE], "A") + appraisal(released, "V") + appraisal(files[OTHER_CASE], "B")
+    got = receive(arc, RECORDS, answer(process, "0502", decisions), "0502.xml", transfer)
+    assert got.counts == {"keep": 2, "destroy": 1, "undecided": 1}
+    assert got.reply is not None
+    message_of(got.reply, "0505", process)
+    twice = receive(arc, RECORDS, answer(process, "0502", decisions), "0502-again.xml", transfer)
+    assert twice.already and twice.changed == 0
+
+    report = sweep(arc, RECORDS, as_of=DAY)
+    assert report.deleted == 1 and not exists(arc, released)
+    assert disposal_of(arc, released) == f"released for destruction by the archive (V), process {process}"
+
+    # 3. The hand-over: read and check as the archive does.
+    handed = hand_over(arc, RECORDS, process, transfer)
+    assert handed.documents == 2
+    xml, package = message_of(handed.path, "0503", process)
+    docs = [r for r in records_of(ElementTree.fromstring(xml)) if r.kind == "Dokument"]
+    assert {uuid.UUID(r.object_id) for r in docs} == {kept, failing}
+    with arc.reading() as session:
+        originals = {
+            d.id: d for d in session.scalars(select(Document).where(Document.id.in_([kept, failing])))
+        }
+    for record in docs:
+        original = originals[uuid.UUID(record.object_id)]
+        assert record.files, record
+        for ref in record.files:
+            body = package.read(ref.name)
+            assert hashlib.sha256(body).hexdigest() == ref.sha256  # the hash the message gives
+            if ref.format_code != "045":
+                stored_bytes = b"".join(
+                    read_verified(arc.store, original.storage_key, original.sha256, original.size_bytes)
+                )
+                assert body == stored_bytes and ref.sha256 == original.sha256  # byte for byte
+    texts = [ref for r in docs for ref in r.files if ref.format_code == "045"]
+    assert [package.read(t.name).decode() for t in texts] == ["Antrag auf Leistungen"]
+    with pytest.raises(InvalidInput, match="nothing to hand over"):
+        hand_over(arc, RECORDS, process, transfer)  # nothing is handed over twice
+
+    # 4. The archive confirms one, reports the other failed.
+    receive(arc, RECORDS, answer(process, "0507"), "0507.xml", transfer)
+    result = imported(kept, True, reference="KA Best. 412 Nr. 7") + imported(
+        failing, False, error="Prüfsumme"
+    )
+    confirmed = receive(arc, RECORDS, answer(process, "0506", result), "0506.xml", transfer)
+    assert confirmed.counts == {"archived": 1, "failed": 1, "destroy": 1, "undecided": 1}
+    report = sweep(arc, RECORDS, as_of=DAY)
+    assert report.deleted == 1 and not exists(arc, kept) and exists(arc, failing) and exists(arc, other)
+    assert (
+        disposal_of(arc, kept)
+        == f"handed over to the archive, reference KA Best. 412 Nr. 7, process {process}"
+    )
+
+    # The failed one is handed over again, alone.
+    again_handed = hand_over(arc, RECORDS, process, transfer)
+    assert again_handed.documents == 1
+    receive(
+        arc,
+        RECORDS,
+        answer(process, "0506", imported(failing, True, "KA Best. 412 Nr. 8")),
+        "b.xml",
+        transfer,
+    )
+    assert sweep(arc, RECORDS, as_of=DAY).deleted == 1 and not exists(arc, failing)
+    (summary,) = status(arc, RECORDS, process)
+    assert summary.counts == {"archived": 2, "destroy": 1, "undecided": 1}
+    assert summary.open  # the B record waits
+    assert [m["kind"] for m in summary.messages] == [
+        "0501",
+        "0504",
+        "0505",
+        "0502",
+        "0503",
+        "0507",
+        "0506",
+        "0503",
+        "0506",
+    ]
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_bad_answers_are_refused_and_change_nothing(arc: Archive, make_scan: Any, transfer: Path) -> None:
+    a, b = stored(arc, make_scan, "Antrag"), stored(arc, make_scan, "Bescheid")
+    close_case(arc, RECORDS, CASE, date(2015, 3, 10))
+    process = offer(arc, RECORDS, transfer, as_of=DAY).process_id
+    assert process is not None
+
+    def refused(data: bytes, match: str) -> None:
+        with arc.reading() as session:
+            before = sorted((r.document_id, r.state) for r in session.scalars(select(DisposalRecord)))
+        with pytest.raises(InvalidInput, match=match):
+            receive(arc, RECORDS, data, "answer.xml", transfer)
+        with arc.reading() as session:
+            assert sorted((r.document_id, r.state) for r in session.scalars(select(DisposalRecord))) == before
+
+    refused(
+        answer(process, "0502", appraisal(a, "X")),
+        r"not valid against xdomea 3\.1\.0: line 2: .*A', 'B', 'V'",
+    )
+    refused(answer(process, "0502", ""), "not valid")  # a 0502 names at least one object
+    refused(b"<x>unclosed", "not an XML message")
+    refused(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "e">]><x>&e;</x>', "DTD or entity")
+    refused(answer(str(uuid.uuid4()), "0502", appraisal(a, "A")), "is not one of this archive's offers")
+    refused(answer(process, "0502", appraisal(uuid.uuid4(), "A")), "was not offered in process")
+    refused(answer(process, "0506", imported(a, True, "X")), "not handed over")
+    receive(arc, RECORDS, answer(process, "0502", appraisal(a, "A") + appraisal(b, "V")), "ok.xml", transfer)
+    refused(answer(process, "0502", appraisal(a, "V")), r"decides V \(destroy\) .* A \(keep\) is recorded")
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("a.xml", answer(process, "0504"))
+        z.writestr("b.xml", answer(process, "0504"))
+    refused(zipped.getvalue(), "holds one .xml file; this one holds 2")
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_a_corrupt_original_stops_the_hand_over_and_leaves_no_package(
+    arc: Archive, make_scan: Any, transfer: Path
+) -> None:
+    doc = stored(arc, make_scan, "Antrag")
+    close_case(arc, RECORDS, CASE, date(2015, 3, 10))
+    process = offer(arc, RECORDS, transfer, as_of=DAY).process_id
+    assert process is not None
+    receive(arc, RECORDS, answer(process, "0502", appraisal(doc, "A")), "0502.xml", transfer)
+    with arc.reading() as session:
+        key = session.get(Document, doc).storage_key  # type: ignore[union-attr]
+    path = arc.settings.home / "objects" / key
+    path.chmod(0o600)
+    path.write_bytes(path.read_bytes()[:-1] + b"X")
+    before = sorted(p.name for p in transfer.iterdir())
+    with pytest.raises(IntegrityError):
+        hand_over(arc, RECORDS, process, transfer)
+    assert sorted(p.name for p in transfer.iterdir()) == before  # no package, no temporary file
+    (summary,) = status(arc, RECORDS, process)
+    assert summary.counts == {"keep": 1}
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_a_crash_between_commit_and_rename_is_finished_by_the_next_run(
+    arc: Archive, make_scan: Any, transfer: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored(arc, make_scan, "Antrag")
+    close_case(arc, RECORDS, CASE, date(2015, 3, 10))
+    from ekakte.retention import disposal
+
+    def crash(_self: Any) -> Path:
+        raise KeyboardInterrupt  # the process dies after the commit, before the rename
+
+    monkeypatch.setattr(disposal._Pending, "publish", crash)
+    with pytest.raises(KeyboardInterrupt):
+        offer(arc, RECORDS, transfer, as_of=DAY)
+    monkeypatch.undo()
+    (left,) = list(transfer.iterdir())
+    assert left.name.startswith(".ekakte-")
+    (summary,) = status(arc, RECORDS)
+    again = offer(arc, RECORDS, transfer, as_of=DAY)  # offers nothing new, publishes the recorded one
+    assert again.process_id is None
+    assert [p.name for p in transfer.iterdir()] == [package_name(summary.process_id, "0501")]
+    message_of(transfer / package_name(summary.process_id, "0501"), "0501", summary.process_id)
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_the_answer_period_releases_what_the_archive_left_unanswered(
+    stack_env: dict[str, str], arc: Archive, make_scan: Any, transfer: Path
+) -> None:
+    doc = stored(arc, make_scan, "Antrag")
+    close_case(arc, RECORDS, CASE, date(2015, 3, 10))
+    process = offer(arc, RECORDS, transfer, as_of=DAY).process_id
+    with arc.transaction() as session:  # offered half a year and a day ago
+        session.execute(update(DisposalRecord).values(offered_on=date(2025, 6, 30)))
+    assert sweep(arc, RECORDS, as_of=DAY).deleted == 0  # no period configured: the records wait
+    with Archive.open(load_settings({**stack_env, "EKAKTE_ARCHIVE_ANSWER_MONTHS": "6"})) as patient:
+        (summary,) = status(patient, RECORDS)
+        assert summary.overdue == 1
+        report = sweep(patient, RECORDS, as_of=DAY)
+        assert report.deleted == 1
+        assert disposal_of(patient, doc) == (
+            f"no answer of the archive within 6 months of the offer on 2025-06-30, process {process}"
+        )
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_holds_block_offers_and_only_records_managers_take_part(
+    arc: Archive, make_scan: Any, transfer: Path
+) -> None:
+    from ekakte.retention.holds import add_hold
+
+    stored(arc, make_scan, "Antrag")
+    close_case(arc, RECORDS, CASE, date(2015, 3, 10))
+    add_hold(arc, RECORDS, case_number=CASE, reason="SG Köln S 12 AS 345/25")
+    assert offer(arc, RECORDS, transfer, as_of=DAY).documents == 0
+    for who in (OPERATOR, ADMIN):
+        with pytest.raises(NotPermitted):
+            offer(arc, who, transfer, as_of=DAY)
+        with pytest.raises(NotPermitted):
+            status(arc, who)
+
+
+def test_the_shipped_schemas_are_the_published_ones() -> None:
+    """ekakte ships xdomea's XSD files (receive validates against them); they are the shared folder's."""
+    shipped = Path(__file__).parents[2] / "ekakte" / "xdomea" / "schemas"
+    shared = Path(__file__).parents[3] / "shared" / "xdomea"
+    if not shared.is_dir():
+        pytest.skip(f"{shared} is not here (the project's shared folder); the shipped copy is used alone")
+    for folder in ("3.1.0", "xoev"):
+        for path in (shared / folder).glob("*.xsd"):
+            assert (shipped / folder / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_the_real_archive_example_is_read_by_the_0503_reader() -> None:
+    """A 0503 written by a state archive's staff (xdomea 3.0.0, in the shared folder) is read by the same
+    code the tests use on ekakte's hand-overs."""
+    example = (
+        Path(__file__).parents[3] / "shared" / "xdomea" / "examples" / "lavnrw_v3.0.0_Aussonderung.0503.xml"
+    )
+    if not example.is_file():
+        pytest.skip(f"{example} is not here")
+    records = list(records_of(ElementTree.parse(example).getroot()))
+    containers = {r.object_id for r in records if r.kind in ("Akte", "Vorgang")}
+    assert containers  # the example hands over a Vorgang
+    documents = [r for r in records if r.kind == "Dokument"]
+    assert documents and all(r.parent in containers for r in documents)
+    assert any(f.name for r in documents for f in r.files)
