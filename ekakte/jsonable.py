@@ -7,18 +7,19 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
+from pathlib import PurePath
 from typing import Any, ClassVar, cast
 
 
 def jsonable(value: Any) -> Any:
-    """Dates and times in ISO 8601, ids as text, enums by value, nested results by their as_json()."""
+    """Dates and times in ISO 8601, ids and paths as text, enums by value, nested results by as_json()."""
     if hasattr(value, "as_json"):
         return value.as_json()
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC).isoformat()  # SQLite gives back UTC without saying so
     if isinstance(value, date | datetime):
         return value.isoformat()
-    if isinstance(value, uuid.UUID):
+    if isinstance(value, uuid.UUID | PurePath):
         return str(value)
     if isinstance(value, Enum):
         return value.value

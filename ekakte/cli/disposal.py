@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ekakte.cli.base import State, emit_json, json_option, pass_state
 from ekakte.errors import ExitCode, InvalidInput, shown
+
+if TYPE_CHECKING:
+    from ekakte.api import ReceiveReport
 
 _OUT = click.option(
     "-o",
@@ -47,42 +51,91 @@ def archive_offer(state: State, as_of: str | None, limit: int | None, out_dir: P
 
 
 @archive_group.command("receive")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--from",
+    "inbox",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Take every message (*.xml, *.zip) in this folder, oldest first: taken ones move to done/,"
+    " refused ones to rejected/ with a .reason file beside them.",
+)
 @_OUT
 @json_option
 @pass_state
-def archive_receive(state: State, files: tuple[Path, ...], out_dir: Path, as_json: bool) -> int:
+def archive_receive(
+    state: State, files: tuple[Path, ...], inbox: Path | None, out_dir: Path, as_json: bool
+) -> int:
     """Take the archive's messages (0502 appraisal, 0504/0507 receipts, 0506 import confirmation), each
     the XML or its zip, in the order given. A 0502 is answered with a 0505 receipt in the folder.
 
-    A refused message changes nothing and is named with its reason; the others are taken (exit 12).
-    """
-    from ekakte.api import MAX_MESSAGE_BYTES, receive_from_archive
+    A refused message changes nothing and is named with its reason on stderr; the others are taken
+    (then exit 12). The same message twice is taken once; the second time says so.
 
+    \b
+    ekakte archive receive 0b6f…_Aussonderung.Bewertungsverzeichnis.0502.zip -o /srv/transfer/out
+    ekakte archive receive --from /srv/transfer/in -o /srv/transfer/out     # cron
+    """
+    if bool(files) == bool(inbox):
+        raise click.UsageError("name the message files, or a folder with --from (one of the two)")
+    paths = list(files) if files else _waiting(inbox) if inbox is not None else []
     reports, refused = [], 0
-    for path in files:
+    for path in paths:
         try:
-            if path.stat().st_size > MAX_MESSAGE_BYTES:
-                raise InvalidInput(f"{path}: larger than {MAX_MESSAGE_BYTES // 2**20} MiB; not a message")
-            data = path.read_bytes()
-        except OSError as exc:
-            click.echo(f"ekakte: {shown(path)}: cannot read: {shown(exc.strerror)}", err=True)
-            refused += 1
-            continue
-        try:
-            report = receive_from_archive(state.archive, state.actor, data, path.name, out_dir)
+            report = _receive_one(state, path, out_dir)
         except InvalidInput as exc:
-            if len(files) == 1:
+            if files and len(files) == 1:
                 raise
             click.echo(f"ekakte: {shown(exc)}", err=True)
             refused += 1
+            if inbox is not None:
+                _move(path, inbox / "rejected", reason=str(exc))
             continue
+        if inbox is not None:
+            _move(path, inbox / "done")
         reports.append(report)
         if not as_json:
             click.echo(shown(report.summary()))
     if as_json:
         emit_json([r.as_json() for r in reports])
+    elif inbox is not None and not paths:
+        click.echo(f"no messages in {shown(inbox)}")
     return ExitCode.PARTIAL if refused else ExitCode.OK
+
+
+def _waiting(inbox: Path) -> list[Path]:
+    if not inbox.is_dir():
+        raise InvalidInput(f"{inbox} is not a folder", field="from")
+    found = [
+        p
+        for p in inbox.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in (".xml", ".zip")
+    ]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def _receive_one(state: State, path: Path, out_dir: Path) -> ReceiveReport:
+    from ekakte.api import MAX_MESSAGE_BYTES, receive_from_archive
+
+    try:
+        if path.stat().st_size > MAX_MESSAGE_BYTES:
+            raise InvalidInput(f"{path.name}: larger than {MAX_MESSAGE_BYTES // 2**20} MiB; not a message")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
+    return receive_from_archive(state.archive, state.actor, data, path.name, out_dir)
+
+
+def _move(path: Path, folder: Path, reason: str | None = None) -> None:
+    """Into done/ or rejected/ (with the reason beside it); a name taken there gets a number."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    target = folder / path.name
+    n = 1
+    while target.exists():
+        target = folder / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    path.replace(target)
+    if reason is not None:
+        target.with_name(target.name + ".reason").write_text(reason + "\n", encoding="utf-8")
 
 
 @archive_group.command("hand-over")

@@ -424,3 +424,94 @@ def release_hold(
     with hidden("hold"):
         hold = api.release_hold(archive(request), caller, hold_id)
     return JSONResponse(hold.as_json())
+
+
+# The Aussonderung (xdomea) ---------------------------------------------------------------------------------
+
+
+def _transfer_folder(request: Request) -> Path:
+    """The service's transfer folder (archive_transfer_dir), made (private) on first use."""
+    folder = archive(request).settings.archive_transfer_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return Path(folder)
+
+
+@router.get("/archive/processes", responses={200: {"model": schemas.ProcessPage}, **_ERRORS})
+def get_archive_processes(
+    request: Request,
+    caller: Caller,
+    process: Annotated[str | None, Query(max_length=36)] = None,
+) -> JSONResponse:
+    """The Aussonderung's processes, newest first (records managers): their records by state (offered,
+    undecided, keep, destroy, handed_over, archived, failed), what is overdue, and their messages."""
+    if process is None:
+        found = api.archive_status(archive(request), caller)
+    else:
+        with hidden("archive process"):
+            found = api.archive_status(archive(request), caller, process)
+    return JSONResponse({"processes": [p.as_json() for p in found]})
+
+
+class OfferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_of: date | None = None
+    limit: int | None = Field(default=None, ge=1, le=10_000_000)
+
+
+@router.post("/archive/offers", status_code=201, responses={201: {"model": schemas.OfferReport}, **_ERRORS})
+def post_archive_offer(request: Request, caller: Caller, body: OfferRequest) -> JSONResponse:
+    """Offer what is due (rules with `disposition = "offer"`, not held, not offered before) to the
+    archive: an Anbieteverzeichnis (0501) into the service's transfer folder (records managers).
+    Nothing due: 200 with `process_id` null."""
+    folder = _transfer_folder(request)
+    report = api.offer_to_archive(archive(request), caller, folder, as_of=body.as_of, limit=body.limit)
+    return JSONResponse(report.as_json(), status_code=201 if report.process_id else 200)
+
+
+@router.post(
+    "/archive/messages",
+    responses={200: {"model": schemas.ReceiveReport}, 413: _ERRORS[422], **_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/xml": {"schema": {"type": "string", "format": "binary"}},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def post_archive_message(
+    request: Request,
+    caller: Caller,
+    name: Annotated[str, Query(min_length=1, max_length=200)] = "message.xml",
+) -> JSONResponse:
+    """A message of the archive (0502, 0504, 0506, 0507; the XML or its zip) as the body; `name` is its
+    file name, for the record. Validated against xdomea 3.1.0 before anything in it is believed; a 0502
+    is answered with a 0505 in the transfer folder (records managers)."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > api.MAX_MESSAGE_BYTES:
+            raise Problem(413, "too-large", f"A message is at most {api.MAX_MESSAGE_BYTES // 2**20} MiB.")
+    folder = _transfer_folder(request)
+    report = await run_in_threadpool(
+        api.receive_from_archive, archive(request), caller, bytes(data), Path(name).name or "message", folder
+    )
+    return JSONResponse(report.as_json())
+
+
+@router.post(
+    "/archive/processes/{process_id}/hand-over",
+    status_code=201,
+    responses={201: {"model": schemas.HandOverReport}, **_ERRORS},
+)
+def post_archive_hand_over(
+    request: Request, caller: Caller, process_id: Annotated[str, PathParam(min_length=1, max_length=36)]
+) -> JSONResponse:
+    """Hand over what the archive keeps (A) in a process: the Aussonderung (0503) with the originals and
+    their text, one zip into the transfer folder (records managers)."""
+    folder = _transfer_folder(request)
+    with hidden("archive process"):
+        report = api.hand_over_to_archive(archive(request), caller, process_id, folder)
+    return JSONResponse(report.as_json(), status_code=201)

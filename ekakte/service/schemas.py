@@ -92,6 +92,11 @@ PlanItem = shape(api.PlanItem, deletable_since=(datetime.date, ...), held_by=(_l
 PlanPage = _model("PlanPage", items=(_list(PlanItem), ...), count=(int, ...))
 Hold = shape(api.HoldInfo, active=(bool, ...), objects=(_union(shape(api.LockOutcome), None), None))
 HoldPage = _model("HoldPage", holds=(_list(Hold), ...), next=(str | None, ...))
+OfferReport = shape(api.OfferReport)
+ReceiveReport = shape(api.ReceiveReport)
+HandOverReport = shape(api.HandOverReport)
+ProcessStatus = shape(api.ProcessStatus)
+ProcessPage = _model("ProcessPage", processes=(_list(ProcessStatus), ...))
 
 UPLOAD_FORM: dict[str, Any] = {
     "type": "object",

@@ -352,6 +352,19 @@ def test_a_crash_between_commit_and_rename_is_finished_by_the_next_run(
     assert [p.name for p in transfer.iterdir()] == [package_name(summary.process_id, "0501")]
     message_of(transfer / package_name(summary.process_id, "0501"), "0501", summary.process_id)
 
+    # The same for a hand-over: the record is handed over once, and its package published by the next run.
+    with arc.reading() as session:
+        (doc,) = session.scalars(select(DisposalRecord.document_id))
+    receive(arc, RECORDS, answer(summary.process_id, "0502", appraisal(doc, "A")), "0502.xml", transfer)
+    monkeypatch.setattr(disposal._Pending, "publish", crash)
+    with pytest.raises(KeyboardInterrupt):
+        hand_over(arc, RECORDS, summary.process_id, transfer)
+    monkeypatch.undo()
+    with pytest.raises(InvalidInput, match="1 handed over and waiting"):
+        hand_over(arc, RECORDS, summary.process_id, transfer)  # nothing twice; the package published
+    message_of(transfer / package_name(summary.process_id, "0503"), "0503", summary.process_id)
+    assert not [p for p in transfer.iterdir() if p.name.startswith(".")]
+
 
 @pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
 def test_the_answer_period_releases_what_the_archive_left_unanswered(
@@ -415,3 +428,99 @@ def test_the_real_archive_example_is_read_by_the_0503_reader() -> None:
     documents = [r for r in records if r.kind == "Dokument"]
     assert documents and all(r.parent in containers for r in documents)
     assert any(f.name for r in documents for f in r.files)
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_every_step_through_the_api(
+    arc: Archive, settings: Any, make_scan: Any, oidc_provider: Any, tmp_path: Path
+) -> None:
+    from ekakte.service.app import create_app
+    from tests.integration.test_service import bearer, service_settings, serving
+
+    add_user(arc, ADMIN, "records", ["records_manager"])
+    doc = stored(arc, make_scan, "Antrag")
+    close_case(arc, RECORDS, CASE, date(2015, 3, 10))
+    app = create_app(settings, service_settings(oidc_provider), archive=arc)
+    with serving(app) as url, httpx_client(url) as http:
+        records = bearer(oidc_provider, "records")
+        offered = http.post("/api/v1/archive/offers", json={"as_of": "2026-01-01"}, headers=records)
+        assert offered.status_code == 201, offered.text
+        process = offered.json()["process_id"]
+        assert (settings.archive_transfer_dir / package_name(process, "0501")).is_file()
+        nothing = http.post("/api/v1/archive/offers", json={"as_of": "2026-01-01"}, headers=records)
+        assert (nothing.status_code, nothing.json()["process_id"]) == (200, None)
+
+        body = answer(process, "0502", appraisal(doc, "A"))
+        xml = {**records, "Content-Type": "application/xml"}
+        got = http.post("/api/v1/archive/messages", params={"name": "0502.xml"}, content=body, headers=xml)
+        assert got.status_code == 200 and got.json()["counts"] == {"keep": 1}, got.text
+        again = http.post("/api/v1/archive/messages", content=body, headers=xml)
+        assert again.json()["already"] is True
+        bad = http.post("/api/v1/archive/messages", content=b"<x>", headers=xml)
+        assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+        assert "not an XML message" in bad.json()["detail"]
+
+        handed = http.post(f"/api/v1/archive/processes/{process}/hand-over", headers=records)
+        assert handed.status_code == 201 and handed.json()["documents"] == 1, handed.text
+        (status_answer,) = http.get("/api/v1/archive/processes", headers=records).json()["processes"]
+        assert status_answer["counts"] == {"handed_over": 1}
+
+        caseworker = bearer(oidc_provider, "caseworker")
+        assert http.get("/api/v1/archive/processes", headers=caseworker).status_code == 403
+        assert http.post("/api/v1/archive/offers", json={}, headers=caseworker).status_code == 403
+        hidden = http.post(f"/api/v1/archive/processes/{process}/hand-over", headers=caseworker)
+        unknown = http.post(f"/api/v1/archive/processes/{uuid.uuid4()}/hand-over", headers=records)
+        assert hidden.status_code == unknown.status_code == 404
+
+
+def httpx_client(url: str) -> Any:
+    import httpx
+
+    return httpx.Client(base_url=url, timeout=30)
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_the_cli_and_a_folder_of_answers(
+    stack_env: dict[str, str],
+    arc: Archive,
+    make_scan: Any,
+    transfer: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from ekakte.errors import ExitCode
+    from tests.integration.test_cli import Cli
+
+    add_user(arc, ADMIN, Actor.from_os().name, ["records_manager"])
+    doc = stored(arc, make_scan, "Antrag")
+    close_case(arc, RECORDS, CASE, date(2015, 3, 10))
+    cli = Cli(stack_env, monkeypatch, capsys)
+    code, out, err = cli("archive", "offer", "--as-of", "2026-01-01", "-o", str(transfer), "--json")
+    assert code == 0, err
+    process = json.loads(out)["process_id"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a-0504.xml").write_bytes(answer(process, "0504"))
+    (inbox / "b-broken.xml").write_bytes(b"<x:Aussonderung")
+    (inbox / "c-0502.xml").write_bytes(answer(process, "0502", appraisal(doc, "V")))
+    code, out, err = cli("archive", "receive", "--from", str(inbox), "-o", str(transfer))
+    assert code == ExitCode.PARTIAL, err
+    assert "b-broken.xml: not an XML message" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in (inbox / "done").iterdir()) == ["a-0504.xml", "c-0502.xml"]
+    assert sorted(p.name for p in (inbox / "rejected").iterdir()) == ["b-broken.xml", "b-broken.xml.reason"]
+    code, out, _ = cli("archive", "status", "--process", process)
+    assert code == 0 and "1 destroy" in out and "0505 → archive" in out
+    (inbox / "done" / "c-0502.xml").replace(tmp_path / "again.xml")
+    code, out, _ = cli("archive", "receive", str(tmp_path / "again.xml"), "-o", str(transfer))
+    assert code == 0 and "was received before; nothing changed" in out
+    code, _, err = cli("archive", "receive", str(tmp_path / "missing.xml"), "-o", str(transfer))
+    assert code == ExitCode.INVALID_INPUT and err.count("\n") == 1
+    code, _, err = cli("archive", "hand-over", process, "-o", str(transfer))
+    assert code == ExitCode.INVALID_INPUT and "nothing to hand over" in err
+    code, out, err = cli("retention", "sweep", "--as-of", "2026-01-01")
+    assert code == 0 and "1 deleted" in out, err
+    code, out, _ = cli("retention", "protocol")
+    assert f"released for destruction by the archive (V), process {process}" in out

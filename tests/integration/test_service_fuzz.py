@@ -30,6 +30,7 @@ from ekakte.principals import add_user
 from ekakte.service.app import create_app
 from ekakte.setup import initialize
 from tests.conftest import ADMIN, embedded_env, organise
+from tests.integration.test_aussonderung import ARCHIVE_ENV
 from tests.integration.test_service import service_settings, serving
 from tests.oidc_provider import OidcProvider
 
@@ -46,7 +47,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def running_api(tmp_path_factory: pytest.TempPathFactory, oidc_provider: OidcProvider) -> Iterator[str]:
-    env = embedded_env(tmp_path_factory.mktemp("fuzz") / "home")
+    env = {**embedded_env(tmp_path_factory.mktemp("fuzz") / "home"), **ARCHIVE_ENV}
     initialize(load_settings(env))
     organise(load_settings(env))
     with Archive.open(load_settings(env)) as archive:
@@ -60,7 +61,7 @@ def running_api(tmp_path_factory: pytest.TempPathFactory, oidc_provider: OidcPro
 def user_for(path: str, method: str) -> str:
     if path.startswith("/api/v1/audit"):
         return "auditor"
-    if path.startswith(("/api/v1/retention", "/api/v1/holds")):
+    if path.startswith(("/api/v1/retention", "/api/v1/holds", "/api/v1/archive")):
         return "records"
     if method == "POST" and path == "/api/v1/documents":
         return "scan-operator"
