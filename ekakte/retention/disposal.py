@@ -163,6 +163,10 @@ def releases(session: Session, settings: Any, day: date) -> Releases:
 # --- values ----------------------------------------------------------------------------------------------
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 @dataclass(frozen=True)
 class OfferReport(AsJson):
     process_id: str | None  # None: nothing was due for an offer
@@ -175,8 +179,8 @@ class OfferReport(AsJson):
         if self.process_id is None:
             return f"archive offer as of {self.as_of}: nothing to offer"
         return (
-            f"archive offer as of {self.as_of}: process {self.process_id}, {self.documents} documents in"
-            f" {self.cases} cases offered; message {self.path}"
+            f"archive offer as of {self.as_of}: process {self.process_id}, {_n(self.documents, 'document')}"
+            f" in {_n(self.cases, 'case')} offered; message {self.path}"
         )
 
 
@@ -196,9 +200,8 @@ class ReceiveReport(AsJson):
                 f"{self.name}: message {self.kind} of process {self.process_id} was received before;"
                 " nothing changed"
             )
-        text = (
-            f"{self.name}: message {self.kind} of process {self.process_id}: {self.changed} records changed"
-        )
+        text = f"{self.name}: message {self.kind} of process {self.process_id}:"
+        text += f" {_n(self.changed, 'record')} changed"
         if self.reply is not None:
             text += f"; receipt {self.reply}"
         return text
@@ -214,7 +217,8 @@ class HandOverReport(AsJson):
 
     def summary(self) -> str:
         return (
-            f"archive hand-over of process {self.process_id}: {self.documents} documents, {self.files} files,"
+            f"archive hand-over of process {self.process_id}: {_n(self.documents, 'document')},"
+            f" {_n(self.files, 'file')},"
             f" {self.bytes:,} bytes; package {self.path}"
         )
 
@@ -271,7 +275,7 @@ _DUE = (
     .join(Case, Case.id == Document.case_id)
     .outerjoin(Team, Team.id == Case.team_id)
 )  # fmt: skip
-_ORDER = (Document.case_id, Document.id)
+_ORDER = (Document.case_id, Document.received_on, Document.id)  # a case's documents as they came in
 
 
 def offer(
@@ -421,7 +425,9 @@ def _write_akte(
     _disposal_metadata(out, rows, suggestions, decision)
     out.leaf("Typ", "Leistungsakte")
     out.open("Laufzeit")
-    out.leaf("Beginn", first.opened_on)
+    # The case's first day as far as ekakte knows it: its first appearance in the archive, or the
+    # earliest received date of its documents (scans of old paper files come in later than they began).
+    out.leaf("Beginn", min(first.opened_on, *(row.received_on for row in rows)))
     out.leaf("Ende", first.closed_on)
     out.close()
     out.open("Akteninhalt")
@@ -528,6 +534,7 @@ def receive(archive: Archive, actor: Actor, data: bytes, name: str, out_dir: Pat
             return ReceiveReport(process.id, message.kind, name, True, 0, _counts(session, process.id), None)
         now = datetime.now(UTC)
         changed, named = _apply(session, process, message, name, now)
+        _record_message(session, process.id, message.kind, "in", name[:200], digest, actor, named, now)
         reply = None
         if message.kind == "0502":
             sender, recipient = _parties(archive.settings)
@@ -536,7 +543,6 @@ def receive(archive: Archive, actor: Actor, data: bytes, name: str, out_dir: Pat
                 folder, package_name(process.id, "0505"), message_name(process.id, "0505"), content
             )
             _record_message(session, process.id, "0505", "out", reply.name, _sha(reply), actor, 0, now)
-        _record_message(session, process.id, message.kind, "in", name[:200], digest, actor, named, now)
         return ReceiveReport(
             process.id, message.kind, name, False, changed, _counts(session, process.id), reply
         )

@@ -263,8 +263,8 @@ def test_offer_appraise_hand_over_confirm_and_sweep(arc: Archive, make_scan: Any
     assert [m["kind"] for m in summary.messages] == [
         "0501",
         "0504",
-        "0505",
         "0502",
+        "0505",
         "0503",
         "0507",
         "0506",
