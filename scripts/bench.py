@@ -17,6 +17,11 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           deleted per second, objects included) on PostgreSQL + S3 (moto), and on PostgreSQL + RadosGW
           with Object Lock (a real server; its versions listed and deleted), beside the rate at which
           ekakte tells RadosGW retain-until dates (what `rules load` costs on a locked bucket);
+  aussonderung  the Aussonderung on PostgreSQL + S3 (moto): the offer (0501) of 100,000 due documents in
+          10,000 cases, and the hand-over (0503) of 2,000 of them the archive keeps, each with a 512 KiB
+          object (MB/s, beside reading the same objects from the store alone), then of 500 more with
+          objects 4 times larger (the same bytes: memory must not grow with an object's size); the time
+          and peak RSS of each library call, in a process of its own;
   oracles what timing tells a caseworker: searches finding nothing it may see, for a word on other
           teams' pages and on its own team's restricted pages against a word on none, and refused
           lookups of another team's case and document against ones that do not exist, interleaved;
@@ -35,10 +40,11 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
 
 Sizes can be lowered for a quick look: BENCH_IMPORT_DOCS, BENCH_PG_DOCS (lookup, api and web),
 BENCH_SQLITE_DOCS, BENCH_OCR_FILES, BENCH_OCR_PAGES, BENCH_SEARCH_DOCS, BENCH_RSS_PAGES, BENCH_RETENTION_DOCS,
-BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS, BENCH_PAGES_PDF, BENCH_PAGES_TIFF; for api also
-BENCH_API_SECONDS (each measured wrk run, 30), BENCH_API_WORKERS (the service's processes, 2),
-BENCH_API_DOWNLOAD_MB (100) and BENCH_API_UPLOADS (300); for web BENCH_WEB_REQUESTS (each measured series
-of case pages, 300).
+BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS, BENCH_PAGES_PDF, BENCH_PAGES_TIFF; for aussonderung
+BENCH_AUSSONDERUNG_DOCS (offered, 100,000), BENCH_HANDOVER_DOCS (handed over, 2,000) and BENCH_HANDOVER_KB
+(their objects' size, 512); for api also BENCH_API_SECONDS (each measured wrk run, 30), BENCH_API_WORKERS
+(the service's processes, 2), BENCH_API_DOWNLOAD_MB (100) and BENCH_API_UPLOADS (300); for web
+BENCH_WEB_REQUESTS (each measured series of case pages, 300).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ import gc
 import hashlib
 import io
 import itertools
+import json
 import os
 import random
 import re
@@ -85,7 +92,9 @@ from ekakte.ingest import DocumentMeta  # noqa: E402
 from ekakte.setup import initialize  # noqa: E402
 from tests.services import free_port, postgres_database, rgw_server  # noqa: E402
 
-GROUPS = ("import", "lookup", "ocr", "search", "rss", "pages", "retention", "oracles", "api", "web")
+GROUPS = (
+    "import", "lookup", "ocr", "search", "rss", "pages", "retention", "aussonderung", "oracles", "api", "web"
+)  # fmt: skip
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
 PG_DOCS = int(os.environ.get("BENCH_PG_DOCS", "1000000"))
 SQLITE_DOCS = int(os.environ.get("BENCH_SQLITE_DOCS", "100000"))
@@ -1179,6 +1188,177 @@ def run_retention(base: Path) -> None:
                 run("PostgreSQL + RadosGW (Object Lock)", env, SWEEP_DOCS)
 
 
+# --- aussonderung: the offer to the archive (0501) and the hand-over (0503) -------------------------------
+
+AUSSONDERUNG_DOCS = int(os.environ.get("BENCH_AUSSONDERUNG_DOCS", "100000"))
+HANDOVER_DOCS = int(os.environ.get("BENCH_HANDOVER_DOCS", "2000"))
+HANDOVER_KB = int(os.environ.get("BENCH_HANDOVER_KB", "512"))
+HANDOVER_LARGER = 4  # the hand-over again with objects this many times larger (and as many times fewer)
+PARTIES = {"EKAKTE_ARCHIVE_SENDER": "Jobcenter Bench", "EKAKTE_ARCHIVE_RECIPIENT": "Kreisarchiv Bench"}
+# One step of the Aussonderung in a process of its own, under the RSS sampler: the library call timed, and
+# the process's RSS before it (connected, its modules loaded) printed, so that the peak says what the call
+# added. argv: offer|hand_over, the transfer folder, the process id (hand_over).
+AUSSONDERUNG_STEP = """
+import json, re, sys, time
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import text
+
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.config import load_settings
+from ekakte.retention.disposal import hand_over, offer
+
+step, out_dir, process_id = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+actor = Actor.from_os()
+with Archive.open(load_settings()) as archive:
+    with archive.reading() as session:
+        session.execute(text("SELECT count(*) FROM disposal_records")).scalar_one()
+    status = Path("/proc/self/status").read_text()
+    before = int(re.search(r"^VmRSS:\\s*(\\d+) kB", status, re.M).group(1))
+    start = time.perf_counter()
+    if step == "offer":
+        report = offer(archive, actor, out_dir, as_of=date(2026, 1, 1))
+    else:
+        report = hand_over(archive, actor, process_id, out_dir)
+    seconds = time.perf_counter() - start
+figures = {"seconds": seconds, "rss_before_kib": before, "process_id": report.process_id,
+           "documents": report.documents, "path": str(report.path)}
+figures.update({"cases": report.cases} if step == "offer" else {"bytes": report.bytes, "files": report.files})
+print(json.dumps(figures))
+"""
+
+
+def aussonderung_step(env: dict[str, str], step: str, out_dir: Path, process_id: str = "") -> dict[str, Any]:
+    """Run one step (offer, hand_over) in a process of its own under the TreeSampler; its figures, with
+    the peak RSS of the process and what the call added to it (MiB)."""
+    out_dir.mkdir(parents=True)
+    command = [sys.executable, "-c", AUSSONDERUNG_STEP, step, str(out_dir), process_id]
+    proc = subprocess.Popen(
+        command, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
+    out, err = proc.communicate()
+    sampler.stopped.set()
+    sampler.join()
+    assert proc.returncode == 0, f"the {step} step exited with {proc.returncode}: {err.decode()}"
+    figures: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    figures["peak_mib"] = sampler.peak_total / 1024
+    figures["added_mib"] = (sampler.peak_total - figures["rss_before_kib"]) / 1024
+    figures["package_bytes"] = Path(figures["path"]).stat().st_size
+    return figures
+
+
+def bench_offer(label: str, env: dict[str, str], docs: int, out_dir: Path) -> str:
+    """`offer` of `docs` due documents in docs / 10 cases under an `offer` rule; the process id."""
+    start = time.perf_counter()
+    settings = seed_objects(env, docs, SEED_DUE)  # Leistungsakte (default): disposition "offer"
+    engine = create_engine(settings.database_url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE documents"))
+    engine.dispose()
+    took = time.perf_counter() - start
+    print(f"  seeded {docs} due documents in {docs // DOCS_PER_CASE} cases in {took:.0f} s", file=sys.stderr)
+    got = aussonderung_step(env, "offer", out_dir)
+    assert got["documents"] == docs, got
+    seconds = got["seconds"]
+    row(
+        f"Aussonderung offer (0501), {label}, {docs:,} docs in {got['cases']:,} cases",
+        f"{seconds:.1f} s ({docs / seconds:,.0f} docs/s); 0501 zip {got['package_bytes'] / 1e6:.1f} MB;"
+        f" peak RSS {got['peak_mib']:.0f} MiB, {got['added_mib']:.0f} MiB of it the offer's",
+        "<= 30 s",
+    )
+    return str(got["process_id"])
+
+
+def keep_with_objects(settings: Any, cases: range, kib: int) -> list[dict[str, Any]]:
+    """The archive's answer, made real for the documents of `cases`: each gets an object of `kib` KiB of
+    random bytes (its row's size and SHA-256 set to match), and its record is marked A (`keep`) by SQL.
+    Returns the objects (id, key, size, sha)."""
+    engine = create_engine(settings.database_url)
+    with engine.connect() as conn:
+        chosen = conn.execute(
+            text("SELECT id, storage_key FROM documents WHERE case_id BETWEEN :first AND :last ORDER BY id"),
+            {"first": cases.start, "last": cases.stop - 1},
+        ).all()
+
+    def put(item: Any) -> dict[str, Any]:
+        body = os.urandom(kib * 1024)
+        digest = hashlib.sha256(body).hexdigest()
+        archive.store.put(item[1], io.BytesIO(body), len(body), digest, "application/pdf")
+        return {"id": item[0], "key": item[1], "size": len(body), "sha": digest}
+
+    with Archive.open(settings) as archive, ThreadPoolExecutor(4) as pool:
+        made = list(pool.map(put, chosen))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE documents SET size_bytes = :size, sha256 = :sha WHERE id = :id"), made)
+        conn.execute(text("UPDATE disposal_records SET state = 'keep' WHERE document_id = :id"), made)
+    engine.dispose()
+    return made
+
+
+def store_read_seconds(settings: Any, objects: list[dict[str, Any]]) -> float:
+    """Reading the objects one after the other, verified, from the store alone: the hand-over's ceiling."""
+    from ekakte.storage.base import read_verified
+
+    with Archive.open(settings) as archive:
+        start = time.perf_counter()
+        for o in objects:
+            for _chunk in read_verified(archive.store, o["key"], o["sha"], o["size"]):
+                pass
+        return time.perf_counter() - start
+
+
+def bench_hand_over(
+    label: str, env: dict[str, str], process_id: str, cases: range, kib: int, out_dir: Path
+) -> float:
+    """`hand_over` of the documents of `cases`, each with an object of `kib` KiB; the peak RSS (MiB)."""
+    settings = load_settings(env)
+    start = time.perf_counter()
+    objects = keep_with_objects(settings, cases, kib)
+    docs, size = len(objects), sum(o["size"] for o in objects)
+    print(
+        f"  {docs} objects of {kib} KiB ({size / 1e6:.0f} MB) put and marked A in"
+        f" {time.perf_counter() - start:.0f} s",
+        file=sys.stderr,
+    )
+    got = aussonderung_step(env, "hand_over", out_dir, process_id)
+    assert got["documents"] == docs and got["bytes"] == size, got
+    seconds, alone = got["seconds"], store_read_seconds(settings, objects)
+    package, peak, added = got["package_bytes"] / 1e6, got["peak_mib"], got["added_mib"]
+    row(
+        f"Aussonderung hand-over (0503), {label}, {docs:,} docs of {kib:,} KiB",
+        f"{size / seconds / 1e6:.0f} MB/s ({docs / seconds:,.0f} docs/s, {size / 1e6:,.0f} MB in"
+        f" {seconds:.1f} s; the same objects read from the store alone {size / alone / 1e6:.0f} MB/s);"
+        f" package {package:,.0f} MB; peak RSS {peak:.0f} MiB, {added:.0f} MiB of it the hand-over's",
+        ">= 50 MB/s",
+    )
+    return float(got["added_mib"])
+
+
+def run_aussonderung(base: Path) -> None:
+    per_case = DOCS_PER_CASE
+    first = range(1, 1 + max(1, HANDOVER_DOCS // per_case))
+    larger = range(first.stop, first.stop + max(1, HANDOVER_DOCS // HANDOVER_LARGER // per_case))
+    assert larger.stop - 1 <= AUSSONDERUNG_DOCS // per_case, "BENCH_HANDOVER_DOCS: more than were offered"
+    label = "PostgreSQL + S3 (moto)"
+    with postgres_database() as pg_url, moto_process() as endpoint:
+        env = {**pg_s3_env(base / "aussonderung", pg_url, endpoint, "bench-aussonderung"), **PARTIES}
+        process_id = bench_offer(label, env, AUSSONDERUNG_DOCS, base / "transfer-0501")
+        added = bench_hand_over(label, env, process_id, first, HANDOVER_KB, base / "transfer-0503")
+        larger_kib = HANDOVER_KB * HANDOVER_LARGER
+        added_larger = bench_hand_over(
+            label, env, process_id, larger, larger_kib, base / "transfer-0503-larger"
+        )
+        print(
+            f"  the hand-over's memory with {larger_kib} KiB objects: {added_larger:.0f} MiB,"
+            f" with {HANDOVER_KB} KiB: {added:.0f} MiB",
+            file=sys.stderr,
+        )
+
+
 # --- api: the HTTP service (`ekakte serve`) under load ----------------------------------------------------
 
 API_SECONDS = int(os.environ.get("BENCH_API_SECONDS", "30"))
@@ -2162,6 +2342,7 @@ RUN: dict[str, Callable[[Path], None]] = {
     "rss": bench_rss,
     "pages": bench_pages,
     "retention": run_retention,
+    "aussonderung": run_aussonderung,
     "oracles": run_oracles,
     "api": run_api,
     "web": run_web,

@@ -30,6 +30,7 @@ import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -42,6 +43,7 @@ from ekakte.access import About, Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.chunks import in_chunks
+from ekakte.db.dialect import exclusive_job
 from ekakte.db.models import (
     Case,
     DisposalMessage,
@@ -55,7 +57,8 @@ from ekakte.db.models import (
     RetentionRuleSet,
     Team,
 )
-from ekakte.errors import ConfigError, InvalidInput, NotFound
+from ekakte.db.session import sqlite_path
+from ekakte.errors import Busy, ConfigError, InvalidInput, NotFound
 from ekakte.jsonable import AsJson
 from ekakte.retention.held import is_held
 from ekakte.retention.rules import add_months, dispositions
@@ -74,6 +77,7 @@ from ekakte.xdomea import (
 
 CHUNK = 2000
 _TEMP_PREFIX = ".ekakte-"
+DISPOSAL_LOCK = 7284064  # one step of the Aussonderung at a time (offer, receive, hand-over)
 # The archive's A/B/V, as record states.
 _DECISIONS = {"A": DisposalState.KEEP, "V": DisposalState.DESTROY, "B": DisposalState.UNDECIDED}
 # States the archive has not decided yet, and states after its decision to keep.
@@ -304,6 +308,14 @@ def offer(
     )  # fmt: skip
     sender, recipient = _parties(archive.settings)
     titles = decision.subject is not None and decision.subject.health_clearance
+    with _alone(archive):
+        return _offer(archive, actor, folder, process_id, day, limit, sender, recipient, titles)
+
+
+def _offer(
+    archive: Archive, actor: Actor, folder: Path, process_id: str, day: date, limit: int | None,
+    sender: Party, recipient: Party, titles: bool,
+) -> OfferReport:  # fmt: skip
     _finish_renames(archive, folder)
     with archive.reading() as session:
         rel = releases(session, archive.settings, day)
@@ -547,7 +559,8 @@ def receive(archive: Archive, actor: Actor, data: bytes, name: str, out_dir: Pat
             process.id, message.kind, name, False, changed, _counts(session, process.id), reply
         )
 
-    return decided(archive, actor, Action.ARCHIVE, "archive receive", work, about=about)
+    with _alone(archive):
+        return decided(archive, actor, Action.ARCHIVE, "archive receive", work, about=about)
 
 
 def _apply(
@@ -662,6 +675,13 @@ def hand_over(archive: Archive, actor: Actor, process_id: str, out_dir: Path) ->
         about=About(detail=f"archive hand-over, process {process_id[:36]}"),
     )  # fmt: skip
     sender, recipient = _parties(archive.settings)
+    with _alone(archive):
+        return _hand_over(archive, actor, process_id, folder, sender, recipient)
+
+
+def _hand_over(
+    archive: Archive, actor: Actor, process_id: str, folder: Path, sender: Party, recipient: Party
+) -> HandOverReport:
     _finish_renames(archive, folder)
     with archive.reading() as session:
         process = session.get(DisposalProcess, process_id)
@@ -848,6 +868,19 @@ def status(archive: Archive, actor: Actor, process_id: str | None = None) -> lis
 
 
 # --- files in the transfer folder ------------------------------------------------------------------------
+
+
+@contextmanager
+def _alone(archive: Archive) -> Iterator[None]:
+    """One step of the Aussonderung at a time, on any number of machines (an advisory lock on
+    PostgreSQL, a lock file beside SQLite's database): a step tidies the transfer folder's temporary
+    files first, which must not be another step's, still being written. Busy when one runs."""
+    path = sqlite_path(archive.settings.database_url)
+    lock_file = path.with_name(path.name + ".archive.lock") if path else None
+    with exclusive_job(archive.engine, DISPOSAL_LOCK, lock_file) as alone:
+        if not alone:
+            raise Busy("another step of the Aussonderung (offer, receive, hand-over) is running; try again")
+        yield
 
 
 def _transfer_folder(out_dir: Path) -> Path:
