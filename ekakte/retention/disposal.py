@@ -30,7 +30,6 @@ import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,11 +38,10 @@ from typing import IO, Any
 from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from ekakte.access import About, Action, decided
+from ekakte.access import About, Action, check, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.chunks import in_chunks
-from ekakte.db.dialect import exclusive_job
 from ekakte.db.models import (
     Case,
     DisposalMessage,
@@ -57,10 +55,10 @@ from ekakte.db.models import (
     RetentionRuleSet,
     Team,
 )
-from ekakte.db.session import sqlite_path
-from ekakte.errors import Busy, ConfigError, InvalidInput, NotFound
+from ekakte.errors import ConfigError, InvalidInput, NotFound
 from ekakte.jsonable import AsJson
 from ekakte.retention.held import is_held
+from ekakte.retention.locks import aussonderung_step
 from ekakte.retention.rules import add_months, dispositions
 from ekakte.storage.base import read_verified
 from ekakte.xdomea import (
@@ -77,7 +75,6 @@ from ekakte.xdomea import (
 
 CHUNK = 2000
 _TEMP_PREFIX = ".ekakte-"
-DISPOSAL_LOCK = 7284064  # one step of the Aussonderung at a time (offer, receive, hand-over)
 # The archive's A/B/V, as record states.
 _DECISIONS = {"A": DisposalState.KEEP, "V": DisposalState.DESTROY, "B": DisposalState.UNDECIDED}
 # States the archive has not decided yet, and states after its decision to keep.
@@ -97,7 +94,11 @@ class Releases:
     answer_months: int
 
     def clause(self) -> Any:
-        """SQL, for a query over documents: the document may be deleted as far as the archive goes."""
+        """SQL, for a query over documents: the document may be deleted as far as the archive goes.
+
+        Once a document was offered, its process decides alone: a rule loaded later that destroys its
+        type under an advance release does not overrule what the archive was offered (or answered)."""
+        offered = exists().where(DisposalRecord.document_id == Document.id)
         by_rule = [
             and_(Document.retention_rule == rule, Document.retention_version == version)
             for rule, version in self.destroy_rules
@@ -108,14 +109,16 @@ class Releases:
                 and_(DisposalRecord.state.in_(_OPEN), DisposalRecord.offered_on < self.answer_cutoff)
             )
         answered = exists().where(DisposalRecord.document_id == Document.id, or_(*released))
-        return or_(*by_rule, answered)
+        if not by_rule:
+            return answered
+        return or_(and_(or_(*by_rule), ~offered), answered)
 
     def waits_for(self, rule: str | None, version: int | None, record: DisposalRecord | None) -> str | None:
         """For the plan: None when the sweep may delete the due document as far as the archive goes
         (the same test as `clause`, in Python); else what it waits for."""
-        if rule is not None and version is not None and (rule, version) in self.destroy_rules:
-            return None
         if record is None:
+            if rule is not None and version is not None and (rule, version) in self.destroy_rules:
+                return None
             return "to be offered to the archive (ekakte archive offer)"
         if record.state in (DisposalState.DESTROY, DisposalState.ARCHIVED):
             return None
@@ -133,22 +136,20 @@ class Releases:
 
     def why(self, rule: str, version: int, record: DisposalRecord | None) -> str:
         """The protocol's words for how the archive's right was met (for a document `clause` let through)."""
-        if record is not None and record.state == DisposalState.ARCHIVED:
+        if record is None:
+            release = self.destroy_rules.get((rule, version))
+            return f"destroyed under the archive's release: {release}" if release else "not offered"
+        if record.state == DisposalState.ARCHIVED:
             return (
                 f"handed over to the archive, reference {record.archive_reference or '-'},"
                 f" process {record.process_id}"
             )
-        if record is not None and record.state == DisposalState.DESTROY:
+        if record.state == DisposalState.DESTROY:
             return f"released for destruction by the archive (V), process {record.process_id}"
-        if record is not None and record.state in _OPEN:
-            return (
-                f"no answer of the archive within {self.answer_months} months of the offer on"
-                f" {record.offered_on}, process {record.process_id}"
-            )
-        release = self.destroy_rules.get((rule, version))
-        if release is not None:
-            return f"destroyed under the archive's release: {release}"
-        return "not offered to the archive"  # cannot happen for what `clause` lets through
+        return (
+            f"no decision of the archive within {self.answer_months} months of the offer on"
+            f" {record.offered_on}, process {record.process_id}"
+        )
 
 
 def releases(session: Session, settings: Any, day: date) -> Releases:
@@ -197,6 +198,8 @@ class ReceiveReport(AsJson):
     changed: int  # records whose state changed
     counts: dict[str, int]  # records of the process by state, afterwards
     reply: Path | None  # the receipt ekakte wrote (0505)
+    # Documents the archive decided to keep (or left B) that are gone: deleted after the answer period.
+    gone: list[uuid.UUID] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.already:
@@ -208,6 +211,11 @@ class ReceiveReport(AsJson):
         text += f" {_n(self.changed, 'record')} changed"
         if self.reply is not None:
             text += f"; receipt {self.reply}"
+        if self.gone:
+            text += (
+                f"; {_n(len(self.gone), 'record')} it decided on were deleted already, the answer period"
+                f" having passed without a decision (first: {self.gone[0]}): tell the archive"
+            )
         return text
 
 
@@ -218,13 +226,20 @@ class HandOverReport(AsJson):
     files: int
     bytes: int
     path: Path
+    # Records marked A left here: no longer due (case reopened), or restricted and the caller not cleared.
+    left: int = 0
 
     def summary(self) -> str:
-        return (
+        text = (
             f"archive hand-over of process {self.process_id}: {_n(self.documents, 'document')},"
-            f" {_n(self.files, 'file')},"
-            f" {self.bytes:,} bytes; package {self.path}"
+            f" {_n(self.files, 'file')}, {self.bytes:,} bytes; package {self.path}"
         )
+        if self.left:
+            text += (
+                f"; {_n(self.left, 'record')} marked A left here: no longer due (case reopened), or"
+                " restricted (for a records manager with the health clearance)"
+            )
+        return text
 
 
 @dataclass(frozen=True)
@@ -292,12 +307,17 @@ def offer(
 ) -> OfferReport:
     """Offer what is due as of `as_of` (default today) under `offer` rules, not held and never offered:
     one 0501 (zipped) into `out_dir`, the records `offered` under a new process id. `limit`: at most so
-    many documents (whole cases are not split up across the limit's edge: the last case may be cut).
+    many documents (the last case may be cut at the limit: its other documents come with a later offer,
+    in an Akte of that process).
 
     Raises NotPermitted unless the actor is a records manager, ConfigError without sender and recipient,
     InvalidInput for an `out_dir` that is not a writable folder.
     """
     day = as_of or date.today()
+    if day > date.today():
+        raise InvalidInput(
+            f"the offer's day {day} lies in the future: only what is due is offered", field="as_of"
+        )
     if limit is not None and limit < 1:
         raise InvalidInput("an offer holds at least 1 document", field="limit")
     folder = _transfer_folder(out_dir)
@@ -308,7 +328,7 @@ def offer(
     )  # fmt: skip
     sender, recipient = _parties(archive.settings)
     titles = decision.subject is not None and decision.subject.health_clearance
-    with _alone(archive):
+    with aussonderung_step(archive):
         return _offer(archive, actor, folder, process_id, day, limit, sender, recipient, titles)
 
 
@@ -327,8 +347,9 @@ def _offer(
         ~rel.clause(),
         ~exists().where(DisposalRecord.document_id == Document.id),
     )
-    name = package_name(process_id, "0501")
+    name = _free_name(archive, folder, package_name(process_id, "0501"))
     now = datetime.now(UTC)
+    offered_on = date.today()  # the local day, as the sweep's and the answer period's days are
     offered: list[tuple[uuid.UUID, uuid.UUID]] = []
     cases = 0
     with _Pending(folder, name) as pending:
@@ -361,7 +382,7 @@ def _offer(
                     insert(DisposalRecord),
                     [
                         {"document_id": doc, "process_id": process_id, "file_id": file_id,
-                         "state": DisposalState.OFFERED, "offered_on": now.date()}
+                         "state": DisposalState.OFFERED, "offered_on": offered_on}
                         for doc, file_id in offered[start : start + CHUNK]
                     ],
                 )  # fmt: skip
@@ -523,8 +544,13 @@ def receive(archive: Archive, actor: Actor, data: bytes, name: str, out_dir: Pat
     Refused with InvalidInput, nothing changed: invalid against the schema, a process ekakte never
     offered, a record not offered in the process, a decision or result that contradicts one recorded,
     a 0506 about a record not handed over. The same message again: `already`, nothing changed. A 0502
-    is answered with a 0505 receipt in `out_dir`.
+    is answered with a 0505 receipt in `out_dir`. NotPermitted (audited) before the message is read
+    for anyone but a records manager.
     """
+    with archive.reading() as session:
+        allowed = check(session, actor, Action.ARCHIVE).allowed
+    if not allowed:  # the refusal is recorded; nothing of the message is read
+        decided(archive, actor, Action.ARCHIVE, "archive receive", about=About(detail="archive receive"))
     body = unpack(data, name)
     message = read_message(body, name)
     digest = hashlib.sha256(body).hexdigest()
@@ -545,38 +571,38 @@ def receive(archive: Archive, actor: Actor, data: bytes, name: str, out_dir: Pat
         if before is not None:
             return ReceiveReport(process.id, message.kind, name, True, 0, _counts(session, process.id), None)
         now = datetime.now(UTC)
-        changed, named = _apply(session, process, message, name, now)
+        changed, named, gone = _apply(session, process, message, name, now)
         _record_message(session, process.id, message.kind, "in", name[:200], digest, actor, named, now)
         reply = None
         if message.kind == "0502":
             sender, recipient = _parties(archive.settings)
             content = receipt(process.id, "0505", now, sender, recipient)
-            reply = _write_small(
-                folder, package_name(process.id, "0505"), message_name(process.id, "0505"), content
-            )
+            reply_name = _free_name(archive, folder, package_name(process.id, "0505"), session)
+            reply = _write_small(folder, reply_name, message_name(process.id, "0505"), content)
             _record_message(session, process.id, "0505", "out", reply.name, _sha(reply), actor, 0, now)
         return ReceiveReport(
-            process.id, message.kind, name, False, changed, _counts(session, process.id), reply
+            process.id, message.kind, name, False, changed, _counts(session, process.id), reply, gone
         )
 
-    with _alone(archive):
+    with aussonderung_step(archive):
         return decided(archive, actor, Action.ARCHIVE, "archive receive", work, about=about)
 
 
 def _apply(
     session: Session, process: DisposalProcess, message: Message, name: str, now: datetime
-) -> tuple[int, int]:
-    """The message's effect on the process and its records; (records changed, records named)."""
+) -> tuple[int, int, list[uuid.UUID]]:
+    """The message's effect on the process and its records: (records changed, records named, records it
+    decided on that are no longer here: deleted after the answer period without a decision)."""
     if message.kind == "0504":
         process.offer_receipt_at = process.offer_receipt_at or now
-        return 0, 0
+        return 0, 0, []
     if message.kind == "0507":
         if process.handed_over_at is None:
             raise InvalidInput(
                 f"{name}: a receipt of a hand-over, but nothing of process {process.id} was handed over"
             )
         process.handover_receipt_at = now
-        return 0, 0
+        return 0, 0, []
     records = {
         r.document_id: r
         for r in session.scalars(select(DisposalRecord).where(DisposalRecord.process_id == process.id))
@@ -584,61 +610,125 @@ def _apply(
     by_file: dict[uuid.UUID, list[DisposalRecord]] = {}
     for record in records.values():
         by_file.setdefault(record.file_id, []).append(record)
-
-    def named(object_id: uuid.UUID) -> list[DisposalRecord]:
-        if object_id in records:
-            return [records[object_id]]
-        if object_id in by_file:
-            return by_file[object_id]
-        raise InvalidInput(f"{name}: names {object_id}, which was not offered in process {process.id}")
-
-    changes: dict[uuid.UUID, tuple[str, str, str]] = {}  # document → (state, reference, failure)
+    here = _stored(session, list(records))
+    items = message.appraisals if message.kind == "0502" else message.results
+    for item in items:
+        if item.object_id not in records and item.object_id not in by_file:
+            raise InvalidInput(
+                f"{name}: names {item.object_id}, which was not offered in process {process.id}"
+            )
+    # An Akte's answer applies to those of its documents it can apply to; a document's own answer in the
+    # same message wins over its Akte's, and must fit what is recorded of it.
     if message.kind == "0502":
-        # An Akte's decision applies to its documents; a document's own decision in the same message wins.
-        ordered = sorted(message.appraisals, key=lambda a: a.object_id in records)
-        for item in ordered:
-            for record in named(item.object_id):
-                changes[record.document_id] = (_DECISIONS[item.decision], "", "")
-        changed = 0
-        for doc, (state, _r, _f) in changes.items():
-            record = records[doc]
-            if record.state == state or (state == DisposalState.KEEP and record.state in _KEPT):
-                continue
-            if record.state not in _OPEN:
-                raise InvalidInput(
-                    f"{name}: decides {_word(state)} for document {doc}, but the archive's decision"
-                    f" {_word(record.state)} is recorded; nothing changed"
-                )
+        return _appraise(message, records, by_file, here, name, now, process)
+    return _confirm(message, records, by_file, here, name, now, process)
+
+
+def _stored(session: Session, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(
+            session.scalars(
+                select(Document.id).where(Document.id.in_(chunk), Document.state == DocumentState.STORED)
+            )
+        )
+    return found
+
+
+def _appraise(
+    message: Message,
+    records: dict[uuid.UUID, DisposalRecord],
+    by_file: dict[uuid.UUID, list[DisposalRecord]],
+    here: set[uuid.UUID],
+    name: str,
+    now: datetime,
+    process: DisposalProcess,
+) -> tuple[int, int, list[uuid.UUID]]:
+    decided_for: dict[uuid.UUID, str] = {}
+    for item in message.appraisals:  # the Akten's first
+        for record in by_file.get(item.object_id, []):
+            if record.state in _OPEN:
+                decided_for[record.document_id] = _DECISIONS[item.decision]
+    own = {
+        item.object_id: _DECISIONS[item.decision] for item in message.appraisals if item.object_id in records
+    }
+    for doc, state in own.items():
+        record = records[doc]
+        same = record.state == state or (state == DisposalState.KEEP and record.state in _KEPT)
+        if not same and record.state not in _OPEN and doc in here:
+            raise InvalidInput(
+                f"{name}: decides {_word(state)} for document {doc}, but the archive's decision"
+                f" {_word(record.state)} is recorded; nothing changed"
+            )
+        decided_for[doc] = state
+    changed, gone = 0, []
+    for doc, state in decided_for.items():
+        record = records[doc]
+        if doc not in here:
+            if record.state in _OPEN and state != DisposalState.DESTROY:
+                gone.append(doc)  # deleted after the answer period; the archive is told so by the report
+            continue
+        if record.state not in _OPEN:
+            continue
+        if record.state != state:
             record.state, record.decided_at = state, now
             changed += 1
-        process.appraised_at = now
-        return changed, len(changes)
-    # 0506: the import's result per Akte or document; only for what was handed over.
-    for result in sorted(message.results, key=lambda r: r.object_id in records):
-        for record in named(result.object_id):
-            if result.success:
-                changes[record.document_id] = (DisposalState.ARCHIVED, result.reference, "")
-            else:
-                changes[record.document_id] = (
-                    DisposalState.FAILED,
-                    "",
-                    result.error or "failed, no reason given",
-                )
+    process.appraised_at = now
+    return changed, len(decided_for), gone
+
+
+def _confirm(
+    message: Message,
+    records: dict[uuid.UUID, DisposalRecord],
+    by_file: dict[uuid.UUID, list[DisposalRecord]],
+    here: set[uuid.UUID],
+    name: str,
+    now: datetime,
+    process: DisposalProcess,
+) -> tuple[int, int, list[uuid.UUID]]:
+    done = (DisposalState.HANDED_OVER, DisposalState.ARCHIVED, DisposalState.FAILED)
+    results: dict[uuid.UUID, tuple[str, str, str]] = {}  # document → (state, reference, failure)
+
+    def outcome(success: bool, reference: str, error: str) -> tuple[str, str, str]:
+        if success:
+            return DisposalState.ARCHIVED, reference, ""
+        return DisposalState.FAILED, "", error or "failed, no reason given"
+
+    for item in message.results:  # the Akten's first: their handed-over documents
+        members = [r for r in by_file.get(item.object_id, []) if r.state in done]
+        if item.object_id in by_file and not members:
+            raise InvalidInput(
+                f"{name}: reports the import of Akte {item.object_id}, none of whose documents was handed"
+                " over; nothing changed"
+            )
+        for record in members:
+            results[record.document_id] = outcome(item.success, item.reference, item.error)
+    for item in message.results:
+        if item.object_id in records:
+            results[item.object_id] = outcome(item.success, item.reference, item.error)
     changed = 0
-    for doc, (state, reference, failure) in changes.items():
+    for doc, (state, reference, failure) in results.items():
         record = records[doc]
         if record.state == state and (record.archive_reference or "") == reference:
             continue
-        if record.state != DisposalState.HANDED_OVER:
+        if record.state not in (DisposalState.HANDED_OVER, DisposalState.FAILED) and not (
+            record.state == DisposalState.ARCHIVED and state == DisposalState.ARCHIVED
+        ):
             raise InvalidInput(
                 f"{name}: reports the import of document {doc}, which is {_word(record.state)}, not handed"
                 " over; nothing changed"
+            )
+        if record.state == DisposalState.ARCHIVED and state == DisposalState.FAILED:
+            raise InvalidInput(
+                f"{name}: reports the import of document {doc} failed, but its import was confirmed before;"
+                " nothing changed"
             )
         record.state, record.confirmed_at = state, now
         record.archive_reference, record.failure = reference or None, failure or None
         changed += 1
     process.confirmed_at = now
-    return changed, len(changes)
+    return changed, len(results), []
 
 
 def _word(state: str) -> str:
@@ -670,17 +760,24 @@ def hand_over(archive: Archive, actor: Actor, process_id: str, out_dir: Path) ->
     to hand over (records already handed over wait for the archive's 0506, they are not sent twice).
     """
     folder = _transfer_folder(out_dir)
-    decided(
+    decision = decided(
         archive, actor, Action.ARCHIVE_HAND_OVER, "archive hand-over",
         about=About(detail=f"archive hand-over, process {process_id[:36]}"),
     )  # fmt: skip
+    cleared = decision.subject is not None and decision.subject.health_clearance
     sender, recipient = _parties(archive.settings)
-    with _alone(archive):
-        return _hand_over(archive, actor, process_id, folder, sender, recipient)
+    with aussonderung_step(archive):
+        return _hand_over(archive, actor, process_id, folder, sender, recipient, cleared)
 
 
 def _hand_over(
-    archive: Archive, actor: Actor, process_id: str, folder: Path, sender: Party, recipient: Party
+    archive: Archive,
+    actor: Actor,
+    process_id: str,
+    folder: Path,
+    sender: Party,
+    recipient: Party,
+    cleared: bool,
 ) -> HandOverReport:
     _finish_renames(archive, folder)
     with archive.reading() as session:
@@ -696,12 +793,18 @@ def _hand_over(
             f"process {process_id}: nothing to hand over ({counts.get(DisposalState.KEEP, 0)} marked A;"
             f" {handed} handed over and waiting for the archive's confirmation)"
         )
+    # Only what is still due (a case reopened since the offer keeps its documents here), and restricted
+    # documents (health data) only by a records manager with the health clearance.
     chosen = _DUE.join(DisposalRecord, DisposalRecord.document_id == Document.id).where(
         DisposalRecord.process_id == process_id,
         DisposalRecord.state.in_(waiting),
         Document.state == DocumentState.STORED,
+        Document.due_on < date.today(),
     )
-    name = package_name(process_id, "0503")
+    if not cleared:
+        chosen = chosen.where(Document.restricted.is_(False))
+    marked = sum(counts.get(s, 0) for s in waiting)
+    name = _free_name(archive, folder, package_name(process_id, "0503"))
     now = datetime.now(UTC)
     documents: list[uuid.UUID] = []
     totals = {"files": 0, "bytes": 0}
@@ -712,10 +815,13 @@ def _hand_over(
             out.start_document("Aussonderung.Aussonderung.0503")
             out.head(process_id, "0503", now, sender, recipient, receipt=True)
 
+            texts: dict[uuid.UUID, bytes] = {}
+
             def files(xml: XmlOut, row: Any) -> list[tuple[str, object]]:
-                return _write_files(archive, package, xml, row, totals)
+                return _write_files(archive, package, xml, row, texts.pop(row.id, None), totals)
 
             for case_rows in _by_case(archive, chosen, None):
+                texts = _texts_of(archive, [row.id for row in case_rows])
                 file_id = _file_id(process_id, case_rows[0].case_number)
                 _write_akte(out, file_id, case_rows, suggestions, True, files, decision="A")
                 documents += [row.id for row in case_rows]
@@ -727,7 +833,11 @@ def _hand_over(
             with package.open(info, "w", force_zip64=True) as member:
                 shutil.copyfileobj(xml_part, member, 1 << 20)
         if not documents:
-            raise InvalidInput(f"process {process_id}: the records marked A are no longer stored")
+            raise InvalidInput(
+                f"process {process_id}: none of the {marked} records marked A can be handed over now: no"
+                " longer due (their case was reopened), or restricted (health data: for a records manager"
+                " with the health clearance)"
+            )
         digest = pending.finish()
         with archive.transaction() as session:
             for start in range(0, len(documents), CHUNK):
@@ -743,23 +853,28 @@ def _hand_over(
             _record_message(session, process_id, "0503", "out", name, digest, actor, len(documents), now)
         pending.recorded = True
         path = pending.publish()
-    return HandOverReport(process_id, len(documents), totals["files"], totals["bytes"], path)
+    left = marked - len(documents)
+    return HandOverReport(process_id, len(documents), totals["files"], totals["bytes"], path, left)
 
 
 def _write_files(
-    archive: Archive, package: zipfile.ZipFile, out: XmlOut, row: Any, totals: dict[str, int]
+    archive: Archive,
+    package: zipfile.ZipFile,
+    out: XmlOut,
+    row: Any,
+    text: bytes | None,
+    totals: dict[str, int],
 ) -> list[tuple[str, object]]:
     """The document's original (verified as it is read) and its OCR text into the package, and their
     Version/Format/Primaerdokument into the XML; returns their SHA-256 fields (xdomea has no element for
     a checksum: they go into ekakte's AnwendungsspezifischeErweiterung, "SHA-256 <Dateiname>")."""
-    code, extension = FILE_FORMATS.get(row.media_type, ("", "bin"))
+    code, extension = FILE_FORMATS.get(row.media_type, ("100", "bin"))  # 100: Sonstiges
     original = f"{row.id}.{extension}"
     with package.open(_member(original, row.created_at), "w", force_zip64=True) as member:
         for chunk in read_verified(archive.store, row.storage_key, row.sha256, row.size_bytes):
             member.write(chunk)
     # read_verified raised (ChecksumMismatch) before here if the bytes were not the recorded ones.
     hashes: list[tuple[str, object]] = [(f"SHA-256 {original}", row.sha256)]
-    text = _text_of(archive, row.id)
     text_name = f"{row.id}.txt"
     out.open("Version")
     out.leaf("Nummer", "1")
@@ -796,19 +911,22 @@ def _format(out: XmlOut, code: str, name: str, original_name: str, creator: str,
     out.close(2)
 
 
-def _text_of(archive: Archive, document_id: uuid.UUID) -> bytes | None:
-    """The document's recognised text, pages separated by form feeds; None when no page has text."""
-    with archive.reading() as session:
-        texts = list(
-            session.scalars(
-                select(Page.text)
-                .where(Page.document_id == document_id, Page.ocr_state == OcrState.DONE)
-                .order_by(Page.number)
+def _texts_of(archive: Archive, document_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    """The recognised text of each of a case's documents that has some, pages separated by form feeds
+    (one query for the case, not one per document)."""
+    pages: dict[uuid.UUID, list[str]] = {}
+    for start in range(0, len(document_ids), 500):
+        with archive.reading() as session:
+            rows = session.execute(
+                select(Page.document_id, Page.text)
+                .where(
+                    Page.document_id.in_(document_ids[start : start + 500]), Page.ocr_state == OcrState.DONE
+                )
+                .order_by(Page.document_id, Page.number)
             )
-        )
-    if not any(texts):
-        return None
-    return "\f".join(t or "" for t in texts).encode("utf-8")
+            for document_id, text in rows:
+                pages.setdefault(document_id, []).append(text or "")
+    return {doc: "\f".join(texts).encode("utf-8") for doc, texts in pages.items() if any(texts)}
 
 
 # --- status ----------------------------------------------------------------------------------------------
@@ -870,19 +988,6 @@ def status(archive: Archive, actor: Actor, process_id: str | None = None) -> lis
 # --- files in the transfer folder ------------------------------------------------------------------------
 
 
-@contextmanager
-def _alone(archive: Archive) -> Iterator[None]:
-    """One step of the Aussonderung at a time, on any number of machines (an advisory lock on
-    PostgreSQL, a lock file beside SQLite's database): a step tidies the transfer folder's temporary
-    files first, which must not be another step's, still being written. Busy when one runs."""
-    path = sqlite_path(archive.settings.database_url)
-    lock_file = path.with_name(path.name + ".archive.lock") if path else None
-    with exclusive_job(archive.engine, DISPOSAL_LOCK, lock_file) as alone:
-        if not alone:
-            raise Busy("another step of the Aussonderung (offer, receive, hand-over) is running; try again")
-        yield
-
-
 def _transfer_folder(out_dir: Path) -> Path:
     folder = Path(out_dir)
     if not folder.is_dir():
@@ -921,8 +1026,10 @@ class _Pending:
         return digest.hexdigest()
 
     def publish(self) -> Path:
+        """Under its name, never over another file (a link, then the temporary name goes)."""
         target = self.folder / self.name
-        os.replace(self.path, target)
+        os.link(self.path, target)  # FileExistsError rather than replacing a message not yet collected
+        self.path.unlink()
         _sync_folder(self.folder)
         self.published = True
         return target
@@ -965,9 +1072,37 @@ def _sha(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _free_name(archive: Archive, folder: Path, name: str, session: Session | None = None) -> str:
+    """The message's name as xdomea gives it, or, when a message of that name is in the folder still or
+    was written before (a second hand-over or receipt in one process), the name with -2, -3, … before
+    `.zip`: a message the archive has not collected yet is never replaced."""
+
+    def taken(candidate: str, session: Session) -> bool:
+        if (folder / candidate).exists():
+            return True
+        recorded = select(DisposalMessage.id).where(
+            DisposalMessage.name == candidate, DisposalMessage.direction == "out"
+        )
+        return session.scalar(recorded.limit(1)) is not None
+
+    def first_free(session: Session) -> str:
+        stem = name[: -len(".zip")]
+        candidate, n = name, 1
+        while taken(candidate, session):
+            n += 1
+            candidate = f"{stem}-{n}.zip"
+        return candidate
+
+    if session is not None:
+        return first_free(session)
+    with archive.reading() as reading:
+        return first_free(reading)
+
+
 def _finish_renames(archive: Archive, folder: Path) -> None:
-    """Temporary files a crashed run left: published when the database recorded their SHA-256 (the
-    crash came between the commit and the rename), removed otherwise (it came before the commit)."""
+    """Temporary files a crashed run left: published when the database recorded them under their name
+    with their SHA-256 (the crash came between the commit and the rename), removed otherwise (it came
+    before the commit)."""
     leftovers = [p for p in folder.glob(f"{_TEMP_PREFIX}*.tmp") if p.is_file()]
     if not leftovers:
         return
@@ -975,12 +1110,15 @@ def _finish_renames(archive: Archive, folder: Path) -> None:
         for path in leftovers:
             name = path.name[len(_TEMP_PREFIX) :].rsplit(".", 2)[0]
             recorded = session.scalar(
-                select(DisposalMessage.sha256).where(
-                    DisposalMessage.name == name, DisposalMessage.direction == "out"
+                select(DisposalMessage.id).where(
+                    DisposalMessage.name == name,
+                    DisposalMessage.sha256 == _sha(path),
+                    DisposalMessage.direction == "out",
                 )
             )
-            if recorded is not None and recorded == _sha(path) and not (folder / name).exists():
-                os.replace(path, folder / name)
+            if recorded is not None and not (folder / name).exists():
+                os.link(path, folder / name)
+                path.unlink()
                 _sync_folder(folder)
             else:
                 path.unlink(missing_ok=True)

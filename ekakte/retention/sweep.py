@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -38,16 +38,15 @@ from ekakte.db.models import (
     LegalHold,
     Page,
 )
-from ekakte.db.session import sqlite_path
 from ekakte.errors import Busy, InvalidInput, StorageError
 from ekakte.jsonable import AsJson
 from ekakte.progress import ShouldStop, never
 from ekakte.retention.disposal import Releases, releases
 from ekakte.retention.held import active_on, is_held
+from ekakte.retention.locks import SWEEP_LOCK, lock_file, no_aussonderung_step
 from ekakte.retention.protocol import archive_protocol_key, case_hash
 from ekakte.retention.worm import LockOutcome, LockRefusal, sync_object_locks
 
-SWEEP_LOCK = 7284063
 BATCH = 200
 PROTOCOL_KEY_FILE = "protocol.key"
 
@@ -247,8 +246,10 @@ def sweep(
     )
     key = archive_protocol_key(archive)
     step: Step = on_step or (lambda _step, _ids: None)
-    lock_file = _lock_file(archive)
-    with exclusive_job(archive.engine, SWEEP_LOCK, lock_file) as alone:
+    with (
+        exclusive_job(archive.engine, SWEEP_LOCK, lock_file(archive, "sweep")) as alone,
+        no_aussonderung_step(archive) if alone else nullcontext(),
+    ):
         if not alone:
             raise Busy("another retention sweep is running; this one did nothing")
         if not dry_run:
@@ -307,11 +308,6 @@ def _told(locks: LockOutcome) -> list[LockRefusal]:
     if locks.unreachable is not None:
         raise StorageError(locks.unreachable)
     return locks.refused
-
-
-def _lock_file(archive: Archive) -> Path | None:
-    path = sqlite_path(archive.settings.database_url)
-    return path.with_name(path.name + ".sweep.lock") if path else None
 
 
 def _candidates(

@@ -237,8 +237,17 @@ def unpack(data: bytes, name: str) -> bytes:
                 raise InvalidInput(f"{name}: the message is larger than {MAX_MESSAGE_BYTES // 2**20} MiB")
             with package.open(xml[0]) as member:
                 body = member.read(MAX_MESSAGE_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-        raise InvalidInput(f"{name}: not a readable zip: {exc}") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+    ) as exc:
+        raise InvalidInput(f"{name}: not a readable zip: {_one_line(exc)}") from None
+    except RuntimeError as exc:  # an encrypted member ("password required"), an unknown compression
+        raise InvalidInput(f"{name}: not a readable zip: {_one_line(exc)}") from None
     if len(body) > MAX_MESSAGE_BYTES:
         raise InvalidInput(f"{name}: the message is larger than {MAX_MESSAGE_BYTES // 2**20} MiB")
     return body

@@ -382,7 +382,7 @@ def test_the_answer_period_releases_what_the_archive_left_unanswered(
         report = sweep(patient, RECORDS, as_of=DAY)
         assert report.deleted == 1
         assert disposal_of(patient, doc) == (
-            f"no answer of the archive within 6 months of the offer on 2025-06-30, process {process}"
+            f"no decision of the archive within 6 months of the offer on 2025-06-30, process {process}"
         )
 
 
@@ -524,3 +524,97 @@ def test_the_cli_and_a_folder_of_answers(
     assert code == 0 and "1 deleted" in out, err
     code, out, _ = cli("retention", "protocol")
     assert f"released for destruction by the archive (V), process {process}" in out
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_what_the_review_found(
+    arc: Archive, make_scan: Any, transfer: Path, tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    """A rule reloaded to destroy does not overrule the archive's A; an Akte confirmed in a 0506 counts
+    for its handed-over documents only; an encrypted zip is refused; no offer of the future; a second
+    hand-over in a process never replaces the first package; a late answer about a deleted record is
+    reported; the sweep and the Aussonderung's steps never run at once."""
+    from ekakte.errors import Busy
+    from ekakte.retention.locks import aussonderung_step
+
+    kept, dropped = stored(arc, make_scan, "Antrag"), stored(arc, make_scan, "Bescheid")
+    close_case(arc, RECORDS, CASE, date(2015, 3, 10))
+    with pytest.raises(InvalidInput, match="lies in the future"):
+        offer(arc, RECORDS, transfer, as_of=date(2099, 1, 1))
+    process = offer(arc, RECORDS, transfer, as_of=DAY).process_id
+    assert process is not None
+    (akte,) = {r.file_id for r in _records(arc)}
+    receive(
+        arc,
+        RECORDS,
+        answer(process, "0502", appraisal(akte, "A") + appraisal(dropped, "V")),
+        "a.xml",
+        transfer,
+    )
+    first = hand_over(arc, RECORDS, process, transfer)
+    assert first.documents == 1
+
+    # The records manager gets an advance release for every type and loads it: the A record stays.
+    everything = tmp_path / "destroy-all.toml"
+    everything.write_text(RULES.replace('suggest = "keep"', 'disposition = "destroy"\nrelease = "KA 2026/1"'))
+    load_rules(arc, RECORDS, everything)
+    report = sweep(arc, RECORDS, as_of=DAY)
+    assert exists(arc, kept) and not exists(arc, dropped) and report.deleted == 1
+
+    # The archive confirms the Akte (one of whose documents was V, not handed over): taken for the other.
+    receive(
+        arc, RECORDS, answer(process, "0506", imported(akte, False, error="Formatfehler")), "b.xml", transfer
+    )
+    assert {r.state for r in _records(arc) if r.document_id == kept} == {"failed"}
+    second = hand_over(arc, RECORDS, process, transfer)
+    assert second.path.name == package_name(process, "0503")[: -len(".zip")] + "-2.zip"
+    assert first.path.is_file()  # not replaced before the archive collected it
+    message_of_named(second.path, process)
+
+    encrypted = io.BytesIO()
+    with zipfile.ZipFile(encrypted, "w") as z:
+        z.writestr("m.xml", answer(process, "0504"))
+    data = bytearray(encrypted.getvalue())
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # the "encrypted" flag
+        at = data.index(signature)
+        data[at + offset] |= 1
+    with pytest.raises(InvalidInput, match="not a readable zip"):
+        receive(arc, RECORDS, bytes(data), "enc.zip", transfer)
+
+    with aussonderung_step(arc), pytest.raises(Busy, match="Aussonderung"):
+        sweep(arc, RECORDS, as_of=DAY)
+    with Archive.open(load_settings(stack_env)) as other:  # a sweep's locks, as it holds them
+        from ekakte.db.dialect import exclusive_job
+        from ekakte.retention.locks import SWEEP_LOCK, lock_file, no_aussonderung_step
+
+        with exclusive_job(other.engine, SWEEP_LOCK, lock_file(other, "sweep")) as alone:
+            assert alone
+            with no_aussonderung_step(other), pytest.raises(Busy, match="sweep is running"):
+                offer(arc, RECORDS, transfer, as_of=DAY)
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_a_late_answer_about_a_record_deleted_meanwhile_is_reported(
+    stack_env: dict[str, str], arc: Archive, make_scan: Any, transfer: Path
+) -> None:
+    doc = stored(arc, make_scan, "Antrag")
+    close_case(arc, RECORDS, CASE, date(2015, 3, 10))
+    process = offer(arc, RECORDS, transfer, as_of=DAY).process_id
+    assert process is not None
+    with arc.transaction() as session:
+        session.execute(update(DisposalRecord).values(offered_on=date(2025, 1, 2)))
+    with Archive.open(load_settings({**stack_env, "EKAKTE_ARCHIVE_ANSWER_MONTHS": "6"})) as patient:
+        assert sweep(patient, RECORDS, as_of=DAY).deleted == 1
+    late = receive(arc, RECORDS, answer(process, "0502", appraisal(doc, "A")), "late.xml", transfer)
+    assert late.gone == [doc] and late.changed == 0
+    assert "deleted already" in late.summary()
+
+
+def _records(archive: Archive) -> list[DisposalRecord]:
+    with archive.reading() as session:
+        return list(session.scalars(select(DisposalRecord)))
+
+
+def message_of_named(package: Path, process: str) -> None:
+    with zipfile.ZipFile(package) as zipped:
+        schema().validate(io.BytesIO(zipped.read(message_name(process, "0503"))))
