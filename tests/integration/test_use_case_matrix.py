@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ekakte import api
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings
-from ekakte.db.models import AuditEntry, DisposalProcess, DisposalRecord
+from ekakte.db.models import AuditEntry, DisposalProcess, DisposalRecord, Document
 from ekakte.errors import NotPermitted
 from ekakte.roles import Role
 from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, TEAM, TEN_YEARS_RULES, make_stack
@@ -110,11 +110,12 @@ class World:
         return name
 
     def process(self) -> str:
-        """An archive process with one record the archive keeps (A), ready to be handed over."""
+        """An archive process with one due record the archive keeps (A), ready to be handed over."""
         process_id = str(uuid.uuid4())
         doc = self.stored(CASE)
         now = datetime.now(UTC)
         with self.archive.transaction() as session:
+            session.execute(update(Document).where(Document.id == doc).values(due_on=date(2020, 12, 31)))
             session.add(
                 DisposalProcess(
                     id=process_id, as_of=now.date(), offered_at=now, offered_by=RECORDS.name,
