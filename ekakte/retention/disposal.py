@@ -619,9 +619,25 @@ def _apply(
             )
     # An Akte's answer applies to those of its documents it can apply to; a document's own answer in the
     # same message wins over its Akte's, and must fit what is recorded of it.
-    if message.kind == "0502":
-        return _appraise(message, records, by_file, here, name, now, process)
-    return _confirm(message, records, by_file, here, name, now, process)
+    answer = _Answer(message, records, by_file, here, name, now, process)
+    return _appraise(answer) if message.kind == "0502" else _confirm(answer)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A 0502 or 0506 and what it is read against: the process's records (by document and by Akte), which
+    of their documents are still stored, the message's file name, the time it is taken."""
+
+    message: Message
+    records: dict[uuid.UUID, DisposalRecord]
+    by_file: dict[uuid.UUID, list[DisposalRecord]]
+    here: set[uuid.UUID]
+    name: str
+    now: datetime
+    process: DisposalProcess
+
+    def fields(self) -> tuple[Any, ...]:
+        return (self.message, self.records, self.by_file, self.here, self.name, self.now, self.process)
 
 
 def _stored(session: Session, ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -636,15 +652,8 @@ def _stored(session: Session, ids: list[uuid.UUID]) -> set[uuid.UUID]:
     return found
 
 
-def _appraise(
-    message: Message,
-    records: dict[uuid.UUID, DisposalRecord],
-    by_file: dict[uuid.UUID, list[DisposalRecord]],
-    here: set[uuid.UUID],
-    name: str,
-    now: datetime,
-    process: DisposalProcess,
-) -> tuple[int, int, list[uuid.UUID]]:
+def _appraise(answer: _Answer) -> tuple[int, int, list[uuid.UUID]]:
+    message, records, by_file, here, name, now, process = answer.fields()
     decided_for: dict[uuid.UUID, str] = {}
     for item in message.appraisals:  # the Akten's first
         for record in by_file.get(item.object_id, []):
@@ -678,15 +687,8 @@ def _appraise(
     return changed, len(decided_for), gone
 
 
-def _confirm(
-    message: Message,
-    records: dict[uuid.UUID, DisposalRecord],
-    by_file: dict[uuid.UUID, list[DisposalRecord]],
-    here: set[uuid.UUID],
-    name: str,
-    now: datetime,
-    process: DisposalProcess,
-) -> tuple[int, int, list[uuid.UUID]]:
+def _confirm(answer: _Answer) -> tuple[int, int, list[uuid.UUID]]:
+    message, records, by_file, _here, name, now, process = answer.fields()
     done = (DisposalState.HANDED_OVER, DisposalState.ARCHIVED, DisposalState.FAILED)
     results: dict[uuid.UUID, tuple[str, str, str]] = {}  # document → (state, reference, failure)
 
