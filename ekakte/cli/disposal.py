@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,7 +84,7 @@ def archive_receive(
     reports, refused = [], 0
     for path in paths:
         try:
-            report = _receive_one(state, path, out_dir)
+            report = _receive_one(state, path, out_dir, follow=inbox is None)
         except InvalidInput as exc:
             if files and len(files) == 1:
                 raise
@@ -108,19 +111,30 @@ def _waiting(inbox: Path) -> list[Path]:
     found = [
         p
         for p in inbox.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in (".xml", ".zip")
+        if (p.is_file() or p.is_symlink())
+        and not p.name.startswith(".")
+        and p.suffix.lower() in (".xml", ".zip")
     ]
-    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+    return sorted(found, key=lambda p: (p.lstat().st_mtime, p.name))
 
 
-def _receive_one(state: State, path: Path, out_dir: Path) -> ReceiveReport:
+def _receive_one(state: State, path: Path, out_dir: Path, *, follow: bool) -> ReceiveReport:
     from ekakte.api import MAX_MESSAGE_BYTES, receive_from_archive
 
     try:
-        if path.stat().st_size > MAX_MESSAGE_BYTES:
+        # From an inbox never through a symbolic link: a link planted there would have ekakte read, as
+        # the records manager's account, whatever it points at. (A file named on the command line is
+        # the caller's own choice.)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InvalidInput(f"{path.name}: not a regular file; messages are taken as files only")
+            data = fh.read(MAX_MESSAGE_BYTES + 1)
+        if len(data) > MAX_MESSAGE_BYTES:
             raise InvalidInput(f"{path.name}: larger than {MAX_MESSAGE_BYTES // 2**20} MiB; not a message")
-        data = path.read_bytes()
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InvalidInput(f"{path.name}: a symbolic link; messages are taken as files only") from None
         raise InvalidInput(f"{path}: cannot read: {exc.strerror}") from None
     return receive_from_archive(state.archive, state.actor, data, path.name, out_dir)
 

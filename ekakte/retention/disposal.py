@@ -1080,7 +1080,7 @@ def _free_name(archive: Archive, folder: Path, name: str, session: Session | Non
     `.zip`: a message the archive has not collected yet is never replaced."""
 
     def taken(candidate: str, session: Session) -> bool:
-        if (folder / candidate).exists():
+        if os.path.lexists(folder / candidate):  # a link planted under the name counts as taken
             return True
         recorded = select(DisposalMessage.id).where(
             DisposalMessage.name == candidate, DisposalMessage.direction == "out"
@@ -1118,7 +1118,7 @@ def _finish_renames(archive: Archive, folder: Path) -> None:
                     DisposalMessage.direction == "out",
                 )
             )
-            if recorded is not None and not (folder / name).exists():
+            if recorded is not None and not os.path.lexists(folder / name):
                 os.link(path, folder / name)
                 path.unlink()
                 _sync_folder(folder)

@@ -506,11 +506,21 @@ def test_the_cli_and_a_folder_of_answers(
     (inbox / "a-0504.xml").write_bytes(answer(process, "0504"))
     (inbox / "b-broken.xml").write_bytes(b"<x:Aussonderung")
     (inbox / "c-0502.xml").write_bytes(answer(process, "0502", appraisal(doc, "V")))
+    secret = tmp_path / "secret.xml"  # a link planted in the inbox is not followed
+    secret.write_bytes(answer(process, "0504"))
+    (inbox / "d-link.xml").symlink_to(secret)
+    # A link planted in the transfer folder under the name of the next receipt is not written through.
+    (transfer / package_name(process, "0505")).symlink_to(tmp_path / "elsewhere.zip")
     code, out, err = cli("archive", "receive", "--from", str(inbox), "-o", str(transfer))
     assert code == ExitCode.PARTIAL, err
-    assert "b-broken.xml: not an XML message" in err and len(err.strip().splitlines()) == 1
+    assert "b-broken.xml: not an XML message" in err and "d-link.xml: a symbolic link" in err
+    assert len(err.strip().splitlines()) == 2
     assert sorted(p.name for p in (inbox / "done").iterdir()) == ["a-0504.xml", "c-0502.xml"]
-    assert sorted(p.name for p in (inbox / "rejected").iterdir()) == ["b-broken.xml", "b-broken.xml.reason"]
+    assert sorted(p.name for p in (inbox / "rejected").iterdir()) == [
+        "b-broken.xml", "b-broken.xml.reason", "d-link.xml", "d-link.xml.reason",
+    ]  # fmt: skip
+    assert not (tmp_path / "elsewhere.zip").exists()
+    assert (transfer / (package_name(process, "0505")[: -len(".zip")] + "-2.zip")).is_file()
     code, out, _ = cli("archive", "status", "--process", process)
     assert code == 0 and "1 destroy" in out and "0505 → archive" in out
     (inbox / "done" / "c-0502.xml").replace(tmp_path / "again.xml")
