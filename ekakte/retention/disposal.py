@@ -308,7 +308,7 @@ def offer(
     """Offer what is due as of `as_of` (default today) under `offer` rules, not held and never offered:
     one 0501 (zipped) into `out_dir`, the records `offered` under a new process id. `limit`: at most so
     many documents (the last case may be cut at the limit: its other documents come with a later offer,
-    in an Akte of that process).
+    in that process's Akte of the case).
 
     Raises NotPermitted unless the actor is a records manager, ConfigError without sender and recipient,
     InvalidInput for an `out_dir` that is not a writable folder.
