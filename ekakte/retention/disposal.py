@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -85,6 +85,14 @@ _KEPT = (DisposalState.KEEP, DisposalState.HANDED_OVER, DisposalState.ARCHIVED, 
 # --- what the sweep may delete ----------------------------------------------------------------------------
 
 
+class OfferedAs(NamedTuple):
+    """What the plan reads of a document's disposal record (the attributes `waits_for` asks for)."""
+
+    state: str
+    process_id: str
+    offered_on: date
+
+
 @dataclass(frozen=True)
 class Releases:
     """What, as of a day, satisfies the archive's right to a due record (for the sweep and the plan)."""
@@ -113,7 +121,9 @@ class Releases:
             return answered
         return or_(and_(or_(*by_rule), ~offered), answered)
 
-    def waits_for(self, rule: str | None, version: int | None, record: DisposalRecord | None) -> str | None:
+    def waits_for(
+        self, rule: str | None, version: int | None, record: DisposalRecord | OfferedAs | None
+    ) -> str | None:
         """For the plan: None when the sweep may delete the due document as far as the archive goes
         (the same test as `clause`, in Python); else what it waits for."""
         if record is None:

@@ -41,7 +41,7 @@ from ekakte.db.models import (
 from ekakte.errors import Busy, InvalidInput, StorageError
 from ekakte.jsonable import AsJson
 from ekakte.progress import ShouldStop, never
-from ekakte.retention.disposal import Releases, releases
+from ekakte.retention.disposal import OfferedAs, Releases, releases
 from ekakte.retention.held import active_on, is_held
 from ekakte.retention.locks import SWEEP_LOCK, lock_file, no_aussonderung_step
 from ekakte.retention.protocol import archive_protocol_key, case_hash
@@ -103,8 +103,10 @@ _PLAN = (
     select(
         Document.id, Case.case_number, Document.document_type, Document.received_on, Document.due_on,
         Document.retention_rule, Document.retention_version, Document.case_id,
+        DisposalRecord.state, DisposalRecord.process_id, DisposalRecord.offered_on,
     )
     .join(Case, Case.id == Document.case_id)
+    .outerjoin(DisposalRecord, DisposalRecord.document_id == Document.id)  # offered to the archive?
 )  # fmt: skip
 _PLAN_ORDER = (Document.due_on, Document.id)
 
@@ -121,17 +123,11 @@ def _plan_items(archive: Archive, day: date) -> Iterator[PlanItem]:
         if h.document_id is not None:
             by_doc.setdefault(h.document_id, []).append((h.id, h.reason))
     for rows in in_chunks(archive.reading, _PLAN.where(Document.due_on < day), _PLAN_ORDER, _PLAN_CHUNK):
-        with archive.reading() as session:
-            records = {
-                r.document_id: r
-                for r in session.scalars(
-                    select(DisposalRecord).where(DisposalRecord.document_id.in_([row[0] for row in rows]))
-                )
-            }
-        for doc_id, number, doc_type, received, due, rule, version, case_id in rows:
+        for doc_id, number, doc_type, received, due, rule, version, case_id, *offered in rows:
             held = tuple(by_doc.get(doc_id, []) + by_case.get(case_id, []))
             assert due is not None  # the WHERE asks for due_on < day
-            waits = rel.waits_for(rule, version, records.get(doc_id))
+            record = OfferedAs(*offered) if offered[0] is not None else None
+            waits = rel.waits_for(rule, version, record)
             yield PlanItem(doc_id, number, doc_type, received, due, rule, version, held, waits)
 
 
