@@ -9,6 +9,7 @@ by the use case, so that neither the status, the body nor the time tells them ap
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import urllib.parse
 import uuid
@@ -21,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -57,6 +58,19 @@ def hidden(kind: str) -> Iterator[None]:
         raise Problem(404, "not-found", f"No such {kind}, or not one you may see.") from None
     except NotPermitted:
         raise Problem(404, "not-found", f"No such {kind}, or not one you may see.") from None
+
+
+def _iso_day(value: object) -> object:
+    """A day as the API takes it: the text YYYY-MM-DD, nothing else (pydantic would also take a number
+    as seconds since 1970, so that `as_of=-1e-284` asked for the plan as of 1970-01-01)."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
 
 
 def _document_id(text: str) -> uuid.UUID:
@@ -354,7 +368,7 @@ def get_audit(
     caller: Caller,
     case_number: Annotated[str | None, Query(max_length=64)] = None,
     user: Annotated[str | None, Query(max_length=64)] = None,
-    since: date | None = None,
+    since: Day | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> JSONResponse:
@@ -369,7 +383,7 @@ def get_audit(
 def get_plan(
     request: Request,
     caller: Caller,
-    as_of: date | None = None,
+    as_of: Day | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> JSONResponse:
     """What a sweep as of `as_of` (today) would delete, and what holds keep back, oldest due first:
@@ -403,7 +417,7 @@ class HoldRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
     case_number: str | None = Field(default=None, max_length=64)
     document_id: uuid.UUID | None = None
-    until: date | None = None
+    until: Day | None = None
 
 
 @router.post("/holds", status_code=201, responses={201: {"model": schemas.Hold}, **_ERRORS})
@@ -454,11 +468,20 @@ def get_archive_processes(
 
 class OfferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    as_of: date | None = None
+    as_of: Day | None = None
     limit: int | None = Field(default=None, ge=1, le=10_000_000)
 
 
-@router.post("/archive/offers", status_code=201, responses={201: {"model": schemas.OfferReport}, **_ERRORS})
+@router.post(
+    "/archive/offers",
+    status_code=201,
+    responses={
+        201: {"model": schemas.OfferReport, "description": "Offered"},
+        200: {"model": schemas.OfferReport, "description": "Nothing was due: process_id is null"},
+        409: _ERRORS[422],
+        **_ERRORS,
+    },
+)
 def post_archive_offer(request: Request, caller: Caller, body: OfferRequest) -> JSONResponse:
     """Offer what is due (rules with `disposition = "offer"`, not held, not offered before) to the
     archive: an Anbieteverzeichnis (0501) into the service's transfer folder (records managers).
@@ -470,7 +493,7 @@ def post_archive_offer(request: Request, caller: Caller, body: OfferRequest) -> 
 
 @router.post(
     "/archive/messages",
-    responses={200: {"model": schemas.ReceiveReport}, 413: _ERRORS[422], **_ERRORS},
+    responses={200: {"model": schemas.ReceiveReport}, 409: _ERRORS[422], 413: _ERRORS[422], **_ERRORS},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -504,7 +527,7 @@ async def post_archive_message(
 @router.post(
     "/archive/processes/{process_id}/hand-over",
     status_code=201,
-    responses={201: {"model": schemas.HandOverReport}, **_ERRORS},
+    responses={201: {"model": schemas.HandOverReport}, 409: _ERRORS[422], **_ERRORS},
 )
 def post_archive_hand_over(
     request: Request, caller: Caller, process_id: Annotated[str, PathParam(min_length=1, max_length=36)]

@@ -447,6 +447,14 @@ def test_every_step_through_the_api(
         assert offered.status_code == 201, offered.text
         process = offered.json()["process_id"]
         assert (settings.archive_transfer_dir / package_name(process, "0501")).is_file()
+        # A day is YYYY-MM-DD only (pydantic alone would take a number as seconds since 1970).
+        for bad_day in (0, -1.5e-284, "1.5", "2026-1-1"):
+            answered = http.post("/api/v1/archive/offers", json={"as_of": bad_day}, headers=records)
+            assert answered.status_code == 422, (bad_day, answered.text)
+        plan = http.get(
+            "/api/v1/retention/plan", params={"as_of": "-1.4938747620065663e-284"}, headers=records
+        )
+        assert plan.status_code == 422, plan.text
         nothing = http.post("/api/v1/archive/offers", json={"as_of": "2026-01-01"}, headers=records)
         assert (nothing.status_code, nothing.json()["process_id"]) == (200, None)
 
