@@ -419,6 +419,19 @@ def _suggestions(session: Session) -> dict[tuple[str, int], RuleInfo]:
     return found
 
 
+def _process_key(text: str) -> str:
+    """A process id as given (CLI, API): a UUID, written as the database keeps it. A text that is none
+    names no process (NotFound, as for an unknown one), and never reaches a query."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except (ValueError, AttributeError):
+        raise NotFound(f"no archive process {_printable(text)!r}") from None
+
+
+def _printable(text: str) -> str:
+    return "".join(c for c in str(text) if c.isprintable())[:40]
+
+
 def _file_id(process_id: str, case_number: str) -> uuid.UUID:
     """The Akte's id in the messages of a process: the same for the same case, in no other process."""
     return uuid.uuid5(uuid.UUID(process_id), case_number)
@@ -561,6 +574,7 @@ def receive(archive: Archive, actor: Actor, data: bytes, name: str, out_dir: Pat
         allowed = check(session, actor, Action.ARCHIVE).allowed
     if not allowed:  # the refusal is recorded; nothing of the message is read
         decided(archive, actor, Action.ARCHIVE, "archive receive", about=About(detail="archive receive"))
+    name = "".join(c for c in name if c.isprintable())[:200] or "message"  # a file name, for the record
     body = unpack(data, name)
     message = read_message(body, name)
     digest = hashlib.sha256(body).hexdigest()
@@ -774,8 +788,9 @@ def hand_over(archive: Archive, actor: Actor, process_id: str, out_dir: Path) ->
     folder = _transfer_folder(out_dir)
     decision = decided(
         archive, actor, Action.ARCHIVE_HAND_OVER, "archive hand-over",
-        about=About(detail=f"archive hand-over, process {process_id[:36]}"),
+        about=About(detail=f"archive hand-over, process {_printable(process_id)}"),
     )  # fmt: skip
+    process_id = _process_key(process_id)
     cleared = decision.subject is not None and decision.subject.health_clearance
     sender, recipient = _parties(archive.settings)
     with aussonderung_step(archive):
@@ -946,12 +961,12 @@ def _texts_of(archive: Archive, document_ids: list[uuid.UUID]) -> dict[uuid.UUID
 
 def status(archive: Archive, actor: Actor, process_id: str | None = None) -> list[ProcessStatus]:
     """The processes (or one), newest first, with their records by state and what is overdue."""
-    about = About(detail=f"archive status{f', process {process_id[:36]}' if process_id else ''}")
+    about = About(detail=f"archive status{f', process {_printable(process_id)}' if process_id else ''}")
 
     def read(session: Session, _decision: Any) -> list[ProcessStatus]:
         stmt = select(DisposalProcess).order_by(DisposalProcess.offered_at.desc())
         if process_id is not None:
-            stmt = stmt.where(DisposalProcess.id == process_id)
+            stmt = stmt.where(DisposalProcess.id == _process_key(process_id))
         processes = list(session.scalars(stmt))
         if process_id is not None and not processes:
             raise NotFound(f"no archive process {process_id!r}")

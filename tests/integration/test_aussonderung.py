@@ -305,6 +305,13 @@ def test_bad_answers_are_refused_and_change_nothing(arc: Archive, make_scan: Any
         z.writestr("a.xml", answer(process, "0504"))
         z.writestr("b.xml", answer(process, "0504"))
     refused(zipped.getvalue(), "holds one .xml file; this one holds 2")
+    from ekakte.errors import NotFound
+
+    for bad_id in ("x\x00y", "../../etc", str(uuid.uuid4())):  # never reaches a query as it came
+        with pytest.raises(NotFound, match="no archive process"):
+            hand_over(arc, RECORDS, bad_id, transfer)
+        with pytest.raises(NotFound, match="no archive process"):
+            status(arc, RECORDS, bad_id)
 
 
 @pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
