@@ -469,7 +469,7 @@ def get_archive_processes(
 class OfferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     as_of: Day | None = None
-    limit: int | None = Field(default=None, ge=1, le=10_000_000)
+    limit: int | None = Field(default=None, ge=1, le=10_000_000, strict=True)  # no true for 1
 
 
 @router.post(
