@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import literal, tuple_
 from sqlalchemy.orm import Session
 
 
@@ -37,8 +37,11 @@ def in_chunks(
 
 
 def _after(order: Sequence[Any], last: tuple[Any, ...]) -> Any:
-    """(a, b, …) > (x, y, …) spelled out: both dialects use an index on a for it."""
-    condition = order[-1] > last[-1]
-    for column, value in zip(reversed(order[:-1]), reversed(last[:-1]), strict=True):
-        condition = or_(column > value, and_(column == value, condition))
-    return condition
+    """(a, b, …) > (x, y, …) as a row-value comparison: PostgreSQL's btree takes it as one range of an
+    index on (a, b, …), and SQLite (3.15 and later) as well. Spelled out with OR, PostgreSQL scanned the
+    index from its start for every chunk: `retention plan` over 1,000,000 documents took 224 s, not 10."""
+    if len(order) == 1:
+        return order[0] > last[0]
+    return tuple_(*order) > tuple_(
+        *(literal(value, column.type) for column, value in zip(order, last, strict=True))
+    )
