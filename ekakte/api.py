@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         get_document,
         open_original,
         parse_document_id,
+        write_export,
     )
     from ekakte.hotfolder import import_directory
     from ekakte.ingest import (
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
         parse_date,
     )
     from ekakte.integrity import gc, verify
+    from ekakte.mailroom.coversheet import cover_sheets
+    from ekakte.mailroom.stacks import StackReport, import_stack, import_stacks
     from ekakte.ocr.worker import OcrReport, check_ready, retry_failed, run_ocr
     from ekakte.page_images import PageImage, export_page, render_page
     from ekakte.paging import MAX_LIMIT, Page
@@ -117,6 +120,8 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("import_document", "ekakte.ingest", Action.IMPORT),
     UseCase("import_files", "ekakte.ingest", Action.IMPORT),
     UseCase("import_directory", "ekakte.hotfolder", Action.IMPORT),
+    UseCase("import_stack", "ekakte.mailroom.stacks", Action.IMPORT),
+    UseCase("import_stacks", "ekakte.mailroom.stacks", Action.IMPORT),
     # Reading (caseworkers; records managers see metadata)
     UseCase("case_documents", "ekakte.documents", Action.CASE_SHOW),
     UseCase("get_document", "ekakte.documents", Action.DOC_SHOW),
@@ -194,6 +199,7 @@ _SUPPORT = {
     "load_settings": "ekakte.config",
     "parse_day": "ekakte.dates",
     "parse_document_id": "ekakte.documents",
+    "write_export": "ekakte.documents",
     "CaseView": "ekakte.documents",
     "Original": "ekakte.documents",
     "PageState": "ekakte.documents",
@@ -215,6 +221,8 @@ _SUPPORT = {
     "ImportResult": "ekakte.ingest",
     "Scan": "ekakte.ingest",
     "BatchReport": "ekakte.ingest",
+    "StackReport": "ekakte.mailroom.stacks",
+    "cover_sheets": "ekakte.mailroom.coversheet",
     "parse_date": "ekakte.ingest",
     "OcrReport": "ekakte.ocr.worker",
     "check_ready": "ekakte.ocr.worker",
@@ -278,6 +286,7 @@ __all__ = [
     "SessionInfo",
     "Settings",
     "SignedIn",
+    "StackReport",
     "UseCase",
     "UserInfo",
     "add_hold",
@@ -291,6 +300,7 @@ __all__ = [
     "case_documents",
     "check_ready",
     "close_case",
+    "cover_sheets",
     "database_status",
     "disable_user",
     "document_pages",
@@ -306,6 +316,8 @@ __all__ = [
     "import_directory",
     "import_document",
     "import_files",
+    "import_stack",
+    "import_stacks",
     "initialize",
     "is_local_path",
     "list_holds",
@@ -343,6 +355,7 @@ __all__ = [
     "upgrade_database",
     "verify",
     "verify_audit_trail",
+    "write_export",
 ]
 
 

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 from ekakte.actor import Actor
@@ -28,12 +29,15 @@ from ekakte.ingest import (
     start_batch,
     station_id,
 )
+from ekakte.mailroom.stacks import import_stack
 from ekakte.private import refuse_archive_folder
 
 DONE = "done"
 REJECTED = "rejected"
 REASON_SUFFIX = ".reason.txt"
-SIDECAR_FIELDS = ("case", "type", "received", "title", "document_date")
+SIDECAR_FIELDS = ("case", "type", "received", "title", "document_date", "stack")
+# A sidecar's "stack": whether the file is a stack of mail to split at its sheets (ekakte.mailroom).
+_STACK_VALUES = {"yes": True, "true": True, "no": False, "false": False}
 MAX_SIDECAR_BYTES = 64 * 1024
 
 Progress = Callable[[Path, int], None]
@@ -167,8 +171,30 @@ def _sidecar_for(inbox_fd: int, doc: str, stem_counts: Counter[str]) -> str | No
     return None
 
 
-def _meta_for(inbox_fd: int, doc: str, sidecar: str | None, defaults: DocumentMeta | None) -> DocumentMeta:
-    fields = _read_sidecar(inbox_fd, sidecar) if sidecar else {}
+def _is_stack(fields: dict[str, str], stacks: bool, doc: str) -> bool:
+    """Whether the file is a stack: its sidecar says so ("stack": "yes"/"no"), else the batch's setting."""
+    value = fields.get("stack")
+    if value is None:
+        return stacks
+    if value.strip().lower() not in _STACK_VALUES:
+        raise InvalidInput(f'sidecar {shown(Path(doc).stem)}.json: "stack" is "yes" or "no"', field="stack")
+    return _STACK_VALUES[value.strip().lower()]
+
+
+def _stack_received(fields: dict[str, str], doc: str, defaults: DocumentMeta | None) -> date | None:
+    """The received date of a stack's documents; its sidecar may say nothing else of them."""
+    named = sorted(set(fields) & {"case", "type", "title", "document_date"})
+    if named:
+        raise InvalidInput(
+            f"sidecar {shown(Path(doc).stem)}.json names {', '.join(named)} for a stack: a stack's cover"
+            ' sheets name each document\'s case and type; its sidecar may give only "received"'
+        )
+    if fields.get("received"):
+        return parse_date(fields["received"], "received date")
+    return defaults.received_on if defaults else None
+
+
+def _meta_for(fields: dict[str, str], doc: str, defaults: DocumentMeta | None) -> DocumentMeta:
     stem = shown(Path(doc).stem)
     case = fields.get("case") or (defaults.case_number if defaults else "")
     doc_type = fields.get("type") or (defaults.document_type if defaults else "")
@@ -312,8 +338,10 @@ def import_directory(
     settle_seconds: float = 0.0,
     progress: Progress | None = None,
     allow_root: bool = False,
+    stacks: bool = False,
 ) -> BatchReport:
-    """Import every document file in `directory`.
+    """Import every document file in `directory`. With `stacks`, every file is a stack of mail, split at
+    its cover and separator sheets (ekakte.mailroom.stacks); a sidecar's "stack" says so per file.
 
     Stored (and already stored) files move to done/, with their sidecar; refused ones to rejected/,
     with their sidecar and NAME.reason.txt. When the database or object store fails, the batch stops
@@ -333,7 +361,9 @@ def import_directory(
             for name in files:
                 if settle_seconds and _changed_since(inbox.fd, name, now - settle_seconds):
                     report.skipped.append(shown(name))
-                elif not _import_one(archive, actor, inbox, name, stem_counts, defaults, station, report):
+                elif not _import_one(
+                    archive, actor, inbox, name, stem_counts, defaults, station, report, stacks=stacks
+                ):
                     break
                 if progress:
                     progress(directory / name, len(files))
@@ -358,16 +388,29 @@ def _import_one(
     defaults: DocumentMeta | None,
     station: str,
     report: BatchReport,
+    *,
+    stacks: bool,
 ) -> bool:
-    """Import and file away one document; False when the batch must stop."""
+    """Import and file away one document (or stack); False when the batch must stop."""
     sidecar: str | None = None
     try:
         # Opened first, and only this descriptor is read: the name may be swapped for a link a moment
         # later, but what is stored is what was checked (a regular file with one name, in the inbox).
         with Scan(inbox.path / name, open_checked(inbox.fd, name, shown(name))) as scan:
             sidecar = _sidecar_for(inbox.fd, name, stem_counts)
-            meta = _meta_for(inbox.fd, name, sidecar, defaults)
-            result = import_document(archive, actor, scan, meta, station=station, batch_id=report.batch_id)
+            fields = _read_sidecar(inbox.fd, sidecar) if sidecar else {}
+            if _is_stack(fields, stacks, name):
+                received = _stack_received(fields, name, defaults)
+                stack = import_stack(
+                    archive, actor, scan, received_on=received, station=station, batch_id=report.batch_id
+                )
+                results = stack.documents
+            else:
+                stack = None
+                meta = _meta_for(fields, name, defaults)
+                results = [
+                    import_document(archive, actor, scan, meta, station=station, batch_id=report.batch_id)
+                ]
     except STOPS_A_BATCH as exc:
         report.aborted = exc
         return False
@@ -385,5 +428,7 @@ def _import_one(
         _move(inbox, name, DONE)
     if sidecar is not None and _lexists(inbox.fd, sidecar):
         _move(inbox, sidecar, DONE)
-    report.results.append(result)
+    report.results.extend(results)
+    if stack is not None:
+        report.stacks.append(stack)
     return True

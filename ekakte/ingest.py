@@ -75,13 +75,19 @@ def parse_date(text: str, what: str = "date") -> date:
     return parse_day(text, what, future=False, earliest=1900)
 
 
-def validated(archive: Archive, meta: DocumentMeta) -> DocumentMeta:
-    settings = archive.settings
-    title = (meta.title or "").strip() or None
+def valid_title(title: str | None) -> str | None:
+    """A document's title as stored (trimmed; empty is none), or InvalidInput."""
+    title = (title or "").strip() or None
     if title is not None and (len(title) > MAX_TITLE or not title.isprintable()):
         raise InvalidInput(
             f"invalid title: at most {MAX_TITLE} characters on one line, no control or direction characters"
         )
+    return title
+
+
+def validated(archive: Archive, meta: DocumentMeta) -> DocumentMeta:
+    settings = archive.settings
+    title = valid_title(meta.title)
     return DocumentMeta(
         case_number=settings.case_number(meta.case_number),
         document_type=settings.document_type(meta.document_type),
@@ -473,6 +479,9 @@ class BatchReport:
     rejected: list[Rejection] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     aborted: EkakteError | None = None
+    # The stacks split in this batch (ekakte.mailroom.stacks.StackReport: each part's pages and document);
+    # their documents are in `results` too.
+    stacks: list[Any] = field(default_factory=list)
 
     @property
     def stored(self) -> int:
@@ -499,6 +508,7 @@ class BatchReport:
             "skipped": self.skipped,
             "aborted": str(self.aborted) if self.aborted else None,
             "documents": [r.as_json() for r in self.results],
+            **({"stacks": [s.as_json() for s in self.stacks]} if self.stacks else {}),
         }
 
 

@@ -436,6 +436,23 @@ def scan_page(
     for i, line in enumerate(lines):
         draw.text((left, top + i * step), line, fill=ink, font=font)
 
+    return _through_scanner(
+        img, rng, paper, rotate=rotate, blur=blur, quality=quality, upside_down=upside_down, sideways=sideways
+    )
+
+
+def _through_scanner(
+    img: Image.Image,
+    rng: random.Random,
+    paper: int,
+    *,
+    rotate: float | None,
+    blur: float,
+    quality: int | None,
+    upside_down: bool = False,
+    sideways: bool = False,
+) -> Image.Image:
+    """What a flatbed scanner does to a printed page (see scan_page)."""
     skew = rng.choice((-1, 1)) * rng.uniform(0.1, 1.5) if rotate is None else rotate
     if skew:
         img = img.rotate(skew, resample=Image.Resampling.BICUBIC, fillcolor=paper)
@@ -456,6 +473,71 @@ def scan_page(
         img = Image.open(out)
         img.load()
     return img
+
+
+def sheet_page(
+    case_number: str | None = None,
+    document_type: str | None = None,
+    title: str | None = None,
+    *,
+    dpi: int = 300,
+    seed: int = 0,
+    rotate: float | None = None,
+    upside_down: bool = False,
+    quality: int | None = 80,
+) -> Image.Image:
+    """A cover sheet (or, without a case number, a separator sheet) as ekakte prints it, printed and
+    scanned: ekakte's own PDF rendered at `dpi`, then skewed, blurred and noised like scan_page."""
+    import pypdfium2
+
+    from ekakte.mailroom.codes import Sheet
+    from ekakte.mailroom.coversheet import write_sheets
+
+    out = io.BytesIO()
+    write_sheets(out, [Sheet(case_number, document_type, title)])
+    rng = random.Random(seed)
+    paper = rng.randint(*PAPER)
+    pdf = pypdfium2.PdfDocument(out.getvalue())
+    try:
+        page = pdf[0]
+        img = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+        page.close()
+    finally:
+        pdf.close()
+    img = img.point([paper if v > 250 else v for v in range(256)])
+    return _through_scanner(
+        img, rng, paper, rotate=rotate, blur=0.6, quality=quality, upside_down=upside_down
+    )
+
+
+def blank_page(*, dpi: int = 300, seed: int = 0, quality: int | None = 80) -> Image.Image:
+    """The empty back of a sheet, scanned: paper and sensor noise only."""
+    rng = random.Random(seed)
+    paper = rng.randint(*PAPER)
+    img = Image.new("L", (_mm(A4_MM[0], dpi), _mm(A4_MM[1], dpi)), paper)
+    return _through_scanner(img, rng, paper, rotate=0, blur=0.6, quality=quality)
+
+
+def bitonal(img: Image.Image) -> Image.Image:
+    """The page as a bitonal scanner returns it (1 bit per pixel, threshold at mid-grey)."""
+    return img.convert("L").point(lambda v: 255 if v > 150 else 0).convert("1")
+
+
+def write_bitonal_pdf(path: Path, pages: Iterable[Image.Image], dpi: int = 300) -> int:
+    """A PDF of bitonal pages, each one CCITT G4 image, as a production scanner writes them."""
+    images = [bitonal(p) for p in pages]
+    images[0].save(path, "PDF", resolution=dpi, save_all=True, append_images=images[1:],
+                   creationDate=_PDF_DATE, modDate=_PDF_DATE)  # fmt: skip
+    return len(images)
+
+
+def write_g4_tiff(path: Path, pages: Iterable[Image.Image], dpi: int = 300) -> int:
+    """A multi-page TIFF of bitonal pages, CCITT G4, as a production scanner writes them."""
+    images = [bitonal(p) for p in pages]
+    images[0].save(
+        path, "TIFF", compression="group4", dpi=(dpi, dpi), save_all=True, append_images=images[1:]
+    )
+    return len(images)
 
 
 def scan_pdf_bytes(pages: list[Image.Image], dpi: int = 300, quality: int = 80) -> bytes:

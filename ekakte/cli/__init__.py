@@ -72,6 +72,7 @@ def _register() -> None:
         documents,
         imports,
         integrity,
+        mailroom,
         ocr,
         retention,
         search,
@@ -83,6 +84,7 @@ def _register() -> None:
     modules = (
         admin,
         imports,
+        mailroom,
         ocr,
         search,
         cases,

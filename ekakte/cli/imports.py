@@ -51,6 +51,19 @@ def _result_line(r: ImportResult) -> str:
     is_flag=True,
     help="Batch mode: run even as root (refused otherwise: run it as the import account).",
 )
+@click.option(
+    "--stack",
+    "as_stacks",
+    is_flag=True,
+    help="The FILES are stacks of mail: each is split at its cover and separator sheets, each part stored"
+    " in the case its cover sheet names (no --case, --type, --title).",
+)
+@click.option(
+    "--stacks",
+    "batch_stacks",
+    is_flag=True,
+    help='Batch mode: every file is a stack (a sidecar\'s "stack": "yes" or "no" says so per file).',
+)
 @click.option("--ocr", "with_ocr", is_flag=True, help="Read the text of what was stored before returning.")
 @click.option(
     "--workers",
@@ -71,6 +84,8 @@ def import_command(
     batch_dir: Path | None,
     settle: float,
     allow_root: bool,
+    as_stacks: bool,
+    batch_stacks: bool,
     with_ocr: bool,
     workers: int | None,
     as_json: bool,
@@ -80,9 +95,10 @@ def import_command(
     \b
     ekakte import scan.pdf --case 12345BG0001234 --type Antrag
     ekakte import --batch /srv/scans/inbox
+    ekakte import --stack post-2026-12-06.pdf
 
     In batch mode each file may have a sidecar NAME.json with "case", "type", "received", "title",
-    "document_date".
+    "document_date", and "stack" ("yes": split it like --stack; a stack's sidecar gives only "received").
     Stored files move to done/, refused ones to rejected/ with NAME.reason.txt. Links and hard links are
     refused, never followed. Run it as the import account that owns done/ and rejected/, not as root.
 
@@ -100,9 +116,23 @@ def import_command(
 
         check_ready(state.settings)  # before anything is stored or moved
 
+    if as_stacks and batch_dir is not None:
+        raise click.UsageError('--stack takes FILES; in batch mode use --stacks or a sidecar\'s "stack"')
+    if batch_stacks and batch_dir is None:
+        raise click.UsageError("--stacks is for batch mode (--batch DIR); for FILES use --stack")
+    if as_stacks and (case_number or document_type or title or document_date):
+        raise click.UsageError("a stack's cover sheets name its cases and types: no --case, --type, --title")
     if batch_dir is not None:
         defaults = DocumentMeta(case_number or "", document_type or "", received_on, title, dated)
-        report = _run_batch(state, batch_dir, defaults, station, settle, as_json, allow_root=allow_root)
+        report = _run_batch(
+            state, batch_dir, defaults, station, settle, as_json, allow_root=allow_root, stacks=batch_stacks
+        )
+    elif as_stacks:
+        from ekakte.api import import_stacks
+
+        report = import_stacks(archive, actor, list(files), received_on=received_on, station=station)
+        if not as_json:
+            _print_stacks(report)
     else:
         if not case_number or not document_type:
             raise InvalidInput("importing files needs --case and --type")
@@ -133,6 +163,7 @@ def _run_batch(
     as_json: bool,
     *,
     allow_root: bool,
+    stacks: bool,
 ) -> BatchReport:
     from ekakte.api import import_directory
 
@@ -156,10 +187,30 @@ def _run_batch(
             settle_seconds=settle,
             progress=progress if show_bar else None,
             allow_root=allow_root,
+            stacks=stacks,
         )
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+
+
+def _print_stacks(report: BatchReport) -> None:
+    """Each stack's page ranges in order: what became a document, and the sheets found between them."""
+    for stack in report.stacks:
+        click.echo(f"stack {stack.filename} ({stack.page_count} pages, SHA-256 {stack.sha256[:16]}…)")
+        for part in stack.parts:
+            pages = f"p. {part.first_page}" + (
+                f"-{part.last_page}" if part.last_page != part.first_page else ""
+            )
+            if part.document is not None:
+                click.echo(f"  {pages:<12} {_result_line(part.document)}")
+            else:
+                what = {
+                    "cover": "cover sheet",
+                    "separator": "separator sheet",
+                    "back": "blank back of a sheet",
+                }
+                click.echo(f"  {pages:<12} {what.get(part.kind, part.kind)}")
 
 
 def _finish(report: BatchReport, as_json: bool, *, batch: bool, ocr: OcrReport | None = None) -> int:

@@ -439,3 +439,43 @@ class DisposalMessage(Base):
     at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
     by: Mapped[str] = mapped_column(String(100))
     records: Mapped[int] = mapped_column(Integer)  # how many records it named
+
+
+class Stack(Base):
+    """A scanned stack of mail (one PDF or multi-page TIFF holding many documents), split at its cover and
+    separator sheets. Recorded by its SHA-256, once: importing the same bytes again finishes or repeats
+    the same split. The stack's file itself is not stored; its parts are (StackPart)."""
+
+    __tablename__ = "stacks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(1000))
+    media_type: Mapped[str] = mapped_column(String(100))
+    page_count: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    station: Mapped[str] = mapped_column(String(100))
+    operator: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    finished_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)  # every document part stored
+
+
+class StackPart(Base):
+    """Pages first_page..last_page of a stack and what they became: a document (its id and SHA-256, with
+    the metadata of the cover sheet it followed), or a sheet (`cover`, `separator`, with what its code
+    said) or a sheet's blank back (`back`), which are recorded here and not stored. No foreign key to the
+    document: the row shows which pages of which scan became which document after the document is gone."""
+
+    __tablename__ = "stack_parts"
+
+    stack_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stacks.id"), primary_key=True)
+    first_page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_page: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    case_number: Mapped[str | None] = mapped_column(String(64))
+    document_type: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(500))
+    document_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)

@@ -149,7 +149,19 @@ def _pdf_page(original: Original, number: int, workdir: Path) -> PageContent:
 
 
 def _scanned_jpeg(page: Any, workdir: Path) -> PageContent | None:
-    """The page's one JPEG, byte for byte as the scanner wrote it, if the page is nothing but that image.
+    """The page's one JPEG as a file for tesseract, if the page is nothing but that image (page_jpeg)."""
+    found = page_jpeg(page)
+    if found is None:
+        return None
+    data, dpi = found
+    path = workdir / "page.jpg"
+    path.write_bytes(data)
+    return PageContent(image=path, dpi=dpi, source="embedded image")
+
+
+def page_jpeg(page: Any) -> tuple[bytes, int] | None:
+    """The page's one JPEG, byte for byte as the scanner wrote it, and its resolution, if the page (a
+    pypdf page) is nothing but that image.
 
     The raw DCTDecode stream, not pypdf's `images[…].data` (which decodes and re-encodes it): no time
     spent on pixels, no second round of compression artefacts. Anything else is rendered instead.
@@ -179,9 +191,7 @@ def _scanned_jpeg(page: Any, workdir: Path) -> PageContent | None:
     # Only a page-filling image is the page; a small logo on an otherwise empty page is not.
     if abs(px_w / px_h - width_pt / height_pt) > 0.03 * (width_pt / height_pt):
         return None
-    path = workdir / "page.jpg"
-    path.write_bytes(data)
-    return PageContent(image=path, dpi=round(px_w / (width_pt / 72)), source="embedded image")
+    return data, round(px_w / (width_pt / 72))
 
 
 def _render(original: Original, number: int, workdir: Path) -> PageContent:

@@ -26,7 +26,17 @@ from ekakte.config import Settings
 from ekakte.db.models import AuditEntry, DisposalProcess, DisposalRecord, Document
 from ekakte.errors import NotPermitted
 from ekakte.roles import Role
-from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, OTHER_TEAM, TEAM, TEN_YEARS_RULES, make_stack
+from tests.conftest import (
+    ADMIN,
+    CASE,
+    OPERATOR,
+    OTHER_CASE,
+    OTHER_TEAM,
+    TEAM,
+    TEN_YEARS_RULES,
+    make_stack,
+    scans,
+)
 from tests.integration.test_access import CONTENT_ROLES
 from tests.integration.test_aussonderung import ARCHIVE_ENV, answer
 
@@ -131,6 +141,17 @@ class World:
             )  # fmt: skip
         return process_id
 
+    def stack(self, case: str) -> Path:
+        """A stack of one cover sheet for `case` and one letter (each call a new letter)."""
+        n = self.n()
+        path = self.tmp / f"stack-{n}.pdf"
+        pages = [
+            scans.sheet_page(case, "Antrag", dpi=100, seed=n),
+            scans.scan_page([f"Brief {n}"], dpi=100, seed=n),
+        ]
+        scans.write_scan_pdf(path, pages, dpi=100)
+        return path
+
     def inbox(self) -> Path:
         box = self.tmp / f"inbox-{self.n()}"
         box.mkdir()
@@ -153,6 +174,8 @@ class World:
             "import_directory": lambda: given(
                 self.inbox(), lambda box: api.import_directory(a, who, box, defaults=meta, allow_root=True)
             ),
+            "import_stack": lambda: given(self.stack(case), lambda path: api.import_stack(a, who, path)),
+            "import_stacks": lambda: given(self.stack(case), lambda path: api.import_stacks(a, who, [path])),
             "case_documents": lambda: lambda: api.case_documents(a, who, case),
             "get_document": lambda: lambda: api.get_document(a, who, doc),
             "document_pages": lambda: lambda: api.document_pages(a, who, doc),

@@ -1,0 +1,1 @@
+"""The mail room (Posteingang): cover and separator sheets, stacks split at them."""

@@ -1,0 +1,380 @@
+"""Importing a stack: find its sheets, split it, store each part as a document, record the split."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from ekakte import audit
+from ekakte.access import Action
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.db.dialect import insert_or_ignore
+from ekakte.db.models import Stack as StackRow
+from ekakte.db.models import StackPart as PartRow
+from ekakte.errors import STOPS_A_BATCH, EkakteError, InvalidInput, UnsupportedFile, shown
+from ekakte.ingest import (
+    BatchReport,
+    DocumentMeta,
+    ImportResult,
+    Rejection,
+    Scan,
+    authorize_import,
+    close_batch,
+    import_document,
+    open_scan,
+    start_batch,
+    station_id,
+    validated,
+)
+from ekakte.mailroom.split import Part, Stack, plan
+from ekakte.media import ENCRYPTED_REASON, inspect_stream
+from ekakte.storage.base import file_sha256
+
+
+@dataclass(frozen=True)
+class StackPartResult:
+    """One page range of the stack and what it became (`document` for the parts stored)."""
+
+    kind: str
+    first_page: int
+    last_page: int
+    case_number: str | None = None
+    document_type: str | None = None
+    document: ImportResult | None = None
+
+
+@dataclass
+class StackReport:
+    """What became of a stack: its record's id, its SHA-256 and pages, and every part in page order."""
+
+    stack_id: uuid.UUID
+    filename: str
+    sha256: str
+    page_count: int
+    parts: list[StackPartResult] = field(default_factory=list)
+
+    @property
+    def documents(self) -> list[ImportResult]:
+        return [p.document for p in self.parts if p.document is not None]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack_id": str(self.stack_id),
+            "file": self.filename,
+            "sha256": self.sha256,
+            "pages": self.page_count,
+            "parts": [
+                {
+                    "kind": p.kind,
+                    "first_page": p.first_page,
+                    "last_page": p.last_page,
+                    **(
+                        {"case_number": p.case_number, "document_type": p.document_type}
+                        if p.case_number
+                        else {}
+                    ),
+                    **({"document": p.document.as_json()} if p.document else {}),
+                }
+                for p in self.parts
+            ],
+        }
+
+
+def import_stack(
+    archive: Archive,
+    actor: Actor,
+    source: Path | Scan,
+    *,
+    received_on: date | None = None,
+    station: str | None = None,
+    batch_id: uuid.UUID | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> StackReport:
+    """Split a stack at its cover and separator sheets and store each part as a document of the case and
+    type its cover sheet names. NotPermitted unless the actor may import (here, or by start_batch).
+
+    Refused before anything is stored (InvalidInput / UnsupportedFile, one line naming the page): not a
+    PDF or TIFF, an encrypted PDF, a sheet whose code does not check out, a cover sheet naming an invalid
+    case number or type, pages that follow no cover sheet (they belong in the Postkorb, which takes them
+    once it is built: until then such a stack is refused whole), a stack without a document.
+
+    Order of writes — a crash between any two leaves what a re-run of the same stack finishes:
+      1. read the stack, find its sheets, plan the parts (nothing written);
+      2. one transaction: the stack and all its page ranges (or, re-run, the ones recorded before,
+         which must agree with the plan);
+      3. per document part, in page order: write the part (the same stack gives the same bytes),
+         import it (import_document: stored, or already stored in its case), then record its
+         document id and SHA-256 on the part's row;
+      4. the stack's finished_at, once every part has its document.
+    A part recorded in step 3 is "already stored" on a re-run without being stored again.
+    """
+    if batch_id is None:
+        authorize_import(archive, actor)
+    station = station_id(archive, station)
+    if isinstance(source, Scan):
+        return _import(archive, actor, source, received_on, station, batch_id, progress)
+    with open_scan(archive, source) as scan:
+        return _import(archive, actor, scan, received_on, station, batch_id, progress)
+
+
+def _import(
+    archive: Archive,
+    actor: Actor,
+    scan: Scan,
+    received_on: date | None,
+    station: str,
+    batch_id: uuid.UUID | None,
+    progress: Callable[[int], None] | None,
+) -> StackReport:
+    fh = scan.file
+    media = inspect_stream(fh, max_pages=archive.settings.max_pages)
+    if media.encrypted or media.page_count is None:
+        raise UnsupportedFile(f"{shown(scan.path.name)}: {ENCRYPTED_REASON}; a stack cannot be split")
+    fh.seek(0)
+    sha256, size = file_sha256(fh)
+    stack = Stack(fh, media.media_type, media.page_count)
+    parts = plan(stack.examine_pages(progress))
+    metas = _metas(archive, parts, received_on)
+
+    stack_id = _record_plan(archive, scan.path.name, media.media_type, media.page_count, size, sha256,
+                            station, actor, batch_id, parts, metas)  # fmt: skip
+    report = StackReport(stack_id, shown(scan.path.name), sha256, media.page_count)
+    recorded = _recorded_documents(archive, stack_id)
+    stem, suffix = Path(scan.path.name).stem, Path(scan.path.name).suffix
+    for part in parts:
+        meta = metas.get(part.first)
+        if meta is None:
+            report.parts.append(_sheet_result(part))
+            continue
+        row = recorded.get(part.first)
+        if row is not None and row.document_id is not None:
+            result = _already(archive, actor, part, meta, row, media.media_type, stem, suffix)
+        else:
+            result = _store_part(archive, actor, stack, part, meta, station, batch_id, stem, suffix)
+            _record_document(archive, stack_id, part.first, result)
+        report.parts.append(
+            StackPartResult("document", part.first, part.last, meta.case_number, meta.document_type, result)
+        )
+    with archive.transaction() as session:
+        session.execute(
+            update(StackRow)
+            .where(StackRow.id == stack_id, StackRow.finished_at.is_(None))
+            .values(finished_at=datetime.now(UTC))
+        )
+    return report
+
+
+def _metas(archive: Archive, parts: list[Part], received_on: date | None) -> dict[int, DocumentMeta]:
+    """The validated metadata of each document part, by its first page; refusals name the page."""
+    metas: dict[int, DocumentMeta] = {}
+    for part in parts:
+        if part.kind != "document":
+            continue
+        sheet = part.sheet
+        if sheet is None or not sheet.is_cover:
+            after = f"the separator sheet on page {part.first - 1}" if sheet else "the start of the stack"
+            raise InvalidInput(
+                f"pages {part.first}-{part.last} (from {after}) follow no cover sheet: a stack is imported"
+                " when every document in it follows a cover sheet naming its case",
+                code="no-cover-sheet",
+            )
+        cover_page = _cover_page(parts, part)
+        try:
+            metas[part.first] = validated(
+                archive,
+                DocumentMeta(sheet.case_number or "", sheet.document_type or "", received_on, sheet.title),
+            )
+        except InvalidInput as exc:
+            raise InvalidInput(f"the cover sheet on page {cover_page}: {exc}", code=exc.code) from None
+    if not metas:
+        raise InvalidInput("the stack holds sheets but no document", code="empty-stack")
+    return metas
+
+
+def _cover_page(parts: list[Part], part: Part) -> int:
+    covers = [p.first for p in parts if p.kind == "cover" and p.first < part.first]
+    return covers[-1] if covers else part.first
+
+
+def _record_plan(
+    archive: Archive,
+    filename: str,
+    media_type: str,
+    page_count: int,
+    size: int,
+    sha256: str,
+    station: str,
+    actor: Actor,
+    batch_id: uuid.UUID | None,
+    parts: list[Part],
+    metas: dict[int, DocumentMeta],
+) -> uuid.UUID:
+    """The stack's row and its page ranges (step 2); the id of the stack as first recorded."""
+    with archive.transaction() as session:
+        session.execute(
+            insert_or_ignore(session, StackRow, ["sha256"]).values(
+                id=uuid.uuid4(),
+                sha256=sha256,
+                filename=filename[:1000],
+                media_type=media_type,
+                page_count=page_count,
+                size_bytes=size,
+                batch_id=batch_id,
+                station=station,
+                operator=actor.name,
+                started_at=datetime.now(UTC),
+            )
+        )
+        stack_id: uuid.UUID = session.scalars(select(StackRow.id).where(StackRow.sha256 == sha256)).one()
+        before = {
+            row.first_page: (row.last_page, row.kind)
+            for row in session.execute(
+                select(PartRow.first_page, PartRow.last_page, PartRow.kind).where(
+                    PartRow.stack_id == stack_id
+                )
+            )
+        }
+        now = {part.first: (part.last, part.kind) for part in parts}
+        if before and before != now:
+            raise InvalidInput(
+                "this stack was split differently when it was first imported; its recorded split stands",
+                code="stack-split-differs",
+            )
+        if not before:
+            for part in parts:
+                meta = metas.get(part.first)
+                sheet = part.sheet if part.kind in ("cover", "separator") else None
+                session.add(
+                    PartRow(
+                        stack_id=stack_id,
+                        first_page=part.first,
+                        last_page=part.last,
+                        kind=part.kind,
+                        case_number=meta.case_number if meta else (sheet.case_number if sheet else None),
+                        document_type=meta.document_type
+                        if meta
+                        else (sheet.document_type if sheet else None),
+                        title=meta.title if meta else (sheet.title if sheet else None),
+                    )
+                )
+    return stack_id
+
+
+def _recorded_documents(archive: Archive, stack_id: uuid.UUID) -> dict[int, PartRow]:
+    with archive.reading() as session:
+        rows = session.scalars(select(PartRow).where(PartRow.stack_id == stack_id)).all()
+        session.expunge_all()
+    return {row.first_page: row for row in rows}
+
+
+def _part_name(stem: str, suffix: str, part: Part) -> str:
+    return f"{stem}_p{part.first}-{part.last}{suffix}"
+
+
+def _store_part(
+    archive: Archive,
+    actor: Actor,
+    stack: Stack,
+    part: Part,
+    meta: DocumentMeta,
+    station: str,
+    batch_id: uuid.UUID | None,
+    stem: str,
+    suffix: str,
+) -> ImportResult:
+    """Write the part to a private temporary file (unlinked from the start) and import it."""
+    with tempfile.TemporaryFile(prefix="ekakte-part-") as out:
+        stack.write_part(out, part.first, part.last)
+        out.flush()
+        scan = Scan(Path(_part_name(stem, suffix, part)), out)
+        return import_document(archive, actor, scan, meta, station=station, batch_id=batch_id)
+
+
+def _record_document(archive: Archive, stack_id: uuid.UUID, first: int, result: ImportResult) -> None:
+    with archive.transaction() as session:
+        session.execute(
+            update(PartRow)
+            .where(PartRow.stack_id == stack_id, PartRow.first_page == first)
+            .values(document_id=result.document_id, sha256=result.sha256, size_bytes=result.size_bytes)
+        )
+
+
+def _already(
+    archive: Archive,
+    actor: Actor,
+    part: Part,
+    meta: DocumentMeta,
+    row: PartRow,
+    media_type: str,
+    stem: str,
+    suffix: str,
+) -> ImportResult:
+    """A part stored before (its row has the document): reported and audited as already stored, never
+    stored again, whether or not the document is still there (the sweep may have deleted it)."""
+    assert row.document_id is not None
+    with archive.transaction() as session:
+        audit.append(
+            session, actor, Action.IMPORT, "allowed", case_number=meta.case_number,
+            document_id=str(row.document_id), reason="already stored",
+        )  # fmt: skip
+    return ImportResult(
+        status="already_stored",
+        document_id=row.document_id,
+        filename=_part_name(stem, suffix, part),
+        case_number=meta.case_number,
+        document_type=meta.document_type,
+        media_type=media_type,
+        page_count=part.pages,
+        size_bytes=row.size_bytes or 0,
+        sha256=row.sha256 or "",
+    )
+
+
+def _sheet_result(part: Part) -> StackPartResult:
+    sheet = part.sheet
+    return StackPartResult(
+        part.kind,
+        part.first,
+        part.last,
+        sheet.case_number if sheet else None,
+        sheet.document_type if sheet else None,
+    )
+
+
+def import_stacks(
+    archive: Archive,
+    actor: Actor,
+    paths: list[Path],
+    *,
+    received_on: date | None = None,
+    station: str | None = None,
+) -> BatchReport:
+    """Import several stacks as one batch; each refusal is recorded (the stack stores nothing), the rest
+    go on. The batch stops when the database or the object store fails: a re-run finishes it."""
+    station = station_id(archive, station)
+    report = start_batch(archive, actor, station, None)
+    try:
+        for path in paths:
+            try:
+                stack = import_stack(
+                    archive, actor, path, received_on=received_on, station=station, batch_id=report.batch_id
+                )
+            except STOPS_A_BATCH as exc:
+                report.aborted = exc
+                break
+            except EkakteError as exc:
+                report.rejected.append(Rejection(shown(path.name), str(exc)))
+                continue
+            report.stacks.append(stack)
+            report.results.extend(stack.documents)
+    finally:
+        close_batch(archive, report)
+    return report

@@ -1,0 +1,355 @@
+"""Stacks of mail: split at cover and separator sheets, each part stored in its case, never re-encoded."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from ekakte import api
+from ekakte.archive import Archive
+from ekakte.db.models import Document, Stack, StackPart
+from ekakte.errors import InvalidInput, NotPermitted, UnsupportedFile
+from ekakte.mailroom import stacks as stacks_module
+from ekakte.mailroom.codes import COVER, Sheet, checksum
+from tests.conftest import CASE, OPERATOR, OTHER_CASE, READER, scans
+from tests.integration.test_cli import Cli, cli  # noqa: F401 (a fixture: the CLI as an operator)
+
+DPI = 200
+
+
+def letter(seed: int, pages: int = 1) -> list[Any]:
+    lines = ["Sehr geehrte Damen und Herren,"]
+    return [
+        scans.scan_page([f"Brief {seed} Seite {n + 1}", *lines], dpi=DPI, seed=seed * 10 + n)
+        for n in range(pages)
+    ]
+
+
+def cover(case: str = CASE, doc_type: str = "Antrag", title: str | None = None, **kw: Any) -> Any:
+    return scans.sheet_page(case, doc_type, title, dpi=DPI, **kw)
+
+
+def mail(tmp_path: Path, name: str = "post.pdf") -> tuple[Path, list[Any]]:
+    """The day's stack: a cover sheet upside down with its blank back (duplex), a two-page letter, a
+    cover sheet skewed by 4° for a health document, a one-page letter, a separator... no: a third cover
+    sheet for the other case and a letter whose first page has almost nothing on it."""
+    pages = [
+        cover(seed=1, upside_down=True, rotate=2),
+        scans.blank_page(dpi=DPI, seed=2),
+        *letter(1, 2),
+        cover(CASE, "Gutachten", "Ärztliches Gutachten Dr. Müller", seed=3, rotate=-4),
+        *letter(2),
+        cover(OTHER_CASE, "Bescheid", seed=4, rotate=4.5),
+        scans.scan_page(["x"], dpi=DPI, seed=5),
+        *letter(3),
+    ]
+    path = tmp_path / name
+    scans.write_scan_pdf(path, pages, dpi=DPI)
+    return path, pages
+
+
+def image_streams(data: bytes) -> list[bytes]:
+    """The raw (still encoded) data of every page's images, in page order."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    raw = []
+    for page in reader.pages:
+        for obj in page["/Resources"]["/XObject"].values():
+            raw.append(obj.get_object()._data)
+    return raw
+
+
+def original(archive: Archive, document_id: Any) -> bytes:
+    out = io.BytesIO()
+    with api.open_original(archive, READER, document_id) as stream:
+        for chunk in stream:
+            out.write(chunk)
+    return out.getvalue()
+
+
+def test_a_stack_is_split_at_its_sheets_and_every_part_stored_in_its_case_page_for_page(
+    archive: Archive, tmp_path: Path
+) -> None:
+    path, _ = mail(tmp_path)
+    report = api.import_stack(archive, OPERATOR, path)
+
+    kinds = [(p.kind, p.first_page, p.last_page, p.case_number, p.document_type) for p in report.parts]
+    assert kinds == [
+        ("cover", 1, 1, CASE, "Antrag"),
+        ("back", 2, 2, None, None),
+        ("document", 3, 4, CASE, "Antrag"),
+        ("cover", 5, 5, CASE, "Gutachten"),
+        ("document", 6, 6, CASE, "Gutachten"),
+        ("cover", 7, 7, OTHER_CASE, "Bescheid"),
+        # a page with one letter on it, right after a sheet: content, not the sheet's back
+        ("document", 8, 9, OTHER_CASE, "Bescheid"),
+    ]
+    docs = report.documents
+    assert [d.status for d in docs] == ["stored"] * 3
+    assert [d.page_count for d in docs] == [2, 1, 2]
+    assert [d.filename for d in docs] == ["post_p3-4.pdf", "post_p6-6.pdf", "post_p8-9.pdf"]
+    stack_bytes = path.read_bytes()
+    assert report.sha256 == hashlib.sha256(stack_bytes).hexdigest()
+
+    # Each part's page images are the stack's, byte for byte: nothing was decoded or re-encoded.
+    stack_images = image_streams(stack_bytes)
+    for doc, (first, last) in zip(docs, [(3, 4), (6, 6), (8, 9)], strict=True):
+        data = original(archive, doc.document_id)
+        assert hashlib.sha256(data).hexdigest() == doc.sha256
+        assert image_streams(data) == stack_images[first - 1 : last]
+
+    info = api.get_document(archive, READER, docs[1].document_id)
+    assert (info.document_type, info.title, info.case_number) == (
+        "Gutachten",
+        "Ärztliches Gutachten Dr. Müller",
+        CASE,
+    )
+
+    # The record: the stack by its SHA-256, each range and what it became, the sheets' content too.
+    with archive.reading() as session:
+        stack = session.scalars(select(Stack)).one()
+        rows = session.scalars(select(StackPart).order_by(StackPart.first_page)).all()
+        assert (stack.sha256, stack.page_count, stack.operator) == (report.sha256, 9, OPERATOR.name)
+        assert stack.finished_at is not None
+        assert [
+            (r.kind, r.first_page, r.last_page, r.document_id, r.sha256) for r in rows if r.kind == "document"
+        ] == [
+            ("document", 3, 4, docs[0].document_id, docs[0].sha256),
+            ("document", 6, 6, docs[1].document_id, docs[1].sha256),
+            ("document", 8, 9, docs[2].document_id, docs[2].sha256),
+        ]
+        assert [(r.kind, r.case_number, r.document_type) for r in rows if r.kind == "cover"] == [
+            ("cover", CASE, "Antrag"), ("cover", CASE, "Gutachten"), ("cover", OTHER_CASE, "Bescheid"),
+        ]  # fmt: skip
+        assert session.scalar(select(func.count()).select_from(Document)) == 3
+
+
+def test_a_stack_imported_again_is_already_stored_part_by_part(archive: Archive, tmp_path: Path) -> None:
+    path, _ = mail(tmp_path)
+    first = api.import_stack(archive, OPERATOR, path)
+    again = api.import_stack(archive, OPERATOR, path)
+    assert [d.status for d in again.documents] == ["already_stored"] * 3
+    assert [d.document_id for d in again.documents] == [d.document_id for d in first.documents]
+    assert [d.sha256 for d in again.documents] == [d.sha256 for d in first.documents]
+    assert again.stack_id == first.stack_id
+    with archive.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Document)) == 3
+        assert session.scalar(select(func.count()).select_from(Stack)) == 1
+
+
+def test_a_crash_after_any_part_leaves_what_a_rerun_finishes(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after the second part is stored but before the split records it."""
+    path, _ = mail(tmp_path)
+    real = stacks_module._record_document
+    calls = []
+
+    def dies_on_the_second(archive: Archive, stack_id: Any, first: int, result: Any) -> None:
+        calls.append(first)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # as abrupt as it gets in-process: no cleanup of ours runs after it
+        real(archive, stack_id, first, result)
+
+    monkeypatch.setattr(stacks_module, "_record_document", dies_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        api.import_stack(archive, OPERATOR, path)
+    monkeypatch.setattr(stacks_module, "_record_document", real)
+    with archive.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Document)) == 2
+        assert session.scalar(select(Stack.finished_at)) is None
+
+    report = api.import_stack(archive, OPERATOR, path)
+    # The second part's bytes are the same again, so its case says "already stored": no second copy.
+    assert [d.status for d in report.documents] == ["already_stored", "already_stored", "stored"]
+    with archive.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Document)) == 3
+        assert (
+            session.scalar(
+                select(func.count()).select_from(StackPart).where(StackPart.document_id.is_not(None))
+            )
+            == 3
+        )
+        assert session.scalar(select(Stack.finished_at)) is not None
+
+
+def test_a_bitonal_tiff_stack_becomes_g4_tiff_parts_with_the_strips_unchanged(
+    archive: Archive, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    pages = [cover(seed=1, rotate=-3), *letter(1, 2), scans.sheet_page(dpi=DPI, seed=9, rotate=5), *letter(2)]
+    pages[3] = cover(CASE, "Bescheid", seed=9, rotate=5, upside_down=True)
+    path = tmp_path / "post.tif"
+    scans.write_g4_tiff(path, pages, dpi=DPI)
+    report = api.import_stack(archive, OPERATOR, path)
+    docs = report.documents
+    assert [(d.media_type, d.page_count, d.document_type) for d in docs] == [
+        ("image/tiff", 2, "Antrag"), ("image/tiff", 1, "Bescheid"),
+    ]  # fmt: skip
+
+    def strips(data: bytes) -> list[tuple[int, bytes]]:
+        """(compression, every strip's raw bytes) per page."""
+        from ekakte.mailroom.tiff import TiffFile
+
+        tiff = TiffFile(io.BytesIO(data), max_pages=100)
+        out = []
+        for page in tiff.pages:
+            compression = next(e for e in page.entries if e.tag == 259).value
+            out.append((compression, b"".join(tiff.segment(s, n) for s, n in page.segments)))
+        return out
+
+    stack_strips = strips(path.read_bytes())
+    assert strips(original(archive, docs[0].document_id)) == stack_strips[1:3]
+    assert strips(original(archive, docs[1].document_id)) == stack_strips[4:5]
+    with Image.open(io.BytesIO(original(archive, docs[0].document_id))) as image:
+        assert (image.n_frames, image.info["compression"], image.mode) == (2, "group4", "1")
+        assert round(image.info["dpi"][0]) == DPI
+
+
+def test_a_bitonal_pdf_stack_keeps_its_ccitt_images(archive: Archive, tmp_path: Path) -> None:
+    pages = [cover(seed=1), *letter(1), cover(OTHER_CASE, "Antrag", seed=2, rotate=-5), *letter(2, 2)]
+    path = tmp_path / "bw.pdf"
+    scans.write_bitonal_pdf(path, pages, dpi=DPI)
+    docs = api.import_stack(archive, OPERATOR, path).documents
+    assert [(d.page_count, d.case_number) for d in docs] == [(1, CASE), (2, OTHER_CASE)]
+    stack_images = image_streams(path.read_bytes())
+    assert image_streams(original(archive, docs[1].document_id)) == stack_images[3:5]
+
+
+def forged_sheet(dpi: int = DPI) -> Any:
+    """A page with a QR code that claims to be ekakte's cover sheet but whose checksum is wrong."""
+    import zxingcpp
+    from PIL import Image
+
+    lines = [COVER, CASE, "Antrag", ""]
+    text = "\n".join([*lines, "0" * 8 if checksum(lines) != "0" * 8 else "1" * 8])
+    code = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode).to_image(scale=10)
+    page = Image.new("L", (1654, 2339), 240)
+    page.paste(Image.frombytes("L", (code.shape[1], code.shape[0]), bytes(memoryview(code))), (400, 300))
+    return page
+
+
+@pytest.mark.parametrize(
+    ("pages", "message"),
+    [
+        (
+            lambda: [*letter(1), cover(seed=1), *letter(2)],
+            "pages 1-1 (from the start of the stack) follow no cover sheet",
+        ),
+        (
+            lambda: [cover(seed=1), *letter(1), scans.sheet_page(dpi=DPI, seed=2), *letter(2)],
+            "pages 4-4 (from the separator sheet on page 3) follow no cover sheet",
+        ),
+        (
+            lambda: [cover(seed=1), *letter(1), cover("123", "Antrag", seed=2), *letter(2)],
+            "the cover sheet on page 3: invalid case number '123'",
+        ),
+        (
+            lambda: [cover(seed=1), *letter(1), cover(CASE, "Kochrezept", seed=2), *letter(2)],
+            "the cover sheet on page 3: unknown document type 'Kochrezept'",
+        ),
+        (
+            lambda: [cover(seed=1), *letter(1), forged_sheet(), *letter(2)],
+            "page 3: an ekakte sheet's code that does not check out: its checksum does not match its content",
+        ),
+        (lambda: [cover(seed=1), cover(seed=2)], "the stack holds sheets but no document"),
+    ],
+    ids=["before-the-first-sheet", "after-a-separator", "bad-case", "bad-type", "forged", "no-document"],
+)
+def test_a_stack_that_cannot_be_split_with_certainty_is_refused_whole(
+    archive: Archive, tmp_path: Path, pages: Any, message: str
+) -> None:
+    path = tmp_path / "post.pdf"
+    scans.write_scan_pdf(path, pages(), dpi=DPI)
+    with pytest.raises(
+        InvalidInput if "forged" not in message and "check out" not in message else UnsupportedFile
+    ) as exc:
+        api.import_stack(archive, OPERATOR, path)
+    assert message in str(exc.value)
+    with archive.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Document)) == 0
+        assert session.scalar(select(func.count()).select_from(Stack)) == 0
+
+
+def test_a_single_image_or_an_unknown_user_is_refused(
+    archive: Archive, tmp_path: Path, make_scan: Any
+) -> None:
+    with pytest.raises(UnsupportedFile, match="a stack is a PDF or a multi-page TIFF"):
+        api.import_stack(archive, OPERATOR, make_scan(kind="jpg"))
+    path, _ = mail(tmp_path)
+    with pytest.raises(NotPermitted):
+        api.import_stack(archive, READER, path)
+
+
+def test_import_stack_on_the_command_line_and_in_a_batch_folder(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    path, _ = mail(tmp_path)
+    code, out, err = cli("import", "--stack", str(path))
+    assert code == 0, err
+    assert "p. 1         cover sheet" in out
+    assert "p. 2         blank back of a sheet" in out
+    assert "p. 3-4       stored" in out
+    assert "3 stored, 0 already stored, 0 rejected" in out
+
+    code, _, err = cli("import", "--stack", "--case", CASE, str(path))
+    assert code == 2 and "no --case, --type, --title" in err
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    scans.write_scan_pdf(inbox / "a.pdf", [cover(OTHER_CASE, "Antrag", seed=7), *letter(7)], dpi=DPI)
+    scans.write_scan_pdf(inbox / "b.pdf", [*letter(8), cover(seed=8), *letter(9)], dpi=DPI)
+    (inbox / "c.pdf").write_bytes(scans.pdf_bytes([["Einzelbrief"]], dpi=50))
+    (inbox / "c.pdf.json").write_text(json.dumps({"case": CASE, "type": "Antrag", "stack": "no"}))
+    (inbox / "d.pdf").write_bytes(scans.pdf_bytes([["Noch einer"]], dpi=50))
+    (inbox / "d.json").write_text(json.dumps({"case": CASE, "stack": "yes"}))
+    code, out, err = cli("import", "--batch", str(inbox), "--stacks", "--json", "--allow-root")
+    assert code == 12, err
+    report = json.loads(out)
+    assert (report["stored"], report["already_stored"]) == (2, 0)
+    assert sorted(os.listdir(inbox / "done")) == ["a.pdf", "c.pdf", "c.pdf.json"]
+    reasons = {r["file"]: r["reason"] for r in report["rejected"]}
+    assert "follow no cover sheet" in reasons["b.pdf"]
+    assert "names case for a stack" in reasons["d.pdf"]
+    assert "follow no cover sheet" in (inbox / "rejected" / "b.pdf.reason.txt").read_text()
+    assert [p["kind"] for p in report["stacks"][0]["parts"]] == ["cover", "document"]
+
+
+def test_cover_sheets_are_printed_checked_and_read_back(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import pypdfium2
+
+    from ekakte.mailroom.detect import find_sheet
+
+    out = tmp_path / "deckblatt.pdf"
+    code, _, err = cli("coversheet", "--case", CASE.lower(), "--type", "gutachten", "--title", "Befund",
+                       "--count", "2", "-o", str(out))  # fmt: skip
+    assert code == 0, err
+    assert "2 cover sheets" in err
+    pdf = pypdfium2.PdfDocument(out.read_bytes())
+    assert len(pdf) == 2
+    image = pdf[0].render(scale=100 / 72, grayscale=True).to_pil().convert("L")
+    assert find_sheet(image) == Sheet(CASE, "Gutachten", "Befund")  # the stored spellings
+    text = pdf[0].get_textpage().get_text_range()
+    assert CASE in text and "Gutachten" in text and "wird nicht archiviert" in text
+    pdf.close()
+
+    code, _, err = cli("coversheet", "--separator", "-o", str(out))
+    assert code != 0 and "exists" in err
+    code, _, err = cli("coversheet", "--separator", "--count", "3", "-o", str(out), "--force")
+    assert code == 0 and "3 separator sheets" in err
+    code, _, err = cli("coversheet", "--case", "123", "--type", "Antrag", "-o", str(tmp_path / "x.pdf"))
+    assert code == 3 and "invalid case number '123'" in err
+    assert not (tmp_path / "x.pdf").exists()
