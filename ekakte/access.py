@@ -40,6 +40,7 @@ class Action(StrEnum):
     INTEGRITY = "integrity"  # verify, gc
     TYPE_LIST = "type.list"  # which document types are restricted (the policy; no documents)
     TYPE_POLICY = "type.policy"  # restrict or unrestrict a type: re-marks its stored documents
+    POSTKORB = "postkorb"  # the documents no case was found for: list them, assign them to a case
 
 
 # Roles that may see documents' contents, and then only of cases of their own teams.
@@ -135,9 +136,11 @@ def decide(
     case_team_id: int | None = None,
     restricted: bool = False,
     target_team_id: int | None = None,
+    postkorb: bool = False,
 ) -> Decision:
     """Pure policy, deny by default. `case_team_id` None means the case is unassigned or does not exist:
-    team-bound roles are then refused, with the same answer either way (no existence oracle)."""
+    team-bound roles are then refused, with the same answer either way (no existence oracle). `postkorb`:
+    the document waits in the Postkorb (no case yet), where the triage role reads it to assign it."""
     if subject is None:
         return Decision(False, UNKNOWN_USER)
     roles = subject.roles
@@ -153,6 +156,8 @@ def decide(
 
     if action == Action.IMPORT:
         return _by_role(roles, {Role.SCAN_OPERATOR})
+    if postkorb and action in (Action.DOC_SHOW, Action.DOC_GET, Action.DOC_TEXT) and Role.TRIAGE in roles:
+        return Decision(True, "triage: a document in the Postkorb")
     if action in (Action.CASE_SHOW, Action.DOC_SHOW):
         if Role.RECORDS_MANAGER in roles:
             if restricted and not subject.health_clearance:
@@ -208,6 +213,8 @@ def decide(
         return _by_role(roles, {Role.ADMIN, Role.RECORDS_MANAGER, Role.AUDITOR})
     if action == Action.TYPE_POLICY:
         return _by_role(roles, {Role.ADMIN})
+    if action == Action.POSTKORB:
+        return _by_role(roles, {Role.TRIAGE})
     return Decision(False, f"no rule for {action}")
 
 
@@ -265,6 +272,7 @@ class About:
     restricted: bool = False
     target_team_id: int | None = None
     detail: str | None = None
+    postkorb: bool = False  # the document waits in the Postkorb
 
 
 T = TypeVar("T")
@@ -339,6 +347,7 @@ def decided(
             case_team_id=request.case_team_id,
             restricted=request.restricted,
             target_team_id=request.target_team_id,
+            postkorb=request.postkorb,
         )
 
         def record(detail: str | None) -> None:
@@ -400,7 +409,7 @@ def _decided_read(
         request = about(session) if callable(about) else about
         decision = check(
             session, actor, action, case_team_id=request.case_team_id, restricted=request.restricted,
-            target_team_id=request.target_team_id,
+            target_team_id=request.target_team_id, postkorb=request.postkorb,
         )  # fmt: skip
         result, failed = None, None
         if work is not None and decision.allowed:

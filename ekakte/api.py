@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ekakte.config import Settings, load_settings
     from ekakte.dates import parse_day
     from ekakte.db.grants import grant as grant_database_role
+    from ekakte.db.models import POSTKORB_CASE
     from ekakte.documents import (
         CaseInfo,
         CaseView,
@@ -54,6 +55,14 @@ if TYPE_CHECKING:
     )
     from ekakte.integrity import gc, verify
     from ekakte.mailroom.coversheet import cover_sheets
+    from ekakte.mailroom.postkorb import (
+        Assignment,
+        PostkorbEntry,
+        Sorted,
+        assign_from_postkorb,
+        postkorb,
+        sort_postkorb_document,
+    )
     from ekakte.mailroom.stacks import StackReport, import_stack, import_stacks
     from ekakte.ocr.worker import OcrReport, check_ready, retry_failed, run_ocr
     from ekakte.page_images import PageImage, export_page, render_page
@@ -122,6 +131,10 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("import_directory", "ekakte.hotfolder", Action.IMPORT),
     UseCase("import_stack", "ekakte.mailroom.stacks", Action.IMPORT),
     UseCase("import_stacks", "ekakte.mailroom.stacks", Action.IMPORT),
+    # The Postkorb (the triage role: documents that came without a case)
+    UseCase("postkorb", "ekakte.mailroom.postkorb", Action.POSTKORB),
+    UseCase("assign_from_postkorb", "ekakte.mailroom.postkorb", Action.POSTKORB),
+    UseCase("sort_postkorb_document", "ekakte.mailroom.postkorb", Action.POSTKORB),
     # Reading (caseworkers; records managers see metadata)
     UseCase("case_documents", "ekakte.documents", Action.CASE_SHOW),
     UseCase("get_document", "ekakte.documents", Action.DOC_SHOW),
@@ -222,6 +235,10 @@ _SUPPORT = {
     "Scan": "ekakte.ingest",
     "BatchReport": "ekakte.ingest",
     "StackReport": "ekakte.mailroom.stacks",
+    "PostkorbEntry": "ekakte.mailroom.postkorb",
+    "Assignment": "ekakte.mailroom.postkorb",
+    "Sorted": "ekakte.mailroom.postkorb",
+    "POSTKORB_CASE": "ekakte.db.models",
     "cover_sheets": "ekakte.mailroom.coversheet",
     "parse_date": "ekakte.ingest",
     "OcrReport": "ekakte.ocr.worker",
@@ -248,6 +265,7 @@ __all__ = [
     "MAX_LIMIT",
     "MAX_MESSAGE_BYTES",
     "MAX_SEARCH_RESULTS",
+    "POSTKORB_CASE",
     "RANK_WINDOW",
     "SNIPPET_END",
     "SNIPPET_START",
@@ -255,6 +273,7 @@ __all__ = [
     "Action",
     "Actor",
     "Archive",
+    "Assignment",
     "AuditRecord",
     "BatchReport",
     "CaseInfo",
@@ -277,6 +296,7 @@ __all__ = [
     "PageText",
     "PlanItem",
     "PolicyChange",
+    "PostkorbEntry",
     "ProcessStatus",
     "ReceiveReport",
     "Role",
@@ -286,6 +306,7 @@ __all__ = [
     "SessionInfo",
     "Settings",
     "SignedIn",
+    "Sorted",
     "StackReport",
     "UseCase",
     "UserInfo",
@@ -295,6 +316,7 @@ __all__ = [
     "anchor_audit_trail",
     "archive_status",
     "assign_case",
+    "assign_from_postkorb",
     "audit_entries",
     "begin_provider_sign_in",
     "case_documents",
@@ -332,6 +354,7 @@ __all__ = [
     "parse_day",
     "parse_document_id",
     "plan",
+    "postkorb",
     "protocol",
     "receive_from_archive",
     "release_hold",
@@ -349,6 +372,7 @@ __all__ = [
     "sign_in_with_password",
     "sign_in_with_provider",
     "sign_out",
+    "sort_postkorb_document",
     "sweep",
     "unreachable",
     "unrestrict_type",

@@ -62,6 +62,7 @@ _KEYS: dict[str, str | None] = {
     "archive_recipient": "EKAKTE_ARCHIVE_RECIPIENT",
     "archive_answer_months": "EKAKTE_ARCHIVE_ANSWER_MONTHS",
     "archive_transfer_dir": "EKAKTE_ARCHIVE_TRANSFER_DIR",
+    "mail_document_type": "EKAKTE_MAIL_DOCUMENT_TYPE",
 }
 _SECRET_KEYS = {"s3_secret_key", "protocol_key"}
 # Settings that no longer exist because they decided who sees what or what reads the content, and a
@@ -131,6 +132,9 @@ class Settings:
     archive_recipient: str = ""
     archive_answer_months: int = 0
     archive_transfer_dir: Path | None = None
+    # The type a document gets when the Postkorb's sort files it by the case number in its text (one of
+    # document_types); empty: the sort files nothing, the triage role assigns every document.
+    mail_document_type: str = ""
     config_file: Path | None = None
     # What the loading ignored and the user should know (retired settings); the CLI prints them.
     notices: tuple[str, ...] = field(default=(), compare=False)
@@ -155,6 +159,8 @@ class Settings:
             raise ConfigError("protocol_key must be at least 32 characters (e.g. 64 hex digits)")
         if not 0 <= self.archive_answer_months <= 120:
             raise ConfigError("archive_answer_months must be 0 (off) to 120")
+        if self.mail_document_type and self.mail_document_type.casefold() not in folded:
+            raise ConfigError(f"mail_document_type {self.mail_document_type!r} is not one of document_types")
         if self.ocr_workers < 0:
             raise ConfigError("ocr_workers must be 0 (one per core) or more")
         if self.ocr_lease_seconds < 1:
@@ -309,6 +315,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         archive_recipient=str(raw.get("archive_recipient", "")).strip(),
         archive_answer_months=int(_as_number(raw, "archive_answer_months", 0, int)),
         archive_transfer_dir=Path(str(raw.get("archive_transfer_dir") or home / "transfer")).expanduser(),
+        mail_document_type=str(raw.get("mail_document_type", "")).strip(),
         config_file=config_file,
         notices=tuple(notices),
     )

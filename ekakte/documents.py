@@ -22,7 +22,7 @@ from ekakte import audit, paging
 from ekakte.access import About, Action, Decision, decide, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import Case, Document, DocumentState, Page, Team
+from ekakte.db.models import POSTKORB_CASE, Case, Document, DocumentState, Page, Team
 from ekakte.errors import ChecksumMismatch, EkakteError, InvalidInput, NotFound, OutputExists, shown
 from ekakte.jsonable import AsJson
 from ekakte.paging import MAX_LIMIT, check_limit
@@ -322,7 +322,7 @@ def _authorized_document(
         case_number, team_id, restricted = (key[0], key[1], key[2]) if key else (None, None, False)
         return About(
             case_number=case_number, document_id=str(document_id), case_team_id=team_id,
-            restricted=restricted, detail=detail,
+            restricted=restricted, detail=detail, postkorb=case_number == POSTKORB_CASE,
         )  # fmt: skip
 
     def read(session: Session, decision: Decision) -> DocumentInfo | None:

@@ -22,7 +22,17 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.dates import parse_day
 from ekakte.db.dialect import insert_or_ignore, serialize_writers
-from ekakte.db.models import Case, Document, DocumentState, ImportBatch, OcrState, Page, table_of
+from ekakte.db.models import (
+    POSTKORB_CASE,
+    Case,
+    Document,
+    DocumentState,
+    ImportBatch,
+    OcrState,
+    Page,
+    PostkorbItem,
+    table_of,
+)
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile, shown
 from ekakte.jsonable import AsJson
 from ekakte.media import ENCRYPTED_REASON, inspect_stream
@@ -146,6 +156,26 @@ def import_document(
         return _import_scan(archive, actor, scan, meta, station, batch_id)
 
 
+def import_unassigned(
+    archive: Archive,
+    actor: Actor,
+    scan: Scan,
+    *,
+    reason: str,
+    received_on: date | None = None,
+    station: str | None = None,
+    batch_id: uuid.UUID | None = None,
+) -> ImportResult:
+    """Store a scan no case is known for in the Postkorb (POSTKORB_CASE), with `reason` (why no case was
+    found): as import_document does, and in the same transaction its Postkorb entry, so that no document
+    waits there without one. It has no type and no due date until the triage role assigns it."""
+    if batch_id is None:
+        authorize_import(archive, actor)
+    station = station_id(archive, station)
+    meta = DocumentMeta(POSTKORB_CASE, "", received_on or date.today())
+    return _import_scan(archive, actor, scan, meta, station, batch_id, postkorb_reason=reason)
+
+
 def _import_scan(
     archive: Archive,
     actor: Actor,
@@ -153,6 +183,8 @@ def _import_scan(
     meta: DocumentMeta,
     station: str,
     batch_id: uuid.UUID | None,
+    *,
+    postkorb_reason: str | None = None,
 ) -> ImportResult:
     """Steps 1 (the file) to 5 of import_document, on the open, checked descriptor."""
     path, fh = scan.path, scan.file
@@ -191,7 +223,9 @@ def _import_scan(
         "state": DocumentState.STORED,
     }
     try:
-        inserted = _record(archive, actor, meta.case_number, row, encrypted=media.encrypted)
+        inserted = _record(
+            archive, actor, meta.case_number, row, encrypted=media.encrypted, postkorb_reason=postkorb_reason
+        )
     except BaseException:
         _discard_unless_recorded(archive, key, document_id)
         raise
@@ -199,7 +233,9 @@ def _import_scan(
         _discard_object(archive, key)
         existing = _find_existing(archive, path, meta.case_number, sha256)
         if existing is None:  # the other importer's transaction rolled back after all; try again
-            return _import_scan(archive, actor, scan, meta, station, batch_id)
+            return _import_scan(
+                archive, actor, scan, meta, station, batch_id, postkorb_reason=postkorb_reason
+            )
         _audit_duplicate(archive, actor, meta.case_number, existing)
         return _result(
             "already_stored", existing, path, meta, media.media_type, media.page_count, size, sha256
@@ -347,9 +383,16 @@ def _find_existing(archive: Archive, path: Path, case_number: str, sha256: str) 
 
 
 def _record(
-    archive: Archive, actor: Actor, case_number: str, row: dict[str, Any], *, encrypted: bool = False
+    archive: Archive,
+    actor: Actor,
+    case_number: str,
+    row: dict[str, Any],
+    *,
+    encrypted: bool = False,
+    postkorb_reason: str | None = None,
 ) -> bool:
-    """Insert case, document and pages in one transaction; False if the document already existed.
+    """Insert case, document and pages in one transaction (and the Postkorb entry of a document that
+    goes there: `postkorb_reason`); False if the document already existed.
 
     An encrypted PDF whose pages cannot be counted gets one page row, `skipped` with the reason, so
     that `doc show` says why the document has no text instead of showing no pages at all."""
@@ -381,12 +424,21 @@ def _record(
                 created_at=now,
                 restricted=restricted,
                 **row,
-                **_retention(archive, session, row, closed_on),
+                # None in the Postkorb: a document waits there for its case and type.
+                **(
+                    retention_fields(archive, session, row, closed_on) if case_number != POSTKORB_CASE else {}
+                ),
             )
             .returning(Document.id)
         ).scalar()
         if inserted is None:
             return False
+        if postkorb_reason is not None:
+            session.add(
+                PostkorbItem(
+                    document_id=row["id"], arrived_at=now, reason=postkorb_reason[:500], state="waiting"
+                )
+            )
         # The pages' copy of the team, for the text indexes: negative for a restricted document's pages
         # (migration 0011), so that the index hands them only to callers with the health clearance.
         page_team = -team_id if restricted and team_id is not None else team_id
@@ -424,7 +476,9 @@ def _record(
     return True
 
 
-def _retention(archive: Archive, session: Any, row: dict[str, Any], closed_on: date | None) -> dict[str, Any]:
+def retention_fields(
+    archive: Archive, session: Any, row: dict[str, Any], closed_on: date | None
+) -> dict[str, Any]:
     """The new document's due date under the current rules (see ekakte.retention.schedule)."""
     current = current_rules(session, archive.settings.document_types)
     if current is None:

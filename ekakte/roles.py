@@ -7,6 +7,7 @@ from enum import StrEnum
 
 class Role(StrEnum):
     SCAN_OPERATOR = "scan_operator"
+    TRIAGE = "triage"  # the Posteingangsstelle: the Postkorb's documents, nothing else of the archive
     CASEWORKER = "caseworker"
     TEAM_LEAD = "team_lead"
     RECORDS_MANAGER = "records_manager"

@@ -22,6 +22,12 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           object (MB/s, beside reading the same objects from the store alone), then of 500 more with
           objects 4 times larger (the same bytes: memory must not grow with an object's size); the time
           and peak RSS of each library call, in a process of its own;
+  posteingang  the mail room: a stack of 500 pages at 300 dpi with 50 cover sheets, split and stored
+          without OCR by the whole `ekakte import --stack` process (time, peak RSS; three runs, each into
+          a new archive), as a scanner's grayscale JPEG PDF and as a bitonal CCITT G4 TIFF, on the
+          embedded archive and on PostgreSQL + S3 (moto); the detector's time per page alone; and the
+          generated corpus of sheets (200/300 dpi, skew -5° to +5°, upside down, grayscale and bitonal):
+          how many were found, and how many letters and blank pages were taken for a sheet;
   oracles what timing tells a caseworker: searches finding nothing it may see, for a word on other
           teams' pages and on its own team's restricted pages against a word on none, and refused
           lookups of another team's case and document against ones that do not exist, interleaved;
@@ -44,7 +50,8 @@ BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS, BENCH_PAGES_PDF, BENCH_P
 BENCH_AUSSONDERUNG_DOCS (offered, 100,000), BENCH_HANDOVER_DOCS (handed over, 2,000) and BENCH_HANDOVER_KB
 (their objects' size, 512); for api also BENCH_API_SECONDS (each measured wrk run, 30), BENCH_API_WORKERS
 (the service's processes, 2), BENCH_API_DOWNLOAD_MB (100) and BENCH_API_UPLOADS (300); for web
-BENCH_WEB_REQUESTS (each measured series of case pages, 300).
+BENCH_WEB_REQUESTS (each measured series of case pages, 300); for posteingang BENCH_STACK_PAGES (500) and
+BENCH_STACK_SHEETS (50).
 """
 
 from __future__ import annotations
@@ -93,7 +100,8 @@ from ekakte.setup import initialize  # noqa: E402
 from tests.services import free_port, postgres_database, rgw_server  # noqa: E402
 
 GROUPS = (
-    "import", "lookup", "ocr", "search", "rss", "pages", "retention", "aussonderung", "oracles", "api", "web"
+    "import", "lookup", "ocr", "search", "rss", "pages", "retention", "aussonderung", "posteingang",
+    "oracles", "api", "web",
 )  # fmt: skip
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
 PG_DOCS = int(os.environ.get("BENCH_PG_DOCS", "1000000"))
@@ -1359,6 +1367,159 @@ def run_aussonderung(base: Path) -> None:
         )
 
 
+# --- posteingang: stacks of mail split at their cover sheets ----------------------------------------------
+
+STACK_PAGES = int(os.environ.get("BENCH_STACK_PAGES", "500"))
+STACK_SHEETS = int(os.environ.get("BENCH_STACK_SHEETS", "50"))
+STACK_RUNS = 3
+STACK_DPI = 300
+
+
+def stack_pages(pages: int, sheets: int) -> Iterator[Any]:
+    """A day's mail: `sheets` cover sheets (skewed -5° to +5°, every third upside down), each before a
+    letter of pages / sheets - 1 pages. The letters' pages are made once and reused (each part is in a
+    case of its own, so the same bytes are a new document there): making a 300 dpi page costs a second."""
+    per = pages // sheets
+    letter = [
+        sample_scans.scan_page(sample_scans.german_lines(p, 30), dpi=STACK_DPI, seed=p)
+        for p in range(per - 1)
+    ]
+    for n in range(sheets):
+        case = f"{n:05d}BG{n:07d}"
+        yield sample_scans.sheet_page(case, "Antrag", dpi=STACK_DPI, seed=n, rotate=(n % 11 - 5) / 1.0,
+                                      upside_down=n % 3 == 0)  # fmt: skip
+        yield from letter
+
+
+def whole_process(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall time (s) and peak RSS (MiB) of a command, and its stdout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    # The child's own peak: wait4 was done by communicate; RUSAGE_CHILDREN is the largest child so far.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command[1:3]} exited {proc.returncode}: {err.decode()[-500:]}")
+    return seconds, peak, out.decode()
+
+
+def bench_stack(label: str, kind: str, stack: Path, make_env: Callable[[int], dict[str, str]]) -> None:
+    times, peaks = [], []
+    for run in range(STACK_RUNS):
+        env = make_env(run)
+        prepare(env)
+        seconds, peak, out = whole_process([EKAKTE, "import", "--stack", str(stack), "--json"], env)
+        got = json.loads(out)
+        assert (got["stored"], len(got["rejected"])) == (STACK_SHEETS, 0), got
+        times.append(seconds)
+        peaks.append(peak)
+    row(
+        f"stack of {STACK_PAGES} pages with {STACK_SHEETS} cover sheets, {kind}, split and stored, {label}",
+        f"{' / '.join(f'{t:.1f}' for t in times)} s ({STACK_PAGES / statistics.median(times):.0f} pages/s"
+        f" median); peak RSS {max(peaks):.0f} MiB",
+        "<= 30 s on 2 cores",
+    )
+
+
+def bench_detection(kind: str, stack: Path) -> None:
+    from ekakte.mailroom.split import Stack
+    from ekakte.media import inspect_file
+
+    info = inspect_file(stack, max_pages=10_000)
+    per_page = []
+    for _ in range(STACK_RUNS):
+        with stack.open("rb") as fh:
+            start = time.perf_counter()
+            found = Stack(fh, info.media_type, info.page_count or 0).examine_pages()
+            per_page.append((time.perf_counter() - start) / len(found) * 1000)
+        assert sum(1 for f in found if f.sheet) == STACK_SHEETS
+    row(
+        f"sheet detection per page, {kind} at {STACK_DPI} dpi",
+        f"{' / '.join(f'{t:.1f}' for t in per_page)} ms",
+        "<= 50 ms a page",
+    )
+
+
+def bench_sheet_corpus() -> None:
+    from ekakte.mailroom.codes import Sheet
+    from ekakte.mailroom.detect import DETECT_DPI, examine
+
+    def small(image: Any, dpi: int) -> Any:
+        return image.convert("L").reduce(max(1, round(dpi / DETECT_DPI)))
+
+    combos = list(itertools.product([200, 300], [-5.0, -2.5, 0.0, 3.0, 5.0], [False, True], [False, True]))
+    found = total = 0
+    for sheet in (Sheet("12345BG0001234", "Gutachten", "Ärztliches Gutachten – Dr. Müller"), Sheet()):
+        for n, (dpi, skew, upside_down, bitonal) in enumerate(combos):
+            page = sample_scans.sheet_page(sheet.case_number, sheet.document_type, sheet.title, dpi=dpi,
+                                           seed=n, rotate=skew, upside_down=upside_down)  # fmt: skip
+            if bitonal:
+                page = sample_scans.bitonal(page)
+            got = examine(small(page, dpi), lambda page=page: page.convert("L"))
+            total += 1
+            found += got.sheet == sheet
+    row("sheets found in the generated corpus", f"{found} of {total}", "all")
+    wrong = pages = 0
+    for seed in range(60):
+        dpi = 200 if seed % 2 else 300
+        page = sample_scans.scan_page(sample_scans.german_lines(seed, 40), dpi=dpi, seed=seed)
+        for image in (page, sample_scans.bitonal(page)):
+            pages += 1
+            wrong += examine(small(image, dpi)).sheet is not None
+    blank = sample_scans.blank_page(dpi=300, seed=1)
+    wrong += examine(small(blank, 300)).sheet is not None
+    row("letters and blank pages taken for a sheet", f"{wrong} of {pages + 1}", "none")
+
+
+def run_posteingang(base: Path) -> None:
+    pdf, tif = base / "stack.pdf", base / "stack.tif"
+    start = time.perf_counter()
+    pages = list(stack_pages(STACK_PAGES, STACK_SHEETS))  # the letters' pages are shared, not copied
+    sample_scans.write_scan_pdf(pdf, pages, dpi=STACK_DPI)
+    sample_scans.write_g4_tiff(tif, pages, dpi=STACK_DPI)
+    del pages
+    print(
+        f"  made the stacks in {time.perf_counter() - start:.0f} s: PDF {pdf.stat().st_size / 1e6:.0f} MB,"
+        f" TIFF {tif.stat().st_size / 1e6:.0f} MB",
+        file=sys.stderr,
+    )
+    for kind, stack in (("grayscale JPEG PDF", pdf), ("bitonal G4 TIFF", tif)):
+        attempt(
+            f"sheet detection, {kind}",
+            "<= 50 ms a page",
+            lambda stack=stack, kind=kind: bench_detection(kind, stack),
+        )
+        attempt(
+            f"stack, {kind}, embedded",
+            "<= 30 s",
+            lambda stack=stack, kind=kind: bench_stack(
+                "embedded", kind, stack, lambda run: {"EKAKTE_HOME": str(base / f"home-{kind[:4]}-{run}")}
+            ),
+        )
+        with postgres_database() as pg_url, moto_process() as endpoint:
+            attempt(
+                f"stack, {kind}, PostgreSQL + S3",
+                "<= 30 s",
+                lambda stack=stack, kind=kind, pg_url=pg_url, endpoint=endpoint: bench_stack(
+                    "PostgreSQL + S3 (moto)", kind, stack,
+                    lambda run: fresh_pg_s3(base / f"pg-{kind[:4]}-{run}", pg_url, endpoint, f"stack-{run}"),
+                ),
+            )  # fmt: skip
+    attempt("sheet corpus", "all found, none wrong", bench_sheet_corpus)
+
+
+def fresh_pg_s3(home: Path, pg_url: str, endpoint: str, bucket: str) -> dict[str, str]:
+    """An empty database for each run (the previous run's tables dropped) and a new bucket."""
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return pg_s3_env(home, pg_url, endpoint, bucket)
+
+
 # --- api: the HTTP service (`ekakte serve`) under load ----------------------------------------------------
 
 API_SECONDS = int(os.environ.get("BENCH_API_SECONDS", "30"))
@@ -2343,6 +2504,7 @@ RUN: dict[str, Callable[[Path], None]] = {
     "pages": bench_pages,
     "retention": run_retention,
     "aussonderung": run_aussonderung,
+    "posteingang": run_posteingang,
     "oracles": run_oracles,
     "api": run_api,
     "web": run_web,

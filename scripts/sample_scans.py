@@ -22,7 +22,7 @@ import json
 import random
 import string
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
@@ -533,16 +533,26 @@ def write_bitonal_pdf(path: Path, pages: Iterable[Image.Image], dpi: int = 300) 
 
 def write_g4_tiff(path: Path, pages: Iterable[Image.Image], dpi: int = 300) -> int:
     """A multi-page TIFF of bitonal pages, CCITT G4, as a production scanner writes them."""
-    images = [bitonal(p) for p in pages]
-    images[0].save(
-        path, "TIFF", compression="group4", dpi=(dpi, dpi), save_all=True, append_images=images[1:]
-    )
-    return len(images)
+    images = iter(pages)
+    first = bitonal(next(images))
+    count = 1
+
+    def rest() -> Iterator[Image.Image]:  # one bitonal page at a time, not all of them in memory
+        nonlocal count
+        for page in images:
+            count += 1
+            yield bitonal(page)
+
+    first.save(path, "TIFF", compression="group4", dpi=(dpi, dpi), save_all=True, append_images=rest())
+    return count
 
 
 def scan_pdf_bytes(pages: list[Image.Image], dpi: int = 300, quality: int = 80) -> bytes:
     """A scanner's PDF of the given page images: one JPEG image per page, no text layer."""
     out = io.BytesIO()
+    # Copies: Pillow keeps a save's options on the image objects (encoderinfo, append_images among them),
+    # so an image object saved before, in another group of pages, would bring that group's pages along.
+    pages = [page.copy() for page in pages]
     pages[0].save(
         out,
         "PDF",
@@ -561,21 +571,34 @@ def write_scan_pdf(path: Path, pages: Iterable[Image.Image], dpi: int = 300, qua
     """Like scan_pdf_bytes, for documents of hundreds of pages: holds a few page images at a time, not all.
 
     Returns the number of pages written."""
-    from pypdf import PdfWriter
+    import tempfile
+
+    from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter()
     chunk: list[Image.Image] = []
     count = 0
-    for page in pages:
-        chunk.append(page)
-        count += 1
-        if len(chunk) == 8:
-            writer.append(io.BytesIO(scan_pdf_bytes(chunk, dpi, quality)))
-            chunk = []
-    if chunk:
-        writer.append(io.BytesIO(scan_pdf_bytes(chunk, dpi, quality)))
-    with path.open("wb") as fh:
-        writer.write(fh)
+    # Every chunk's reader stays alive until the end: pypdf remembers what it copied from a reader by
+    # the reader's id(), and a new reader given a freed one's id() would get the old one's pages.
+    readers: list[PdfReader] = []
+    with tempfile.TemporaryDirectory(prefix="sample-scan-") as tmp:
+
+        def add(chunk: list[Image.Image]) -> None:
+            part = Path(tmp) / f"{len(readers)}.pdf"
+            part.write_bytes(scan_pdf_bytes(chunk, dpi, quality))
+            readers.append(PdfReader(part))
+            writer.append(readers[-1])
+
+        for page in pages:
+            chunk.append(page)
+            count += 1
+            if len(chunk) == 8:
+                add(chunk)
+                chunk = []
+        if chunk:
+            add(chunk)
+        with path.open("wb") as fh:
+            writer.write(fh)
     return count
 
 

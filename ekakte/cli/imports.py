@@ -16,12 +16,15 @@ if TYPE_CHECKING:
 
 
 def _result_line(r: ImportResult) -> str:
+    from ekakte.api import POSTKORB_CASE
+
     label = "stored" if r.status == "stored" else "already stored"
     pages = "? pages" if r.page_count is None else f"{r.page_count} page{'s' if r.page_count != 1 else ''}"
-    return (
-        f"{label:<15} {r.document_id}  {shown(r.filename)}"
-        f"  ({shown(r.document_type)}, {pages}, case {shown(r.case_number)})"
-    )
+    if r.case_number == POSTKORB_CASE:
+        where = f"{pages}, in the Postkorb"
+    else:
+        where = f"{shown(r.document_type)}, {pages}, case {shown(r.case_number)}"
+    return f"{label:<15} {r.document_id}  {shown(r.filename)}  ({where})"
 
 
 @click.command("import")
@@ -204,6 +207,8 @@ def _print_stacks(report: BatchReport) -> None:
             )
             if part.document is not None:
                 click.echo(f"  {pages:<12} {_result_line(part.document)}")
+                if part.postkorb:
+                    click.echo(f"  {'':<12} why: {shown(part.postkorb)}")
             else:
                 what = {
                     "cover": "cover sheet",

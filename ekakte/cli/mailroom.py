@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ekakte.cli.base import State, pass_state
+from ekakte.cli.base import State, emit_json, every, json_option, pass_state
 from ekakte.errors import shown
 
 
@@ -55,4 +55,82 @@ def coversheet(
     click.echo(f"wrote {shown(output)} ({pages} {kind}{'s' if pages != 1 else ''})", err=True)
 
 
-COMMANDS = [coversheet]
+@click.group()
+def postkorb() -> None:
+    """The Postkorb: documents that came without a case (triage role).
+
+    Read a document's pages and text as any other's: `ekakte doc show ID --text`, `ekakte doc page ID`.
+    """
+
+
+@postkorb.command("list")
+@json_option
+@pass_state
+def postkorb_list(state: State, as_json: bool) -> None:
+    """The documents waiting in the Postkorb, oldest first, with why no case was found for them."""
+    from ekakte.api import MAX_LIMIT
+    from ekakte.api import postkorb as waiting
+
+    entries = list(every(lambda after: waiting(state.archive, state.actor, limit=MAX_LIMIT, after=after)))
+    if as_json:
+        emit_json([e.as_json() for e in entries])
+        return
+    for e in entries:
+        pages = "? pages" if e.page_count is None else f"{e.page_count} p."
+        origin = shown(e.stack) if e.stack else shown(e.original_filename)
+        click.echo(f"{e.document_id}  {e.arrived_at:%Y-%m-%d %H:%M}  {pages:<7}  {origin}: {shown(e.reason)}")
+    click.echo(f"{len(entries)} document{'s' if len(entries) != 1 else ''} in the Postkorb")
+
+
+@postkorb.command("assign")
+@click.argument("document_id")
+@click.option("--case", "case_number", required=True, help="The case the document belongs to.")
+@click.option("--type", "document_type", required=True, help="Its document type (Dokumentart).")
+@click.option("--title", help="Its title (optional).")
+@json_option
+@pass_state
+def postkorb_assign(
+    state: State, document_id: str, case_number: str, document_type: str, title: str | None, as_json: bool
+) -> None:
+    """Move a document from the Postkorb into its case, with its type."""
+    from ekakte.api import assign_from_postkorb, parse_document_id
+
+    done = assign_from_postkorb(
+        state.archive, state.actor, parse_document_id(document_id), case_number, document_type, title=title
+    )
+    if as_json:
+        emit_json(done.as_json())
+        return
+    click.echo(f"{done.document_id} is in case {shown(done.case_number)} now ({shown(done.document_type)})")
+
+
+@postkorb.command("sort")
+@json_option
+@pass_state
+def postkorb_sort(state: State, as_json: bool) -> None:
+    """File what the Postkorb's documents name: the case number read in each one's first pages.
+
+    Each document the sort has not looked at yet (and whose first pages are read) is filed in the case
+    its text names with certainty, with the type mail_document_type, or stays with what was found. For
+    a cron job after `ekakte ocr work`, run as a principal with the triage role.
+    """
+    from ekakte.api import MAX_LIMIT, sort_postkorb_document
+    from ekakte.api import postkorb as waiting
+
+    entries = list(every(lambda after: waiting(state.archive, state.actor, limit=MAX_LIMIT, after=after)))
+    done = [
+        sort_postkorb_document(state.archive, state.actor, e.document_id) for e in entries if not e.finding
+    ]
+    if as_json:
+        emit_json([d.as_json() for d in done])
+        return
+    for d in done:
+        click.echo(f"{d.document_id}  {'filed' if d.assigned else 'left':<6} {shown(d.finding)}")
+    filed = sum(1 for d in done if d.assigned)
+    pending = sum(1 for d in done if d.pending)
+    click.echo(
+        f"{filed} filed, {len(done) - filed - pending} left for the triage role, {pending} not read yet"
+    )
+
+
+COMMANDS = [coversheet, postkorb]

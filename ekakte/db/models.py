@@ -68,6 +68,12 @@ class OcrState:
     SKIPPED = "skipped"  # cannot be read at all (e.g. an encrypted PDF); `reason` says why
 
 
+# The case the documents no case was found for wait in (the Postkorb), until the triage role assigns
+# them. Its number is mixed case: every case number given to ekakte is stored in upper case, so no input
+# can name it (a case show, an assignment to a team, an import), and it never has a team.
+POSTKORB_CASE = "Postkorb"
+
+
 class Case(Base):
     __tablename__ = "cases"
 
@@ -479,3 +485,26 @@ class StackPart(Base):
     document_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     sha256: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PostkorbItem(Base):
+    """A document that came without a case (no cover sheet, a separator sheet, no case number found):
+    it waits in the Postkorb case (POSTKORB_CASE) until the triage role assigns it (`assigned`), and the
+    row stays as the record of how it got its case. No foreign key to the document: the record outlives
+    it."""
+
+    __tablename__ = "postkorb"
+    __table_args__ = (Index("ix_postkorb_state_arrived", "state", "arrived_at", "document_id"),)
+
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    arrived_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    reason: Mapped[str] = mapped_column(String(500))  # why no case was found for it
+    state: Mapped[str] = mapped_column(String(20))  # waiting, assigned
+    decided_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    case_number: Mapped[str | None] = mapped_column(String(64))  # the case it was assigned to
+    how: Mapped[str | None] = mapped_column(String(500))  # who or what assigned it, and on what grounds
+    # When the sort (a case number in the first pages' text) looked at it, and what it found if it did not
+    # assign it (no case number, several, an unknown case).
+    sorted_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    finding: Mapped[str | None] = mapped_column(String(500))

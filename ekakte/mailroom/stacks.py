@@ -17,6 +17,7 @@ from ekakte.access import Action
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.dialect import insert_or_ignore
+from ekakte.db.models import Case, Document
 from ekakte.db.models import Stack as StackRow
 from ekakte.db.models import StackPart as PartRow
 from ekakte.errors import STOPS_A_BATCH, EkakteError, InvalidInput, UnsupportedFile, shown
@@ -29,6 +30,7 @@ from ekakte.ingest import (
     authorize_import,
     close_batch,
     import_document,
+    import_unassigned,
     open_scan,
     start_batch,
     station_id,
@@ -49,6 +51,7 @@ class StackPartResult:
     case_number: str | None = None
     document_type: str | None = None
     document: ImportResult | None = None
+    postkorb: str | None = None  # why the part went to the Postkorb, not to a case
 
 
 @dataclass
@@ -82,6 +85,7 @@ class StackReport:
                         else {}
                     ),
                     **({"document": p.document.as_json()} if p.document else {}),
+                    **({"postkorb": p.postkorb} if p.postkorb else {}),
                 }
                 for p in self.parts
             ],
@@ -99,19 +103,21 @@ def import_stack(
     progress: Callable[[int], None] | None = None,
 ) -> StackReport:
     """Split a stack at its cover and separator sheets and store each part as a document of the case and
-    type its cover sheet names. NotPermitted unless the actor may import (here, or by start_batch).
+    type its cover sheet names. Parts no case is known for go to the Postkorb (ekakte.mailroom.postkorb),
+    each with the reason: the pages before the first cover sheet, those after a separator sheet, those
+    after a cover sheet naming a case number or type the archive does not take. NotPermitted unless the
+    actor may import (here, or by start_batch).
 
     Refused before anything is stored (InvalidInput / UnsupportedFile, one line naming the page): not a
-    PDF or TIFF, an encrypted PDF, a sheet whose code does not check out, a cover sheet naming an invalid
-    case number or type, pages that follow no cover sheet (they belong in the Postkorb, which takes them
-    once it is built: until then such a stack is refused whole), a stack without a document.
+    PDF or TIFF, an encrypted PDF, a sheet whose code does not check out (where one document ends cannot
+    be known), a stack without a document.
 
     Order of writes — a crash between any two leaves what a re-run of the same stack finishes:
       1. read the stack, find its sheets, plan the parts (nothing written);
       2. one transaction: the stack and all its page ranges (or, re-run, the ones recorded before,
          which must agree with the plan);
       3. per document part, in page order: write the part (the same stack gives the same bytes),
-         import it (import_document: stored, or already stored in its case), then record its
+         import it (import_document or import_unassigned: stored, or already stored), then record its
          document id and SHA-256 on the part's row;
       4. the stack's finished_at, once every part has its document.
     A part recorded in step 3 is "already stored" on a re-run without being stored again.
@@ -156,13 +162,19 @@ def _import(
             continue
         row = recorded.get(part.first)
         if row is not None and row.document_id is not None:
-            result = _already(archive, actor, part, meta, row, media.media_type, stem, suffix)
+            result = _already(archive, actor, part, row, media.media_type, stem, suffix)
         else:
-            result = _store_part(archive, actor, stack, part, meta, station, batch_id, stem, suffix)
+            result = _store_part(
+                archive, actor, stack, part, meta, station, batch_id, stem, suffix, received_on
+            )
             _record_document(archive, stack_id, part.first, result)
+        postkorb = meta if isinstance(meta, str) else None
         report.parts.append(
-            StackPartResult("document", part.first, part.last, meta.case_number, meta.document_type, result)
-        )
+            StackPartResult(
+                "document", part.first, part.last, result.case_number,
+                result.document_type or None, result, postkorb,
+            )
+        )  # fmt: skip
     with archive.transaction() as session:
         session.execute(
             update(StackRow)
@@ -172,28 +184,25 @@ def _import(
     return report
 
 
-def _metas(archive: Archive, parts: list[Part], received_on: date | None) -> dict[int, DocumentMeta]:
-    """The validated metadata of each document part, by its first page; refusals name the page."""
-    metas: dict[int, DocumentMeta] = {}
+def _metas(archive: Archive, parts: list[Part], received_on: date | None) -> dict[int, DocumentMeta | str]:
+    """For each document part (by its first page): the validated metadata of its cover sheet, or why it
+    goes to the Postkorb instead (no cover sheet before it, a separator sheet, a cover sheet naming a
+    case number or type the archive does not take)."""
+    metas: dict[int, DocumentMeta | str] = {}
     for part in parts:
         if part.kind != "document":
             continue
         sheet = part.sheet
-        if sheet is None or not sheet.is_cover:
-            after = f"the separator sheet on page {part.first - 1}" if sheet else "the start of the stack"
-            raise InvalidInput(
-                f"pages {part.first}-{part.last} (from {after}) follow no cover sheet: a stack is imported"
-                " when every document in it follows a cover sheet naming its case",
-                code="no-cover-sheet",
-            )
-        cover_page = _cover_page(parts, part)
-        try:
-            metas[part.first] = validated(
-                archive,
-                DocumentMeta(sheet.case_number or "", sheet.document_type or "", received_on, sheet.title),
-            )
-        except InvalidInput as exc:
-            raise InvalidInput(f"the cover sheet on page {cover_page}: {exc}", code=exc.code) from None
+        if sheet is None:
+            metas[part.first] = "no cover sheet before it in the stack"
+        elif not sheet.is_cover:
+            metas[part.first] = f"after the separator sheet on page {part.first - 1}"
+        else:
+            meta = DocumentMeta(sheet.case_number or "", sheet.document_type or "", received_on, sheet.title)
+            try:
+                metas[part.first] = validated(archive, meta)
+            except InvalidInput as exc:
+                metas[part.first] = f"the cover sheet on page {_cover_page(parts, part)}: {exc}"[:500]
     if not metas:
         raise InvalidInput("the stack holds sheets but no document", code="empty-stack")
     return metas
@@ -215,7 +224,7 @@ def _record_plan(
     actor: Actor,
     batch_id: uuid.UUID | None,
     parts: list[Part],
-    metas: dict[int, DocumentMeta],
+    metas: dict[int, DocumentMeta | str],
 ) -> uuid.UUID:
     """The stack's row and its page ranges (step 2); the id of the stack as first recorded."""
     with archive.transaction() as session:
@@ -250,7 +259,8 @@ def _record_plan(
             )
         if not before:
             for part in parts:
-                meta = metas.get(part.first)
+                given = metas.get(part.first)
+                meta = given if isinstance(given, DocumentMeta) else None
                 sheet = part.sheet if part.kind in ("cover", "separator") else None
                 session.add(
                     PartRow(
@@ -284,17 +294,23 @@ def _store_part(
     actor: Actor,
     stack: Stack,
     part: Part,
-    meta: DocumentMeta,
+    meta: DocumentMeta | str,
     station: str,
     batch_id: uuid.UUID | None,
     stem: str,
     suffix: str,
+    received_on: date | None,
 ) -> ImportResult:
-    """Write the part to a private temporary file (unlinked from the start) and import it."""
+    """Write the part to a private temporary file (unlinked from the start) and import it: into the case
+    its cover sheet names, or (`meta` a reason) into the Postkorb."""
     with tempfile.TemporaryFile(prefix="ekakte-part-") as out:
         stack.write_part(out, part.first, part.last)
         out.flush()
         scan = Scan(Path(_part_name(stem, suffix, part)), out)
+        if isinstance(meta, str):
+            return import_unassigned(
+                archive, actor, scan, reason=meta, received_on=received_on, station=station, batch_id=batch_id
+            )
         return import_document(archive, actor, scan, meta, station=station, batch_id=batch_id)
 
 
@@ -311,26 +327,31 @@ def _already(
     archive: Archive,
     actor: Actor,
     part: Part,
-    meta: DocumentMeta,
     row: PartRow,
     media_type: str,
     stem: str,
     suffix: str,
 ) -> ImportResult:
     """A part stored before (its row has the document): reported and audited as already stored, never
-    stored again, whether or not the document is still there (the sweep may have deleted it)."""
+    stored again, wherever it is now (the triage role may have assigned it, the sweep deleted it)."""
     assert row.document_id is not None
     with archive.transaction() as session:
+        found = session.execute(
+            select(Case.case_number, Document.document_type)
+            .join(Case, Case.id == Document.case_id)
+            .where(Document.id == row.document_id)
+        ).first()
+        case_number, document_type = found if found else (row.case_number or "", row.document_type or "")
         audit.append(
-            session, actor, Action.IMPORT, "allowed", case_number=meta.case_number,
+            session, actor, Action.IMPORT, "allowed", case_number=case_number,
             document_id=str(row.document_id), reason="already stored",
         )  # fmt: skip
     return ImportResult(
         status="already_stored",
         document_id=row.document_id,
         filename=_part_name(stem, suffix, part),
-        case_number=meta.case_number,
-        document_type=meta.document_type,
+        case_number=case_number,
+        document_type=document_type,
         media_type=media_type,
         page_count=part.pages,
         size_bytes=row.size_bytes or 0,

@@ -23,7 +23,7 @@ from ekakte.access import About, Action, Decision, decided, sees_restricted
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.chunks import in_chunks
-from ekakte.db.models import Case, Document, DocumentState, RetentionRuleSet, table_of
+from ekakte.db.models import POSTKORB_CASE, Case, Document, DocumentState, RetentionRuleSet, table_of
 from ekakte.errors import InvalidInput, NotFound
 from ekakte.jsonable import AsJson
 from ekakte.progress import Progress, ShouldStop, never
@@ -194,7 +194,8 @@ def recompute(
     version, rules = current if current else (None, RuleSet(()))
     # Only stored documents: one the sweep has begun deleting keeps the due date it is being deleted
     # under (its protocol entry records it); reopening its case comes too late for it.
-    where: Any = Document.state == DocumentState.STORED
+    # Not in the Postkorb: a document there has no type yet, and no due date until it is assigned.
+    where: Any = and_(Document.state == DocumentState.STORED, Case.case_number != POSTKORB_CASE)
     if case_id is not None:
         where = and_(where, Document.case_id == case_id)
     if document_id is not None:

@@ -1,0 +1,94 @@
+"""Case numbers in a page's recognised text: candidates for the configured pattern (pure functions).
+
+Precision comes first: a letter filed in the wrong household's case is a data breach. So a candidate is
+made of whole words only (never a piece of a longer number), OCR's usual confusions are undone only
+where exactly one reading fits the pattern (O and 0, I, l and 1), spaces inside a number are allowed, and
+no character is ever guessed. A reading that is not certain (two readings fit, a number runs on into a
+neighbouring group of digits) is reported as doubtful, which keeps the document for a person.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+# What OCR reads one of these as, and back. Lower-case l is a 1 (a number has no l); upper-case I and O
+# may be letters of the pattern or digits: the pattern decides, and only when one reading fits.
+_CONFUSIONS = {"O": "O0", "0": "0O", "o": "0O", "I": "I1", "1": "1I", "l": "1", "|": "1"}
+_SEGMENT = re.compile(r"[A-Za-z0-9|]+(?:[ \t]+[A-Za-z0-9|]+)*")
+MAX_WORDS = 5  # a number spread over more words than this is not one the sort reads
+MAX_CONFUSED = 8  # readings tried per candidate: at most 2**8
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A case number read on a page: its stored form, the text it was read from, and how."""
+
+    case_number: str
+    text: str
+    how: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a page's text holds: the case numbers read with certainty, and the doubtful ones."""
+
+    candidates: tuple[Candidate, ...]
+    doubtful: tuple[str, ...]
+
+
+def read_case_numbers(text: str, pattern: str) -> Reading:
+    """The case numbers in `text` that fit `pattern` (matched whole, upper case, as the archive stores
+    them). Each run of words (letters and digits, separated by spaces) is tried as a whole and in every
+    sub-run of up to MAX_WORDS words; a sub-run next to a word of digits is doubtful (the number may go
+    on)."""
+    compiled = re.compile(pattern, re.ASCII)
+    found: dict[str, Candidate] = {}
+    doubtful: list[str] = []
+    for line in text.splitlines():
+        for segment in _SEGMENT.finditer(line):
+            words = segment.group().split()
+            for start, end in _runs(len(words)):
+                joined = "".join(words[start:end])
+                readings = _readings(joined, compiled)
+                if not readings:
+                    continue
+                shown_text = " ".join(words[start:end])
+                before = words[start - 1] if start > 0 else ""
+                after = words[end] if end < len(words) else ""
+                if len(readings) > 1 or _digits(before) or _digits(after):
+                    doubtful.append(shown_text)
+                    continue
+                value = readings.pop()
+                how = "read as written" if value == joined.upper() else "O/0, I/1/l read as the pattern needs"
+                if end - start > 1:
+                    how += ", spaces inside the number left out"
+                found.setdefault(value, Candidate(value, shown_text, how))
+    return Reading(tuple(found.values()), tuple(doubtful))
+
+
+def _runs(n: int) -> list[tuple[int, int]]:
+    return [(s, e) for s in range(n) for e in range(s + 1, min(n, s + MAX_WORDS) + 1)]
+
+
+def _digits(word: str) -> bool:
+    return bool(word) and all(c.isdigit() or c in "Ool|I" for c in word) and any(c.isdigit() for c in word)
+
+
+def _readings(word: str, pattern: re.Pattern[str]) -> set[str]:
+    """Every reading of `word` (its confusable characters each one way or the other) that fits."""
+    if len(word) > 40:
+        return set()
+    positions = [i for i, c in enumerate(word) if c in _CONFUSIONS]
+    if len(positions) > MAX_CONFUSED:
+        return set()
+    fits: set[str] = set()
+    for choice in itertools.product(*(_CONFUSIONS[word[i]] for i in positions)):
+        chars = list(word)
+        for i, c in zip(positions, choice, strict=True):
+            chars[i] = c
+        value = "".join(chars).upper()
+        if value.isascii() and pattern.fullmatch(value):
+            fits.add(value)
+    return fits

@@ -1,0 +1,273 @@
+"""The Postkorb: what came without a case waits there, seen by the triage role alone, until assigned."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ekakte import api
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.db.models import POSTKORB_CASE, Document, Page, PostkorbItem
+from ekakte.errors import InvalidInput, NotFound, NotPermitted
+from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, READER, TEN_YEARS_RULES, scans
+from tests.integration.test_cli import Cli, cli  # noqa: F401 (a fixture: the CLI as an operator)
+from tests.integration.test_stacks import DPI, cover, letter
+
+TRIAGE = Actor("posteingang")
+RECORDS = Actor("records")
+
+
+@pytest.fixture
+def day(archive: Archive, tmp_path: Path) -> dict[str, Any]:
+    """The day's stack: a letter before the first cover sheet, a cover sheet's letter, a separator sheet's
+    letter, and a cover sheet naming a type the archive does not take."""
+    api.add_user(archive, ADMIN, TRIAGE.name, ["triage"])
+    api.add_user(archive, ADMIN, RECORDS.name, ["records_manager"])
+    rules = tmp_path / "rules.toml"
+    rules.write_text(TEN_YEARS_RULES.replace('trigger = "case_closed"', 'trigger = "received"'))
+    api.load_rules(archive, RECORDS, rules)
+    pages = [
+        *letter(1),
+        cover(CASE, "Antrag", seed=2),
+        *letter(2),
+        scans.sheet_page(dpi=DPI, seed=3, rotate=2),
+        *letter(3, 2),
+        cover(OTHER_CASE, "Kochrezept", seed=4),
+        *letter(4),
+    ]
+    path = tmp_path / "post.pdf"
+    scans.write_scan_pdf(path, pages, dpi=DPI)
+    report = api.import_stack(archive, OPERATOR, path)
+    return {"path": path, "report": report, "docs": report.documents}
+
+
+def test_parts_without_a_case_wait_in_the_postkorb_with_the_reason(
+    archive: Archive, day: dict[str, Any]
+) -> None:
+    docs = day["docs"]
+    assert [d.case_number for d in docs] == [POSTKORB_CASE, CASE, POSTKORB_CASE, POSTKORB_CASE]
+    reasons = [p.postkorb for p in day["report"].parts if p.kind == "document"]
+    assert reasons == [
+        "no cover sheet before it in the stack",
+        None,
+        "after the separator sheet on page 4",
+        "the cover sheet on page 7: unknown document type 'Kochrezept': expected one of "
+        + ", ".join(archive.settings.document_types),
+    ]
+    waiting = api.postkorb(archive, TRIAGE)
+    assert [e.document_id for e in waiting] == [docs[0].document_id, docs[2].document_id, docs[3].document_id]
+    assert [e.stack for e in waiting] == ["post.pdf, page 1", "post.pdf, pages 5-6", "post.pdf, page 8"]
+    assert waiting.items[1].page_count == 2
+    with archive.reading() as session:
+        doc = session.get(Document, docs[0].document_id)
+        assert doc is not None and (doc.due_on, doc.document_type, doc.restricted) == (None, "", False)
+
+
+def test_only_the_triage_role_sees_the_postkorb_and_only_the_postkorb(
+    archive: Archive, day: dict[str, Any]
+) -> None:
+    waiting = day["docs"][0].document_id
+    in_case = day["docs"][1].document_id
+    # The triage role reads a waiting document's metadata, text and pages...
+    assert api.get_document(archive, TRIAGE, waiting).page_count == 1
+    assert api.render_page(archive, TRIAGE, waiting, 1, 400).width == 400
+    _, pages = api.document_text(archive, TRIAGE, waiting)
+    assert [p.state for p in pages] == ["pending"]
+    # ... and nothing of a case's.
+    for read in (api.get_document, api.document_text):
+        with pytest.raises(NotPermitted):
+            read(archive, TRIAGE, in_case)
+    with pytest.raises(NotPermitted):
+        api.case_documents(archive, TRIAGE, CASE)
+    # A caseworker sees nothing of the Postkorb: not the list, not a document, not its case.
+    for who in (READER, OPERATOR):
+        with pytest.raises(NotPermitted):
+            api.postkorb(archive, who)
+        with pytest.raises(NotPermitted):
+            api.get_document(archive, who, waiting)
+    with pytest.raises(InvalidInput):  # no input names the Postkorb's case: it is stored in mixed case
+        api.case_documents(archive, READER, POSTKORB_CASE)
+    # The admin cannot give the Postkorb a team either: its number is not a case number.
+    with pytest.raises(InvalidInput):
+        api.assign_case(archive, ADMIN, POSTKORB_CASE, "team-a")
+
+
+def test_an_assigned_document_is_the_cases_like_any_other(archive: Archive, day: dict[str, Any]) -> None:
+    waiting = day["docs"][2].document_id
+    done = api.assign_from_postkorb(archive, TRIAGE, waiting, CASE.lower(), "gutachten", title="Befund")
+    assert (done.case_number, done.document_type, done.title) == (CASE, "Gutachten", "Befund")
+    info = api.get_document(archive, READER, waiting)  # the case's team sees it now
+    assert (info.case_number, info.document_type, info.title) == (CASE, "Gutachten", "Befund")
+    with archive.reading() as session:
+        doc = session.get(Document, waiting)
+        item = session.get(PostkorbItem, waiting)
+        teams = set(session.scalars(select(Page.team_id).where(Page.document_id == waiting)))
+        assert doc is not None and item is not None
+        # Gutachten is restricted: the flag, the pages' signed team, and now a due date under the rules.
+        assert doc.restricted and doc.due_on is not None and doc.retention_rule == "default"
+        assert len(teams) == 1 and next(iter(teams)) < 0
+        assert (item.state, item.case_number, item.decided_by, item.how) == (
+            "assigned", CASE, TRIAGE.name, f"assigned by {TRIAGE.name}",
+        )  # fmt: skip
+    # It left the Postkorb: not listed, not readable by the triage role, not assignable again.
+    assert waiting not in [e.document_id for e in api.postkorb(archive, TRIAGE)]
+    with pytest.raises(NotPermitted):
+        api.get_document(archive, TRIAGE, waiting)
+    with pytest.raises(NotFound):
+        api.assign_from_postkorb(archive, TRIAGE, waiting, OTHER_CASE, "Antrag")
+    # The same stack again: every part already stored, the assigned one where it is now.
+    again = api.import_stack(archive, OPERATOR, day["path"])
+    assert [d.status for d in again.documents] == ["already_stored"] * 4
+    assert again.documents[2].case_number == CASE
+
+
+def test_a_refused_assignment_changes_nothing(archive: Archive, day: dict[str, Any], make_scan: Any) -> None:
+    waiting = day["docs"][0].document_id
+    with pytest.raises(InvalidInput, match="invalid case number"):
+        api.assign_from_postkorb(archive, TRIAGE, waiting, "123", "Antrag")
+    with pytest.raises(InvalidInput, match="unknown document type"):
+        api.assign_from_postkorb(archive, TRIAGE, waiting, CASE, "Kochrezept")
+    with pytest.raises(NotPermitted):
+        api.assign_from_postkorb(archive, READER, waiting, CASE, "Antrag")
+    # The case already holds the same scan (imported again by hand, say).
+    original = b"".join(api.open_original(archive, TRIAGE, waiting))
+    copy = make_scan("same.pdf")
+    copy.write_bytes(original)
+    api.import_document(archive, OPERATOR, copy, api.DocumentMeta(OTHER_CASE, "Antrag"))
+    with pytest.raises(InvalidInput, match=f"case {OTHER_CASE} holds this scan already"):
+        api.assign_from_postkorb(archive, TRIAGE, waiting, OTHER_CASE, "Antrag")
+    assert waiting in [e.document_id for e in api.postkorb(archive, TRIAGE)]
+    with pytest.raises(NotFound):
+        api.assign_from_postkorb(archive, TRIAGE, day["docs"][1].document_id, CASE, "Antrag")
+
+
+def test_the_postkorb_on_the_command_line(cli: Cli, archive: Archive, day: dict[str, Any]) -> None:  # noqa: F811
+    api.grant(archive, ADMIN, Actor.from_os().name, ["triage"], [])
+    code, out, err = cli("postkorb", "list")
+    assert code == 0, err
+    assert "post.pdf, page 1: no cover sheet before it in the stack" in out
+    assert "3 documents in the Postkorb" in out
+    waiting = str(day["docs"][0].document_id)
+    code, out, err = cli("postkorb", "assign", waiting, "--case", OTHER_CASE, "--type", "Antrag", "--json")
+    assert code == 0, err
+    assert json.loads(out)["case_number"] == OTHER_CASE
+    code, _, err = cli("postkorb", "assign", waiting, "--case", OTHER_CASE, "--type", "Antrag")
+    assert code != 0 and f"no document {waiting} in the Postkorb" in err
+
+
+# --- the sort: a case number in the first pages' text ---------------------------------------------------
+
+SORT_ENV = {"EKAKTE_MAIL_DOCUMENT_TYPE": "Schriftverkehr"}
+
+
+def with_mail_type(archive: Archive) -> Archive:
+    """The same archive, opened with mail_document_type set (the sort files with that type)."""
+    import dataclasses
+
+    return Archive(
+        dataclasses.replace(archive.settings, mail_document_type="Schriftverkehr"),
+        archive.engine,
+        archive.store,
+    )
+
+
+def waiting_letters(archive: Archive, tmp_path: Path, n: int) -> list[Any]:
+    """`n` one-page letters in the Postkorb (a stack of letters between separator sheets)."""
+    pages: list[Any] = []
+    for i in range(n):
+        if i:
+            pages.append(scans.sheet_page(dpi=100, seed=100 + i))
+        pages.append(scans.scan_page([f"Brief {i}"], dpi=100, seed=200 + i))
+    path = tmp_path / f"letters-{n}.pdf"
+    scans.write_scan_pdf(path, pages, dpi=100)
+    return [d.document_id for d in api.import_stack(archive, OPERATOR, path).documents]
+
+
+def read_as(archive: Archive, document_id: Any, text: str) -> None:
+    """What OCR would record for the document's first page."""
+    from sqlalchemy import update
+
+    with archive.transaction() as session:
+        session.execute(
+            update(Page)
+            .where(Page.document_id == document_id, Page.number == 1)
+            .values(ocr_state="done", text=text)
+        )
+
+
+def test_the_sort_files_only_what_names_one_known_case_with_certainty(
+    archive: Archive, tmp_path: Path
+) -> None:
+    api.add_user(archive, ADMIN, TRIAGE.name, ["triage"])
+    archive = with_mail_type(archive)
+    texts = {
+        "Jobcenter Musterstadt\nAktenzeichen: 12345BG0001234\nWeiterbewilligung": ("filed", CASE, "page 1"),
+        "BG-Nr. 54321 BG 765432l vom 03.11.2026": ("filed", OTHER_CASE, "spaces inside the number"),
+        "Ihre Zeichen 12345BG0001234, unsere 54321BG7654321": ("left", None, "several case numbers"),
+        "Aktenzeichen 99999BG9999999": (
+            "left",
+            None,
+            "case 99999BG9999999 (read on page 1) is not in the archive",
+        ),
+        "Sehr geehrte Damen und Herren, anbei die Unterlagen.": ("left", None, "no case number"),
+        "Az. 12345BG0001234 5 (Fortsetzung)": ("left", None, "a doubtful case number on page 1"),
+    }
+    docs = waiting_letters(archive, tmp_path, len(texts) + 1)
+    for doc, text in zip(docs, texts, strict=False):
+        read_as(archive, doc, text)
+    got = [api.sort_postkorb_document(archive, TRIAGE, doc) for doc in docs]
+    for result, (text, (outcome, case, says)) in zip(got, texts.items(), strict=False):
+        assert ("filed" if result.assigned else "left", result.assigned and result.assigned.case_number) == (
+            outcome, case or None,
+        ), text  # fmt: skip
+        assert says in result.finding, (text, result.finding)
+    filed = got[0].assigned
+    assert filed is not None and (filed.document_type, filed.title) == ("Schriftverkehr", None)
+    assert filed.how == "sorted: case number on page 1, '12345BG0001234' (read as written)"
+    # The last letter's page is not read yet: left alone, looked at again once it is.
+    assert got[-1].pending and got[-1].assigned is None
+    read_as(archive, docs[-1], "Aktenzeichen 12345BG0001234")
+    assert api.sort_postkorb_document(archive, TRIAGE, docs[-1]).assigned is not None
+    info = api.get_document(archive, READER, docs[0])  # the case's team sees what the sort filed
+    assert (info.case_number, info.document_type) == (CASE, "Schriftverkehr")
+    # What was left waits with the finding; the sort does not file an assigned document twice.
+    left = {e.document_id: e.finding for e in api.postkorb(archive, TRIAGE)}
+    assert set(left) == set(docs[2:6]) and all(left.values())
+    with pytest.raises(NotFound):
+        api.sort_postkorb_document(archive, TRIAGE, docs[0])
+    with pytest.raises(NotPermitted):
+        api.sort_postkorb_document(archive, READER, docs[2])
+
+
+def test_the_sort_needs_its_document_type(archive: Archive, tmp_path: Path) -> None:
+    from ekakte.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mail_document_type"):
+        api.sort_postkorb_document(archive, TRIAGE, waiting_letters(archive, tmp_path, 1)[0])
+
+
+@pytest.mark.skipif(
+    not __import__("ekakte.ocr.engine", fromlist=["available"]).available()
+    and __import__("os").environ.get("CI") != "true",
+    reason="tesseract is not installed (make services installs it as root)",
+)
+def test_a_letter_is_filed_by_the_case_number_tesseract_reads_on_it(archive: Archive, tmp_path: Path) -> None:
+    api.add_user(archive, ADMIN, TRIAGE.name, ["triage"])
+    api.add_user(archive, ADMIN, "ocr-service", ["service"])
+    archive = with_mail_type(archive)
+    letter_page = scans.scan_page(
+        ["Jobcenter Musterstadt", "", f"Aktenzeichen: {CASE[:5]} {CASE[5:7]} {CASE[7:]}", "",
+         "Sehr geehrte Frau Muster,", "anbei erhalten Sie die angeforderten Kontoauszüge."],
+        dpi=300, seed=7,
+    )  # fmt: skip
+    path = tmp_path / "brief.pdf"
+    scans.write_scan_pdf(path, [letter_page], dpi=300)
+    doc = api.import_stack(archive, OPERATOR, path).documents[0].document_id
+    api.run_ocr(archive, Actor("ocr-service"), document_ids=[doc])
+    result = api.sort_postkorb_document(archive, TRIAGE, doc)
+    assert result.assigned is not None and result.assigned.case_number == CASE, result.finding
