@@ -41,6 +41,7 @@ class Action(StrEnum):
     TYPE_LIST = "type.list"  # which document types are restricted (the policy; no documents)
     TYPE_POLICY = "type.policy"  # restrict or unrestrict a type: re-marks its stored documents
     POSTKORB = "postkorb"  # the documents no case was found for: list them, assign them to a case
+    INBOX = "inbox"  # the cases of the caller's teams with documents no one of the team has opened
 
 
 # Roles that may see documents' contents, and then only of cases of their own teams.
@@ -168,7 +169,7 @@ def decide(
         return on_own_team()
     if action in (Action.DOC_GET, Action.DOC_TEXT):
         return on_own_team()
-    if action == Action.SEARCH:
+    if action in (Action.SEARCH, Action.INBOX):
         # Allowed to ask at all; which documents answer is decided per document by `searchable`,
         # inside the query, before anything is counted or ranked.
         if not roles & CONTENT_ROLES:

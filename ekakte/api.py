@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         write_export,
     )
     from ekakte.hotfolder import import_directory
+    from ekakte.inbox import InboxCase, team_inbox
     from ekakte.ingest import (
         BatchReport,
         DocumentMeta,
@@ -145,6 +146,7 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("render_page", "ekakte.page_images", Action.DOC_GET),
     UseCase("export_page", "ekakte.page_images", Action.DOC_GET),
     UseCase("search", "ekakte.search", Action.SEARCH),
+    UseCase("team_inbox", "ekakte.inbox", Action.INBOX),
     # OCR
     UseCase("run_ocr", "ekakte.ocr.worker", Action.OCR_WORK),
     UseCase("retry_failed", "ekakte.ocr.worker", Action.OCR_RETRY),
@@ -235,6 +237,7 @@ _SUPPORT = {
     "Scan": "ekakte.ingest",
     "BatchReport": "ekakte.ingest",
     "StackReport": "ekakte.mailroom.stacks",
+    "InboxCase": "ekakte.inbox",
     "PostkorbEntry": "ekakte.mailroom.postkorb",
     "Assignment": "ekakte.mailroom.postkorb",
     "Sorted": "ekakte.mailroom.postkorb",
@@ -284,6 +287,7 @@ __all__ = [
     "HandOverReport",
     "HoldInfo",
     "ImportResult",
+    "InboxCase",
     "LockOutcome",
     "LoginFlowStart",
     "LoginFlowState",
@@ -374,6 +378,7 @@ __all__ = [
     "sign_out",
     "sort_postkorb_document",
     "sweep",
+    "team_inbox",
     "unreachable",
     "unrestrict_type",
     "upgrade_database",

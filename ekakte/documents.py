@@ -22,7 +22,8 @@ from ekakte import audit, paging
 from ekakte.access import About, Action, Decision, decide, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.models import POSTKORB_CASE, Case, Document, DocumentState, Page, Team
+from ekakte.db.dialect import insert_or_ignore
+from ekakte.db.models import POSTKORB_CASE, Case, Document, DocumentOpened, DocumentState, Page, Team
 from ekakte.errors import ChecksumMismatch, EkakteError, InvalidInput, NotFound, OutputExists, shown
 from ekakte.jsonable import AsJson
 from ekakte.paging import MAX_LIMIT, check_limit
@@ -68,6 +69,8 @@ class DocumentInfo(AsJson):
     withheld: bool = False  # title and file name left out (None) for this reader
     # Where its pages' text stands, in a case's listing: done, pending, failed (any page), partly.
     ocr_state: str | None = None
+    # In a case's listing: no one of the case's team has opened it yet (None: the case has no team).
+    new: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -251,10 +254,10 @@ def _page(
             continue
         if limit is not None and len(docs) == limit:
             assert last is not None
-            return _with_ocr_states(session, docs), _cursor(last)
+            return _with_new(session, _with_ocr_states(session, docs), team_id), _cursor(last)
         docs.append(_document_info(d, number, details=seen.details))
         last = d
-    return _with_ocr_states(session, docs), None
+    return _with_new(session, _with_ocr_states(session, docs), team_id), None
 
 
 _OCR_STATES = (
@@ -273,6 +276,39 @@ def _with_ocr_states(session: Session, docs: list[DocumentInfo]) -> list[Documen
     for document_id, state, count in rows:
         counts.setdefault(document_id, {})[state] = count
     return [dataclasses.replace(d, ocr_state=_summary(counts.get(d.id, {}))) for d in docs]
+
+
+_OPENED = select(DocumentOpened.document_id).where(
+    DocumentOpened.team_id == bindparam("team_id"),
+    DocumentOpened.document_id.in_(bindparam("ids", expanding=True)),
+)
+
+
+def _with_new(session: Session, docs: list[DocumentInfo], team_id: int | None) -> list[DocumentInfo]:
+    """The documents marked new to the case's team: those no one of it has opened (mark_opened)."""
+    if not docs or team_id is None:
+        return docs
+    opened = set(session.scalars(_OPENED, {"team_id": team_id, "ids": [d.id for d in docs]}))
+    return [dataclasses.replace(d, new=d.id not in opened) for d in docs]
+
+
+def _mark_opened(archive: Archive, actor: Actor, document_id: uuid.UUID, team_id: int) -> None:
+    """Record that someone of the case's team opened the document (its content was handed out to a
+    reader the policy allowed on the team's case): once per document and team, looked up first so that
+    reading it again writes nothing. A failure to record it costs the reader nothing but the mark."""
+    try:
+        with archive.reading() as session:
+            if session.get(DocumentOpened, (document_id, team_id)) is not None:
+                return
+        with archive.transaction() as session:
+            session.execute(
+                insert_or_ignore(session, DocumentOpened, ["document_id", "team_id"]).values(
+                    document_id=document_id, team_id=team_id, opened_at=datetime.now(UTC),
+                    opened_by=actor.effective,
+                )
+            )  # fmt: skip
+    except EkakteError:
+        return
 
 
 def _summary(states: dict[str, int]) -> str:
@@ -330,9 +366,20 @@ def _authorized_document(
         return _document_info(doc, case_number, details=decision.details) if doc and case_number else None
 
     refusal = f"document {document_id}"
-    info = decided(archive, actor, action, refusal, read, about=about, reads_only=True)
+    team: int | None = None
+
+    def about_and_team(session: Session) -> About:
+        nonlocal team
+        request = about(session)
+        team = request.case_team_id
+        return request
+
+    info = decided(archive, actor, action, refusal, read, about=about_and_team, reads_only=True)
     if info is None:
         raise NotFound(f"no document {document_id} in the archive")
+    if action in (Action.DOC_GET, Action.DOC_TEXT) and team is not None:
+        # Allowed to read the content of a case with a team: a reader of that team (ekakte.access).
+        _mark_opened(archive, actor, document_id, team)
     return info
 
 

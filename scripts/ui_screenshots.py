@@ -60,6 +60,19 @@ SHOTS = [
         "Search within a case or across one's teams: snippets, paging; the query travels in"
         " a POST body, never in a URL.",
     ),
+    (
+        "eingang",
+        "Neue Post",
+        "For caseworkers and team leads: the cases of their teams with documents no one of the team has"
+        " opened yet, newest first; the case page marks those documents as new.",
+    ),
+    (
+        "postkorb",
+        "Postkorb",
+        "For the triage role (Posteingangsstelle): what the mail room scanned without a case, oldest first,"
+        " with why it is here and what the sort found; each document opens like any other, and is"
+        " assigned to its case with its type here.",
+    ),
     ("protokoll", "Protokoll", "For auditors: who read a file, and a user's accesses since a day."),
     (
         "aufbewahrung",
@@ -89,14 +102,18 @@ def main() -> None:
         api.initialize(settings, admin, first_admin=admin.name)
         with api.Archive.open(settings) as archive:
             api.add_team(archive, admin, "Leistung-1")
-            api.add_user(archive, admin, USER, ["caseworker", "scan_operator", "auditor", "records_manager"],
-                         ["Leistung-1"], health_clearance=True)  # fmt: skip
+            api.add_user(archive, admin, USER, ["caseworker", "scan_operator", "auditor", "records_manager",
+                         "triage"], ["Leistung-1"], health_clearance=True)  # fmt: skip
             api.set_password(archive, admin, USER, PASSWORD)
             api.assign_case(archive, admin, CASE, "Leistung-1")
             you = api.Actor(USER)
             inbox = Path(tmp) / "inbox"
             scans.write_demo_batch(inbox, CASE)  # with sidecars; one file is no scan and is refused
             api.import_directory(archive, you, inbox, allow_root=True)
+            stack = Path(tmp) / "post-2026-12-06.pdf"  # two letters the mail room scanned without a case
+            letters = [scans.scan_page(scans.german_lines(seed, 20), dpi=150, seed=seed) for seed in (5, 6)]
+            scans.write_scan_pdf(stack, [letters[0], scans.sheet_page(dpi=150, seed=1), letters[1]], dpi=150)
+            api.import_stack(archive, you, stack)
             api.run_ocr(archive, you)
             api.add_hold(archive, you, case_number=CASE, reason="SG Köln S 12 AS 345/25")
             shoot(archive, settings)
@@ -134,6 +151,10 @@ def shoot(archive: object, settings: object) -> None:
         page.locator("ol.hits a").first.click()
         page.wait_for_load_state()
         snap(page, "dokument")
+        page.goto(f"{url}/eingang")
+        snap(page, "eingang")
+        page.goto(f"{url}/postkorb")
+        snap(page, "postkorb")
         page.goto(f"{url}/protokoll?akte={CASE}")
         snap(page, "protokoll")
         page.goto(f"{url}/aufbewahrung")

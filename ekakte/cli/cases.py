@@ -75,6 +75,8 @@ def case_show(
         for d in view.documents:
             pages_ = "?" if d.page_count is None else str(d.page_count)
             label = "(restricted: withheld)" if d.withheld else shown(d.title or d.original_filename)
+            if d.new:
+                label = f"NEW  {label}"  # no one of the team has opened it yet
             click.echo(
                 f"{d.received_on.isoformat():<10}  {shown(d.document_type):<14}  {pages_:>5}  {d.id}  {label}"
             )
@@ -128,4 +130,21 @@ def case_reopen(state: State, case_number: str) -> int:
     return objects_told(done.objects, "the reopening")
 
 
-COMMANDS = [case]
+@click.command("inbox")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="Cases to list.")
+@json_option
+@pass_state
+def inbox(state: State, limit: int, as_json: bool) -> None:
+    """The cases of your teams with new documents (no one of the team has opened them), newest first."""
+    from ekakte.api import team_inbox
+
+    cases = team_inbox(state.archive, state.actor, limit=limit)
+    if as_json:
+        emit_json([c.as_json() for c in cases])
+        return
+    for c in cases:
+        click.echo(f"{c.newest:%Y-%m-%d %H:%M}  {shown(c.case_number):<20}  {c.new:>4} new  {shown(c.team)}")
+    click.echo(f"{len(cases)} case{'s' if len(cases) != 1 else ''} with new documents")
+
+
+COMMANDS = [case, inbox]

@@ -508,3 +508,15 @@ class PostkorbItem(Base):
     # assign it (no case number, several, an unknown case).
     sorted_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
     finding: Mapped[str | None] = mapped_column(String(500))
+
+
+class DocumentOpened(Base):
+    """Someone of a team opened a document of its case (read its content): the first time, and who. A
+    case's document without a row for the case's team is new to the team (its inbox, the case page)."""
+
+    __tablename__ = "document_opened"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    team_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    opened_by: Mapped[str] = mapped_column(String(100))

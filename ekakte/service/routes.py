@@ -440,6 +440,98 @@ def release_hold(
     return JSONResponse(hold.as_json())
 
 
+# The mail room: cover sheets, the Postkorb; the team's new mail --------------------------------------------
+
+
+class CoverSheetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_number: str | None = Field(default=None, min_length=1, max_length=64)
+    document_type: str | None = Field(default=None, min_length=1, max_length=100)
+    title: str | None = Field(default=None, max_length=500)
+    count: int = Field(default=1, ge=1, le=500, strict=True)
+
+
+@router.post(
+    "/coversheets",
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The sheets, A4, to print"},
+        **_ERRORS,
+    },
+)
+def post_coversheets(request: Request, caller: Caller, body: CoverSheetRequest) -> Response:
+    """Cover sheets for a case and document type (with a title), or separator sheets (neither), as a PDF to
+    print: the benefits software prints one with a letter that asks for proofs. The case number and type
+    are checked as an import checks them. Reads nothing of the archive (any signed-in caller)."""
+    import io
+
+    pdf = io.BytesIO()
+    api.cover_sheets(
+        archive(request).settings, pdf, case_number=body.case_number, document_type=body.document_type,
+        title=body.title, count=body.count,
+    )  # fmt: skip
+    name = "trennblatt.pdf" if body.case_number is None else "deckblatt.pdf"
+    return Response(
+        pdf.getvalue(), media_type="application/pdf", headers={"Content-Disposition": _attachment(name)}
+    )
+
+
+@router.get("/postkorb", responses={200: {"model": schemas.PostkorbPage}, **_ERRORS})
+def get_postkorb(
+    request: Request,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> JSONResponse:
+    """The documents waiting in the Postkorb, oldest first, with why (triage role). Read one as any
+    document: GET /documents/{id}, /documents/{id}/text, /documents/{id}/pages/{n}."""
+    page = api.postkorb(archive(request), caller, limit=limit, after=cursor)
+    return JSONResponse({"documents": [e.as_json() for e in page], "next": page.next})
+
+
+class AssignmentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_number: str = Field(min_length=1, max_length=64)
+    document_type: str = Field(min_length=1, max_length=100)
+    title: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/postkorb/{document_id}/assignment", responses={200: {"model": schemas.Assignment}, **_ERRORS})
+def post_assignment(
+    request: Request,
+    caller: Caller,
+    document_id: Annotated[str, PathParam(max_length=64)],
+    body: AssignmentRequest,
+) -> JSONResponse:
+    """Move a document from the Postkorb into its case, with its type (triage role). 404 for a document
+    not waiting there, whether it exists or not."""
+    with hidden("document in the Postkorb"):
+        done = api.assign_from_postkorb(
+            archive(request), caller, _document_id(document_id), body.case_number, body.document_type,
+            title=body.title,
+        )  # fmt: skip
+    return JSONResponse(done.as_json())
+
+
+@router.post("/postkorb/{document_id}/sort", responses={200: {"model": schemas.Sorted}, **_ERRORS})
+def post_sort(
+    request: Request, caller: Caller, document_id: Annotated[str, PathParam(max_length=64)]
+) -> JSONResponse:
+    """File a document of the Postkorb by the case number read with certainty in its first pages, or say
+    why not (triage role)."""
+    with hidden("document in the Postkorb"):
+        done = api.sort_postkorb_document(archive(request), caller, _document_id(document_id))
+    return JSONResponse(done.as_json())
+
+
+@router.get("/inbox", responses={200: {"model": schemas.Inbox}, **_ERRORS})
+def get_inbox(
+    request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 50
+) -> JSONResponse:
+    """The cases of the caller's teams with documents no one of the team has opened yet, newest first."""
+    cases = api.team_inbox(archive(request), caller, limit=limit)
+    return JSONResponse({"cases": [c.as_json() for c in cases]})
+
+
 # The Aussonderung (xdomea) ---------------------------------------------------------------------------------
 
 

@@ -97,6 +97,12 @@ ReceiveReport = shape(api.ReceiveReport)
 HandOverReport = shape(api.HandOverReport)
 ProcessStatus = shape(api.ProcessStatus)
 ProcessPage = _model("ProcessPage", processes=(_list(ProcessStatus), ...))
+PostkorbEntry = shape(api.PostkorbEntry)
+PostkorbPage = _model("PostkorbPage", documents=(_list(PostkorbEntry), ...), next=(str | None, ...))
+Assignment = shape(api.Assignment)
+Sorted = shape(api.Sorted)
+InboxCase = shape(api.InboxCase)
+Inbox = _model("Inbox", cases=(_list(InboxCase), ...))
 
 UPLOAD_FORM: dict[str, Any] = {
     "type": "object",

@@ -1,4 +1,5 @@
-"""The Postkorb: documents that came without a case, until the triage role assigns them.
+"""The Postkorb: documents that came without a case, until the triage role assigns them; and which
+documents a case's team has opened (the rest are new to it).
 
 Revision ID: 0017
 Revises: 0016
@@ -10,6 +11,9 @@ Create Date: 2026-12-06
   name it, since case numbers are stored in upper case). No foreign key to documents: the row is the
   record of how the document got its case. sorted_at and finding: when the sort (which reads a case
   number in the first pages' text) looked at it, and what it found when it did not assign it.
+- document_opened: that someone of a team opened (read the content of) a document of its case, first
+  when and who. A document of a case without such a row for the case's team is new to the team. No
+  foreign key: a row of a deleted document is never asked for.
 """
 
 from collections.abc import Sequence
@@ -41,8 +45,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("document_id", name="pk_postkorb"),
     )
     op.create_index("ix_postkorb_state_arrived", "postkorb", ["state", "arrived_at", "document_id"])
+    op.create_table(
+        "document_opened",
+        sa.Column("document_id", sa.Uuid(), nullable=False),
+        sa.Column("team_id", sa.Integer(), nullable=False),
+        sa.Column("opened_at", _TIME, nullable=False),
+        sa.Column("opened_by", sa.String(length=100), nullable=False),
+        sa.PrimaryKeyConstraint("document_id", "team_id", name="pk_document_opened"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("document_opened")
     op.drop_index("ix_postkorb_state_arrived", table_name="postkorb")
     op.drop_table("postkorb")

@@ -53,6 +53,7 @@ def running_api(tmp_path_factory: pytest.TempPathFactory, oidc_provider: OidcPro
     with Archive.open(load_settings(env)) as archive:
         add_user(archive, ADMIN, "auditor", ["auditor"])
         add_user(archive, ADMIN, "records", ["records_manager"])
+        add_user(archive, ADMIN, "posteingang", ["triage"])
         app = create_app(load_settings(env), service_settings(oidc_provider), archive=archive)
         with serving(app) as url:
             yield url
@@ -65,6 +66,8 @@ def user_for(path: str, method: str) -> str:
         return "records"
     if method == "POST" and path == "/api/v1/documents":
         return "scan-operator"
+    if path.startswith("/api/v1/postkorb"):
+        return "posteingang"
     return "caseworker"
 
 

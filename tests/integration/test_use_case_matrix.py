@@ -79,6 +79,7 @@ def expected(action: str | None, role: str | None, own: bool, restricted: bool, 
         "archive": role == "records_manager",
         "archive.hand_over": role == "records_manager",
         "postkorb": role == "triage",
+        "inbox": role in CONTENT_ROLES,
     }[action]
 
 
@@ -185,6 +186,7 @@ class World:
             "import_stack": lambda: given(self.stack(case), lambda path: api.import_stack(a, who, path)),
             "import_stacks": lambda: given(self.stack(case), lambda path: api.import_stacks(a, who, [path])),
             "postkorb": lambda: lambda: api.postkorb(a, who),
+            "team_inbox": lambda: lambda: api.team_inbox(a, who),
             "assign_from_postkorb": lambda: given(
                 self.waiting(), lambda doc: api.assign_from_postkorb(a, who, doc, case, "Antrag")
             ),

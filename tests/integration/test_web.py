@@ -245,3 +245,47 @@ def test_auditor_and_records_manager_pages(page: Any, app: App) -> None:
     page.get_by_role("button", name=re.compile("Aufheben")).click()
     page.wait_for_load_state()
     assert page.locator("tbody tr", has_text="SG Köln S 12 AS 345/25").count() == 0
+
+
+def test_new_mail_for_the_team_and_the_postkorb_of_the_triage_role(
+    page: Any, app: App, tmp_path: Path
+) -> None:
+    api.add_user(app.archive, ADMIN, "posteingang", ["triage"])
+    api.set_password(app.archive, ADMIN, "posteingang", PASSWORD)
+    letter = tmp_path / "ohne-deckblatt.pdf"
+    scans.write_scan_pdf(letter, [scans.scan_page(["Ein Brief ohne Deckblatt"], dpi=100, seed=3)], dpi=100)
+    waiting = api.import_stack(app.archive, OPERATOR, letter).documents[0].document_id
+
+    # The team's inbox: both documents of the case are new until someone of the team opens one.
+    sign_in(page, app, READER, then="/eingang")
+    accessible(page, "team inbox")
+    row = page.locator("tbody tr", has_text=CASE)
+    assert row.locator("td").nth(2).inner_text() == "2"
+    page.goto(f"{app.url}/akte/{CASE}")
+    assert page.locator("tbody tr", has_text="Weiterbewilligung").locator(".badge").count() == 1
+    page.goto(f"{app.url}/dokument/{app.documents['antrag'].document_id}")  # shows its text: opened
+    page.goto(f"{app.url}/akte/{CASE}")
+    assert page.locator("tbody tr", has_text="Weiterbewilligung").locator(".badge").count() == 0
+    page.goto(f"{app.url}/eingang")
+    assert page.locator("tbody tr", has_text=CASE).locator("td").nth(2).inner_text() == "1"
+    # The Postkorb is not the caseworker's: neither the page nor its document.
+    assert page.goto(f"{app.url}/postkorb").status == 403  # type: ignore[union-attr]
+    assert page.goto(f"{app.url}/dokument/{waiting}").status == 404  # type: ignore[union-attr]
+    page.context.clear_cookies()
+
+    sign_in(page, app, "posteingang", then="/postkorb")
+    accessible(page, "Postkorb")
+    page.get_by_role("link", name="ohne-deckblatt.pdf, page 1").click()
+    page.wait_for_load_state()
+    assert "Ein Brief ohne Deckblatt" in page.content() or page.locator("img").count() >= 1
+    page.goto(f"{app.url}/postkorb")
+    page.get_by_label("Aktenzeichen (BG-Nummer)").fill(CASE)
+    page.get_by_label("Dokumentart").select_option("Schriftverkehr")
+    page.get_by_role("button", name="Zuordnen").click()
+    page.wait_for_load_state()
+    assert "Der Postkorb ist leer." in page.content()
+    assert page.goto(f"{app.url}/eingang").status == 403  # type: ignore[union-attr]
+    page.context.clear_cookies()
+
+    sign_in(page, app, READER, then=f"/akte/{CASE}")
+    assert page.locator("tbody tr", has_text="Schriftverkehr").locator(".badge").count() == 1

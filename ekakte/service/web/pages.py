@@ -9,7 +9,7 @@ import re
 import secrets
 import urllib.parse
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import jinja2
@@ -77,6 +77,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     values = {
         "t": text,
         "day": _day,
+        "moment": _moment,
         "user": found.principal if found else None,
         "roles": found.roles if found else (),
         "csrf_token": found.csrf_token if found else "",
@@ -98,6 +99,14 @@ def error_page(request: Request, status: int, message: str | None = None) -> HTM
 
 def _day(value: date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""
+
+
+def _moment(value: datetime | None) -> str:
+    """A time as the users read it: German order, local time of the server (the archive stores UTC)."""
+    if value is None:
+        return ""
+    stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return stamp.astimezone().strftime("%d.%m.%Y %H:%M")
 
 
 def _signed_in(request: Request) -> api.SessionInfo:
@@ -298,6 +307,7 @@ def document_page(
     words = _words(found.search_words)
     return render(
         request, "document.html", info=info, page=page, pages=count, width=breite, zooms=_ZOOMS,
+        postkorb_case=api.POSTKORB_CASE,
         link=lambda p, w: f"/dokument/{info.id}?" + urllib.parse.urlencode({"seite": p, "breite": w}),
         page_text=_highlighted(this.text, words) if this and this.text else None,
         page_state=this.state if this else "pending", words=words, size=_size(info.size_bytes),
@@ -442,6 +452,60 @@ def accessibility(request: Request) -> Response:
     found = session(request)
     request.state.web_session = found
     return render(request, "accessibility.html", contact=request.app.state.settings.accessibility_contact)
+
+
+# Caseworkers: new mail ------------------------------------------------------------------------------------
+
+
+@router.get("/eingang", response_class=HTMLResponse)
+def inbox_page(request: Request) -> Response:
+    """The cases of the user's teams with documents no one of the team has opened yet."""
+    found = _signed_in(request)
+    try:
+        cases = api.team_inbox(_archive(request), _actor(request, found))
+    except NotPermitted:
+        return error_page(request, 403)
+    return render(request, "inbox.html", cases=cases)
+
+
+# The Posteingangsstelle: the Postkorb -------------------------------------------------------------------
+
+
+@router.get("/postkorb", response_class=HTMLResponse)
+def postkorb_page(request: Request) -> Response:
+    """What came without a case, oldest first, each with a form to assign it (triage role)."""
+    found = _signed_in(request)
+    try:
+        entries = api.postkorb(_archive(request), _actor(request, found), limit=_POSTKORB_SHOWN).items
+    except NotPermitted:
+        return error_page(request, 403)
+    return render(request, "postkorb.html", entries=entries, types=_archive(request).settings.document_types)
+
+
+_POSTKORB_SHOWN = 100
+
+
+@router.post("/postkorb/{document_id}/zuordnen")
+def assign_from_postkorb(
+    request: Request,
+    document_id: str,
+    csrf_token: Annotated[str, Form(max_length=100)],
+    akte: Annotated[str, Form(max_length=64)],
+    art: Annotated[str, Form(max_length=100)],
+    titel: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    found = _signed_in(request)
+    _check_csrf(found, csrf_token)
+    try:
+        api.assign_from_postkorb(
+            _archive(request), _actor(request, found), api.parse_document_id(document_id), akte, art,
+            title=titel or None,
+        )  # fmt: skip
+    except (NotPermitted, NotFound):
+        return error_page(request, 404)
+    except InvalidInput as exc:
+        return error_page(request, 400, str(exc))
+    return RedirectResponse("/postkorb", status_code=303)
 
 
 # Auditors ------------------------------------------------------------------------------------------------
