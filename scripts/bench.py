@@ -1392,18 +1392,26 @@ def stack_pages(pages: int, sheets: int) -> Iterator[Any]:
 
 
 def whole_process(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall time (s) and peak RSS (MiB) of a command, and its stdout."""
+    """Wall time (s) and peak RSS (MiB) of a command (its own, from wait4), and its stdout."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    out, err = proc.communicate()
+    output: dict[str, bytes] = {}
+    readers = [
+        threading.Thread(target=lambda name=name, pipe=pipe: output.__setitem__(name, pipe.read()))
+        for name, pipe in (("out", proc.stdout), ("err", proc.stderr))
+    ]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    # The child's own peak: wait4 was done by communicate; RUSAGE_CHILDREN is the largest child so far.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    if proc.returncode != 0:
-        raise RuntimeError(f"{command[1:3]} exited {proc.returncode}: {err.decode()[-500:]}")
-    return seconds, peak, out.decode()
+    for reader in readers:
+        reader.join()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{command[1:3]} exited {code}: {output['err'].decode()[-500:]}")
+    return seconds, usage.ru_maxrss / 1024, output["out"].decode()
 
 
 def bench_stack(label: str, kind: str, stack: Path, make_env: Callable[[int], dict[str, str]]) -> None:

@@ -53,6 +53,18 @@ def encode(sheet: Sheet) -> str:
     return "\n".join([*lines, checksum(lines)])
 
 
+def decode_bytes(raw: bytes) -> Sheet | None:
+    """The sheet a code's bytes describe (ekakte writes its codes as UTF-8 bytes, so that no reader has to
+    guess a character set: given ISO-8859-1 without a marker, a reader may take "Ä" for Shift_JIS)."""
+    if not raw.startswith(PREFIX.encode("ascii")):
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadSheetCode("its content is not UTF-8") from None
+    return decode(text)
+
+
 def decode(text: str) -> Sheet | None:
     """The sheet a code's text describes; None for a code that is not ekakte's (a parcel label, a QR code
     on a letter); BadSheetCode for one that claims to be ekakte's and does not check out."""

@@ -29,9 +29,11 @@ def qr_modules(text: str) -> list[list[bool]]:
     """The QR code's modules, row by row, True for dark (zxing-cpp writes it)."""
     import zxingcpp
 
-    image = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=EC_LEVEL).to_image(
-        scale=1, add_quiet_zones=False
-    )
+    # As UTF-8 bytes (byte mode): read back as exactly these bytes, whatever character set a reader
+    # would otherwise guess for text without a marker.
+    image = zxingcpp.create_barcode(
+        text.encode("utf-8"), zxingcpp.BarcodeFormat.QRCode, ec_level=EC_LEVEL
+    ).to_image(scale=1, add_quiet_zones=False)
     height, width = image.shape[0], image.shape[1]
     data = bytes(memoryview(image))  # type: ignore[arg-type]  # the Image has the buffer protocol
     return [[data[y * width + x] < 128 for x in range(width)] for y in range(height)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ekakte.mailroom.codes import BadSheetCode, Sheet, decode
+from ekakte.mailroom.codes import BadSheetCode, Sheet, decode_bytes
 
 # Pages are searched at this resolution: enough for the 60 mm code of any sheet ekakte prints, and a
 # ninth of the pixels of a 300 dpi scan. A code found but not decoded there is read again at the scan's
@@ -52,7 +52,7 @@ def find_sheet(image: Any, full: Any = None) -> Sheet | None:
         if not code.valid:
             continue
         try:
-            sheet = decode(code.text)
+            sheet = decode_bytes(code.bytes)
         except BadSheetCode as exc:
             raise SheetProblem(f"an ekakte sheet's code that does not check out: {exc}") from None
         if sheet is not None:

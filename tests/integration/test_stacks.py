@@ -340,3 +340,63 @@ def test_cover_sheets_are_printed_checked_and_read_back(
     code, _, err = cli("coversheet", "--case", "123", "--type", "Antrag", "-o", str(tmp_path / "x.pdf"))
     assert code == 3 and "invalid case number '123'" in err
     assert not (tmp_path / "x.pdf").exists()
+
+
+def jbig2_page_pdf(path: Path) -> tuple[bytes, bytes]:
+    """A one-page PDF whose page is a JBIG2 image with a globals stream, as production scanners write
+    them; the streams' bytes are made up (no JBIG2 encoder is installable here): what is tested is that
+    a split carries both streams over byte for byte, not how they decode. Returns (image, globals)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject, NumberObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=595, height=842)
+    image_data, globals_data = (
+        b"\x00\x00\x00\x01JBIG2-page-segments" * 40,
+        b"\x00\x00\x00\x00JBIG2-globals" * 20,
+    )
+    shared = DecodedStreamObject()
+    shared.set_data(globals_data)
+    image = DecodedStreamObject()
+    image.set_data(image_data)
+    image.update({
+        NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Image"),
+        NameObject("/Width"): NumberObject(1654), NameObject("/Height"): NumberObject(2339),
+        NameObject("/ColorSpace"): NameObject("/DeviceGray"),
+        NameObject("/BitsPerComponent"): NumberObject(1),
+        NameObject("/Filter"): NameObject("/JBIG2Decode"),
+        NameObject("/DecodeParms"): DictionaryObject(
+            {NameObject("/JBIG2Globals"): writer._add_object(shared)}
+        ),
+    })  # fmt: skip
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): writer._add_object(image)})}
+    )
+    content = DecodedStreamObject()
+    content.set_data(b"q 595 0 0 842 0 0 cm /Im0 Do Q")
+    page[NameObject("/Contents")] = writer._add_object(content)
+    with path.open("wb") as fh:
+        writer.write(fh)
+    return image_data, globals_data
+
+
+def test_a_jbig2_page_keeps_its_image_and_its_globals_stream(archive: Archive, tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    jbig2 = tmp_path / "jbig2.pdf"
+    image_data, globals_data = jbig2_page_pdf(jbig2)
+    head = tmp_path / "head.pdf"
+    scans.write_scan_pdf(head, [cover(seed=1), *letter(1)], dpi=DPI)
+    stack = tmp_path / "post.pdf"
+    writer = PdfWriter()
+    writer.append(PdfReader(head))
+    writer.append(PdfReader(jbig2))
+    with stack.open("wb") as fh:
+        writer.write(fh)
+    (doc,) = api.import_stack(archive, OPERATOR, stack).documents
+    assert doc.page_count == 2
+    part = PdfReader(io.BytesIO(original(archive, doc.document_id)))
+    image = part.pages[1]["/Resources"]["/XObject"]["/Im0"].get_object()
+    assert image["/Filter"] == "/JBIG2Decode"
+    assert image._data == image_data
+    assert image["/DecodeParms"]["/JBIG2Globals"].get_object()._data == globals_data

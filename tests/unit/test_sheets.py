@@ -131,3 +131,22 @@ def test_the_printed_pdf_is_the_same_for_the_same_sheet() -> None:
     write_sheets(b, [SHEET, Sheet()])
     assert a.getvalue() == b.getvalue()
     assert a.getvalue().startswith(b"%PDF-1.4") and a.getvalue().rstrip().endswith(b"%%EOF")
+
+
+@pytest.mark.parametrize("title", ["Ä" * 100, "Müller", "Ärztliches Gutachten – Dr. Müller", "x" * 500])
+def test_what_is_printed_is_read_back_exactly_whatever_its_characters(title: str) -> None:
+    """Latin-1 letters only ("Ä" * 100) once came back as Shift_JIS katakana: a reader guesses the
+    character set of text without a marker. ekakte's codes carry UTF-8 bytes, read back as bytes."""
+    import pypdfium2
+
+    from ekakte.mailroom.coversheet import write_sheets
+
+    out = io.BytesIO()
+    sheet = Sheet(CASE, "Gutachten", title)
+    write_sheets(out, [sheet])
+    pdf = pypdfium2.PdfDocument(out.getvalue())
+    try:
+        image = pdf[0].render(scale=DETECT_DPI / 72, grayscale=True).to_pil().convert("L")
+    finally:
+        pdf.close()
+    assert find_sheet(image) == sheet
