@@ -405,18 +405,7 @@ def _record(
         # Whether it is health data, from the archive's policy, under the lock above, which a change of
         # the policy takes too (ekakte.policy): the flag is right whichever of the two commits first.
         restricted = is_restricted_type(session, row["document_type"])
-        session.execute(
-            insert_or_ignore(session, Case, ["case_number"]).values(
-                case_number=case_number, opened_on=now.date(), created_at=now
-            )
-        )
-        # Shared lock on the case until commit: a reassignment of its team (whose trigger rewrites the
-        # team on the case's pages) waits for these pages, or these pages see the new team.
-        case_id, closed_on, team_id = session.execute(
-            select(Case.id, Case.closed_on, Case.team_id)
-            .where(Case.case_number == case_number)
-            .with_for_update(read=True)
-        ).one()
+        case_id, closed_on, team_id = filing_case(session, case_number, now)
         inserted = session.execute(
             insert_or_ignore(session, Document, ["case_id", "sha256"])
             .values(
@@ -439,9 +428,7 @@ def _record(
                     document_id=row["id"], arrived_at=now, reason=postkorb_reason[:500], state="waiting"
                 )
             )
-        # The pages' copy of the team, for the text indexes: negative for a restricted document's pages
-        # (migration 0011), so that the index hands them only to callers with the health clearance.
-        page_team = -team_id if restricted and team_id is not None else team_id
+        page_team = pages_team(team_id, restricted)
         audit.append(
             session, actor, Action.IMPORT, "allowed", case_number=case_number, document_id=str(row["id"]),
             reason="stored",
@@ -474,6 +461,29 @@ def _record(
                 ],
             )
     return True
+
+
+def filing_case(session: Any, case_number: str, now: datetime, *, create: bool = True) -> Any:
+    """The case a document is filed in (id, closed_on, team_id), made first if it is new (`create`), under a
+    shared lock until commit: a reassignment of its team (whose trigger rewrites the team on the case's
+    pages) waits for the filing, or the filing sees the new team. Call it after the audit chain's lock."""
+    if create:
+        session.execute(
+            insert_or_ignore(session, Case, ["case_number"]).values(
+                case_number=case_number, opened_on=now.date(), created_at=now
+            )
+        )
+    return session.execute(
+        select(Case.id, Case.closed_on, Case.team_id)
+        .where(Case.case_number == case_number)
+        .with_for_update(read=True)
+    ).one()
+
+
+def pages_team(team_id: int | None, restricted: bool) -> int | None:
+    """The pages' copy of their case's team, for the text indexes: negative for a restricted document's
+    pages (migration 0011), so that the index hands them only to callers with the health clearance."""
+    return -team_id if restricted and team_id is not None else team_id
 
 
 def retention_fields(

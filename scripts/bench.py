@@ -27,7 +27,9 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           a new archive), as a scanner's grayscale JPEG PDF and as a bitonal CCITT G4 TIFF, on the
           embedded archive and on PostgreSQL + S3 (moto); the detector's time per page alone; and the
           generated corpus of sheets (200/300 dpi, skew -5° to +5°, upside down, grayscale and bitonal):
-          how many were found, and how many letters and blank pages were taken for a sheet;
+          how many were found, and how many letters and blank pages were taken for a sheet; the sort
+          on letters read by tesseract (the case number as written, with spaces inside, two of them, an
+          unknown case, none): how many were filed, in the right case or a wrong one, and left;
   oracles what timing tells a caseworker: searches finding nothing it may see, for a word on other
           teams' pages and on its own team's restricted pages against a word on none, and refused
           lookups of another team's case and document against ones that do not exist, interleaved;
@@ -50,8 +52,8 @@ BENCH_SWEEP_DOCS, BENCH_ORACLE_DOCS, BENCH_ORACLE_RUNS, BENCH_PAGES_PDF, BENCH_P
 BENCH_AUSSONDERUNG_DOCS (offered, 100,000), BENCH_HANDOVER_DOCS (handed over, 2,000) and BENCH_HANDOVER_KB
 (their objects' size, 512); for api also BENCH_API_SECONDS (each measured wrk run, 30), BENCH_API_WORKERS
 (the service's processes, 2), BENCH_API_DOWNLOAD_MB (100) and BENCH_API_UPLOADS (300); for web
-BENCH_WEB_REQUESTS (each measured series of case pages, 300); for posteingang BENCH_STACK_PAGES (500) and
-BENCH_STACK_SHEETS (50).
+BENCH_WEB_REQUESTS (each measured series of case pages, 300); for posteingang BENCH_STACK_PAGES (500),
+BENCH_STACK_SHEETS (50) and BENCH_SORT_LETTERS (40).
 """
 
 from __future__ import annotations
@@ -1391,27 +1393,34 @@ def stack_pages(pages: int, sheets: int) -> Iterator[Any]:
         yield from letter
 
 
+# Runs a command and says its peak RSS. The command is forked from this small process, not from the bench
+# (which holds hundreds of page images): Linux counts the RSS a process had when it was forked into the
+# peak of what it then executes, so ru_maxrss of a child of the bench would be the bench's own.
+_PEAK_WRAPPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write(f"\\nBENCH-PEAK-KIB {usage.ru_maxrss}\\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def whole_process(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall time (s) and peak RSS (MiB) of a command (its own, from wait4), and its stdout."""
+    """Wall time (s) and peak RSS (MiB) of a command, and its stdout."""
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_WRAPPER, *command],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
     )
-    output: dict[str, bytes] = {}
-    readers = [
-        threading.Thread(target=lambda name=name, pipe=pipe: output.__setitem__(name, pipe.read()))
-        for name, pipe in (("out", proc.stdout), ("err", proc.stderr))
-    ]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    for reader in readers:
-        reader.join()
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"{command[1:3]} exited {code}: {output['err'].decode()[-500:]}")
-    return seconds, usage.ru_maxrss / 1024, output["out"].decode()
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[1:3]} exited {done.returncode}: {done.stderr[-500:]}")
+    peak = re.search(r"BENCH-PEAK-KIB (\d+)", done.stderr)
+    return seconds, int(peak.group(1)) / 1024 if peak else float("nan"), done.stdout
 
 
 def bench_stack(label: str, kind: str, stack: Path, make_env: Callable[[int], dict[str, str]]) -> None:
@@ -1517,6 +1526,83 @@ def run_posteingang(base: Path) -> None:
                 ),
             )  # fmt: skip
     attempt("sheet corpus", "all found, none wrong", bench_sheet_corpus)
+    attempt("the sort", "no wrong case", lambda: bench_sort(base))
+
+
+SORT_LETTERS = int(os.environ.get("BENCH_SORT_LETTERS", "40"))
+
+
+def sort_corpus(n: int, known: list[str], unknown: str) -> tuple[list[Any], list[str | None]]:
+    """`n` one-page letters at 300 dpi, in five kinds by turn, and the case each should be filed in
+    (None: it must stay in the Postkorb): the case number as written, the same with spaces inside, two
+    case numbers, a case the archive does not have, none at all."""
+    pages, expected = [], []
+    for i in range(n):
+        case = known[i % len(known)]
+        other = known[(i + 1) % len(known)]
+        # Letters whose text names no case number of its own (the generator writes some into its letters,
+        # and a letter naming two cases must stay in the Postkorb, which is not what this row counts).
+        seed = 1000 + i
+        while any(re.search(r"\d{5}\s*BG\s*\d{7}", line) for line in sample_scans.german_lines(seed, 14)):
+            seed += 1000
+        body = sample_scans.german_lines(seed, 14)
+        kind = i % 5
+        head = [
+            [f"Aktenzeichen: {case}"],
+            [f"BG-Nummer: {case[:5]} {case[5:7]} {case[7:]}"],
+            [f"Ihr Zeichen: {case}", f"Bezug: {other}"],
+            [f"Aktenzeichen: {unknown}"],
+            [],
+        ][kind]
+        pages.append(
+            sample_scans.scan_page(["Jobcenter Musterstadt", "", *head, "", *body], dpi=300, seed=3000 + i)
+        )
+        expected.append(case if kind in (0, 1) else None)
+    return pages, expected
+
+
+def bench_sort(base: Path) -> None:
+    """The sort on letters read by tesseract: how many were filed, none in a wrong case."""
+    from ekakte.api import import_stack, postkorb, run_ocr, sort_postkorb_document
+    from ekakte.principals import add_user, assign_case
+
+    env = {"EKAKTE_HOME": str(base / "sort"), "EKAKTE_MAIL_DOCUMENT_TYPE": "Schriftverkehr"}
+    prepare(env)
+    known = [f"{70000 + n:05d}BG{n:07d}" for n in range(8)]
+    settings = load_settings(env)
+    with Archive.open(settings) as archive:
+        add_user(archive, ACTOR, "bench-triage", ["triage"])
+        for case in known:
+            assign_case(archive, ACTOR, case, "bench-team")
+        pages, expected = sort_corpus(SORT_LETTERS, known, "99999BG9999999")
+        stack: list[Any] = []
+        for n, page in enumerate(pages):
+            if n:
+                stack.append(sample_scans.sheet_page(dpi=300, seed=4000 + n))
+            stack.append(page)
+        path = base / "letters.pdf"
+        sample_scans.write_scan_pdf(path, stack, dpi=300)
+        docs = [d.document_id for d in import_stack(archive, ACTOR, path).documents]
+        start = time.perf_counter()
+        run_ocr(archive, ACTOR, document_ids=docs)
+        ocr_seconds = time.perf_counter() - start
+        triage = Actor("bench-triage")
+        start = time.perf_counter()
+        results = [sort_postkorb_document(archive, triage, doc) for doc in docs]
+        sort_ms = (time.perf_counter() - start) / len(docs) * 1000
+        left = {e.document_id for e in postkorb(archive, triage)}
+    filed = [(r.assigned.case_number if r.assigned else None) for r in results]
+    right = sum(1 for got, want in zip(filed, expected, strict=True) if got is not None and got == want)
+    wrong = sum(1 for got, want in zip(filed, expected, strict=True) if got is not None and got != want)
+    missed = sum(1 for got, want in zip(filed, expected, strict=True) if got is None and want is not None)
+    assert len(left) == len(docs) - right - wrong
+    row(
+        f"the sort on {len(docs)} letters read by tesseract"
+        f" (OCR {ocr_seconds:.0f} s, sort {sort_ms:.0f} ms each)",
+        f"{right} filed in the right case, {wrong} in a wrong one; {len(left)} left in the Postkorb, {missed}"
+        f" of them should have been filed ({sum(1 for w in expected if w)} name one known case)",
+        "no wrong case",
+    )
 
 
 def fresh_pg_s3(home: Path, pg_url: str, endpoint: str, bucket: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from ekakte import audit, paging
 from ekakte.access import About, Action, Decision, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.dialect import insert_or_ignore, serialize_writers
+from ekakte.db.dialect import serialize_writers
 from ekakte.db.models import (
     POSTKORB_CASE,
     Case,
@@ -29,7 +29,7 @@ from ekakte.db.models import (
     StackPart,
 )
 from ekakte.errors import ConfigError, EkakteError, InvalidInput, NotFound, shown
-from ekakte.ingest import retention_fields, valid_title
+from ekakte.ingest import filing_case, pages_team, retention_fields, valid_title
 from ekakte.jsonable import AsJson
 from ekakte.mailroom.recognize import Candidate, read_case_numbers
 from ekakte.paging import check_limit
@@ -186,18 +186,7 @@ def _move(
     """Move the (locked, waiting) document into case `number` (created if `create`), with its type."""
     doc = _waiting(session, document_id)
     now = datetime.now(UTC)
-    if create:
-        session.execute(
-            insert_or_ignore(session, Case, ["case_number"]).values(
-                case_number=number, opened_on=now.date(), created_at=now
-            )
-        )
-    # Shared lock on the case, as an import takes it: a reassignment of its team waits for this.
-    case_id, closed_on, team_id = session.execute(
-        select(Case.id, Case.closed_on, Case.team_id)
-        .where(Case.case_number == number)
-        .with_for_update(read=True)
-    ).one()
+    case_id, closed_on, team_id = filing_case(session, number, now, create=create)
     there = session.scalar(
         select(Document.id).where(Document.case_id == case_id, Document.sha256 == doc.sha256)
     )
@@ -213,8 +202,7 @@ def _move(
         .where(Document.id == document_id)
         .values(case_id=case_id, document_type=doc_type, title=title, restricted=restricted, **due)
     )
-    # The pages' copy of the team, for the text indexes (negative for a restricted document's pages).
-    page_team = -team_id if restricted and team_id is not None else team_id
+    page_team = pages_team(team_id, restricted)
     session.execute(update(Page).where(Page.document_id == document_id).values(team_id=page_team))
     session.execute(
         update(PostkorbItem)

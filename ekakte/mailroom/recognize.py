@@ -16,6 +16,7 @@ from dataclasses import dataclass
 # What OCR reads one of these as, and back. Lower-case l is a 1 (a number has no l); upper-case I and O
 # may be letters of the pattern or digits: the pattern decides, and only when one reading fits.
 _CONFUSIONS = {"O": "O0", "0": "0O", "o": "0O", "I": "I1", "1": "1I", "l": "1", "|": "1"}
+_LOOK_LIKE_DIGITS = "OoIl|"
 _SEGMENT = re.compile(r"[A-Za-z0-9|]+(?:[ \t]+[A-Za-z0-9|]+)*")
 MAX_WORDS = 5  # a number spread over more words than this is not one the sort reads
 MAX_CONFUSED = 8  # readings tried per candidate: at most 2**8
@@ -77,10 +78,13 @@ def _digits(word: str) -> bool:
 
 
 def _readings(word: str, pattern: re.Pattern[str]) -> set[str]:
-    """Every reading of `word` (its confusable characters each one way or the other) that fits."""
+    r"""Every reading of `word` (its confusable characters each one way or the other) that fits. A digit
+    is tried as a letter only when the pattern may hold an O or an I at all (`_letters_o_i`): in
+    `\d{5}BG\d{7}` a 0 is a 0, and a number of ten zeros is one reading, not 2**10."""
     if len(word) > 40:
         return set()
-    positions = [i for i, c in enumerate(word) if c in _CONFUSIONS]
+    digits_too = _letters_o_i(pattern.pattern)
+    positions = [i for i, c in enumerate(word) if c in _LOOK_LIKE_DIGITS or (digits_too and c in "01")]
     if len(positions) > MAX_CONFUSED:
         return set()
     fits: set[str] = set()
@@ -92,3 +96,9 @@ def _readings(word: str, pattern: re.Pattern[str]) -> set[str]:
         if value.isascii() and pattern.fullmatch(value):
             fits.add(value)
     return fits
+
+
+def _letters_o_i(pattern: str) -> bool:
+    """Whether a case number of `pattern` may hold the letter O or I (so that a 0 or 1 read by OCR might
+    be one): the pattern names them, or a class or wildcard of letters."""
+    return bool(re.search(r"[OI]|A-Z|\\w|\\S|\.|\[\^", pattern))

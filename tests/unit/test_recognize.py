@@ -20,6 +20,7 @@ CASE = "12345BG0001234"
         ("Az. l2345BGOOO1234", [CASE], []),  # l and O read as the digits the pattern needs there
         ("Az. I2345BG0001234", [CASE], []),
         ("12345bg0001234", [CASE], []),  # stored in upper case
+        ("BG 70000BG0000000", ["70000BG0000000"], []),  # ten zeros: one reading, not 2**10
         ("Az. 1234SBG0001234", [], []),  # S is not read as 5: that would be a guess
         ("Az. 12345BG000123", [], []),  # a digit short: never filled in
         ("Az. 123456BG0001234", [], []),  # part of a longer number: not a candidate
