@@ -161,6 +161,9 @@ class Stack:
             for index in range(first - 1, last):
                 writer.add_page(self._pdf.pages[index])
             writer.write(out)
+            # What the reader parsed for this part (its pages' images) is forgotten, as after detection:
+            # memory stays that of one part, not of the whole stack.
+            self._pdf.resolved_objects.clear()
         else:
             self._tiff.write_part(out, first - 1, last - 1)
 
