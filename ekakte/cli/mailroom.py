@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ekakte.cli.base import State, emit_json, every, json_option, pass_state
-from ekakte.errors import shown
+from ekakte.errors import NotFound, shown
 
 
 @click.command("coversheet")
@@ -79,6 +79,8 @@ def postkorb_list(state: State, as_json: bool) -> None:
         pages = "? pages" if e.page_count is None else f"{e.page_count} p."
         origin = shown(e.stack) if e.stack else shown(e.original_filename)
         click.echo(f"{e.document_id}  {e.arrived_at:%Y-%m-%d %H:%M}  {pages:<7}  {origin}: {shown(e.reason)}")
+        if e.finding:
+            click.echo(f"{'':<36}  sorted: {shown(e.finding)}")
     click.echo(f"{len(entries)} document{'s' if len(entries) != 1 else ''} in the Postkorb")
 
 
@@ -118,9 +120,14 @@ def postkorb_sort(state: State, as_json: bool) -> None:
     from ekakte.api import postkorb as waiting
 
     entries = list(every(lambda after: waiting(state.archive, state.actor, limit=MAX_LIMIT, after=after)))
-    done = [
-        sort_postkorb_document(state.archive, state.actor, e.document_id) for e in entries if not e.finding
-    ]
+    done = []
+    for entry in entries:
+        if entry.finding:
+            continue  # looked at before: it waits for a person
+        try:
+            done.append(sort_postkorb_document(state.archive, state.actor, entry.document_id))
+        except NotFound:
+            continue  # assigned by a person since the list was read
     if as_json:
         emit_json([d.as_json() for d in done])
         return

@@ -12,10 +12,13 @@ from ekakte.mailroom.codes import BadSheetCode, Sheet, decode_bytes
 # full resolution (`find_sheet`'s `full`), so nothing is missed for speed.
 DETECT_DPI = 100
 # A page is blank when fewer than this share of its pixels, 5 % margins cut off (punch holes, the
-# scanner's edge), are dark: at 100 dpi, 15 pixels of an A4 page, a few specks of dust. A single typed
-# "x" is 22 pixels, a word 150: a page with anything written on it is never taken for blank.
+# scanner's edge), are darker than paper: at 100 dpi, 15 pixels of an A4 page, a few specks of dust. A
+# single typed "x" is 22 pixels, a word 150: a page with anything written on it is never taken for blank.
+# "Darker than paper" is below 215 of 255, so that light pencil and faint ink count as writing (scanned
+# paper is 230 and more); a sheet's back showing its front through thin paper then counts as content
+# too, and stays a page of the document: the safe side.
 BLANK_DARK_SHARE = 0.00002
-_DARK = 128
+_DARK = 215
 _MARGIN = 0.05
 
 
@@ -25,22 +28,31 @@ class SheetProblem(Exception):
 
 @dataclass(frozen=True)
 class Found:
-    """What a page is to the splitter: a sheet (`sheet`), a blank page, or content."""
+    """What a page is to the splitter: a sheet (`sheet`), a blank page, or content; `unreadable`: a QR code
+    is on it that could not be read even at full resolution (a stapled or stained sheet, perhaps)."""
 
     sheet: Sheet | None
     blank: bool
+    unreadable: bool = False
 
 
 def examine(image: Any, full: Any = None) -> Found:
     """`image`: the page in grayscale (PIL, mode L) at about DETECT_DPI; `full`: a callable giving it at
     its own resolution, asked only when a code was seen but could not be read in `image`."""
-    sheet = find_sheet(image, full)
-    return Found(sheet, blank=sheet is None and is_blank(image))
+    sheet, unreadable = _read(image, full)
+    if sheet is not None:
+        return Found(sheet, blank=False)
+    return Found(None, blank=not unreadable and is_blank(image), unreadable=unreadable)
 
 
 def find_sheet(image: Any, full: Any = None) -> Sheet | None:
     """The sheet whose code is on the page; None if there is none (other codes are ignored).
     SheetProblem if ekakte's code is there and damaged, or two of ekakte's codes on one page disagree."""
+    return _read(image, full)[0]
+
+
+def _read(image: Any, full: Any) -> tuple[Sheet | None, bool]:
+    """The page's sheet, and whether a QR code on it could not be read even at full resolution."""
     import zxingcpp
 
     qr = zxingcpp.barcode_formats_from_str("QRCode")
@@ -59,7 +71,7 @@ def find_sheet(image: Any, full: Any = None) -> Sheet | None:
             sheets.add(sheet)
     if len(sheets) > 1:
         raise SheetProblem("two ekakte sheet codes that disagree on one page")
-    return sheets.pop() if sheets else None
+    return (sheets.pop() if sheets else None), any(not code.valid for code in codes)
 
 
 def is_blank(image: Any) -> bool:

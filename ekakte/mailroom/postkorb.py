@@ -190,10 +190,8 @@ def _move(
     there = session.scalar(
         select(Document.id).where(Document.case_id == case_id, Document.sha256 == doc.sha256)
     )
-    if there is not None:
-        raise InvalidInput(
-            f"case {number} holds this scan already (document {there})", code="already-in-case"
-        )
+    if there is not None:  # the id of the document there is not the triage role's to see
+        raise InvalidInput(f"case {number} holds this scan already", code="already-in-case")
     restricted = is_restricted_type(session, doc_type)
     row = {"document_type": doc_type, "received_on": doc.received_on, "document_date": doc.document_date}
     due = retention_fields(archive, session, row, closed_on)
@@ -266,9 +264,12 @@ def sort_postkorb_document(archive: Archive, actor: Actor, document_id: uuid.UUI
         number = verdict.get("case_number")
         assigned = None
         if number is not None:
-            assigned = _move(
-                archive, session, actor, document_id, number, doc_type, None, verdict["how"], create=False
-            )
+            try:
+                assigned = _move(
+                    archive, session, actor, document_id, number, doc_type, None, verdict["how"], create=False
+                )
+            except InvalidInput as exc:  # checked before anything was written: the finding, not an error
+                verdict["finding"] = f"not filed: {exc}"
         session.execute(
             update(PostkorbItem)
             .where(PostkorbItem.document_id == document_id)

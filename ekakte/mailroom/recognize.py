@@ -53,11 +53,15 @@ def read_case_numbers(text: str, pattern: str) -> Reading:
             for start, end in _runs(len(words)):
                 joined = "".join(words[start:end])
                 readings = _readings(joined, compiled)
+                shown_text = " ".join(words[start:end])
+                if readings is None:  # too many look-alike characters to try every reading: not certain
+                    if _may_be_one(joined, compiled):
+                        doubtful.append(shown_text)
+                    continue
                 if not readings:
                     continue
-                shown_text = " ".join(words[start:end])
-                before = words[start - 1] if start > 0 else ""
-                after = words[end] if end < len(words) else ""
+                before = words[start - 1] if start > 0 else _across(line, segment.start(), -1)
+                after = words[end] if end < len(words) else _across(line, segment.end(), +1)
                 if len(readings) > 1 or _digits(before) or _digits(after):
                     doubtful.append(shown_text)
                     continue
@@ -77,16 +81,17 @@ def _digits(word: str) -> bool:
     return bool(word) and all(c.isdigit() or c in "Ool|I" for c in word) and any(c.isdigit() for c in word)
 
 
-def _readings(word: str, pattern: re.Pattern[str]) -> set[str]:
+def _readings(word: str, pattern: re.Pattern[str]) -> set[str] | None:
     r"""Every reading of `word` (its confusable characters each one way or the other) that fits. A digit
     is tried as a letter only when the pattern may hold an O or an I at all (`_letters_o_i`): in
-    `\d{5}BG\d{7}` a 0 is a 0, and a number of ten zeros is one reading, not 2**10."""
+    `\d{5}BG\d{7}` a 0 is a 0, and a number of ten zeros is one reading, not 2**10. None: more
+    look-alike characters than MAX_CONFUSED, so not every reading is tried."""
     if len(word) > 40:
         return set()
     digits_too = _letters_o_i(pattern.pattern)
     positions = [i for i, c in enumerate(word) if c in _LOOK_LIKE_DIGITS or (digits_too and c in "01")]
     if len(positions) > MAX_CONFUSED:
-        return set()
+        return None
     fits: set[str] = set()
     for choice in itertools.product(*(_CONFUSIONS[word[i]] for i in positions)):
         chars = list(word)
@@ -100,5 +105,26 @@ def _readings(word: str, pattern: re.Pattern[str]) -> set[str]:
 
 def _letters_o_i(pattern: str) -> bool:
     """Whether a case number of `pattern` may hold the letter O or I (so that a 0 or 1 read by OCR might
-    be one): the pattern names them, or a class or wildcard of letters."""
-    return bool(re.search(r"[OI]|A-Z|\\w|\\S|\.|\[\^", pattern))
+    be one): the pattern names them, has a character class, a wildcard or an escape that takes letters
+    (\\w, \\D, \\S, .), or ignores case. On the safe side: more readings tried means more doubt."""
+    return bool(re.search(r"[OIoi\[.]|\\[wDSW]|\(\?[a-z]*i", pattern))
+
+
+def _across(line: str, edge: int, step: int) -> str:
+    """The word on the other side of one punctuation character at `edge` of a run of words
+    ("12345BG0001234-5": the number may go on); empty if there is none."""
+    mark = edge if step > 0 else edge - 1
+    if not 0 <= mark < len(line) or line[mark].isspace():
+        return ""
+    beyond = mark + step
+    word = ""
+    while 0 <= beyond < len(line) and line[beyond].isalnum():
+        word = word + line[beyond] if step > 0 else line[beyond] + word
+        beyond += step
+    return word
+
+
+def _may_be_one(word: str, pattern: re.Pattern[str]) -> bool:
+    """Whether `word`, with its look-alike letters read as digits, fits: worth calling doubtful."""
+    digits = word.translate(str.maketrans("OoIl|", "00111")).upper()
+    return bool(pattern.fullmatch(digits))

@@ -25,6 +25,9 @@ class Part:
     first: int
     last: int
     sheet: Sheet | None = None
+    # A document that begins on a page with a QR code no one could read: that page may have been a
+    # cover sheet, so which case the pages belong to is not certain (they go to the Postkorb).
+    doubt: bool = False
 
     @property
     def pages(self) -> int:
@@ -36,17 +39,24 @@ def plan(found: list[Found]) -> list[Part]:
     next sheet are that document. A blank page right after a sheet is the sheet's back (duplex) and is
     not part of the document; other blank pages stay where they are (a page of the document). Two
     sheets in a row leave no document between them. Pages before the first sheet are a document
-    without a sheet."""
+    without a sheet. A page with a QR code that could not be read starts a document in doubt (it may
+    have been a cover sheet): it and the pages up to the next sheet go to the Postkorb, never into the
+    case of the sheet before it."""
     parts: list[Part] = []
     current: Sheet | None = None
     start: int | None = None
     after_sheet = False
+    doubt = False
     for number, page in enumerate(found, start=1):
         if page.sheet is not None:
             if start is not None:
-                parts.append(Part("document", start, number - 1, current))
+                parts.append(Part("document", start, number - 1, current, doubt))
             parts.append(Part(page.sheet.kind, number, number, page.sheet))
-            current, start, after_sheet = page.sheet, None, True
+            current, start, after_sheet, doubt = page.sheet, None, True, False
+        elif page.unreadable:
+            if start is not None:
+                parts.append(Part("document", start, number - 1, current, doubt))
+            current, start, after_sheet, doubt = None, number, False, True
         elif page.blank and after_sheet:
             parts.append(Part("back", number, number))
             after_sheet = False
@@ -55,7 +65,7 @@ def plan(found: list[Found]) -> list[Part]:
                 start = number
             after_sheet = False
     if start is not None:
-        parts.append(Part("document", start, len(found), current))
+        parts.append(Part("document", start, len(found), current, doubt))
     return parts
 
 

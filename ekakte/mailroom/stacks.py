@@ -17,7 +17,7 @@ from ekakte.access import Action
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.dialect import insert_or_ignore
-from ekakte.db.models import Case, Document
+from ekakte.db.models import POSTKORB_CASE
 from ekakte.db.models import Stack as StackRow
 from ekakte.db.models import StackPart as PartRow
 from ekakte.errors import STOPS_A_BATCH, EkakteError, InvalidInput, UnsupportedFile, shown
@@ -193,24 +193,29 @@ def _metas(archive: Archive, parts: list[Part], received_on: date | None) -> dic
         if part.kind != "document":
             continue
         sheet = part.sheet
-        if sheet is None:
+        if part.doubt:
+            metas[part.first] = (
+                f"page {part.first} carries a QR code that could not be read: it may be a cover sheet"
+            )
+        elif sheet is None:
             metas[part.first] = "no cover sheet before it in the stack"
         elif not sheet.is_cover:
-            metas[part.first] = f"after the separator sheet on page {part.first - 1}"
+            metas[part.first] = f"after the separator sheet on page {_sheet_page(parts, part)}"
         else:
             meta = DocumentMeta(sheet.case_number or "", sheet.document_type or "", received_on, sheet.title)
             try:
                 metas[part.first] = validated(archive, meta)
             except InvalidInput as exc:
-                metas[part.first] = f"the cover sheet on page {_cover_page(parts, part)}: {exc}"[:500]
+                metas[part.first] = f"the cover sheet on page {_sheet_page(parts, part)}: {exc}"[:500]
     if not metas:
         raise InvalidInput("the stack holds sheets but no document", code="empty-stack")
     return metas
 
 
-def _cover_page(parts: list[Part], part: Part) -> int:
-    covers = [p.first for p in parts if p.kind == "cover" and p.first < part.first]
-    return covers[-1] if covers else part.first
+def _sheet_page(parts: list[Part], part: Part) -> int:
+    """The page of the sheet the document part follows (a blank back may lie between them)."""
+    sheets = [p.first for p in parts if p.kind in ("cover", "separator") and p.first < part.first]
+    return sheets[-1] if sheets else part.first
 
 
 def _record_plan(
@@ -268,14 +273,22 @@ def _record_plan(
                         first_page=part.first,
                         last_page=part.last,
                         kind=part.kind,
-                        case_number=meta.case_number if meta else (sheet.case_number if sheet else None),
+                        # What a sheet said is recorded as it said it, cut to the columns: a sheet naming a
+                        # type the archive does not take may name one longer than any it takes.
+                        case_number=meta.case_number
+                        if meta
+                        else _cut(sheet.case_number if sheet else None, 64),
                         document_type=meta.document_type
                         if meta
-                        else (sheet.document_type if sheet else None),
-                        title=meta.title if meta else (sheet.title if sheet else None),
+                        else _cut(sheet.document_type if sheet else None, 64),
+                        title=meta.title if meta else _cut(sheet.title if sheet else None, 500),
                     )
                 )
     return stack_id
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    return value[:length] if value else None
 
 
 def _recorded_documents(archive: Archive, stack_id: uuid.UUID) -> dict[int, PartRow]:
@@ -335,13 +348,11 @@ def _already(
     """A part stored before (its row has the document): reported and audited as already stored, never
     stored again, wherever it is now (the triage role may have assigned it, the sweep deleted it)."""
     assert row.document_id is not None
+    # As the stack recorded it (its cover sheet's case and type, or the Postkorb), not where it is now: the
+    # operator importing the stack again is not to learn where the triage role filed a letter.
+    case_number = row.case_number if row.case_number and row.document_type else POSTKORB_CASE
+    document_type = row.document_type or ""
     with archive.transaction() as session:
-        found = session.execute(
-            select(Case.case_number, Document.document_type)
-            .join(Case, Case.id == Document.case_id)
-            .where(Document.id == row.document_id)
-        ).first()
-        case_number, document_type = found if found else (row.case_number or "", row.document_type or "")
         audit.append(
             session, actor, Action.IMPORT, "allowed", case_number=case_number,
             document_id=str(row.document_id), reason="already stored",

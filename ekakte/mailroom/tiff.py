@@ -20,6 +20,10 @@ _OLD_JPEG = 6
 # Pointers into the stack's file that a part does not carry, and the stack's page numbering.
 _DROPPED = {288, 289, 297, 330, 34665, 34853, 40965}
 _MAX_ENTRIES = 1000
+# The tag values of all pages held while a stack is split (strips and tiles are read when written, not
+# held): a scanner writes a few KB per page (a JPEG table, an ICC profile); a file whose directories point
+# at more is refused rather than read into memory page after page.
+MAX_TAG_BYTES = 64 * 1024 * 1024
 
 
 class TiffProblem(Exception):
@@ -61,6 +65,7 @@ class TiffFile:
         self.size = fh.tell()
         (offset,) = struct.unpack(self.order + "I", head[4:8])
         self.pages: list[Directory] = []
+        self.tag_bytes = 0
         seen: set[int] = set()
         while offset:
             if offset in seen:
@@ -94,6 +99,11 @@ class TiffFile:
             if length <= 4:
                 value = field[:length]
             else:
+                self.tag_bytes += length
+                if self.tag_bytes > MAX_TAG_BYTES:
+                    raise TiffProblem(
+                        f"its directories hold more than {MAX_TAG_BYTES // 2**20} MB of tag values"
+                    )
                 (where,) = struct.unpack(self.order + "I", field)
                 value = self._read(where, length)
             entries.append(Entry(tag, typ, n, value))

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ekakte import api
 from ekakte.archive import Archive
-from ekakte.db.models import Document, Stack, StackPart
+from ekakte.db.models import POSTKORB_CASE, Document, Stack, StackPart
 from ekakte.errors import InvalidInput, NotPermitted, UnsupportedFile
 from ekakte.mailroom import stacks as stacks_module
 from ekakte.mailroom.codes import COVER, Sheet, checksum
@@ -400,3 +400,35 @@ def test_a_jbig2_page_keeps_its_image_and_its_globals_stream(archive: Archive, t
     assert image["/Filter"] == "/JBIG2Decode"
     assert image._data == image_data
     assert image["/DecodeParms"]["/JBIG2Globals"].get_object()._data == globals_data
+
+
+def test_pages_after_a_sheet_whose_code_cannot_be_read_go_to_the_postkorb(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Precision first: a stained cover sheet for another household must not put its letters into the
+    case of the cover sheet before it."""
+    from tests.unit.test_sheets import stapled_sheet
+
+    path = tmp_path / "post.pdf"
+    scans.write_scan_pdf(path, [cover(seed=1), *letter(1), stapled_sheet(OTHER_CASE), *letter(2)], dpi=DPI)
+    report = api.import_stack(archive, OPERATOR, path)
+    assert [(p.kind, p.first_page, p.last_page, p.case_number) for p in report.parts] == [
+        ("cover", 1, 1, CASE), ("document", 2, 2, CASE), ("document", 3, 4, POSTKORB_CASE),
+    ]  # fmt: skip
+    assert (
+        report.parts[2].postkorb == "page 3 carries a QR code that could not be read: it may be a cover sheet"
+    )
+
+
+def test_a_cover_sheet_naming_a_long_unknown_type_sends_its_letter_to_the_postkorb(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """What the sheet said is recorded cut to the columns (PostgreSQL enforces their widths)."""
+    long_type = "Einkommensbescheinigung des Arbeitgebers nach § 58 SGB II für den Monat Oktober 2026"
+    path = tmp_path / "post.pdf"
+    scans.write_scan_pdf(path, [cover(CASE, long_type, seed=1), *letter(1)], dpi=DPI)
+    report = api.import_stack(archive, OPERATOR, path)
+    assert report.documents[0].case_number == POSTKORB_CASE
+    with archive.reading() as session:
+        recorded = session.scalar(select(StackPart.document_type).where(StackPart.kind == "cover"))
+    assert recorded == long_type[:64]

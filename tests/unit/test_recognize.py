@@ -26,6 +26,11 @@ CASE = "12345BG0001234"
         ("Az. 123456BG0001234", [], []),  # part of a longer number: not a candidate
         ("12345BG0001234 5", [], ["12345BG0001234"]),  # the number may go on
         ("9 12345BG0001234", [], ["12345BG0001234"]),
+        ("Az. 12345BG0001234-5", [], ["12345BG0001234"]),  # across a hyphen too
+        ("Az. 12345BG0001234/2026", [], ["12345BG0001234"]),
+        ("Az.: 12345BG0001234.", [CASE], []),  # the end of a sentence is not a continuation
+        # too many look-alike letters to try every reading: doubtful, never ignored beside a clean one
+        ("7OOOOBGOOOOOOO und 12345BG0001234", [CASE], ["7OOOOBGOOOOOOO"]),
         ("12345BG0001234 und 54321BG7654321", [CASE, "54321BG7654321"], []),
         ("IBAN DE89 3704 0044 0532 0130 00, Tel. 0221 12345", [], []),
     ],

@@ -152,3 +152,43 @@ def test_what_is_printed_is_read_back_exactly_whatever_its_characters(title: str
     finally:
         pdf.close()
     assert find_sheet(image) == sheet
+
+
+def stapled_sheet(case: str = CASE) -> object:
+    """A cover sheet whose code lost its middle to a stain: the code is seen, but cannot be read."""
+    from PIL import ImageDraw
+
+    page = scans.sheet_page(case, "Antrag", dpi=200, seed=1, rotate=0)
+    centre, top, size = page.width // 2, round(200 * 160 / 72), round(200 * 170 / 72)
+    ImageDraw.Draw(page).rectangle(
+        [centre - size * 0.35, top + size * 0.25, centre + size * 0.35, top + size * 0.75], fill=240
+    )
+    return page
+
+
+def test_a_code_that_cannot_be_read_is_said_so_never_taken_for_content() -> None:
+    page = stapled_sheet()
+    found = examine(small(page, 200), lambda: page.convert("L"))  # type: ignore[attr-defined]
+    assert (found.sheet, found.blank, found.unreadable) == (None, False, True)
+
+
+def test_a_document_after_an_unreadable_code_is_in_doubt_not_in_the_case_before_it() -> None:
+    from ekakte.mailroom.detect import Found
+
+    cover, page, stain = Found(SHEET, False), Found(None, False), Found(None, False, unreadable=True)
+    assert plan([cover, page, stain, page, cover, page]) == [
+        Part("cover", 1, 1, SHEET),
+        Part("document", 2, 2, SHEET),
+        Part("document", 3, 4, None, doubt=True),
+        Part("cover", 5, 5, SHEET),
+        Part("document", 6, 6, SHEET),
+    ]
+
+
+def test_a_page_with_a_pencil_note_is_not_a_blank_back() -> None:
+    from PIL import ImageDraw, ImageFont
+
+    page = scans.blank_page(dpi=200, seed=4)
+    hand = ImageFont.load_default(size=40)  # about 5 mm high at 200 dpi, as a note is written
+    ImageDraw.Draw(page).text((400, 600), "Bitte Rückruf", fill=200, font=hand)  # light pencil
+    assert not examine(small(page, 200)).blank
