@@ -42,6 +42,9 @@ class Action(StrEnum):
     TYPE_POLICY = "type.policy"  # restrict or unrestrict a type: re-marks its stored documents
     POSTKORB = "postkorb"  # the documents no case was found for: list them, assign them to a case
     INBOX = "inbox"  # the cases of the caller's teams with documents no one of the team has opened
+    # The documents sent back from the Postkorb to the scanning stations: what the station needs to find
+    # the paper (file name, pages, why); the station marks them taken back. No content.
+    RETURNS = "postkorb.returns"
 
 
 # Roles that may see documents' contents, and then only of cases of their own teams.
@@ -216,6 +219,8 @@ def decide(
         return _by_role(roles, {Role.ADMIN})
     if action == Action.POSTKORB:
         return _by_role(roles, {Role.TRIAGE})
+    if action == Action.RETURNS:
+        return _by_role(roles, {Role.SCAN_OPERATOR, Role.TRIAGE})
     return Decision(False, f"no rule for {action}")
 
 

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         postkorb,
         sort_postkorb_document,
     )
+    from ekakte.mailroom.returns import Returned, return_to_station, returned_documents, take_back
     from ekakte.mailroom.stacks import StackReport, import_stack, import_stacks
     from ekakte.ocr.worker import OcrReport, check_ready, retry_failed, run_ocr
     from ekakte.page_images import PageImage, export_page, render_page
@@ -136,6 +137,9 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("postkorb", "ekakte.mailroom.postkorb", Action.POSTKORB),
     UseCase("assign_from_postkorb", "ekakte.mailroom.postkorb", Action.POSTKORB),
     UseCase("sort_postkorb_document", "ekakte.mailroom.postkorb", Action.POSTKORB),
+    UseCase("return_to_station", "ekakte.mailroom.returns", Action.POSTKORB),
+    UseCase("returned_documents", "ekakte.mailroom.returns", Action.RETURNS),
+    UseCase("take_back", "ekakte.mailroom.returns", Action.RETURNS),
     # Reading (caseworkers; records managers see metadata)
     UseCase("case_documents", "ekakte.documents", Action.CASE_SHOW),
     UseCase("get_document", "ekakte.documents", Action.DOC_SHOW),
@@ -241,6 +245,7 @@ _SUPPORT = {
     "PostkorbEntry": "ekakte.mailroom.postkorb",
     "Assignment": "ekakte.mailroom.postkorb",
     "Sorted": "ekakte.mailroom.postkorb",
+    "Returned": "ekakte.mailroom.returns",
     "POSTKORB_CASE": "ekakte.db.models",
     "cover_sheets": "ekakte.mailroom.coversheet",
     "parse_date": "ekakte.ingest",
@@ -303,6 +308,7 @@ __all__ = [
     "PostkorbEntry",
     "ProcessStatus",
     "ReceiveReport",
+    "Returned",
     "Role",
     "Scan",
     "SearchHit",
@@ -367,6 +373,8 @@ __all__ = [
     "reopen_case",
     "restrict_type",
     "retry_failed",
+    "return_to_station",
+    "returned_documents",
     "revoke",
     "run_ocr",
     "search",
@@ -378,6 +386,7 @@ __all__ = [
     "sign_out",
     "sort_postkorb_document",
     "sweep",
+    "take_back",
     "team_inbox",
     "unreachable",
     "unrestrict_type",

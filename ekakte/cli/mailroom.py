@@ -140,4 +140,86 @@ def postkorb_sort(state: State, as_json: bool) -> None:
     )
 
 
+@postkorb.command("return")
+@click.argument("document_id")
+@click.option("--reason", required=True, help="Why it goes back (shown to the station).")
+@json_option
+@pass_state
+def postkorb_return(state: State, document_id: str, reason: str, as_json: bool) -> None:
+    """Send a document back to the scanning station, and delete its scan.
+
+    \b
+    ekakte postkorb return 3f6c… --reason "Schreiben an die Familienkasse, weitergeleitet"
+
+    For what is not the job centre's to keep: a letter for another authority, a page to scan again. The
+    station finds the paper in `ekakte postkorb returned`; the scan goes as the sweep deletes, with a
+    line in the deletion protocol. Refused under a legal hold or the store's Object Lock.
+    """
+    from ekakte.api import parse_document_id, return_to_station
+
+    done = return_to_station(state.archive, state.actor, parse_document_id(document_id), reason)
+    if as_json:
+        emit_json(done.as_json())
+        return
+    where = shown(done.stack) if done.stack else shown(done.original_filename)
+    click.echo(f"{done.document_id} goes back to station {shown(done.station)}: {where}")
+    if not done.deleted:
+        click.echo(
+            "its scan could not be deleted yet (the store is not reachable): the next return or sweep"
+            " deletes it; until then no one sees it",
+            err=True,
+        )
+
+
+@postkorb.command("returned")
+@click.option("--station", help="Only those of this scanning station.")
+@click.option("--open", "open_only", is_flag=True, help="Only those the station has not taken back yet.")
+@json_option
+@pass_state
+def postkorb_returned(state: State, station: str | None, open_only: bool, as_json: bool) -> None:
+    """The documents sent back to the stations, oldest first: what to look for in the paper, and why.
+
+    For the scanning stations (scan operators) and the triage role. Mark one taken back with
+    `ekakte postkorb taken-back ID`.
+    """
+    from ekakte.api import MAX_LIMIT, returned_documents
+
+    entries = list(
+        every(
+            lambda after: returned_documents(
+                state.archive, state.actor, station=station, open_only=open_only, limit=MAX_LIMIT, after=after
+            )
+        )
+    )
+    if as_json:
+        emit_json([e.as_json() for e in entries])
+        return
+    for e in entries:
+        pages = "? pages" if e.page_count is None else f"{e.page_count} p."
+        origin = shown(e.stack) if e.stack else shown(e.original_filename)
+        taken = f"taken back {e.taken_back_at:%Y-%m-%d}" if e.taken_back_at else "open"
+        click.echo(
+            f"{e.document_id}  {e.returned_at:%Y-%m-%d %H:%M}  {shown(e.station)}  received {e.received_on}"
+            f"  {pages}  {origin}  [{taken}]"
+        )
+        click.echo(f"{'':<36}  why: {shown(e.reason)} ({shown(e.returned_by)})")
+    click.echo(f"{len(entries)} document{'s' if len(entries) != 1 else ''} sent back")
+
+
+@postkorb.command("taken-back")
+@click.argument("document_id")
+@json_option
+@pass_state
+def postkorb_taken_back(state: State, document_id: str, as_json: bool) -> None:
+    """Record that the station has the paper of a returned document back (scan operators)."""
+    from ekakte.api import parse_document_id, take_back
+
+    done = take_back(state.archive, state.actor, parse_document_id(document_id))
+    if as_json:
+        emit_json(done.as_json())
+        return
+    when = f"{done.taken_back_at:%Y-%m-%d %H:%M}" if done.taken_back_at else "?"
+    click.echo(f"{done.document_id} taken back by {shown(done.taken_back_by or '')} at {when}")
+
+
 COMMANDS = [coversheet, postkorb]

@@ -510,6 +510,34 @@ class PostkorbItem(Base):
     finding: Mapped[str | None] = mapped_column(String(500))
 
 
+class PostkorbReturn(Base):
+    """A document of the Postkorb the triage role sent back to the scanning station (not this job centre's
+    mail, a page to scan again, a letter for another authority): what the station needs to find the
+    paper, why, and once the station took it back, who and when. The document itself (row, pages and
+    object) is deleted, with a line in the deletion protocol; `deleted_at` is set when that is done (a
+    return interrupted before is finished by the next return or sweep). No foreign key: the row
+    outlives the document."""
+
+    __tablename__ = "postkorb_returns"
+    __table_args__ = (Index("ix_postkorb_returns_station", "station", "returned_at"),)
+
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    returned_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    returned_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500))
+    station: Mapped[str] = mapped_column(String(100))
+    operator: Mapped[str] = mapped_column(String(100))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    original_filename: Mapped[str] = mapped_column(String(1000))
+    received_on: Mapped[date] = mapped_column(Date)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(200))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    taken_back_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    taken_back_by: Mapped[str | None] = mapped_column(String(100))
+
+
 class DocumentOpened(Base):
     """Someone of a team opened a document of its case (read its content): the first time, and who. A
     case's document without a row for the case's team is new to the team (its inbox, the case page)."""

@@ -85,10 +85,8 @@ def postkorb(
 
     def read(session: Session, _decision: Decision) -> paging.Page[PostkorbEntry]:
         stmt = (
-            select(PostkorbItem, Document, Stack.filename, StackPart.first_page, StackPart.last_page)
+            select(PostkorbItem, Document)
             .join(Document, Document.id == PostkorbItem.document_id)
-            .outerjoin(StackPart, StackPart.document_id == Document.id)
-            .outerjoin(Stack, Stack.id == StackPart.stack_id)
             .where(PostkorbItem.state == WAITING, Document.state == DocumentState.STORED)
             .order_by(PostkorbItem.arrived_at, PostkorbItem.document_id)
         )
@@ -96,7 +94,9 @@ def postkorb(
             stmt = stmt.where(tuple_(PostkorbItem.arrived_at, PostkorbItem.document_id) > position)
         if limit is not None:
             stmt = stmt.limit(limit + 1)
-        rows = [_entry(*row) for row in session.execute(stmt)]
+        found = session.execute(stmt).all()
+        origins = stack_origins(session, [doc.id for _item, doc in found])
+        rows = [_entry(item, doc, origins.get(doc.id)) for item, doc in found]
         return paging.cut("postkorb", rows, limit, lambda e: [e.arrived_at.isoformat(), str(e.document_id)])
 
     return decided(
@@ -104,16 +104,29 @@ def postkorb(
     )
 
 
-def _entry(
-    item: PostkorbItem, doc: Document, stack: str | None, first: int | None, last: int | None
-) -> PostkorbEntry:
-    origin = None
-    if stack is not None:
-        origin = f"{stack}, page {first}" if first == last else f"{stack}, pages {first}-{last}"
+def _entry(item: PostkorbItem, doc: Document, origin: str | None) -> PostkorbEntry:
     return PostkorbEntry(
         doc.id, item.arrived_at, item.reason, doc.received_on, doc.page_count, doc.media_type,
         doc.original_filename, doc.station, origin, item.finding,
     )  # fmt: skip
+
+
+def stack_origins(session: Session, document_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Where each document came from, "stack.pdf, pages 3-5", for those split from a stack: the first
+    stack that recorded it, when the same part's bytes were in two stacks."""
+    if not document_ids:
+        return {}
+    rows = session.execute(
+        select(StackPart.document_id, Stack.filename, StackPart.first_page, StackPart.last_page)
+        .join(Stack, Stack.id == StackPart.stack_id)
+        .where(StackPart.document_id.in_(document_ids))
+        .order_by(Stack.started_at, Stack.id)
+    )
+    origins: dict[uuid.UUID, str] = {}
+    for doc_id, name, first, last in rows:
+        if doc_id is not None and doc_id not in origins:
+            origins[doc_id] = f"{name}, page {first}" if first == last else f"{name}, pages {first}-{last}"
+    return origins
 
 
 def assign_from_postkorb(
@@ -140,7 +153,7 @@ def assign_from_postkorb(
     how = f"assigned by {actor.effective}"
 
     def move(session: Session, _decision: Decision) -> Assignment:
-        _waiting(session, document_id)
+        waiting_document(session, document_id)
         return _move(archive, session, actor, document_id, number, doc_type, title, how, create=True)
 
     about = About(case_number=number, document_id=str(document_id), detail="postkorb assign")
@@ -151,7 +164,7 @@ def assign_from_postkorb(
     return done
 
 
-def _waiting(session: Session, document_id: uuid.UUID) -> Document:
+def waiting_document(session: Session, document_id: uuid.UUID) -> Document:
     """The document, locked, if it waits in the Postkorb; NotFound otherwise (alike for one that does not
     exist, one in a case, one assigned already)."""
     doc = session.scalars(
@@ -184,7 +197,7 @@ def _move(
     create: bool,
 ) -> Assignment:
     """Move the (locked, waiting) document into case `number` (created if `create`), with its type."""
-    doc = _waiting(session, document_id)
+    doc = waiting_document(session, document_id)
     now = datetime.now(UTC)
     case_id, closed_on, team_id = filing_case(session, number, now, create=create)
     there = session.scalar(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 
 from ekakte import audit
 from ekakte.access import About, Action, decided
@@ -37,6 +37,7 @@ from ekakte.db.models import (
     DocumentState,
     LegalHold,
     Page,
+    PostkorbReturn,
 )
 from ekakte.errors import Busy, InvalidInput, StorageError
 from ekakte.jsonable import AsJson
@@ -280,6 +281,7 @@ def sweep(
                     session.scalars(_candidates(day, DocumentState.STORED, limit, rel))
                 )
             return report
+        _finish_returns(archive, actor, key, report)
         _finish_interrupted(archive, actor, key, report, step, rel)
         budget = limit
         while budget is None or budget > 0:
@@ -380,6 +382,15 @@ def _mark(archive: Archive, day: date, size: int, rel: Releases, skip: set[uuid.
         return _doomed(session, marked, rel)
 
 
+def _finish_returns(archive: Archive, actor: Actor, key: bytes, report: SweepReport) -> None:
+    """Documents the triage role sent back to the station whose deletion was interrupted (they are
+    `deleting` with an unfinished return): finished as the return would have finished them."""
+    from ekakte.mailroom.returns import finish_returns
+
+    for document_id, problem in finish_returns(archive, actor, key=key).items():
+        report.problems.append(f"document {document_id} (returned to the station): {problem}")
+
+
 def _finish_interrupted(
     archive: Archive, actor: Actor, key: bytes, report: SweepReport, step: Step, rel: Releases
 ) -> None:
@@ -391,7 +402,9 @@ def _finish_interrupted(
             # is lost whatever happens); if it is still there, the hold wins and it becomes visible again.
             held = list(
                 session.scalars(
-                    select(Document.id).where(Document.state == DocumentState.DELETING, is_held(today))
+                    select(Document.id).where(
+                        Document.state == DocumentState.DELETING, is_held(today), ~_returning()
+                    )
                 )
             )
             restored = []
@@ -406,7 +419,7 @@ def _finish_interrupted(
             ids = list(
                 session.scalars(
                     select(Document.id)
-                    .where(Document.state == DocumentState.DELETING, ~is_held(today))
+                    .where(Document.state == DocumentState.DELETING, ~is_held(today), ~_returning())
                     .order_by(Document.id)
                     .limit(BATCH)
                 )
@@ -421,6 +434,11 @@ def _finish_interrupted(
         report.finished += report.deleted - before
         if report.deleted == before:
             return  # nothing could be finished (refusals or problems): leave it to the next run
+
+
+def _returning() -> Any:
+    """A document being sent back to the station (the return's own steps finish it: `_finish_returns`)."""
+    return exists().where(PostkorbReturn.document_id == Document.id, PostkorbReturn.deleted_at.is_(None))
 
 
 def _object_keys(doc: _Doomed) -> list[str]:

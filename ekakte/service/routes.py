@@ -523,6 +523,55 @@ def post_sort(
     return JSONResponse(done.as_json())
 
 
+class ReturnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/postkorb/{document_id}/return", responses={200: {"model": schemas.Returned}, **_ERRORS})
+def post_return(
+    request: Request,
+    caller: Caller,
+    document_id: Annotated[str, PathParam(max_length=64)],
+    body: ReturnRequest,
+) -> JSONResponse:
+    """Send a document of the Postkorb back to the scanning station, with why, and delete its scan (a line
+    in the deletion protocol); triage role. 404 for a document not waiting there, whether it exists or
+    not; 422 (`kept`) under a legal hold or the store's Object Lock."""
+    with hidden("document in the Postkorb"):
+        done = api.return_to_station(archive(request), caller, _document_id(document_id), body.reason)
+    return JSONResponse(done.as_json())
+
+
+@router.get("/postkorb-returns", responses={200: {"model": schemas.ReturnsPage}, **_ERRORS})
+def get_returns(
+    request: Request,
+    caller: Caller,
+    station: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> JSONResponse:
+    """The documents sent back to the scanning stations, oldest first (`station`: to one; `open`: not
+    taken back yet): what the station needs to find the paper, and why. Scan operators and triage."""
+    page = api.returned_documents(
+        archive(request), caller, station=station, open_only=open_only, limit=limit, after=cursor
+    )
+    return JSONResponse({"documents": [r.as_json() for r in page], "next": page.next})
+
+
+@router.post(
+    "/postkorb-returns/{document_id}/taken-back", responses={200: {"model": schemas.Returned}, **_ERRORS}
+)
+def post_taken_back(
+    request: Request, caller: Caller, document_id: Annotated[str, PathParam(max_length=64)]
+) -> JSONResponse:
+    """The station has the paper of a returned document back (recorded once: the first call stands)."""
+    with hidden("returned document"):
+        done = api.take_back(archive(request), caller, _document_id(document_id))
+    return JSONResponse(done.as_json())
+
+
 @router.get("/inbox", responses={200: {"model": schemas.Inbox}, **_ERRORS})
 def get_inbox(
     request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 50

@@ -101,6 +101,8 @@ PostkorbEntry = shape(api.PostkorbEntry)
 PostkorbPage = _model("PostkorbPage", documents=(_list(PostkorbEntry), ...), next=(str | None, ...))
 Assignment = shape(api.Assignment)
 Sorted = shape(api.Sorted)
+Returned = shape(api.Returned)
+ReturnsPage = _model("ReturnsPage", documents=(_list(Returned), ...), next=(str | None, ...))
 InboxCase = shape(api.InboxCase)
 Inbox = _model("Inbox", cases=(_list(InboxCase), ...))
 

@@ -79,6 +79,7 @@ def expected(action: str | None, role: str | None, own: bool, restricted: bool, 
         "archive": role == "records_manager",
         "archive.hand_over": role == "records_manager",
         "postkorb": role == "triage",
+        "postkorb.returns": role in ("scan_operator", "triage"),
         "inbox": role in CONTENT_ROLES,
     }[action]
 
@@ -161,6 +162,13 @@ class World:
         scans.write_scan_pdf(path, [scans.scan_page([f"Brief {n}"], dpi=100, seed=n)], dpi=100)
         return api.import_stack(self.archive, OPERATOR, path).documents[0].document_id
 
+    def returned(self) -> uuid.UUID:
+        """A document the triage role sent back to the station."""
+        triage = Actor("matrix-triage")
+        if triage.name not in {u.name for u in api.list_users(self.archive, ADMIN)}:
+            api.add_user(self.archive, ADMIN, triage.name, ["triage"])
+        return api.return_to_station(self.archive, triage, self.waiting(), "not ours").document_id
+
     def inbox(self) -> Path:
         box = self.tmp / f"inbox-{self.n()}"
         box.mkdir()
@@ -193,6 +201,11 @@ class World:
             "sort_postkorb_document": lambda: given(
                 self.waiting(), lambda doc: api.sort_postkorb_document(a, who, doc)
             ),
+            "return_to_station": lambda: given(
+                self.waiting(), lambda doc: api.return_to_station(a, who, doc, "not ours")
+            ),
+            "returned_documents": lambda: lambda: api.returned_documents(a, who),
+            "take_back": lambda: given(self.returned(), lambda doc: api.take_back(a, who, doc)),
             "case_documents": lambda: lambda: api.case_documents(a, who, case),
             "get_document": lambda: lambda: api.get_document(a, who, doc),
             "document_pages": lambda: lambda: api.document_pages(a, who, doc),

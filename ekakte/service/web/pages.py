@@ -472,14 +472,18 @@ def inbox_page(request: Request) -> Response:
 
 
 @router.get("/postkorb", response_class=HTMLResponse)
-def postkorb_page(request: Request) -> Response:
-    """What came without a case, oldest first, each with a form to assign it (triage role)."""
+def postkorb_page(request: Request, nach: Annotated[str | None, Query(max_length=1000)] = None) -> Response:
+    """What came without a case, oldest first, a page at a time (`nach`: the cursor of the page before),
+    each with a form to assign it and one to send it back to the station (triage role)."""
     found = _signed_in(request)
     try:
-        entries = api.postkorb(_archive(request), _actor(request, found), limit=_POSTKORB_SHOWN).items
+        page = api.postkorb(_archive(request), _actor(request, found), limit=_POSTKORB_SHOWN, after=nach)
     except NotPermitted:
         return error_page(request, 403)
-    return render(request, "postkorb.html", entries=entries, types=_archive(request).settings.document_types)
+    except InvalidInput:
+        return error_page(request, 400)
+    types = _archive(request).settings.document_types
+    return render(request, "postkorb.html", entries=page.items, next=page.next, types=types)
 
 
 _POSTKORB_SHOWN = 100
@@ -501,6 +505,26 @@ def assign_from_postkorb(
             _archive(request), _actor(request, found), api.parse_document_id(document_id), akte, art,
             title=titel or None,
         )  # fmt: skip
+    except (NotPermitted, NotFound):
+        return error_page(request, 404)
+    except InvalidInput as exc:
+        return error_page(request, 400, str(exc))
+    return RedirectResponse("/postkorb", status_code=303)
+
+
+@router.post("/postkorb/{document_id}/zurueck")
+def return_to_station(
+    request: Request,
+    document_id: str,
+    csrf_token: Annotated[str, Form(max_length=100)],
+    grund: Annotated[str, Form(max_length=500)],
+) -> Response:
+    found = _signed_in(request)
+    _check_csrf(found, csrf_token)
+    try:
+        api.return_to_station(
+            _archive(request), _actor(request, found), api.parse_document_id(document_id), grund
+        )
     except (NotPermitted, NotFound):
         return error_page(request, 404)
     except InvalidInput as exc:
