@@ -328,6 +328,24 @@ def test_cover_sheets_the_postkorb_and_the_inbox_through_the_api(
             again.status_code == unknown.status_code == 404
             and again.json()["detail"] == unknown.json()["detail"]
         )
+        # Sent back to the station: the station's list has it; 404 when asked again, as for an unknown one.
+        back = http.post(f"/api/v1/postkorb/{waiting[2]}/return", json={"reason": "Werbung"}, headers=triage)
+        assert back.status_code == 200 and back.json()["deleted"] is True
+        again = http.post(f"/api/v1/postkorb/{waiting[2]}/return", json={"reason": "Werbung"}, headers=triage)
+        assert again.status_code == 404 and again.json()["detail"] == unknown.json()["detail"]
+        assert http.post(f"/api/v1/postkorb/{waiting[1]}/return", json={}, headers=triage).status_code == 422
+        operator = bearer(oidc_provider, OPERATOR.name)
+        returns = http.get("/api/v1/postkorb-returns", params={"open": "true"}, headers=operator)
+        assert returns.status_code == 200
+        assert [(r["document_id"], r["reason"]) for r in returns.json()["documents"]] == [
+            (waiting[2], "Werbung")
+        ]
+        assert http.get("/api/v1/postkorb-returns", headers=reader).status_code == 403
+        taken = http.post(f"/api/v1/postkorb-returns/{waiting[2]}/taken-back", headers=operator)
+        assert taken.status_code == 200 and taken.json()["taken_back_by"] == OPERATOR.name
+        assert (
+            http.post(f"/api/v1/postkorb-returns/{uuid4()}/taken-back", headers=operator).status_code == 404
+        )
         # The sort without mail_document_type set: a configuration problem, said as one.
         unsorted = http.post(f"/api/v1/postkorb/{waiting[1]}/sort", headers=triage)
         assert unsorted.status_code == 500

@@ -255,6 +255,9 @@ def test_new_mail_for_the_team_and_the_postkorb_of_the_triage_role(
     letter = tmp_path / "ohne-deckblatt.pdf"
     scans.write_scan_pdf(letter, [scans.scan_page(["Ein Brief ohne Deckblatt"], dpi=100, seed=3)], dpi=100)
     waiting = api.import_stack(app.archive, OPERATOR, letter).documents[0].document_id
+    advert = tmp_path / "werbung.pdf"
+    scans.write_scan_pdf(advert, [scans.scan_page(["Sonderangebot"], dpi=100, seed=4)], dpi=100)
+    api.import_stack(app.archive, OPERATOR, advert)
 
     # The team's inbox: both documents of the case are new until someone of the team opens one.
     sign_in(page, app, READER, then="/eingang")
@@ -279,6 +282,16 @@ def test_new_mail_for_the_team_and_the_postkorb_of_the_triage_role(
     page.wait_for_load_state()
     assert "Ein Brief ohne Deckblatt" in page.content() or page.locator("img").count() >= 1
     page.goto(f"{app.url}/postkorb")
+    # The advertisement goes back to the station, with why; its scan is deleted.
+    entry = page.locator("section", has_text="werbung.pdf")
+    entry.get_by_text("An die Scanstelle zurückgeben").click()
+    accessible(page, "Postkorb with the return form open")
+    entry.get_by_label("Grund (sieht die Scanstelle)").fill("Werbung, kein Schreiben an das Jobcenter")
+    entry.get_by_role("button", name="Zurückgeben und Scan löschen").click()
+    page.wait_for_load_state()
+    assert page.locator("section", has_text="werbung.pdf").count() == 0
+    [back] = api.returned_documents(app.archive, OPERATOR)
+    assert (back.stack, back.reason) == ("werbung.pdf, page 1", "Werbung, kein Schreiben an das Jobcenter")
     page.get_by_label("Aktenzeichen (BG-Nummer)").fill(CASE)
     page.get_by_label("Dokumentart").select_option("Schriftverkehr")
     page.get_by_role("button", name="Zuordnen").click()
