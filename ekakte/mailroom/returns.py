@@ -80,7 +80,7 @@ def valid_reason(reason: str) -> str:
     """The triage role's reason for a return: required, one line of at most MAX_REASON characters."""
     text = " ".join(reason.split()) if reason else ""
     if not text:
-        raise InvalidInput("say why the document goes back to the station (--reason)", field="reason")
+        raise InvalidInput("say why the document goes back to the station", field="reason")
     if len(text) > MAX_REASON or any(ord(c) < 32 or c == "\x7f" for c in text):
         raise InvalidInput(f"the reason is one line of at most {MAX_REASON} characters", field="reason")
     return text
