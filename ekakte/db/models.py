@@ -185,6 +185,9 @@ class Page(Base):
     engine: Mapped[str | None] = mapped_column(String(60))  # e.g. "tesseract 5.3.0", "pypdf text layer"
     language: Mapped[str | None] = mapped_column(String(40))  # e.g. "deu+eng"
     rotation: Mapped[int | None] = mapped_column(Integer)  # degrees the page was turned to be read
+    # What ekakte's 2D reference codes on the page say (the first pages; ekakte.ocr.task.codes_text);
+    # None when it was not looked at.
+    codes: Mapped[str | None] = mapped_column(String(1000))
     reason: Mapped[str | None] = mapped_column(String(500))  # why failed / skipped, or the last error
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(120))

@@ -32,6 +32,7 @@ from ekakte.errors import ConfigError, EkakteError, InvalidInput, NotFound, show
 from ekakte.ingest import filing_case, pages_team, retention_fields, valid_title
 from ekakte.jsonable import AsJson
 from ekakte.mailroom.recognize import Candidate, read_case_numbers
+from ekakte.ocr.task import CODE_PAGES
 from ekakte.paging import check_limit
 from ekakte.policy import is_restricted_type
 from ekakte.retention.worm import sync_object_locks
@@ -232,7 +233,7 @@ def _tell_store(archive: Archive, document_id: uuid.UUID) -> None:
 
 # --- the sort: a case number in the first pages' text -------------------------------------------------
 
-SORTED_PAGES = 2  # the pages the sort reads: a letter names its case at its head
+SORTED_PAGES = CODE_PAGES  # the pages the sort reads: a letter names its case at its head
 
 
 @dataclass(frozen=True)
@@ -310,28 +311,47 @@ def _verdict(session: Session, document_id: uuid.UUID, pattern: str) -> dict[str
     if waiting is None:
         return {"missing": True}
     pages = session.execute(
-        select(Page.number, Page.ocr_state, Page.text)
+        select(Page.number, Page.ocr_state, Page.text, Page.codes)
         .where(Page.document_id == document_id, Page.number <= SORTED_PAGES)
         .order_by(Page.number)
     ).all()
-    if any(state == OcrState.PENDING for _, state, _ in pages):
+    if any(state == OcrState.PENDING for _, state, _, _ in pages):
         return {"pending": True, "finding": "its first pages are not read yet"}
     found: dict[str, tuple[int, Candidate]] = {}
-    for number, _, text in pages:
+    coded: dict[str, int] = {}  # case numbers ekakte's reference codes name, and the first page of each
+    for number, _, text, codes in pages:
+        for line in (codes or "").splitlines():
+            if line.startswith("!"):
+                if line.startswith(f"!{BAD_CODE}"):  # ekakte's, and not to be trusted: no guessing around it
+                    return {"finding": f"a damaged reference code on page {number}: {line[1:]}"[:500]}
+                continue  # a code located but not read: perhaps not ekakte's; the text decides
+            coded.setdefault(line.split("\t", 1)[0], number)
         reading = read_case_numbers(text or "", pattern)
         if reading.doubtful:
             return {"finding": f"a doubtful case number on page {number}: {reading.doubtful[0]!r}"}
         for candidate in reading.candidates:
             found.setdefault(candidate.case_number, (number, candidate))
-    if not found:
+    if len(coded) > 1:
+        return {"finding": f"reference codes naming several cases: {', '.join(sorted(coded))}"}
+    if coded:
+        ((value, page),) = coded.items()
+        others = sorted(set(found) - {value})
+        if others:
+            return {"finding": f"the reference code names case {value}, the text {', '.join(others)}"}
+        how = f"sorted: the reference code on page {page} names case {value}"
+        if value in found:
+            how += f", and the text on page {found[value][0]} too ({found[value][1].text!r})"
+    elif not found:
         return {"finding": f"no case number on its first {SORTED_PAGES} pages"}
-    if len(found) > 1:
+    elif len(found) > 1:
         return {"finding": f"several case numbers: {', '.join(sorted(found))}"}
-    ((value, (page, candidate)),) = found.items()
+    else:
+        ((value, (page, candidate)),) = found.items()
+        how = f"sorted: case number on page {page}, {candidate.text!r} ({candidate.how})"
     exists = session.scalar(
         select(Case.id).where(Case.case_number == value, Case.case_number != POSTKORB_CASE)
     )
     if exists is None:
-        return {"finding": f"case {value} (read on page {page}) is not in the archive"}
-    how = f"sorted: case number on page {page}, {candidate.text!r} ({candidate.how})"
-    return {"case_number": value, "how": how, "finding": f"filed in case {value}: {how}"}
+        where = "named by its reference code" if coded else f"read on page {found[value][0]}"
+        return {"finding": f"case {value} ({where}) is not in the archive"}
+    return {"case_number": value, "how": how[:500], "finding": f"filed in case {value}: {how}"[:500]}

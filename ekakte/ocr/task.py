@@ -9,11 +9,16 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ekakte.ocr.base import OcrEngine, OcrError, Recognized
 from ekakte.ocr.pages import Original, PageUnreadable, open_original, page_content
+
+if TYPE_CHECKING:
+    from ekakte.mailroom.codes import Reference
 
 DONE = "done"
 SKIPPED = "skipped"
@@ -22,6 +27,13 @@ ERROR = "error"  # this attempt failed; the page is tried again up to the config
 # Below this mean word confidence a page may be upside down or sideways: ask the engine's orientation
 # detection, and read it again turned. Upright pages (nearly all) pay nothing for the check.
 LOW_CONFIDENCE = 60.0
+
+# The first pages of a document are looked at for ekakte's 2D reference code (printed on the job
+# centre's own letters: ekakte.mailroom.refcode), which the Postkorb's sort reads beside the text. At
+# about CODE_DPI: a 15 mm code's modules are 3 pixels wide there; one located but not read is read again
+# at the scan's full resolution.
+CODE_PAGES = 2
+CODE_DPI = 150
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class PageJob:
     source: Original | None = None
     # Where the page's image files go (the worker's private folder); None: the system's temp folder.
     workdir: str | None = None
+    codes: bool = False  # look for ekakte's reference codes too (the first CODE_PAGES pages)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,8 @@ class PageOutcome:
     rotation: int | None = None
     reason: str | None = None
     seconds: float = 0.0
+    # What ekakte's codes on the page say (`codes_text`); None when the page was not looked at.
+    codes: str | None = None
 
 
 def read_page(job: PageJob, engine: OcrEngine) -> PageOutcome:
@@ -73,6 +88,7 @@ def _read(job: PageJob, engine: OcrEngine) -> PageOutcome:
         if content.text is not None:
             return PageOutcome(job.page_id, DONE, text=content.text, engine=content.source)
         assert content.image is not None
+        codes = look_for_codes(content.image, content.dpi) if job.codes else None
         found = read_upright(engine, content.image, job.languages, content.dpi)
     return PageOutcome(
         job.page_id,
@@ -82,7 +98,48 @@ def _read(job: PageJob, engine: OcrEngine) -> PageOutcome:
         engine=f"{engine.name()} ({content.source})",
         language=found.language,
         rotation=found.rotation,
+        codes=codes,
     )
+
+
+def look_for_codes(image: Path, dpi: int | None) -> str:
+    """ekakte's reference codes on a page image, as `codes_text` writes them ("" for none). Never
+    raises: a page whose codes cannot be looked at says so, and its text is read all the same."""
+    from PIL import Image
+
+    from ekakte.mailroom.detect import find_references
+
+    try:
+        factor = max(1, round((dpi or 300) / CODE_DPI))
+        with Image.open(image) as img:
+            width, height = img.size
+            if img.format == "JPEG" and factor > 1:
+                img.draft("L", (width // factor, height // factor))  # libjpeg's DCT scaling
+            small = img.convert("L")
+        if factor > 1 and small.width > width // factor * 3 // 2:
+            small = small.reduce(factor)
+
+        def full() -> Image.Image:
+            with Image.open(image) as img:
+                return img.convert("L")
+
+        found = find_references(small, full)
+    except Exception as exc:  # a page that cannot be looked at is not a page that cannot be read
+        return codes_text([], [f"could not look for codes: {type(exc).__name__}"])
+    return codes_text(sorted(found.found, key=lambda r: (r.case_number, r.reference or "")), found.problems)
+
+
+def codes_text(references: Sequence[Reference], problems: Sequence[str]) -> str:
+    """One line per code: "case number<TAB>reference" for each reference code, "!problem" for a code of
+    ekakte's that could not be trusted or read; at most 1,000 characters (whole lines)."""
+    lines = [f"{r.case_number}\t{r.reference or ''}" for r in references]
+    lines += [f"!{' '.join(p.split())}" for p in problems]
+    text = ""
+    for line in lines:
+        if len(text) + len(line) + 1 > 1000:
+            break
+        text = f"{text}\n{line}" if text else line
+    return text
 
 
 def read_upright(engine: OcrEngine, image: Path, languages: str, dpi: int | None = None) -> Recognized:

@@ -51,7 +51,7 @@ from ekakte.errors import STOPS_A_BATCH, EkakteError, IntegrityError
 from ekakte.ocr.base import OcrEngine
 from ekakte.ocr.engine import TesseractEngine
 from ekakte.ocr.pages import Original
-from ekakte.ocr.task import DONE, ERROR, SKIPPED, PageJob, PageOutcome, read_page
+from ekakte.ocr.task import CODE_PAGES, DONE, ERROR, SKIPPED, PageJob, PageOutcome, read_page
 from ekakte.storage import read_verified
 
 log = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ def _job(
     source = original.source
     return PageJob(
         claim.page_id, claim.number, source.media_type, str(source.path), settings.ocr_languages,
-        source=source, workdir=str(workdir),
+        source=source, workdir=str(workdir), codes=claim.number <= CODE_PAGES,
     )  # fmt: skip
 
 
@@ -446,6 +446,7 @@ class _Queue:
                 "language": outcome.language,
                 "rotation": outcome.rotation,
                 "reason": outcome.reason,
+                "codes": outcome.codes,
             }
         else:
             values = {

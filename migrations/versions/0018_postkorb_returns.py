@@ -9,6 +9,9 @@ Create Date: 2026-12-06
   station, operator, batch, file name, day of receipt, pages, SHA-256); deleted_at once the document's
   row, pages and object are gone (with a line in the deletion protocol); taken_back_at/taken_back_by once
   the station took the paper back. No foreign key: the row outlives the document.
+- pages.codes: what ekakte's 2D reference codes on a document's first pages say (the case numbers the
+  job centre's own letters carry), found by the OCR worker, read by the Postkorb's sort; NULL where no
+  one looked (later pages, pages read before this revision).
 """
 
 from collections.abc import Sequence
@@ -45,8 +48,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("document_id", name="pk_postkorb_returns"),
     )
     op.create_index("ix_postkorb_returns_station", "postkorb_returns", ["station", "returned_at"])
+    op.add_column("pages", sa.Column("codes", sa.String(length=1000), nullable=True))
 
 
 def downgrade() -> None:
+    # Both dialects drop a column in place (SQLite since 3.35); a batch would copy the pages table and
+    # lose its full-text triggers.
+    op.execute("ALTER TABLE pages DROP COLUMN codes")
     op.drop_index("ix_postkorb_returns_station", table_name="postkorb_returns")
     op.drop_table("postkorb_returns")
