@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         postkorb,
         sort_postkorb_document,
     )
+    from ekakte.mailroom.refcode import reference_code
     from ekakte.mailroom.stacks import StackReport, import_stack, import_stacks
     from ekakte.ocr.worker import OcrReport, check_ready, retry_failed, run_ocr
     from ekakte.page_images import PageImage, export_page, render_page
@@ -243,6 +244,7 @@ _SUPPORT = {
     "Sorted": "ekakte.mailroom.postkorb",
     "POSTKORB_CASE": "ekakte.db.models",
     "cover_sheets": "ekakte.mailroom.coversheet",
+    "reference_code": "ekakte.mailroom.refcode",
     "parse_date": "ekakte.ingest",
     "OcrReport": "ekakte.ocr.worker",
     "check_ready": "ekakte.ocr.worker",
@@ -361,6 +363,7 @@ __all__ = [
     "postkorb",
     "protocol",
     "receive_from_archive",
+    "reference_code",
     "release_hold",
     "remember_search",
     "render_page",

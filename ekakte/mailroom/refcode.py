@@ -69,8 +69,8 @@ def reference_code(
         raise InvalidInput(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}", field="format")
     if not MIN_SIZE_MM <= size_mm <= MAX_SIZE_MM:
         raise InvalidInput(
-            f"the code's size must be {MIN_SIZE_MM:g} to {MAX_SIZE_MM:g} mm: smaller, it reads unreliably"
-            " on a 200 dpi scan",
+            f"the code's size must be {MIN_SIZE_MM:g} to {MAX_SIZE_MM:g} mm (a smaller one reads unreliably"
+            " on a 200 dpi scan)",
             field="size_mm",
         )
     if not MIN_DPI <= dpi <= MAX_DPI:
