@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         postkorb,
         sort_postkorb_document,
     )
+    from ekakte.mailroom.refcode import reference_code
     from ekakte.mailroom.returns import Returned, return_to_station, returned_documents, take_back
     from ekakte.mailroom.stacks import StackReport, import_stack, import_stacks
     from ekakte.ocr.worker import OcrReport, check_ready, retry_failed, run_ocr
@@ -248,6 +249,7 @@ _SUPPORT = {
     "Returned": "ekakte.mailroom.returns",
     "POSTKORB_CASE": "ekakte.db.models",
     "cover_sheets": "ekakte.mailroom.coversheet",
+    "reference_code": "ekakte.mailroom.refcode",
     "parse_date": "ekakte.ingest",
     "OcrReport": "ekakte.ocr.worker",
     "check_ready": "ekakte.ocr.worker",
@@ -367,6 +369,7 @@ __all__ = [
     "postkorb",
     "protocol",
     "receive_from_archive",
+    "reference_code",
     "release_hold",
     "remember_search",
     "render_page",

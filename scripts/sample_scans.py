@@ -424,6 +424,14 @@ def scan_page(
     quality is the scanner's JPEG quality (None: no compression artefacts). Same arguments, same pixels.
     """
     rng = random.Random(seed)
+    img, paper, _ = _printed(lines, dpi, rng)
+    return _through_scanner(
+        img, rng, paper, rotate=rotate, blur=blur, quality=quality, upside_down=upside_down, sideways=sideways
+    )
+
+
+def _printed(lines: list[str], dpi: int, rng: random.Random) -> tuple[Image.Image, int, int]:
+    """The page as printed, before the scanner: the image, its paper's and its ink's grey level."""
     if len(lines) > max_lines(dpi):
         raise ValueError(f"{len(lines)} lines do not fit on one page; at most {max_lines(dpi)}")
     paper = rng.randint(*PAPER)
@@ -435,10 +443,32 @@ def scan_page(
     step = round(FONT_POINTS * dpi / 72 * LINE_SPACING)
     for i, line in enumerate(lines):
         draw.text((left, top + i * step), line, fill=ink, font=font)
+    return img, paper, ink
 
-    return _through_scanner(
-        img, rng, paper, rotate=rotate, blur=blur, quality=quality, upside_down=upside_down, sideways=sideways
-    )
+
+def coded_letter_page(
+    lines: list[str],
+    code_png: bytes,
+    *,
+    at_mm: tuple[float, float] = (150.0, 45.0),
+    dpi: int = 300,
+    seed: int = 0,
+    rotate: float | None = None,
+    quality: int | None = 80,
+) -> Image.Image:
+    """A letter (as scan_page) with a PNG printed on it at its own size, its top left corner `at_mm` from
+    the page's (the information block of a DIN 5008 letter), over whatever text is there: ekakte's
+    reference code, as the benefits software prints it. The PNG is printed at the dpi it says and
+    scanned at `dpi` (each pixel of the scan the average of the print under it)."""
+    rng = random.Random(seed)
+    img, paper, ink = _printed(lines, dpi, rng)
+    code = Image.open(io.BytesIO(code_png))
+    printed_dpi = code.info["dpi"][0]
+    size = (round(code.width / printed_dpi * dpi), round(code.height / printed_dpi * dpi))
+    code = code.convert("L").resize(size, Image.Resampling.BOX)
+    code = code.point([round(ink + (paper - ink) * v / 255) for v in range(256)])
+    img.paste(code, (_mm(at_mm[0], dpi), _mm(at_mm[1], dpi)))
+    return _through_scanner(img, rng, paper, rotate=rotate, blur=0.6, quality=quality)
 
 
 def _through_scanner(

@@ -1,4 +1,4 @@
-"""`ekakte coversheet`: cover and separator sheets for the mail room to print."""
+"""The mail room's commands: cover sheets and reference codes to print, the Postkorb."""
 
 from __future__ import annotations
 
@@ -53,6 +53,53 @@ def coversheet(
     write_export(state.archive, [pdf.getvalue()], output, force=force, example="deckblatt.pdf")
     kind = "separator sheet" if separator else "cover sheet"
     click.echo(f"wrote {shown(output)} ({pages} {kind}{'s' if pages != 1 else ''})", err=True)
+
+
+@click.command("reference-code")
+@click.option("--case", "case_number", required=True, help="Case number of the letter the code goes on.")
+@click.option("--reference", help='The letter\'s own reference (optional), e.g. "Anforderung 2026-11-30".')
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["svg", "png"]),
+    help="Image format [default: png for an OUTPUT ending .png, else svg].",
+)
+@click.option(
+    "--size-mm",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Width and height in mm, white margin included (15-60).",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="File to write.")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@pass_state
+def reference_code(
+    state: State,
+    case_number: str,
+    reference: str | None,
+    fmt: str | None,
+    size_mm: float,
+    output: Path,
+    force: bool,
+) -> None:
+    """Write the reference code (Bezugscode) for a letter of a case, as SVG or PNG (300 dpi).
+
+    \b
+    ekakte reference-code --case 12345BG0001234 --reference "Anforderung 2026-11-30" -o bezug.svg
+
+    The benefits software prints the code on the job centre's letters; when a letter or its reply form
+    comes back in a stack, the code is content (it never splits a stack), and the Postkorb's sort reads
+    it to file the letter.
+    """
+    from ekakte.api import reference_code as code_for
+    from ekakte.api import write_export
+
+    if fmt is None:
+        fmt = "png" if output.suffix.lower() == ".png" else "svg"
+    image = code_for(state.settings, case_number, reference, fmt=fmt, size_mm=size_mm)
+    write_export(state.archive, [image], output, force=force, example=f"bezugscode.{fmt}")
+    click.echo(f"wrote {shown(output)} ({fmt.upper()}, {size_mm:g} mm)", err=True)
 
 
 @click.group()
@@ -222,4 +269,4 @@ def postkorb_taken_back(state: State, document_id: str, as_json: bool) -> None:
     click.echo(f"{done.document_id} taken back by {shown(done.taken_back_by or '')} at {when}")
 
 
-COMMANDS = [coversheet, postkorb]
+COMMANDS = [coversheet, reference_code, postkorb]

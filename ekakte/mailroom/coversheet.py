@@ -25,14 +25,14 @@ CODE_SIZE = 170.0  # points, 60 mm
 MAX_PRINTED_TITLE = 70  # characters of the title printed in large type; the code carries all of it
 
 
-def qr_modules(text: str) -> list[list[bool]]:
+def qr_modules(text: str, ec_level: str = EC_LEVEL) -> list[list[bool]]:
     """The QR code's modules, row by row, True for dark (zxing-cpp writes it)."""
     import zxingcpp
 
     # As UTF-8 bytes (byte mode): read back as exactly these bytes, whatever character set a reader
     # would otherwise guess for text without a marker.
     image = zxingcpp.create_barcode(
-        text.encode("utf-8"), zxingcpp.BarcodeFormat.QRCode, ec_level=EC_LEVEL
+        text.encode("utf-8"), zxingcpp.BarcodeFormat.QRCode, ec_level=ec_level
     ).to_image(scale=1, add_quiet_zones=False)
     height, width = image.shape[0], image.shape[1]
     data = bytes(memoryview(image))  # type: ignore[arg-type]  # the Image has the buffer protocol
@@ -110,7 +110,7 @@ def _code(text: str, left: float, bottom: float, size: float) -> list[bytes]:
     ops = [b"0 g"]
     for row, dark in enumerate(modules):
         y = bottom + (n - 1 - row) * unit
-        for start, length in _runs(dark):
+        for start, length in dark_runs(dark):
             ops.append(
                 b"%s %s %s %s re" % (_num(left + start * unit), _num(y), _num(length * unit), _num(unit))
             )
@@ -118,7 +118,8 @@ def _code(text: str, left: float, bottom: float, size: float) -> list[bytes]:
     return ops
 
 
-def _runs(row: list[bool]) -> Iterator[tuple[int, int]]:
+def dark_runs(row: list[bool]) -> Iterator[tuple[int, int]]:
+    """A row's horizontal runs of dark modules, as (start, length)."""
     start = None
     for i, dark in enumerate([*row, False]):
         if dark and start is None:

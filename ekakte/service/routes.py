@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
@@ -440,7 +440,7 @@ def release_hold(
     return JSONResponse(hold.as_json())
 
 
-# The mail room: cover sheets, the Postkorb; the team's new mail --------------------------------------------
+# The mail room: cover sheets, reference codes, the Postkorb; the team's new mail --------------------------
 
 
 class CoverSheetRequest(BaseModel):
@@ -473,6 +473,37 @@ def post_coversheets(request: Request, caller: Caller, body: CoverSheetRequest) 
     return Response(
         pdf.getvalue(), media_type="application/pdf", headers={"Content-Disposition": _attachment(name)}
     )
+
+
+class ReferenceCodeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_number: str = Field(min_length=1, max_length=64)
+    reference: str | None = Field(default=None, max_length=64)
+    format: Literal["svg", "png"] = "svg"
+    size_mm: float = Field(default=20.0, ge=15.0, le=60.0, strict=True, allow_inf_nan=False)
+
+
+@router.post(
+    "/reference-codes",
+    responses={
+        200: {
+            "content": {"image/svg+xml": {}, "image/png": {}},
+            "description": "The code, `size_mm` square, to print on the letter",
+        },
+        **_ERRORS,
+    },
+)
+def post_reference_codes(request: Request, caller: Caller, body: ReferenceCodeRequest) -> Response:
+    """The reference code (Bezugscode) for a letter of a case, as SVG or PNG (300 dpi): the benefits
+    software prints it on the letter, and the archive reads it when the letter or its reply form comes
+    back. The case number is checked as an import checks it. Reads nothing of the archive (any signed-in
+    caller)."""
+    image = api.reference_code(
+        archive(request).settings, body.case_number, body.reference, fmt=body.format, size_mm=body.size_mm
+    )
+    media_type = "image/svg+xml" if body.format == "svg" else "image/png"
+    name = f"bezugscode.{body.format}"
+    return Response(image, media_type=media_type, headers={"Content-Disposition": _attachment(name)})
 
 
 @router.get("/postkorb", responses={200: {"model": schemas.PostkorbPage}, **_ERRORS})

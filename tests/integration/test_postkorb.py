@@ -278,6 +278,46 @@ def test_a_letter_is_filed_by_the_case_number_tesseract_reads_on_it(archive: Arc
 
 
 @pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_reference_codes_through_the_api(archive: Archive, settings: Any, oidc_provider: Any) -> None:
+    import io
+    import xml.etree.ElementTree as ET
+
+    import httpx
+    import zxingcpp
+    from PIL import Image
+
+    from ekakte.mailroom.codes import Reference, decode_bytes
+    from ekakte.service.app import create_app
+    from tests.integration.test_service import bearer, service_settings, serving
+
+    app = create_app(settings, service_settings(oidc_provider), archive=archive)
+    with serving(app) as url, httpx.Client(base_url=url) as http:
+        reader = bearer(oidc_provider, READER.name)
+        body = {"case_number": CASE.lower(), "reference": "Anforderung 2026-11-30", "format": "png"}
+        png = http.post("/api/v1/reference-codes", json=body, headers=reader)
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+        assert 'filename="bezugscode.png"' in png.headers["content-disposition"]
+        image = Image.open(io.BytesIO(png.content))
+        assert image.size == (236, 236) and round(image.info["dpi"][0]) == 300  # 20 mm at 300 dpi
+        read = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.barcode_formats_from_str("QRCode"))
+        assert [decode_bytes(bytes(c.bytes)) for c in read] == [Reference(CASE, "Anforderung 2026-11-30")]
+        svg = http.post("/api/v1/reference-codes", json={"case_number": CASE, "size_mm": 30}, headers=reader)
+        assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+        assert ET.fromstring(svg.content).attrib["width"] == "30mm"
+
+        bad = http.post("/api/v1/reference-codes", json={"case_number": "123"}, headers=reader)
+        assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+        big = http.post(
+            "/api/v1/reference-codes", json={"case_number": CASE, "reference": "ä" * 64}, headers=reader
+        )
+        assert big.status_code == 422 and big.json()["field"] == "size_mm"
+        for wrong in [{"size_mm": 10}, {"size_mm": True}, {"format": "pdf"}, {"reference": "x" * 65}]:
+            answer = http.post("/api/v1/reference-codes", json={"case_number": CASE, **wrong}, headers=reader)
+            assert answer.status_code == 422, wrong
+        assert http.post("/api/v1/reference-codes", json={"case_number": CASE}).status_code == 401
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
 def test_cover_sheets_the_postkorb_and_the_inbox_through_the_api(
     archive: Archive, day: dict[str, Any], settings: Any, oidc_provider: Any
 ) -> None:

@@ -342,6 +342,45 @@ def test_cover_sheets_are_printed_checked_and_read_back(
     assert not (tmp_path / "x.pdf").exists()
 
 
+def test_reference_codes_are_written_checked_and_read_back(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    import zxingcpp
+    from PIL import Image
+
+    from ekakte.mailroom.codes import Reference, decode_bytes
+
+    qr = zxingcpp.barcode_formats_from_str("QRCode")
+    out = tmp_path / "bezug.png"  # the format from the name
+    code, _, err = cli("reference-code", "--case", CASE.lower(), "--reference", "Anforderung 2026-11-30",
+                       "--size-mm", "25", "-o", str(out))  # fmt: skip
+    assert code == 0, err
+    assert "wrote" in err and "PNG, 25 mm" in err
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    image = Image.open(out)
+    assert image.mode == "1" and image.size == (295, 295) and round(image.info["dpi"][0]) == 300
+    read = zxingcpp.read_barcodes(image.convert("L"), formats=qr)
+    assert [decode_bytes(bytes(c.bytes)) for c in read] == [Reference(CASE, "Anforderung 2026-11-30")]
+
+    code, _, err = cli("reference-code", "--case", CASE, "-o", str(out))
+    assert code == 11 and "exists" in err and "--force" in err
+    code, _, err = cli("reference-code", "--case", CASE, "--format", "svg", "-o", str(out), "--force")
+    assert code == 0 and "SVG, 20 mm" in err
+    assert ET.fromstring(out.read_bytes()).attrib["width"] == "20mm"
+    code, _, err = cli("reference-code", "--case", "123", "-o", str(tmp_path / "x.svg"))
+    assert code == 3 and "invalid case number '123'" in err
+    code, _, err = cli("reference-code", "--case", CASE, "--size-mm", "10", "-o", str(tmp_path / "x.svg"))
+    assert code == 3 and "15 to 60 mm" in err
+    code, _, err = cli(
+        "reference-code", "--case", CASE, "--reference", "x" * 65, "-o", str(tmp_path / "x.svg")
+    )
+    assert code == 3 and "at most 64 characters" in err
+    assert not (tmp_path / "x.svg").exists()
+
+
 def jbig2_page_pdf(path: Path) -> tuple[bytes, bytes]:
     """A one-page PDF whose page is a JBIG2 image with a globals stream, as production scanners write
     them; the streams' bytes are made up (no JBIG2 encoder is installable here): what is tested is that
