@@ -87,6 +87,12 @@ class References:
     problems: tuple[str, ...] = ()
 
 
+# How `find_references` names its problems (the Postkorb's sort tells them apart: a damaged code of
+# ekakte's stops it, one it could not read at all may be anyone's).
+UNREADABLE = "a QR code that could not be read"
+BAD_REFERENCE = "a reference code that does not check out"
+
+
 def find_references(image: Any, full: Any = None) -> References:
     """The reference codes the job centre's letters carry, on one page: `image` and `full` as for
     `examine`. Sheet codes and other codes are not references and are left out."""
@@ -106,12 +112,12 @@ def _references(codes: list[Any]) -> References:
     problems: list[str] = []
     for code in codes:
         if not code.valid:
-            problems.append("a QR code that could not be read")
+            problems.append(UNREADABLE)
             continue
         try:
             content = decode_bytes(code.bytes)
         except BadReferenceCode as exc:
-            problems.append(f"a reference code that does not check out: {exc}")
+            problems.append(f"{BAD_REFERENCE}: {exc}")
             continue
         except BadSheetCode:
             continue  # a sheet's, not a reference

@@ -16,6 +16,7 @@ from ekakte import audit, paging
 from ekakte.access import About, Action, Decision, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.config import Settings
 from ekakte.db.dialect import serialize_writers
 from ekakte.db.models import (
     POSTKORB_CASE,
@@ -31,6 +32,7 @@ from ekakte.db.models import (
 from ekakte.errors import ConfigError, EkakteError, InvalidInput, NotFound, shown
 from ekakte.ingest import filing_case, pages_team, retention_fields, valid_title
 from ekakte.jsonable import AsJson
+from ekakte.mailroom.detect import BAD_REFERENCE
 from ekakte.mailroom.recognize import Candidate, read_case_numbers
 from ekakte.ocr.task import CODE_PAGES
 from ekakte.paging import check_limit
@@ -266,7 +268,7 @@ def sort_postkorb_document(archive: Archive, actor: Actor, document_id: uuid.UUI
 
     def about(session: Session) -> About:
         serialize_writers(session, audit.AUDIT_LOCK)  # first, as every writer takes it (detail_after)
-        verdict.update(_verdict(session, document_id, settings.case_number_pattern))
+        verdict.update(_verdict(session, document_id, settings))
         return About(case_number=verdict.get("case_number"), document_id=str(document_id))
 
     def work(session: Session, _decision: Decision) -> Sorted:
@@ -300,7 +302,7 @@ def sort_postkorb_document(archive: Archive, actor: Actor, document_id: uuid.UUI
     return done
 
 
-def _verdict(session: Session, document_id: uuid.UUID, pattern: str) -> dict[str, Any]:
+def _verdict(session: Session, document_id: uuid.UUID, settings: Settings) -> dict[str, Any]:
     """What the first pages' text says: the case to file the document in (`case_number`, `how`), or why
     not (`finding`); `pending` while a page is not read; `missing` when the document does not wait."""
     waiting = session.scalar(
@@ -322,11 +324,15 @@ def _verdict(session: Session, document_id: uuid.UUID, pattern: str) -> dict[str
     for number, _, text, codes in pages:
         for line in (codes or "").splitlines():
             if line.startswith("!"):
-                if line.startswith(f"!{BAD_CODE}"):  # ekakte's, and not to be trusted: no guessing around it
+                if line.startswith(f"!{BAD_REFERENCE}"):  # ekakte's, not to be trusted: no guessing around it
                     return {"finding": f"a damaged reference code on page {number}: {line[1:]}"[:500]}
                 continue  # a code located but not read: perhaps not ekakte's; the text decides
-            coded.setdefault(line.split("\t", 1)[0], number)
-        reading = read_case_numbers(text or "", pattern)
+            named = line.split("\t", 1)[0]
+            try:  # anyone can print a code: what it names is checked as any input is
+                coded.setdefault(settings.case_number(named), number)
+            except InvalidInput:
+                return {"finding": f"a reference code on page {number} names no case number: {named!r}"[:500]}
+        reading = read_case_numbers(text or "", settings.case_number_pattern)
         if reading.doubtful:
             return {"finding": f"a doubtful case number on page {number}: {reading.doubtful[0]!r}"}
         for candidate in reading.candidates:

@@ -317,6 +317,83 @@ def test_reference_codes_through_the_api(archive: Archive, settings: Any, oidc_p
         assert http.post("/api/v1/reference-codes", json={"case_number": CASE}).status_code == 401
 
 
+def coded_as(archive: Archive, document_id: Any, codes: str, text: str = "") -> None:
+    """What OCR would record for the document's first page: its text, and what ekakte's codes on it say."""
+    from sqlalchemy import update
+
+    with archive.transaction() as session:
+        session.execute(
+            update(Page)
+            .where(Page.document_id == document_id, Page.number == 1)
+            .values(ocr_state="done", text=text, codes=codes)
+        )
+
+
+def test_the_sort_files_by_the_reference_code_when_nothing_contradicts_it(
+    archive: Archive, tmp_path: Path
+) -> None:
+    api.add_user(archive, ADMIN, TRIAGE.name, ["triage"])
+    archive = with_mail_type(archive)
+    bad = "!a reference code that does not check out: its checksum does not match its content"
+    cases = [
+        # (the page's codes, its text): filed in, or what the finding says
+        ((f"{CASE}\tAnforderung 2026-11-30", ""), CASE),
+        ((f"{CASE}\t", f"Aktenzeichen {CASE}"), CASE),
+        (("!a QR code that could not be read", f"Az. {OTHER_CASE}"), OTHER_CASE),  # anyone's code: the text
+        ((f"{CASE}\t", f"Aktenzeichen {OTHER_CASE}"), f"the reference code names case {CASE}, the text"),
+        ((f"{CASE}\t\n{OTHER_CASE}\t", ""), "reference codes naming several cases"),
+        ((f"{CASE}\t\n{bad}", ""), "a damaged reference code on page 1"),
+        (("99999BG9999999\t", ""), "case 99999BG9999999 (named by its reference code) is not in the archive"),
+        (("kein-aktenzeichen\t", ""), "names no case number"),
+        ((f"{CASE}\t", f"Az. {CASE} 5 (Fortsetzung)"), "a doubtful case number on page 1"),
+    ]
+    docs = waiting_letters(archive, tmp_path, len(cases))
+    for doc, ((codes, text), _) in zip(docs, cases, strict=True):
+        coded_as(archive, doc, codes, text)
+    for doc, ((codes, text), want) in zip(docs, cases, strict=True):
+        result = api.sort_postkorb_document(archive, TRIAGE, doc)
+        if want in (CASE, OTHER_CASE):
+            assert result.assigned is not None and result.assigned.case_number == want, (codes, result)
+        else:
+            assert result.assigned is None and want in result.finding, (codes, text, result.finding)
+    first = api.get_document(archive, READER, docs[0])
+    assert first.case_number == CASE
+    with archive.reading() as session:
+        item = session.get(PostkorbItem, docs[1])
+        assert item is not None and item.how == (
+            f"sorted: the reference code on page 1 names case {CASE}, and the text on page 1 too ({CASE!r})"
+        )
+
+
+@pytest.mark.skipif(
+    not __import__("ekakte.ocr.engine", fromlist=["available"]).available()
+    and __import__("os").environ.get("CI") != "true",
+    reason="tesseract is not installed (make services installs it as root)",
+)
+def test_a_letter_is_filed_by_the_reference_code_printed_on_it(archive: Archive, tmp_path: Path) -> None:
+    """The benefits software's code on its letter, the letter scanned in a stack before any cover sheet: the
+    OCR worker finds the code on the first page, and the sort files the letter by it, though its text
+    names no case number."""
+    api.add_user(archive, ADMIN, TRIAGE.name, ["triage"])
+    api.add_user(archive, ADMIN, "ocr-service", ["service"])
+    archive = with_mail_type(archive)
+    code = api.reference_code(archive.settings, CASE, "Anforderung 2026-11-30", fmt="png", size_mm=16)
+    letter_page = scans.coded_letter_page(
+        ["Jobcenter Musterstadt", "", "Sehr geehrte Frau Muster,", "anbei die angeforderten Unterlagen."],
+        code, dpi=200, seed=8, rotate=1.5,
+    )  # fmt: skip
+    path = tmp_path / "antwort.pdf"
+    scans.write_scan_pdf(path, [letter_page, scans.scan_page(["Seite 2"], dpi=200, seed=9)], dpi=200)
+    doc = api.import_stack(archive, OPERATOR, path).documents[0].document_id
+    api.run_ocr(archive, Actor("ocr-service"), document_ids=[doc])
+    with archive.reading() as session:
+        codes = list(session.scalars(select(Page.codes).where(Page.document_id == doc).order_by(Page.number)))
+    assert codes == [f"{CASE}\tAnforderung 2026-11-30", ""]
+    result = api.sort_postkorb_document(archive, TRIAGE, doc)
+    assert result.assigned is not None and result.assigned.case_number == CASE, result.finding
+    assert "the reference code on page 1" in result.finding
+
+
 @pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
 def test_cover_sheets_the_postkorb_and_the_inbox_through_the_api(
     archive: Archive, day: dict[str, Any], settings: Any, oidc_provider: Any
