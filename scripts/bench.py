@@ -29,7 +29,8 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           generated corpus of sheets (200/300 dpi, skew -5° to +5°, upside down, grayscale and bitonal):
           how many were found, and how many letters and blank pages were taken for a sheet; the sort
           on letters read by tesseract (the case number as written, with spaces inside, two of them, an
-          unknown case, none): how many were filed, in the right case or a wrong one, and left; and a
+          unknown case, none; the job centre's reference code alone, with the same number in the text,
+          with another one there): how many were filed, in the right case or a wrong one, and left; and a
           stack of 60 pages split, stored and read (`import --stack --ocr`) against plain tesseract on
           the same letter pages (the OCR ceiling), side by side;
   oracles what timing tells a caseworker: searches finding nothing it may see, for a word on other
@@ -1572,10 +1573,13 @@ def bench_stack_ocr(base: Path) -> None:
 SORT_LETTERS = int(os.environ.get("BENCH_SORT_LETTERS", "40"))
 
 
-def sort_corpus(n: int, known: list[str], unknown: str) -> tuple[list[Any], list[str | None]]:
-    """`n` one-page letters at 300 dpi, in five kinds by turn, and the case each should be filed in
+def sort_corpus(
+    n: int, known: list[str], unknown: str, code: Callable[[str], bytes]
+) -> tuple[list[Any], list[str | None]]:
+    """`n` one-page letters at 300 dpi, in eight kinds by turn, and the case each should be filed in
     (None: it must stay in the Postkorb): the case number as written, the same with spaces inside, two
-    case numbers, a case the archive does not have, none at all."""
+    case numbers, a case the archive does not have, none at all; and the job centre's reference code
+    (`code(case)`: a 16 mm PNG) alone, with the same case number in the text, and with another one there."""
     pages, expected = [], []
     for i in range(n):
         case = known[i % len(known)]
@@ -1586,18 +1590,23 @@ def sort_corpus(n: int, known: list[str], unknown: str) -> tuple[list[Any], list
         while any(re.search(r"\d{5}\s*BG\s*\d{7}", line) for line in sample_scans.german_lines(seed, 14)):
             seed += 1000
         body = sample_scans.german_lines(seed, 14)
-        kind = i % 5
+        kind = i % 8
         head = [
             [f"Aktenzeichen: {case}"],
             [f"BG-Nummer: {case[:5]} {case[5:7]} {case[7:]}"],
             [f"Ihr Zeichen: {case}", f"Bezug: {other}"],
             [f"Aktenzeichen: {unknown}"],
             [],
+            [],
+            [f"Aktenzeichen: {case}"],
+            [f"Aktenzeichen: {other}"],
         ][kind]
-        pages.append(
-            sample_scans.scan_page(["Jobcenter Musterstadt", "", *head, "", *body], dpi=300, seed=3000 + i)
-        )
-        expected.append(case if kind in (0, 1) else None)
+        lines = ["Jobcenter Musterstadt", "", *head, "", *body]
+        if kind >= 5:
+            pages.append(sample_scans.coded_letter_page(lines, code(case), dpi=300, seed=3000 + i))
+        else:
+            pages.append(sample_scans.scan_page(lines, dpi=300, seed=3000 + i))
+        expected.append(case if kind in (0, 1, 5, 6) else None)
     return pages, expected
 
 
@@ -1614,7 +1623,12 @@ def bench_sort(base: Path) -> None:
         add_user(archive, ACTOR, "bench-triage", ["triage"])
         for case in known:
             assign_case(archive, ACTOR, case, "bench-team")
-        pages, expected = sort_corpus(SORT_LETTERS, known, "99999BG9999999")
+        from ekakte.mailroom.refcode import reference_code
+
+        def code(case: str) -> bytes:
+            return reference_code(settings, case, "Anforderung", fmt="png", size_mm=16)
+
+        pages, expected = sort_corpus(SORT_LETTERS, known, "99999BG9999999", code)
         stack: list[Any] = []
         for n, page in enumerate(pages):
             if n:
