@@ -29,8 +29,12 @@ services:
 	bash scripts/ensure-oidc.sh || echo "services: no Node.js or oidc-provider; OpenID provider tests will be skipped" >&2
 	bash scripts/ensure-browser.sh || echo "services: no Chromium or axe-core; browser tests will be skipped" >&2
 
+# The suite in TEST_WORKERS processes (pytest-xdist; 0 runs it in this one). Each worker has its own
+# PostgreSQL database, S3 servers, OpenID provider and browser; much of the suite waits on them, on child
+# processes and on killed ones, so two workers on two cores take about half the time of one.
+TEST_WORKERS ?= 2
 test: venv services
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit
