@@ -16,6 +16,9 @@ REFERENCE_PREFIX = "EKAKTE-BEZUG-"
 REFERENCE = "EKAKTE-BEZUG-1"
 
 
+MAX_REFERENCE = 64  # a reference code's values (case number, the letter's reference): characters at most
+
+
 class BadSheetCode(ValueError):
     """The code claims to be ekakte's but its layout or checksum is wrong."""
 
@@ -107,6 +110,10 @@ def decode(text: str) -> Sheet | Reference | None:
     if kind == REFERENCE:
         if not lines[1]:
             raise bad("a reference code without case number")
+        # As ekakte writes them: short, printable single lines (a forged code's value could otherwise
+        # carry line or paragraph separators into what the OCR worker records, or crowd it out).
+        if any(len(v) > MAX_REFERENCE or not v.isprintable() for v in lines[1:3]):
+            raise bad(f"a value longer than {MAX_REFERENCE} characters or not printable")
         return Reference(lines[1], lines[2] or None)
     case_number, document_type, title = lines[1], lines[2], lines[3]
     if not case_number or not document_type:

@@ -32,7 +32,7 @@ from ekakte.db.models import (
 from ekakte.errors import ConfigError, EkakteError, InvalidInput, NotFound, shown
 from ekakte.ingest import filing_case, pages_team, retention_fields, valid_title
 from ekakte.jsonable import AsJson
-from ekakte.mailroom.detect import BAD_REFERENCE
+from ekakte.mailroom.detect import BAD_REFERENCE, UNREADABLE
 from ekakte.mailroom.recognize import Candidate, read_case_numbers
 from ekakte.ocr.task import CODE_PAGES
 from ekakte.paging import check_limit
@@ -321,12 +321,15 @@ def _verdict(session: Session, document_id: uuid.UUID, settings: Settings) -> di
         return {"pending": True, "finding": "its first pages are not read yet"}
     found: dict[str, tuple[int, Candidate]] = {}
     coded: dict[str, int] = {}  # case numbers ekakte's reference codes name, and the first page of each
+    unreadable: int | None = None  # the first page with a QR code that could not be read
     for number, _, text, codes in pages:
-        for line in (codes or "").splitlines():
+        for line in codes.split("\n") if codes else []:
             if line.startswith("!"):
                 if line.startswith(f"!{BAD_REFERENCE}"):  # ekakte's, not to be trusted: no guessing around it
                     return {"finding": f"a damaged reference code on page {number}: {line[1:]}"[:500]}
-                continue  # a code located but not read: perhaps not ekakte's; the text decides
+                if line.startswith(f"!{UNREADABLE}") and unreadable is None:
+                    unreadable = number
+                continue
             named = line.split("\t", 1)[0]
             try:  # anyone can print a code: what it names is checked as any input is
                 coded.setdefault(settings.case_number(named), number)
@@ -339,6 +342,8 @@ def _verdict(session: Session, document_id: uuid.UUID, settings: Settings) -> di
             found.setdefault(candidate.case_number, (number, candidate))
     if len(coded) > 1:
         return {"finding": f"reference codes naming several cases: {', '.join(sorted(coded))}"}
+    if coded and unreadable is not None:  # it may be another letter's code: the first one does not decide
+        return {"finding": f"a QR code on page {unreadable} could not be read beside the reference code"}
     if coded:
         ((value, page),) = coded.items()
         others = sorted(set(found) - {value})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ekakte.mailroom.codes import Reference, encode
+from ekakte.mailroom.codes import MAX_REFERENCE, Reference, encode
 from ekakte.mailroom.coversheet import dark_runs, qr_modules
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ FORMATS = ("svg", "png")
 # each in UTF-8) needs more; a size too small for it is refused, never printed to be misread.
 MIN_SIZE_MM, MAX_SIZE_MM = 15.0, 60.0
 MIN_MODULE_MM = 0.33
-MAX_REFERENCE = 64
 MIN_DPI, MAX_DPI = 300, 1200  # a printer's resolutions; at 300 dpi a module is 4 pixels or more
 
 

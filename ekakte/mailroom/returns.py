@@ -17,6 +17,7 @@ reported; if it cannot be reached, the document stays `deleting` and `finish_ret
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from ekakte import audit, paging
 from ekakte.access import About, Action, Decision, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.db.dialect import insert_or_ignore
+from ekakte.db.dialect import insert_or_ignore, serialize_writers
 from ekakte.db.models import (
     POSTKORB_CASE,
     DeletionRecord,
@@ -40,12 +41,13 @@ from ekakte.db.models import (
     PostkorbItem,
     PostkorbReturn,
 )
-from ekakte.errors import InvalidInput, NotFound, StorageError, shown
+from ekakte.errors import EkakteError, InvalidInput, NotFound, StorageError, shown
 from ekakte.jsonable import AsJson
 from ekakte.mailroom.postkorb import WAITING, stack_origins, waiting_document
 from ekakte.paging import check_limit
 from ekakte.retention.held import is_held
 from ekakte.retention.protocol import archive_protocol_key, case_hash
+from ekakte.retention.worm import sync_object_locks
 
 RETURNED = "returned"  # the Postkorb entry's state once its document was sent back
 RULE = "returned to the station"  # the deletion protocol's `rule` for a return
@@ -102,7 +104,6 @@ def return_to_station(archive: Archive, actor: Actor, document_id: uuid.UUID, re
             raise InvalidInput(
                 f"document {document_id} is under a legal hold: it stays in the Postkorb", code="kept"
             )
-        _refuse_if_locked(archive, doc.storage_key, document_id)
         now = datetime.now(UTC)
         session.execute(
             update(Document).where(Document.id == document_id).values(state=DocumentState.DELETING)
@@ -136,19 +137,6 @@ def return_to_station(archive: Archive, actor: Actor, document_id: uuid.UUID, re
         return _returns(session, select(PostkorbReturn).where(PostkorbReturn.document_id == document_id))[0]
 
 
-def _refuse_if_locked(archive: Archive, storage_key: str, document_id: uuid.UUID) -> None:
-    """InvalidInput when the store keeps the object under a lock (a bucket's default retention, say):
-    the return would be half done, its paper gone back and its scan still there."""
-    if not archive.store.object_lock():
-        return
-    info = archive.store.stat(storage_key)
-    if info is not None and info.lock is not None and info.lock.protects(datetime.now(UTC)):
-        raise InvalidInput(
-            f"the store keeps document {document_id} ({info.lock.describe()}): it stays in the Postkorb",
-            code="kept",
-        )
-
-
 def finish_returns(
     archive: Archive,
     actor: Actor,
@@ -158,11 +146,12 @@ def finish_returns(
     audited: bool = True,
 ) -> dict[uuid.UUID, str]:
     """Steps 2 and 3 of every return not finished yet (`only`: of these documents); the problems by
-    document ("refused: …" when the store refused, and the return was undone). Called by each return and
-    by the sweep, which finish what an interrupted one left. No decision of its own: the return was
-    decided and audited in step 1. `audited`: each deletion finished gets an entry of its own (the
-    sweep's, finishing another's return); a return finishing itself right away leaves its one entry, the
-    decision's, and the deletion protocol's line."""
+    document ("refused: …" when the return was undone: the store refused, or a hold came). Called by each
+    return and by the sweep, which finishes what an interrupted one left; two of them at once finish each
+    return once (step 3 and the undoing check, under the writers' lock, that the return is still open).
+    No decision of its own: the return was decided and audited in step 1. `audited`: each deletion
+    finished gets an entry of its own (the sweep's, finishing another's return); a return finishing
+    itself right away leaves its one entry, the decision's, and the deletion protocol's line."""
     key = key if key is not None else archive_protocol_key(archive)
     stmt = (
         select(PostkorbReturn).where(PostkorbReturn.deleted_at.is_(None)).order_by(PostkorbReturn.returned_at)
@@ -173,25 +162,50 @@ def finish_returns(
         pending = [(r.document_id, r.storage_key, r.sha256, r.returned_at) for r in session.scalars(stmt)]
     problems: dict[uuid.UUID, str] = {}
     for document_id, storage_key, sha256, returned_at in pending:
-        with archive.reading() as session:
-            held = session.scalar(
-                select(Document.id).where(Document.id == document_id, is_held(date.today()))
-            )
-        if held is not None:  # a hold that came after the return was decided, before it was done: it wins
-            _undo(archive, actor, document_id, "a legal hold was put on it")
-            problems[document_id] = "refused: a legal hold was put on it"
-            continue
-        try:
-            refused = archive.store.delete_many([storage_key])
-        except StorageError as exc:  # it stays `deleting`, invisible; the next return or sweep finishes it
-            problems[document_id] = str(exc)
-            continue
-        if storage_key in refused:
-            _undo(archive, actor, document_id, f"the store refused to delete it: {refused[storage_key]}")
-            problems[document_id] = f"refused: {refused[storage_key]}"
-            continue
+        if _held(archive, document_id):  # a hold that came after the return was decided: it wins
+            if archive.store.stat(storage_key) is not None:
+                if _undo(archive, actor, document_id, "a legal hold was put on it"):
+                    problems[document_id] = "refused: a legal hold was put on it"
+                continue
+            problems[document_id] = "held, but its scan had already been deleted by the return"
+        else:
+            try:
+                refused = archive.store.delete_many([storage_key])
+            except (
+                StorageError
+            ) as exc:  # it stays `deleting`, invisible; the next return or sweep finishes it
+                problems[document_id] = str(exc)
+                continue
+            if storage_key in refused:
+                why = f"the store refused to delete it: {refused[storage_key]}"
+                if _undo(archive, actor, document_id, why):
+                    problems[document_id] = f"refused: {refused[storage_key]}"
+                continue
         _purge(archive, actor, key, document_id, sha256, returned_at, audited=audited)
     return problems
+
+
+def _held(archive: Archive, document_id: uuid.UUID) -> bool:
+    with archive.reading() as session:
+        found = session.scalar(select(Document.id).where(Document.id == document_id, is_held(date.today())))
+    return found is not None
+
+
+def _still_open(session: Session, document_id: uuid.UUID) -> bool:
+    """Under the writers' lock: the return is not finished or undone yet (by another process finishing
+    it at the same time: a return's own call and a sweep), and its document is still `deleting`."""
+    serialize_writers(session, audit.AUDIT_LOCK)
+    row = session.scalar(
+        select(PostkorbReturn.document_id)
+        .join(Document, Document.id == PostkorbReturn.document_id)
+        .where(
+            PostkorbReturn.document_id == document_id,
+            PostkorbReturn.deleted_at.is_(None),
+            Document.state == DocumentState.DELETING,
+        )
+        .with_for_update()
+    )
+    return row is not None
 
 
 def _purge(
@@ -206,37 +220,36 @@ def _purge(
 ) -> None:
     now = datetime.now(UTC)
     with archive.transaction() as session:
-        session.execute(
-            insert_or_ignore(session, DeletionRecord, ["document_id"]).values(
-                document_id=str(document_id), document_type="", case_hash=case_hash(key, POSTKORB_CASE),
-                rule=RULE, rule_version=0, due_on=returned_at.date(), deleted_at=now,
-                deleted_by=actor.effective, sweep_id=str(document_id), sha256=sha256, objects=1,
-                disposal="never filed in a case: not a record the archive has a right to",
-            )
-        )  # fmt: skip
+        if not _still_open(session, document_id):
+            return
         if audited:
             audit.append(
                 session, actor, "postkorb.return", "allowed", document_id=str(document_id),
                 reason="an interrupted return to the station finished: scan, pages and row deleted",
             )  # fmt: skip
-        session.execute(delete(Page).where(Page.document_id == document_id))
         session.execute(
-            delete(Document).where(Document.id == document_id, Document.state == DocumentState.DELETING)
-        )
+            insert_or_ignore(session, DeletionRecord, ["document_id"]).values(
+                document_id=str(document_id), document_type="", case_hash=case_hash(key, POSTKORB_CASE),
+                rule=RULE, rule_version=0, due_on=_utc(returned_at).date(), deleted_at=now,
+                deleted_by=actor.effective, sweep_id=str(document_id), sha256=sha256, objects=1,
+                disposal="never filed in a case: not a record the archive has a right to",
+            )
+        )  # fmt: skip
+        session.execute(delete(Page).where(Page.document_id == document_id))
+        session.execute(delete(Document).where(Document.id == document_id))
         session.execute(
             update(PostkorbReturn).where(PostkorbReturn.document_id == document_id).values(deleted_at=now)
         )
 
 
-def _undo(archive: Archive, actor: Actor, document_id: uuid.UUID, why: str) -> None:
-    """The store refused to delete the object, or a hold came: the document waits in the Postkorb again."""
+def _undo(archive: Archive, actor: Actor, document_id: uuid.UUID, why: str) -> bool:
+    """The store refused to delete the object, or a hold came: the document waits in the Postkorb again
+    (False: another process finished or undid the return first). The store then learns the hold."""
     with archive.transaction() as session:
-        audit.append(
-            session, actor, "postkorb.return", "failed", document_id=str(document_id),
-            reason=f"undone, the document waits in the Postkorb again: {why}"[
-                :1000
-            ],
-        )  # fmt: skip
+        if not _still_open(session, document_id):
+            return False
+        reason = f"undone, the document waits in the Postkorb again: {why}"
+        audit.append(session, actor, "postkorb.return", "failed", document_id=str(document_id), reason=reason)
         session.execute(update(Document).where(Document.id == document_id).values(state=DocumentState.STORED))
         session.execute(
             update(PostkorbItem)
@@ -244,6 +257,9 @@ def _undo(archive: Archive, actor: Actor, document_id: uuid.UUID, why: str) -> N
             .values(state=WAITING, decided_at=None, decided_by=None, how=None)
         )
         session.execute(delete(PostkorbReturn).where(PostkorbReturn.document_id == document_id))
+    with contextlib.suppress(EkakteError):  # as after an assignment: the next sweep tells it otherwise
+        sync_object_locks(archive, [document_id])
+    return True
 
 
 # --- the stations' list ----------------------------------------------------------------------------------

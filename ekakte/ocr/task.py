@@ -31,6 +31,7 @@ LOW_CONFIDENCE = 60.0
 # The first pages of a document are looked at for ekakte's 2D reference code (printed on the job
 # centre's own letters: ekakte.mailroom.refcode), which the Postkorb's sort reads beside the text.
 CODE_PAGES = 2
+MAX_CODES_TEXT = 1000  # pages.codes
 
 
 @dataclass(frozen=True)
@@ -118,16 +119,23 @@ def look_for_codes(image: Path) -> str:
 
 
 def codes_text(references: Sequence[Reference], problems: Sequence[str]) -> str:
-    """One line per code: "case number<TAB>reference" for each reference code, "!problem" for a code of
-    ekakte's that could not be trusted or read; at most 1,000 characters (whole lines)."""
+    """One line per code: "case number<TAB>reference" for each reference code, "!problem" for a code
+    that could not be trusted or read; at most 1,000 characters. What does not fit is not dropped
+    silently: the last line then says so as a damaged code would, which stops the sort."""
+    from ekakte.mailroom.detect import BAD_REFERENCE
+
     lines = [f"{r.case_number}\t{r.reference or ''}" for r in references]
     lines += [f"!{' '.join(p.split())}" for p in problems]
-    text = ""
+    text = "\n".join(lines)
+    if len(text) <= MAX_CODES_TEXT:
+        return text
+    marker = f"!{BAD_REFERENCE}: more codes on the page than can be recorded"
+    kept: list[str] = []
     for line in lines:
-        if len(text) + len(line) + 1 > 1000:
+        if sum(len(k) + 1 for k in kept) + len(line) + 1 + len(marker) > MAX_CODES_TEXT:
             break
-        text = f"{text}\n{line}" if text else line
-    return text
+        kept.append(line)
+    return "\n".join([*kept, marker])
 
 
 def read_upright(engine: OcrEngine, image: Path, languages: str, dpi: int | None = None) -> Recognized:

@@ -346,6 +346,7 @@ def test_the_sort_files_by_the_reference_code_when_nothing_contradicts_it(
         (("99999BG9999999\t", ""), "case 99999BG9999999 (named by its reference code) is not in the archive"),
         (("kein-aktenzeichen\t", ""), "names no case number"),
         ((f"{CASE}\t", f"Az. {CASE} 5 (Fortsetzung)"), "a doubtful case number on page 1"),
+        ((f"{CASE}\t\n!a QR code that could not be read", ""), "could not be read beside the reference code"),
     ]
     docs = waiting_letters(archive, tmp_path, len(cases))
     for doc, ((codes, text), _) in zip(docs, cases, strict=True):
@@ -611,6 +612,32 @@ def test_a_return_the_store_refuses_is_undone_and_one_it_cannot_reach_is_finishe
     assert [e.rule for e in api.protocol(archive, RECORDS) if e.document_id == str(second)] == [
         "returned to the station"
     ]
+    assert api.verify(archive, ADMIN).ok
+
+
+def test_a_hold_put_on_a_document_whose_return_is_unfinished_brings_it_back(
+    archive: Archive, day: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ekakte.errors import StorageError
+
+    waiting = day["docs"][0].document_id
+
+    def away(keys: list[str]) -> dict[str, str]:
+        raise StorageError("the store is not reachable")
+
+    monkeypatch.setattr(archive.store, "delete_many", away)
+    assert not api.return_to_station(archive, TRIAGE, waiting, "Werbung").deleted
+    monkeypatch.undo()
+    api.add_hold(archive, RECORDS, reason="Widerspruchsverfahren", document_id=waiting)
+    report = api.sweep(archive, RECORDS)
+    assert report.problems == [
+        f"document {waiting} (returned to the station): refused: a legal hold was put on it"
+    ]
+    assert waiting in [e.document_id for e in api.postkorb(archive, TRIAGE)]
+    assert api.get_document(archive, TRIAGE, waiting).page_count == 1
+    assert list(api.returned_documents(archive, TRIAGE)) == []
+    assert not [e for e in api.protocol(archive, RECORDS) if e.document_id == str(waiting)]
+    assert api.sweep(archive, RECORDS).problems == []  # nothing left to finish
     assert api.verify(archive, ADMIN).ok
 
 

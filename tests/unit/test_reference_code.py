@@ -83,6 +83,11 @@ def test_a_reference_code_carries_case_and_reference_and_checks_its_checksum() -
         decode("\n".join([*lines, checksum(lines)]))
     with pytest.raises(ValueError):
         encode(Reference(CASE, "zwei\nZeilen"))
+    # A value ekakte would not write (a paragraph separator, a reference too long) is a forged code.
+    for values in ([CASE, "a\u2028!zzz"], [CASE, "x" * 65], ["\x07" + CASE, ""]):
+        lines = [REFERENCE, *values]
+        with pytest.raises(BadReferenceCode, match="printable"):
+            decode("\n".join([*lines, checksum(lines)]))
     # the sheets' codes are what they were
     assert decode(encode(Sheet(CASE, "Antrag"))) == Sheet(CASE, "Antrag")
     with pytest.raises(BadSheetCode) as refused:
@@ -250,3 +255,21 @@ def test_other_codes_on_a_letter_are_not_references(settings: Settings) -> None:
     assert find_references(small(plain, 200), lambda: plain.convert("L")) == none
     foreign = letter(code_png("https://www.jobcenter.example/termin/4711"), seed=7)
     assert find_references(small(foreign, 200), lambda: foreign.convert("L")) == none
+
+
+def test_what_the_ocr_worker_records_of_a_pages_codes(tmp_path: Path) -> None:
+    """pages.codes: a line per code; what does not fit is said as a damaged code would be (it stops the
+    sort), never dropped; a page that cannot be looked at says so instead of failing."""
+    from ekakte.mailroom.detect import BAD_REFERENCE
+    from ekakte.ocr.task import MAX_CODES_TEXT, codes_text, look_for_codes
+
+    assert codes_text([REF, Reference(CASE)], ["a QR code that could not be read"]) == (
+        f"{CASE}\tAnforderung 2026-11-30\n{CASE}\t\n!a QR code that could not be read"
+    )
+    many = [Reference(f"{n:05d}BG{n:07d}", "x" * 60) for n in range(40)]
+    text = codes_text(many, [f"{BAD_REFERENCE}: its checksum does not match its content"])
+    assert len(text) <= MAX_CODES_TEXT
+    assert text.split("\n")[-1] == f"!{BAD_REFERENCE}: more codes on the page than can be recorded"
+    broken = tmp_path / "page.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+    assert look_for_codes(broken) == "!could not look for codes: UnidentifiedImageError"
