@@ -28,7 +28,7 @@ from ekakte.service.identity import (
     session,
     set_session_cookie,
 )
-from ekakte.service.web.texts import text
+from ekakte.service.web.texts import message, text
 
 router = APIRouter(include_in_schema=False)
 _LOGIN_CSRF = "ekakte-login"
@@ -76,6 +76,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     found = getattr(request.state, "web_session", None)
     values = {
         "t": text,
+        "message": message,
         "day": _day,
         "moment": _moment,
         "user": found.principal if found else None,

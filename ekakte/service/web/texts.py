@@ -168,6 +168,66 @@ DE: dict[str, str] = {
 
 TEXTS = {"de": DE}
 
+# What the mail room's code records in English (why a document is in the Postkorb, what the sort found),
+# shown on the Postkorb page in the app's language: a pattern of the recorded text, and its words with
+# the pattern's groups ({1}, {2}). A text that fits none is shown as recorded.
+MESSAGES: dict[str, list[tuple[str, str]]] = {
+    "de": [
+        (r"no cover sheet before it in the stack", "kein Deckblatt davor im Stapel"),
+        (r"after the separator sheet on page (\d+)", "nach dem Trennblatt auf Seite {1}"),
+        (r"the cover sheet on page (\d+): (.+)", "das Deckblatt auf Seite {1} ist nicht verwendbar ({2})"),
+        (
+            r"page (\d+) carries a QR code that could not be read: it may be a cover sheet",
+            "auf Seite {1} ist ein QR-Code, der nicht gelesen werden konnte: vielleicht ein Deckblatt",
+        ),
+        (r"its first pages are not read yet", "die ersten Seiten sind noch nicht gelesen"),
+        (r"no case number on its first (\d+) pages", "kein Aktenzeichen auf den ersten {1} Seiten"),
+        (r"several case numbers: (.+)", "mehrere Aktenzeichen: {1}"),
+        (
+            r"a doubtful case number on page (\d+): (.+)",
+            "ein unsicher gelesenes Aktenzeichen auf Seite {1}: {2}",
+        ),
+        (
+            r"case (\S+) \(read on page (\d+)\) is not in the archive",
+            "die Akte {1} (gelesen auf Seite {2}) gibt es im Archiv nicht",
+        ),
+        (
+            r"case (\S+) \(named by its reference code\) is not in the archive",
+            "die Akte {1} (aus dem Bezugscode) gibt es im Archiv nicht",
+        ),
+        (r"reference codes naming several cases: (.+)", "Bezugscodes nennen mehrere Akten: {1}"),
+        (
+            r"the reference code names case (\S+), the text (.+)",
+            "der Bezugscode nennt die Akte {1}, der Text {2}",
+        ),
+        (r"a damaged reference code on page (\d+): .+", "ein beschädigter Bezugscode auf Seite {1}"),
+        (
+            r"a reference code on page (\d+) names no case number: (.+)",
+            "ein Bezugscode auf Seite {1} nennt kein gültiges Aktenzeichen: {2}",
+        ),
+        (
+            r"a QR code on page (\d+) could not be read beside the reference code",
+            "neben dem Bezugscode ist auf Seite {1} ein QR-Code, der nicht gelesen werden konnte",
+        ),
+        (
+            r"not filed: case (\S+) holds this scan already",
+            "nicht abgelegt: die Akte {1} enthält diesen Scan schon",
+        ),
+        (r"not filed: (.+)", "nicht abgelegt: {1}"),
+    ],
+}
+
+
+def message(recorded: str, language: str = "de") -> str:
+    """A recorded English message (see MESSAGES) in the app's language; as recorded if none fits."""
+    import re
+
+    for pattern, words in MESSAGES[language]:
+        found = re.fullmatch(pattern, recorded, flags=re.DOTALL)
+        if found:
+            return words.format("", *found.groups())  # {1} is the first group
+    return recorded
+
 
 def text(key: str, language: str = "de", **values: object) -> str:
     """The words for `key`, with `values` filled in; a missing key shows as itself (and fails the test)."""
