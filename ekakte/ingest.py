@@ -8,13 +8,14 @@ import errno
 import os
 import stat
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from ekakte import audit
 from ekakte.access import Action, decided
@@ -120,6 +121,11 @@ def station_id(archive: Archive, station: str | None) -> str:
     return value
 
 
+# What a caller records of a stored document in the transaction that inserts its row: (session, the row's
+# values: id, sha256, size_bytes, …).
+Recorded = Callable[[Session, dict[str, Any]], None]
+
+
 def import_document(
     archive: Archive,
     actor: Actor,
@@ -128,13 +134,15 @@ def import_document(
     *,
     station: str | None = None,
     batch_id: uuid.UUID | None = None,
+    also: Recorded | None = None,
 ) -> ImportResult:
     """Store one scan for a case, or say it is already stored. Raises InvalidInput subclasses for refusals,
     NotPermitted unless the actor may import (checked here, or by start_batch for a batch's documents).
 
     `source` is a path (opened here with `open_scan`) or a Scan its caller opened and checked (the hot
     folder, relative to the inbox's descriptor); either way only the checked descriptor is read, and a
-    Scan passed in stays open for its caller to move or close.
+    Scan passed in stays open for its caller to move or close. `also(session, row)` writes what its caller
+    records of the document (a stack's part) in the transaction that inserts its row.
 
     Write order — a crash between any two steps leaves at worst an unreferenced object, which `verify`
     reports and `gc` removes after its grace period; never a row whose object is missing or incomplete:
@@ -151,9 +159,9 @@ def import_document(
         authorize_import(archive, actor)
     station = station_id(archive, station)
     if isinstance(source, Scan):
-        return _import_scan(archive, actor, source, meta, station, batch_id)
+        return _import_scan(archive, actor, source, meta, station, batch_id, also=also)
     with open_scan(archive, source) as scan:
-        return _import_scan(archive, actor, scan, meta, station, batch_id)
+        return _import_scan(archive, actor, scan, meta, station, batch_id, also=also)
 
 
 def import_unassigned(
@@ -165,6 +173,7 @@ def import_unassigned(
     received_on: date | None = None,
     station: str | None = None,
     batch_id: uuid.UUID | None = None,
+    also: Recorded | None = None,
 ) -> ImportResult:
     """Store a scan no case is known for in the Postkorb (POSTKORB_CASE), with `reason` (why no case was
     found): as import_document does, and in the same transaction its Postkorb entry, so that no document
@@ -173,7 +182,7 @@ def import_unassigned(
         authorize_import(archive, actor)
     station = station_id(archive, station)
     meta = DocumentMeta(POSTKORB_CASE, "", received_on or date.today())
-    return _import_scan(archive, actor, scan, meta, station, batch_id, postkorb_reason=reason)
+    return _import_scan(archive, actor, scan, meta, station, batch_id, postkorb_reason=reason, also=also)
 
 
 def _import_scan(
@@ -185,6 +194,7 @@ def _import_scan(
     batch_id: uuid.UUID | None,
     *,
     postkorb_reason: str | None = None,
+    also: Recorded | None = None,
 ) -> ImportResult:
     """Steps 1 (the file) to 5 of import_document, on the open, checked descriptor."""
     path, fh = scan.path, scan.file
@@ -224,7 +234,13 @@ def _import_scan(
     }
     try:
         inserted = _record(
-            archive, actor, meta.case_number, row, encrypted=media.encrypted, postkorb_reason=postkorb_reason
+            archive,
+            actor,
+            meta.case_number,
+            row,
+            encrypted=media.encrypted,
+            postkorb_reason=postkorb_reason,
+            also=also,
         )
     except BaseException:
         _discard_unless_recorded(archive, key, document_id)
@@ -234,7 +250,7 @@ def _import_scan(
         existing = _find_existing(archive, path, meta.case_number, sha256)
         if existing is None:  # the other importer's transaction rolled back after all; try again
             return _import_scan(
-                archive, actor, scan, meta, station, batch_id, postkorb_reason=postkorb_reason
+                archive, actor, scan, meta, station, batch_id, postkorb_reason=postkorb_reason, also=also
             )
         _audit_duplicate(archive, actor, meta.case_number, existing)
         return _result(
@@ -390,6 +406,7 @@ def _record(
     *,
     encrypted: bool = False,
     postkorb_reason: str | None = None,
+    also: Recorded | None = None,
 ) -> bool:
     """Insert case, document and pages in one transaction (and the Postkorb entry of a document that
     goes there: `postkorb_reason`); False if the document already existed.
@@ -428,6 +445,8 @@ def _record(
                     document_id=row["id"], arrived_at=now, reason=postkorb_reason[:500], state="waiting"
                 )
             )
+        if also is not None:
+            also(session, row)
         page_team = pages_team(team_id, restricted)
         audit.append(
             session, actor, Action.IMPORT, "allowed", case_number=case_number, document_id=str(row["id"]),

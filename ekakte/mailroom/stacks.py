@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from ekakte import audit
 from ekakte.access import Action
@@ -117,8 +118,8 @@ def import_stack(
       2. one transaction: the stack and all its page ranges (or, re-run, the ones recorded before,
          which must agree with the plan);
       3. per document part, in page order: write the part (the same stack gives the same bytes),
-         import it (import_document or import_unassigned: stored, or already stored), then record its
-         document id and SHA-256 on the part's row;
+         import it (import_document or import_unassigned), its document id and SHA-256 recorded on the
+         part's row in the transaction that inserts the document (or, already stored, right after);
       4. the stack's finished_at, once every part has its document.
     A part recorded in step 3 is "already stored" on a re-run without being stored again.
     """
@@ -165,9 +166,10 @@ def _import(
             result = _already(archive, actor, part, row, media.media_type, stem, suffix)
         else:
             result = _store_part(
-                archive, actor, stack, part, meta, station, batch_id, stem, suffix, received_on
+                archive, actor, stack, stack_id, part, meta, station, batch_id, stem, suffix, received_on
             )
-            _record_document(archive, stack_id, part.first, result)
+            if result.status != "stored":  # a stored one was recorded with its row
+                _record_document(archive, stack_id, part.first, result)
         postkorb = meta if isinstance(meta, str) else None
         report.parts.append(
             StackPartResult(
@@ -306,6 +308,7 @@ def _store_part(
     archive: Archive,
     actor: Actor,
     stack: Stack,
+    stack_id: uuid.UUID,
     part: Part,
     meta: DocumentMeta | str,
     station: str,
@@ -315,16 +318,27 @@ def _store_part(
     received_on: date | None,
 ) -> ImportResult:
     """Write the part to a private temporary file (unlinked from the start) and import it: into the case
-    its cover sheet names, or (`meta` a reason) into the Postkorb."""
+    its cover sheet names, or (`meta` a reason) into the Postkorb. A part stored is recorded on its
+    range in the transaction that inserts its document (so that no one can assign, return or delete a
+    document its stack does not know yet); one already stored, by the caller afterwards."""
+
+    def record(session: Session, row: dict[str, Any]) -> None:
+        session.execute(
+            update(PartRow)
+            .where(PartRow.stack_id == stack_id, PartRow.first_page == part.first)
+            .values(document_id=row["id"], sha256=row["sha256"], size_bytes=row["size_bytes"])
+        )
+
     with tempfile.TemporaryFile(prefix="ekakte-part-") as out:
         stack.write_part(out, part.first, part.last)
         out.flush()
         scan = Scan(Path(_part_name(stem, suffix, part)), out)
         if isinstance(meta, str):
             return import_unassigned(
-                archive, actor, scan, reason=meta, received_on=received_on, station=station, batch_id=batch_id
-            )
-        return import_document(archive, actor, scan, meta, station=station, batch_id=batch_id)
+                archive, actor, scan, reason=meta, received_on=received_on, station=station,
+                batch_id=batch_id, also=record,
+            )  # fmt: skip
+        return import_document(archive, actor, scan, meta, station=station, batch_id=batch_id, also=record)
 
 
 def _record_document(archive: Archive, stack_id: uuid.UUID, first: int, result: ImportResult) -> None:

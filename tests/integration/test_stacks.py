@@ -18,7 +18,7 @@ from ekakte.db.models import POSTKORB_CASE, Document, Stack, StackPart
 from ekakte.errors import InvalidInput, NotPermitted, UnsupportedFile
 from ekakte.mailroom import stacks as stacks_module
 from ekakte.mailroom.codes import COVER, Sheet, checksum
-from tests.conftest import CASE, OPERATOR, OTHER_CASE, READER, scans
+from tests.conftest import ADMIN, CASE, OPERATOR, OTHER_CASE, READER, scans
 from tests.integration.test_cli import Cli, cli  # noqa: F401 (a fixture: the CLI as an operator)
 
 DPI = 200
@@ -145,40 +145,66 @@ def test_a_stack_imported_again_is_already_stored_part_by_part(archive: Archive,
         assert session.scalar(select(func.count()).select_from(Stack)) == 1
 
 
+def dies_after_part(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """The process dies right after the `n`th part was stored (its import returned), before anything
+    else of the split runs."""
+    real = stacks_module._store_part
+    calls = []
+
+    def store_then_die(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        calls.append(result)
+        if len(calls) == n:
+            raise KeyboardInterrupt  # as abrupt as it gets in-process: no cleanup of ours runs after it
+        return result
+
+    monkeypatch.setattr(stacks_module, "_store_part", store_then_die)
+
+
 def test_a_crash_after_any_part_leaves_what_a_rerun_finishes(
     archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The process dies after the second part is stored but before the split records it."""
+    """The process dies after the second part is stored: the part's range names its document already
+    (recorded in the transaction that stored it), and the re-run stores only the third."""
     path, _ = mail(tmp_path)
-    real = stacks_module._record_document
-    calls = []
-
-    def dies_on_the_second(archive: Archive, stack_id: Any, first: int, result: Any) -> None:
-        calls.append(first)
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # as abrupt as it gets in-process: no cleanup of ours runs after it
-        real(archive, stack_id, first, result)
-
-    monkeypatch.setattr(stacks_module, "_record_document", dies_on_the_second)
+    dies_after_part(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         api.import_stack(archive, OPERATOR, path)
-    monkeypatch.setattr(stacks_module, "_record_document", real)
+    monkeypatch.undo()
+    recorded = select(func.count()).select_from(StackPart).where(StackPart.document_id.is_not(None))
     with archive.reading() as session:
         assert session.scalar(select(func.count()).select_from(Document)) == 2
+        assert session.scalar(recorded) == 2
         assert session.scalar(select(Stack.finished_at)) is None
 
     report = api.import_stack(archive, OPERATOR, path)
-    # The second part's bytes are the same again, so its case says "already stored": no second copy.
     assert [d.status for d in report.documents] == ["already_stored", "already_stored", "stored"]
     with archive.reading() as session:
         assert session.scalar(select(func.count()).select_from(Document)) == 3
-        assert (
-            session.scalar(
-                select(func.count()).select_from(StackPart).where(StackPart.document_id.is_not(None))
-            )
-            == 3
-        )
+        assert session.scalar(recorded) == 3
         assert session.scalar(select(Stack.finished_at)) is not None
+
+
+def test_a_postkorb_part_sent_back_before_the_rerun_of_a_crashed_stack_is_not_stored_again(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The letter before the first cover sheet went to the Postkorb, the import died, and the triage role
+    sent the letter back before the re-run: the re-run knows it from its range, and stores it no more."""
+    triage = api.Actor("posteingang")
+    api.add_user(archive, ADMIN, triage.name, ["triage"])
+    path = tmp_path / "post.pdf"
+    scans.write_scan_pdf(path, [*letter(1), cover(CASE, "Antrag", seed=2), *letter(2)], dpi=DPI)
+    dies_after_part(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        api.import_stack(archive, OPERATOR, path)
+    monkeypatch.undo()
+    [waiting] = [e.document_id for e in api.postkorb(archive, triage)]
+    api.return_to_station(archive, triage, waiting, "Werbung")
+    report = api.import_stack(archive, OPERATOR, path)
+    assert [(d.status, d.document_id == waiting) for d in report.documents] == [
+        ("already_stored", True), ("stored", False),
+    ]  # fmt: skip
+    assert list(api.postkorb(archive, triage)) == []
 
 
 def test_a_bitonal_tiff_stack_becomes_g4_tiff_parts_with_the_strips_unchanged(
