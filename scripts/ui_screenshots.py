@@ -70,8 +70,10 @@ SHOTS = [
         "postkorb",
         "Postkorb",
         "For the triage role (Posteingangsstelle): what the mail room scanned without a case, oldest first,"
-        " with why it is here and what the sort found; each document opens like any other, and is"
-        " assigned to its case with its type here.",
+        ' a hundred at a time ("Weitere Schriftstücke" for the next), with why it is here and what the'
+        " sort found (in German; what the mail room recorded in other words is shown as recorded); each"
+        " document opens like any other, is assigned to its case with its type here, or goes back to the"
+        ' scanning station with a reason ("An die Scanstelle zurückgeben", which deletes the scan).',
     ),
     ("protokoll", "Protokoll", "For auditors: who read a file, and a user's accesses since a day."),
     (

@@ -278,7 +278,7 @@ def test_new_mail_for_the_team_and_the_postkorb_of_the_triage_role(
 
     sign_in(page, app, "posteingang", then="/postkorb")
     accessible(page, "Postkorb")
-    page.get_by_role("link", name="ohne-deckblatt.pdf, page 1").click()
+    page.get_by_role("link", name="ohne-deckblatt.pdf, Seite 1").click()
     page.wait_for_load_state()
     assert "Ein Brief ohne Deckblatt" in page.content() or page.locator("img").count() >= 1
     page.goto(f"{app.url}/postkorb")

@@ -89,4 +89,6 @@ def test_the_postkorbs_recorded_reasons_and_findings_are_shown_in_german() -> No
         ("not filed: case A holds this scan already", "nicht abgelegt: die Akte A enthält diesen Scan schon"),
     ]
     assert [(english, message(english)) for english, _ in recorded] == recorded
+    assert message("post.pdf, pages 5-6") == "post.pdf, Seiten 5–6"
+    assert message("scan, page 2.pdf, page 1") == "scan, page 2.pdf, Seite 1"
     assert message("something new {0}") == "something new {0}"  # shown as recorded

@@ -50,7 +50,7 @@ DE: dict[str, str] = {
     "col.newest": "Zuletzt eingegangen",
     # The Postkorb
     "postkorb.title": "Postkorb",
-    "postkorb.intro": "Schriftstücke ohne erkannte Akte, die ältesten zuerst. Öffnen Sie eines, um es zu lesen, und ordnen Sie es seiner Akte zu.",
+    "postkorb.intro": "Schriftstücke ohne erkannte Akte, die ältesten zuerst. Öffnen Sie eines, um es zu lesen, und ordnen Sie es seiner Akte zu oder geben Sie es an die Scanstelle zurück.",
     "postkorb.none": "Der Postkorb ist leer.",
     "postkorb.arrived": "Eingegangen {at}, {pages} Seite(n)",
     "postkorb.reason": "Warum im Postkorb: {reason}",
@@ -214,6 +214,11 @@ MESSAGES: dict[str, list[tuple[str, str]]] = {
             "nicht abgelegt: die Akte {1} enthält diesen Scan schon",
         ),
         (r"not filed: (.+)", "nicht abgelegt: {1}"),
+        (
+            r"(.+), page (\d+)",
+            "{1}, Seite {2}",
+        ),  # where a document came from (last: a file name may hold anything)
+        (r"(.+), pages (\d+)-(\d+)", "{1}, Seiten {2}–{3}"),
     ],
 }
 
