@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from ekakte.errors import InvalidInput
@@ -52,6 +54,18 @@ def decode(listing: str, cursor: str, kinds: Sequence[type]) -> list[Any]:
     ):
         raise InvalidInput(f"the cursor is not one of the {listing} list")
     return key
+
+
+def decode_time_and_id(listing: str, cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The position in a list ordered by a time and a document id (the Postkorb, the returns): None
+    without a cursor; InvalidInput for one that is not the list's."""
+    if not cursor:
+        return None
+    stamp, last_id = decode(listing, cursor, [str, str])
+    try:
+        return datetime.fromisoformat(stamp), uuid.UUID(last_id)
+    except ValueError:
+        raise InvalidInput(f"the cursor is not one of the {listing} list") from None
 
 
 def check_limit(limit: int | None) -> int | None:

@@ -123,12 +123,17 @@ def postkorb_list(state: State, as_json: bool) -> None:
         emit_json([e.as_json() for e in entries])
         return
     for e in entries:
-        pages = "? pages" if e.page_count is None else f"{e.page_count} p."
-        origin = shown(e.stack) if e.stack else shown(e.original_filename)
+        pages, origin = _pages_and_origin(e.page_count, e.stack, e.original_filename)
         click.echo(f"{e.document_id}  {e.arrived_at:%Y-%m-%d %H:%M}  {pages:<7}  {origin}: {shown(e.reason)}")
         if e.finding:
             click.echo(f"{'':<36}  sorted: {shown(e.finding)}")
     click.echo(f"{len(entries)} document{'s' if len(entries) != 1 else ''} in the Postkorb")
+
+
+def _pages_and_origin(page_count: int | None, stack: str | None, filename: str) -> tuple[str, str]:
+    """How many pages, and where from (the stack and its pages, or the file), for a line of a list."""
+    pages = "? pages" if page_count is None else f"{page_count} p."
+    return pages, shown(stack) if stack else shown(filename)
 
 
 @postkorb.command("assign")
@@ -242,8 +247,7 @@ def postkorb_returned(state: State, station: str | None, open_only: bool, as_jso
         emit_json([e.as_json() for e in entries])
         return
     for e in entries:
-        pages = "? pages" if e.page_count is None else f"{e.page_count} p."
-        origin = shown(e.stack) if e.stack else shown(e.original_filename)
+        pages, origin = _pages_and_origin(e.page_count, e.stack, e.original_filename)
         taken = f"taken back {e.taken_back_at:%Y-%m-%d}" if e.taken_back_at else "open"
         click.echo(
             f"{e.document_id}  {e.returned_at:%Y-%m-%d %H:%M}  {shown(e.station)}  received {e.received_on}"

@@ -78,13 +78,7 @@ def postkorb(
     before). For the triage role only; their pages and text are read as any document's (get_document,
     document_text, render_page), which the policy allows the triage role for the Postkorb's documents."""
     check_limit(limit)
-    position = None
-    if after:
-        stamp, last_id = paging.decode("postkorb", after, [str, str])
-        try:
-            position = (datetime.fromisoformat(stamp), uuid.UUID(last_id))
-        except ValueError:
-            raise InvalidInput("the cursor is not one of the postkorb list") from None
+    position = paging.decode_time_and_id("postkorb", after)
 
     def read(session: Session, _decision: Decision) -> paging.Page[PostkorbEntry]:
         stmt = (

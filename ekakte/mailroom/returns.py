@@ -278,13 +278,7 @@ def returned_documents(
     oldest first, `limit` a page and `after` the cursor of the one before. For scan operators and the
     triage role (action `postkorb.returns`): what a station needs to find the paper, no content."""
     check_limit(limit)
-    position = None
-    if after:
-        stamp, last_id = paging.decode("returns", after, [str, str])
-        try:
-            position = (datetime.fromisoformat(stamp), uuid.UUID(last_id))
-        except ValueError:
-            raise InvalidInput("the cursor is not one of the returns list") from None
+    position = paging.decode_time_and_id("returns", after)
 
     def read(session: Session, _decision: Decision) -> paging.Page[Returned]:
         stmt = select(PostkorbReturn).order_by(PostkorbReturn.returned_at, PostkorbReturn.document_id)
