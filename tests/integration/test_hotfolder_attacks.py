@@ -320,3 +320,33 @@ def test_a_single_file_import_opens_no_link_either(
     with pytest.raises(InvalidInput, match=f"{linked} link"):
         import_document(archive, OPERATOR, link, DEFAULTS)
     assert stored_digests(archive) == set()
+
+
+def test_a_stack_planted_as_a_symbolic_link_is_refused_and_never_split(
+    archive: Archive, inbox: Path, private: Path
+) -> None:
+    """A stack of mail the inbox's writer may not read (the importer may), linked into a folder of stacks,
+    or named a stack by a sidecar: refused as a link, nothing of it split, read or stored."""
+    from ekakte.db.models import Stack
+
+    secret = private / "post.pdf"
+    scans.write_scan_pdf(
+        secret,
+        [scans.sheet_page(CASE, "Antrag", dpi=100, seed=1), scans.scan_page(["GEHEIM"], dpi=100)],
+        dpi=100,
+    )
+    secret.chmod(0o600)
+    (inbox / "a.pdf").symlink_to(secret)
+    report = import_directory(archive, OPERATOR, inbox, allow_root=True, stacks=True)
+    (inbox / "b.pdf").symlink_to(secret)
+    (inbox / "b.pdf.json").write_text(json.dumps({"stack": "yes"}))
+    second = import_directory(archive, OPERATOR, inbox, allow_root=True)
+
+    assert report.stored == second.stored == 0
+    assert [r.filename for r in [*report.rejected, *second.rejected]] == ["a.pdf", "b.pdf"]
+    for text in reasons(inbox).values():
+        assert "symbolic link" in text and "GEHEIM" not in text, text
+    assert stored_digests(archive) == set()
+    with archive.reading() as session:
+        assert session.scalars(select(Stack)).first() is None  # never looked at as a stack
+    assert (inbox / "rejected" / "a.pdf").is_symlink() and (inbox / "rejected" / "b.pdf").is_symlink()
