@@ -63,6 +63,7 @@ _KEYS: dict[str, str | None] = {
     "archive_answer_months": "EKAKTE_ARCHIVE_ANSWER_MONTHS",
     "archive_transfer_dir": "EKAKTE_ARCHIVE_TRANSFER_DIR",
     "mail_document_type": "EKAKTE_MAIL_DOCUMENT_TYPE",
+    "min_dpi": "EKAKTE_MIN_DPI",
 }
 _SECRET_KEYS = {"s3_secret_key", "protocol_key"}
 # Settings that no longer exist because they decided who sees what or what reads the content, and a
@@ -135,6 +136,9 @@ class Settings:
     # The type a document gets when the Postkorb's sort files it by the case number in its text (one of
     # document_types); empty: the sort files nothing, the triage role assigns every document.
     mail_document_type: str = ""
+    # The least resolution a scanned page may have (dpi, read from its image: ekakte.scanning.pages); a
+    # scan with a page below it is refused at import. 0: no minimum.
+    min_dpi: int = 0
     config_file: Path | None = None
     # What the loading ignored and the user should know (retired settings); the CLI prints them.
     notices: tuple[str, ...] = field(default=(), compare=False)
@@ -169,6 +173,8 @@ class Settings:
             raise ConfigError("ocr_max_attempts must be at least 1")
         if self.max_pages < 1:
             raise ConfigError("max_pages must be at least 1")
+        if not 0 <= self.min_dpi <= 2400:
+            raise ConfigError("min_dpi must be 0 (no minimum) to 2400")
         scheme = urlsplit(self.storage).scheme
         if scheme not in ("file", "s3"):
             raise ConfigError(f"EKAKTE_STORAGE must start with file:// or s3://, not {self.storage!r}")
@@ -316,6 +322,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         archive_answer_months=int(_as_number(raw, "archive_answer_months", 0, int)),
         archive_transfer_dir=Path(str(raw.get("archive_transfer_dir") or home / "transfer")).expanduser(),
         mail_document_type=str(raw.get("mail_document_type", "")).strip(),
+        min_dpi=int(_as_number(raw, "min_dpi", 0, int)),
         config_file=config_file,
         notices=tuple(notices),
     )

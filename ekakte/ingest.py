@@ -41,6 +41,7 @@ from ekakte.policy import is_restricted_type
 from ekakte.private import FOLDER_ONLY, refuse_archive_folder
 from ekakte.retention.schedule import current_rules, schedule
 from ekakte.retention.worm import sync_object_locks
+from ekakte.scanning.pages import check_resolution
 from ekakte.storage import original_key
 from ekakte.storage.base import file_sha256
 
@@ -200,6 +201,7 @@ def _import_scan(
     path, fh = scan.path, scan.file
     fh.seek(0)
     media = inspect_stream(fh, max_pages=archive.settings.max_pages)
+    check_resolution(archive.settings, fh, media.media_type)
     fh.seek(0)
     sha256, size = file_sha256(fh)
 

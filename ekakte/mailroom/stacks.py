@@ -39,6 +39,7 @@ from ekakte.ingest import (
 )
 from ekakte.mailroom.split import Part, Stack, plan
 from ekakte.media import ENCRYPTED_REASON, inspect_stream
+from ekakte.scanning.pages import check_resolution
 from ekakte.storage.base import file_sha256
 
 
@@ -145,6 +146,7 @@ def _import(
     media = inspect_stream(fh, max_pages=archive.settings.max_pages)
     if media.encrypted or media.page_count is None:
         raise UnsupportedFile(f"{shown(scan.path.name)}: {ENCRYPTED_REASON}; a stack cannot be split")
+    check_resolution(archive.settings, fh, media.media_type)  # the whole stack, before anything is split
     fh.seek(0)
     sha256, size = file_sha256(fh)
     stack = Stack(fh, media.media_type, media.page_count)
