@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 
 # Named constraints, so that later migrations can drop or alter them by name on both dialects.
 NAMING = {
@@ -188,6 +189,11 @@ class Page(Base):
     # What ekakte's 2D reference codes on the page say (the first pages; ekakte.ocr.task.codes_text);
     # None when it was not looked at.
     codes: Mapped[str | None] = mapped_column(String(1000))
+    # Whether the OCR worker found the page blank (ekakte.mailroom.detect.is_blank); None: not looked at.
+    blank: Mapped[bool | None] = mapped_column(Boolean)
+    # Tesseract's text-only PDF page, kept until the document's last page is read and its searchable
+    # rendition is made (ekakte.ocr), then cleared. Deferred: nothing else ever reads it.
+    layer: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     reason: Mapped[str | None] = mapped_column(String(500))  # why failed / skipped, or the last error
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(120))
@@ -551,3 +557,97 @@ class DocumentOpened(Base):
     team_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     opened_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
     opened_by: Mapped[str] = mapped_column(String(100))
+
+
+class ScanFile(Base):
+    """One line of a batch's scan protocol: a file the batch met, its SHA-256, size and pages, and what
+    became of it: `stored`, `already_stored`, `refused` (with the reason), or `stack` (split; its parts
+    are in stack_parts). No foreign key to the document: the line outlives it."""
+
+    __tablename__ = "scan_files"
+    __table_args__ = (Index("ix_scan_files_batch_id", "batch_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("import_batches.id"))
+    name: Mapped[str] = mapped_column(String(1000))
+    at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    sha256: Mapped[str | None] = mapped_column(String(64))  # None: refused before it could be read
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    document_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    stack_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class ScanRecord(Base):
+    """What a scanned document's transfer note (Transfervermerk) says of its scanning, written in the
+    transaction that stores it: who, when, where, with which settings, each page's resolution and colour
+    mode (JSON), the anomalies found (JSON) and the blank pages removed (JSON). No foreign key: the record
+    is evidence and outlives the document."""
+
+    __tablename__ = "scan_records"
+    __table_args__ = (Index("ix_scan_records_batch_id", "batch_id", "scanned_at"),)
+
+    document_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    stack_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    first_page: Mapped[int | None] = mapped_column(Integer)  # where in its stack it began
+    scanned_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    scanned_by: Mapped[str] = mapped_column(String(100))
+    station: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    pages: Mapped[str] = mapped_column(Text)
+    settings: Mapped[str] = mapped_column(Text)
+    anomalies: Mapped[str] = mapped_column(Text)
+    removed: Mapped[str | None] = mapped_column(Text)
+
+
+class ScanCheck(Base):
+    """The second person's check of a batch before its paper may go: passed or failed, once."""
+
+    __tablename__ = "scan_checks"
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("import_batches.id"), primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    checked_by: Mapped[str] = mapped_column(String(100))
+    result: Mapped[str] = mapped_column(String(20))  # passed, failed
+    note: Mapped[str | None] = mapped_column(String(1000))
+    sample: Mapped[str] = mapped_column(Text)  # JSON: the documents looked at
+    documents: Mapped[int] = mapped_column(Integer)  # how many the batch held
+
+
+class ScanSeal(Base):
+    """A batch's manifest, signed with the archive's Ed25519 key, chained to the previous seal by the
+    manifest's SHA-256 (`previous`; None for the first). The signature is detached, so that a time stamp
+    or a qualified seal can be added beside it later without changing the manifest."""
+
+    __tablename__ = "scan_seals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    sealed_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    manifest: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    previous: Mapped[str | None] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(200))
+
+
+class Rendition(Base):
+    """A derived object stored beside a document's original: the searchable PDF (`kind` searchable-pdf)."""
+
+    __tablename__ = "renditions"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    made_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    engine: Mapped[str | None] = mapped_column(String(60))
+    conformance: Mapped[str | None] = mapped_column(String(100))
