@@ -45,6 +45,11 @@ class Action(StrEnum):
     # The documents sent back from the Postkorb to the scanning stations: what the station needs to find
     # the paper (file name, pages, why); the station marks them taken back. No content.
     RETURNS = "postkorb.returns"
+    # Replacement scanning (ekakte.scanning): a batch's scan protocol and transfer notes, and which
+    # batches' paper may go (no content); the second person's check of a batch, who then sees the
+    # sampled documents' pages while the batch waits for the check.
+    SCAN_PROTOCOL = "scan.protocol"
+    SCAN_CHECK = "scan.check"
 
 
 # Roles that may see documents' contents, and then only of cases of their own teams.
@@ -220,6 +225,11 @@ def decide(
     if action == Action.POSTKORB:
         return _by_role(roles, {Role.TRIAGE})
     if action == Action.RETURNS:
+        return _by_role(roles, {Role.SCAN_OPERATOR, Role.TRIAGE})
+    if action == Action.SCAN_PROTOCOL:
+        return _by_role(roles, {Role.SCAN_OPERATOR, Role.TRIAGE, Role.RECORDS_MANAGER, Role.AUDITOR})
+    if action == Action.SCAN_CHECK:
+        # Never the operator who scanned the batch: ekakte.scanning.checks refuses them by name.
         return _by_role(roles, {Role.SCAN_OPERATOR, Role.TRIAGE})
     return Decision(False, f"no rule for {action}")
 

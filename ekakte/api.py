@@ -94,6 +94,23 @@ if TYPE_CHECKING:
     from ekakte.retention.sweep import PlanItem, plan, sweep
     from ekakte.retention.worm import LockOutcome
     from ekakte.roles import Role
+    from ekakte.scanning.checks import (
+        CheckResult,
+        PaperStatus,
+        Sample,
+        check_batch,
+        check_sample,
+        paper_status,
+    )
+    from ekakte.scanning.protocol import (
+        ScanProtocol,
+        TransferNote,
+        parse_batch_id,
+        scan_protocol,
+        transfer_note,
+    )
+    from ekakte.scanning.seals import public_key as seal_public_key
+    from ekakte.scanning.seals import public_key_pem as seal_public_key_pem
     from ekakte.search import MAX_LIMIT as MAX_SEARCH_RESULTS
     from ekakte.search import RANK_WINDOW, SNIPPET_END, SNIPPET_START, SearchHit, SearchResult, search
     from ekakte.sessions import (
@@ -141,6 +158,12 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("return_to_station", "ekakte.mailroom.returns", Action.POSTKORB),
     UseCase("returned_documents", "ekakte.mailroom.returns", Action.RETURNS),
     UseCase("take_back", "ekakte.mailroom.returns", Action.RETURNS),
+    # Replacement scanning (TR-RESISCAN): the scan protocol, transfer notes, the second person's check
+    UseCase("scan_protocol", "ekakte.scanning.protocol", Action.SCAN_PROTOCOL),
+    UseCase("transfer_note", "ekakte.scanning.protocol", Action.DOC_SHOW),
+    UseCase("check_sample", "ekakte.scanning.checks", Action.SCAN_PROTOCOL),
+    UseCase("check_batch", "ekakte.scanning.checks", Action.SCAN_CHECK),
+    UseCase("paper_status", "ekakte.scanning.checks", Action.SCAN_PROTOCOL),
     # Reading (caseworkers; records managers see metadata)
     UseCase("case_documents", "ekakte.documents", Action.CASE_SHOW),
     UseCase("get_document", "ekakte.documents", Action.DOC_SHOW),
@@ -247,9 +270,17 @@ _SUPPORT = {
     "Assignment": "ekakte.mailroom.postkorb",
     "Sorted": "ekakte.mailroom.postkorb",
     "Returned": "ekakte.mailroom.returns",
+    "ScanProtocol": "ekakte.scanning.protocol",
+    "TransferNote": "ekakte.scanning.protocol",
+    "parse_batch_id": "ekakte.scanning.protocol",
+    "CheckResult": "ekakte.scanning.checks",
+    "PaperStatus": "ekakte.scanning.checks",
+    "Sample": "ekakte.scanning.checks",
     "POSTKORB_CASE": "ekakte.db.models",
     "cover_sheets": "ekakte.mailroom.coversheet",
     "reference_code": "ekakte.mailroom.refcode",
+    "seal_public_key": "ekakte.scanning.seals:public_key",
+    "seal_public_key_pem": "ekakte.scanning.seals:public_key_pem",
     "parse_date": "ekakte.ingest",
     "OcrReport": "ekakte.ocr.worker",
     "check_ready": "ekakte.ocr.worker",
@@ -288,6 +319,7 @@ __all__ = [
     "BatchReport",
     "CaseInfo",
     "CaseView",
+    "CheckResult",
     "Decision",
     "DocumentInfo",
     "DocumentMeta",
@@ -305,6 +337,7 @@ __all__ = [
     "PageImage",
     "PageState",
     "PageText",
+    "PaperStatus",
     "PlanItem",
     "PolicyChange",
     "PostkorbEntry",
@@ -312,7 +345,9 @@ __all__ = [
     "ReceiveReport",
     "Returned",
     "Role",
+    "Sample",
     "Scan",
+    "ScanProtocol",
     "SearchHit",
     "SearchResult",
     "SessionInfo",
@@ -320,6 +355,7 @@ __all__ = [
     "SignedIn",
     "Sorted",
     "StackReport",
+    "TransferNote",
     "UseCase",
     "UserInfo",
     "add_hold",
@@ -332,7 +368,9 @@ __all__ = [
     "audit_entries",
     "begin_provider_sign_in",
     "case_documents",
+    "check_batch",
     "check_ready",
+    "check_sample",
     "close_case",
     "cover_sheets",
     "database_status",
@@ -362,6 +400,8 @@ __all__ = [
     "load_settings",
     "offer_to_archive",
     "open_original",
+    "paper_status",
+    "parse_batch_id",
     "parse_date",
     "parse_day",
     "parse_document_id",
@@ -380,6 +420,9 @@ __all__ = [
     "returned_documents",
     "revoke",
     "run_ocr",
+    "scan_protocol",
+    "seal_public_key",
+    "seal_public_key_pem",
     "search",
     "session_of",
     "set_password",
@@ -391,6 +434,7 @@ __all__ = [
     "sweep",
     "take_back",
     "team_inbox",
+    "transfer_note",
     "unreachable",
     "unrestrict_type",
     "upgrade_database",

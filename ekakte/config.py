@@ -62,10 +62,15 @@ _KEYS: dict[str, str | None] = {
     "archive_recipient": "EKAKTE_ARCHIVE_RECIPIENT",
     "archive_answer_months": "EKAKTE_ARCHIVE_ANSWER_MONTHS",
     "archive_transfer_dir": "EKAKTE_ARCHIVE_TRANSFER_DIR",
+    "scan_warn_dpi": "EKAKTE_SCAN_WARN_DPI",
+    "check_sample": "EKAKTE_CHECK_SAMPLE",
+    "paper_waiting_days": "EKAKTE_PAPER_WAITING_DAYS",
+    "seal_key": "EKAKTE_SEAL_KEY",
+    "seal_trusted_keys": "EKAKTE_SEAL_TRUSTED_KEYS",
     "mail_document_type": "EKAKTE_MAIL_DOCUMENT_TYPE",
     "min_dpi": "EKAKTE_MIN_DPI",
 }
-_SECRET_KEYS = {"s3_secret_key", "protocol_key"}
+_SECRET_KEYS = {"s3_secret_key", "protocol_key", "seal_key"}
 # Settings that no longer exist because they decided who sees what or what reads the content, and a
 # caller's own environment or config file could set them: ignored, with a notice (Settings.notices).
 _KEPT_IN_THE_ARCHIVE = (
@@ -133,6 +138,18 @@ class Settings:
     archive_recipient: str = ""
     archive_answer_months: int = 0
     archive_transfer_dir: Path | None = None
+    # Replacement scanning (ekakte.scanning): pages scanned below `scan_warn_dpi` are an anomaly of the
+    # scan protocol and the transfer note (0: no warning); the second person's check looks at
+    # `check_sample` documents of each batch ("all", a number, or a share such as "10%"); the paper of a
+    # checked batch may be destroyed `paper_waiting_days` days after the check passed.
+    scan_warn_dpi: int = 200
+    check_sample: str = "all"
+    paper_waiting_days: int = 28
+    # The Ed25519 key that seals the batches' manifests (64 hex digits, its seed); else <home>/seal.key
+    # (made by `ekakte init`). `seal_trusted_keys`: the public keys (hex) of earlier seal keys, whose
+    # seals `verify` still accepts after the key was changed.
+    seal_key: str | None = field(default=None, repr=False)
+    seal_trusted_keys: tuple[str, ...] = ()
     # The type a document gets when the Postkorb's sort files it by the case number in its text (one of
     # document_types); empty: the sort files nothing, the triage role assigns every document.
     mail_document_type: str = ""
@@ -173,6 +190,20 @@ class Settings:
             raise ConfigError("ocr_max_attempts must be at least 1")
         if self.max_pages < 1:
             raise ConfigError("max_pages must be at least 1")
+        if not 0 <= self.scan_warn_dpi <= 2400:
+            raise ConfigError("scan_warn_dpi must be 0 (no warning) to 2400")
+        if not re.fullmatch(r"all|[1-9][0-9]{0,5}|[1-9][0-9]?%|100%", self.check_sample):
+            raise ConfigError(
+                "check_sample must be all, a number of documents or a share like 10%,"
+                f" not {self.check_sample!r}"
+            )
+        if not 0 <= self.paper_waiting_days <= 3650:
+            raise ConfigError("paper_waiting_days must be 0 to 3650")
+        if self.seal_key is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", self.seal_key):
+            raise ConfigError("seal_key must be 64 hex digits (an Ed25519 key's seed)")
+        for key in self.seal_trusted_keys:
+            if not re.fullmatch(r"[0-9a-f]{64}", key):
+                raise ConfigError(f"seal_trusted_keys: {key!r} is not a public key of 64 hex digits")
         if not 0 <= self.min_dpi <= 2400:
             raise ConfigError("min_dpi must be 0 (no minimum) to 2400")
         scheme = urlsplit(self.storage).scheme
@@ -262,6 +293,12 @@ def _as_bool(key: str, value: Any) -> bool:
     raise ConfigError(f"{key} must be true or false, not {value!r}")
 
 
+def _as_keys(value: Any) -> tuple[str, ...]:
+    """Public keys as a list (config file) or comma-separated (environment), in lower case."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(str(item).strip().lower() for item in items if str(item).strip())
+
+
 def _as_number(raw: dict[str, Any], key: str, default: float, kind: type[int] | type[float]) -> float:
     value = raw.get(key, default)
     try:
@@ -321,6 +358,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         archive_recipient=str(raw.get("archive_recipient", "")).strip(),
         archive_answer_months=int(_as_number(raw, "archive_answer_months", 0, int)),
         archive_transfer_dir=Path(str(raw.get("archive_transfer_dir") or home / "transfer")).expanduser(),
+        scan_warn_dpi=int(_as_number(raw, "scan_warn_dpi", 200, int)),
+        check_sample=str(raw.get("check_sample", "all")).strip().lower(),
+        paper_waiting_days=int(_as_number(raw, "paper_waiting_days", 28, int)),
+        seal_key=raw.get("seal_key"),
+        seal_trusted_keys=_as_keys(raw.get("seal_trusted_keys", ())),
         mail_document_type=str(raw.get("mail_document_type", "")).strip(),
         min_dpi=int(_as_number(raw, "min_dpi", 0, int)),
         config_file=config_file,

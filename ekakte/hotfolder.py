@@ -20,16 +20,17 @@ from ekakte.errors import STOPS_A_BATCH, ConfigError, EkakteError, InvalidInput,
 from ekakte.ingest import (
     BatchReport,
     DocumentMeta,
-    Rejection,
     Scan,
     close_batch,
     import_document,
+    note_refusal,
+    note_result,
     open_checked,
     parse_date,
     start_batch,
     station_id,
 )
-from ekakte.mailroom.stacks import import_stack
+from ekakte.mailroom.stacks import import_stack, note_stack
 from ekakte.private import refuse_archive_folder
 
 DONE = "done"
@@ -420,8 +421,7 @@ def _import_one(
             _write_reason(inbox.folder(REJECTED), name_there, str(exc))
         if sidecar is not None and _lexists(inbox.fd, sidecar):
             _move(inbox, sidecar, REJECTED)
-        report.rejected.append(Rejection(shown(name), str(exc)))
-        return True
+        return note_refusal(archive, report, shown(name), str(exc))
     # Stored: only now may the file leave the inbox. A crash before this line means a re-run says
     # "already stored" and files it then.
     with contextlib.suppress(FileNotFoundError):
@@ -431,4 +431,5 @@ def _import_one(
     report.results.extend(results)
     if stack is not None:
         report.stacks.append(stack)
-    return True
+        return note_stack(archive, report, stack)
+    return all(note_result(archive, report, result) for result in results)

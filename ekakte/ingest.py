@@ -41,7 +41,8 @@ from ekakte.policy import is_restricted_type
 from ekakte.private import FOLDER_ONLY, refuse_archive_folder
 from ekakte.retention.schedule import current_rules, schedule
 from ekakte.retention.worm import sync_object_locks
-from ekakte.scanning.pages import check_resolution
+from ekakte.scanning.pages import check_resolution, page_scans
+from ekakte.scanning.records import REFUSED, ScanFacts, record_document, record_file
 from ekakte.storage import original_key
 from ekakte.storage.base import file_sha256
 
@@ -201,7 +202,9 @@ def _import_scan(
     path, fh = scan.path, scan.file
     fh.seek(0)
     media = inspect_stream(fh, max_pages=archive.settings.max_pages)
-    check_resolution(archive.settings, fh, media.media_type)
+    scanned = page_scans(fh, media.media_type)
+    check_resolution(archive.settings, scanned)
+    facts = ScanFacts.of(archive.settings, media.media_type, scanned)
     fh.seek(0)
     sha256, size = file_sha256(fh)
 
@@ -240,6 +243,7 @@ def _import_scan(
             actor,
             meta.case_number,
             row,
+            facts,
             encrypted=media.encrypted,
             postkorb_reason=postkorb_reason,
             also=also,
@@ -405,13 +409,15 @@ def _record(
     actor: Actor,
     case_number: str,
     row: dict[str, Any],
+    facts: ScanFacts,
     *,
     encrypted: bool = False,
     postkorb_reason: str | None = None,
     also: Recorded | None = None,
 ) -> bool:
-    """Insert case, document and pages in one transaction (and the Postkorb entry of a document that
-    goes there: `postkorb_reason`); False if the document already existed.
+    """Insert case, document, its scan record (what its transfer note says) and pages in one transaction
+    (and the Postkorb entry of a document that goes there: `postkorb_reason`); False if the document
+    already existed.
 
     An encrypted PDF whose pages cannot be counted gets one page row, `skipped` with the reason, so
     that `doc show` says why the document has no text instead of showing no pages at all."""
@@ -447,6 +453,7 @@ def _record(
                     document_id=row["id"], arrived_at=now, reason=postkorb_reason[:500], state="waiting"
                 )
             )
+        record_document(session, row, facts, now)
         if also is not None:
             also(session, row)
         page_team = pages_team(team_id, restricted)
@@ -644,14 +651,19 @@ def import_files(
     try:
         for path in paths:
             try:
-                report.results.append(
-                    import_document(archive, actor, path, meta, station=station, batch_id=report.batch_id)
+                result = import_document(
+                    archive, actor, path, meta, station=station, batch_id=report.batch_id
                 )
             except STOPS_A_BATCH as exc:
                 report.aborted = exc
                 break
             except EkakteError as exc:
-                report.rejected.append(Rejection(shown(path.name), str(exc)))
+                if not note_refusal(archive, report, shown(path.name), str(exc)):
+                    break
+                continue
+            report.results.append(result)
+            if not note_result(archive, report, result):
+                break
     finally:
         close_batch(archive, report)
     return report
@@ -664,3 +676,29 @@ def close_batch(archive: Archive, report: BatchReport) -> None:
     except EkakteError as exc:
         # The documents are stored either way; only the batch's counters could not be written.
         report.aborted = report.aborted or exc
+
+
+def note_result(archive: Archive, report: BatchReport, result: ImportResult) -> bool:
+    """The scan protocol's line of a file stored (or found stored) in the batch; False (the batch stops,
+    `report.aborted` says why) when the database failed."""
+    return note_file(
+        archive, report, result.filename, result.status, sha256=result.sha256, size_bytes=result.size_bytes,
+        page_count=result.page_count, document_id=result.document_id,
+    )  # fmt: skip
+
+
+def note_refusal(archive: Archive, report: BatchReport, name: str, reason: str) -> bool:
+    """The refusal in the batch's report and its scan protocol; False as note_result."""
+    report.rejected.append(Rejection(name, reason))
+    return note_file(archive, report, name, REFUSED, reason=reason)
+
+
+def note_file(archive: Archive, report: BatchReport, name: str, status: str, **line: Any) -> bool:
+    from ekakte.errors import STOPS_A_BATCH
+
+    try:
+        record_file(archive, report.batch_id, name, status, **line)
+    except STOPS_A_BATCH as exc:
+        report.aborted = report.aborted or exc
+        return False
+    return True

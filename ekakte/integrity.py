@@ -25,7 +25,9 @@ from ekakte.storage import read_verified
 from ekakte.storage.base import ORIGINALS_PREFIX, ObjectInfo, ObjectLock
 
 # Problems that are damage (exit 10); "unreferenced" is what an interrupted import leaves behind.
-DAMAGE = ("missing", "corrupt", "lock")
+# "seal": a checked batch's sealed manifest, its signature or chain link does not hold, or what it seals
+# changed (ekakte.scanning.checks.seal_problems).
+DAMAGE = ("missing", "corrupt", "lock", "seal")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class VerifyReport:
     sample: int | None = None  # a random sample of this many documents; the store was not listed
     locks_checked: bool = False  # the store has Object Lock: each document's lock was compared too
     stopped: bool = False  # asked to stop before every document was checked
+    seals_checked: int = 0  # the scanned batches' seals (ekakte.scanning): signature, chain, contents
     problems: list[Problem] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
@@ -61,6 +64,8 @@ class VerifyReport:
         damage = f"{self.count('missing')} missing, {self.count('corrupt')} corrupt"
         if self.locks_checked:
             damage += f", {self.count('lock')} not locked as recorded"
+        if self.seals_checked:
+            damage += f", {self.seals_checked} seals checked, {self.count('seal')} seal problems"
         if self.stopped:
             return f"{self.documents_checked} documents checked before verify was stopped, {damage}"
         if self.sample is not None:
@@ -83,6 +88,8 @@ class VerifyReport:
             "corrupt": self.count("corrupt"),
             "lock": self.count("lock"),
             "unreferenced": self.count("unreferenced"),
+            "seals_checked": self.seals_checked,
+            "seal": self.count("seal"),
             "problems": [p.as_json() for p in self.problems],
         }
 
@@ -175,6 +182,7 @@ def verify(
     what = "verify" if sample is None else f"verify, a sample of {sample}"
     decided(archive, actor, Action.INTEGRITY, "verify", about=About(detail=what))
     report = VerifyReport(sample=sample, locks_checked=archive.store.object_lock())
+    _check_seals(archive, report)
     throttle = _Throttle(rate_mb_s * 1e6 if rate_mb_s else None)
     referenced: set[str] = set()
     documents = _documents(archive) if sample is None else iter(_sample(archive, sample))
@@ -207,6 +215,19 @@ def verify(
             detail = f"{obj.size} bytes, stored {obj.modified:%Y-%m-%d %H:%M}"
             report.problems.append(Problem("unreferenced", obj.key, None, detail + _locked(archive, obj.key)))
     return report
+
+
+def _check_seals(archive: Archive, report: VerifyReport) -> None:
+    """The seals of the checked batches: each is read from the database and checked there, so it costs
+    no object read; a problem names the batch and what no longer holds."""
+    from ekakte.db.models import ScanSeal
+    from ekakte.scanning.checks import seal_problems
+
+    with archive.reading() as session:
+        report.seals_checked = session.scalar(select(func.count()).select_from(ScanSeal)) or 0
+    if report.seals_checked:
+        for problem in seal_problems(archive):
+            report.problems.append(Problem("seal", f"batch {problem.batch_id}", None, problem.detail))
 
 
 def _locked(archive: Archive, key: str) -> str:

@@ -17,6 +17,7 @@ from ekakte.errors import EkakteError
 from ekakte.principals import bootstrap_admin
 from ekakte.private import archive_folders, make_database_private, make_private
 from ekakte.retention.protocol import archive_protocol_key, ensure_protocol_key
+from ekakte.scanning.seals import ensure_seal_key
 from ekakte.storage import open_store
 
 
@@ -41,6 +42,7 @@ def initialize(
     # Social data and the protocol key live here: readable by the archive's own account only.
     tightened = [change for folder in archive_folders(settings) for change in make_private(folder)]
     ensure_protocol_key(settings)
+    ensure_seal_key(settings)
     report = _upgrade(settings, create=True)
     tightened += make_database_private(settings.database_url)
     store = open_store(settings)

@@ -18,7 +18,7 @@ from ekakte.access import Action
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.dialect import insert_or_ignore
-from ekakte.db.models import POSTKORB_CASE
+from ekakte.db.models import POSTKORB_CASE, ScanRecord
 from ekakte.db.models import Stack as StackRow
 from ekakte.db.models import StackPart as PartRow
 from ekakte.errors import STOPS_A_BATCH, EkakteError, InvalidInput, UnsupportedFile, shown
@@ -26,12 +26,13 @@ from ekakte.ingest import (
     BatchReport,
     DocumentMeta,
     ImportResult,
-    Rejection,
     Scan,
     authorize_import,
     close_batch,
     import_document,
     import_unassigned,
+    note_file,
+    note_refusal,
     open_scan,
     start_batch,
     station_id,
@@ -39,7 +40,8 @@ from ekakte.ingest import (
 )
 from ekakte.mailroom.split import Part, Stack, plan
 from ekakte.media import ENCRYPTED_REASON, inspect_stream
-from ekakte.scanning.pages import check_resolution
+from ekakte.scanning.pages import check_resolution, page_scans
+from ekakte.scanning.records import STACK
 from ekakte.storage.base import file_sha256
 
 
@@ -146,7 +148,8 @@ def _import(
     media = inspect_stream(fh, max_pages=archive.settings.max_pages)
     if media.encrypted or media.page_count is None:
         raise UnsupportedFile(f"{shown(scan.path.name)}: {ENCRYPTED_REASON}; a stack cannot be split")
-    check_resolution(archive.settings, fh, media.media_type)  # the whole stack, before anything is split
+    # The whole stack, before anything is split.
+    check_resolution(archive.settings, page_scans(fh, media.media_type))
     fh.seek(0)
     sha256, size = file_sha256(fh)
     stack = Stack(fh, media.media_type, media.page_count)
@@ -330,6 +333,11 @@ def _store_part(
             .where(PartRow.stack_id == stack_id, PartRow.first_page == part.first)
             .values(document_id=row["id"], sha256=row["sha256"], size_bytes=row["size_bytes"])
         )
+        session.execute(
+            update(ScanRecord)
+            .where(ScanRecord.document_id == row["id"])
+            .values(stack_id=stack_id, first_page=part.first)
+        )
 
     with tempfile.TemporaryFile(prefix="ekakte-part-") as out:
         stack.write_part(out, part.first, part.last)
@@ -397,6 +405,15 @@ def _sheet_result(part: Part) -> StackPartResult:
     )
 
 
+def note_stack(archive: Archive, report: BatchReport, stack: StackReport) -> bool:
+    """The scan protocol's line of a stack split in the batch (its parts are in stack_parts, its
+    documents' records name it); False as ingest.note_result."""
+    return note_file(
+        archive, report, stack.filename, STACK, sha256=stack.sha256, page_count=stack.page_count,
+        stack_id=stack.stack_id,
+    )  # fmt: skip
+
+
 def import_stacks(
     archive: Archive,
     actor: Actor,
@@ -419,10 +436,13 @@ def import_stacks(
                 report.aborted = exc
                 break
             except EkakteError as exc:
-                report.rejected.append(Rejection(shown(path.name), str(exc)))
+                if not note_refusal(archive, report, shown(path.name), str(exc)):
+                    break
                 continue
             report.stacks.append(stack)
             report.results.extend(stack.documents)
+            if not note_stack(archive, report, stack):
+                break
     finally:
         close_batch(archive, report)
     return report

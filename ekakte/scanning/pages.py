@@ -126,18 +126,31 @@ def below(pages: list[PageScan], min_dpi: int) -> list[PageScan]:
     return [p for p in pages if p.dpi is not None and p.dpi + 0.5 < min_dpi]
 
 
-def check_resolution(settings: Settings, fh: BinaryIO, media_type: str) -> None:
+def check_resolution(settings: Settings, pages: list[PageScan]) -> None:
     """With `min_dpi` set: InvalidInput naming the first pages scanned below it (nothing is stored, a
     batch moves the file aside with the reason). Pages whose resolution is not known pass."""
     if not settings.min_dpi:
         return
-    low = below(page_scans(fh, media_type), settings.min_dpi)
-    fh.seek(0)
+    low = below(pages, settings.min_dpi)
     if low:
-        pages = ", ".join(f"page {p.number} at {p.dpi:.0f} dpi" for p in low[:3])
-        more = f" and {len(low) - 3} more" if len(low) > 3 else ""
         raise InvalidInput(
-            f"scanned below the minimum resolution of {settings.min_dpi} dpi ({pages}{more}):"
+            f"scanned below the minimum resolution of {settings.min_dpi} dpi ({_named(low)}):"
             " scan it again at that resolution or more",
             code="low-resolution",
         )
+
+
+def _named(pages: list[PageScan]) -> str:
+    named = ", ".join(f"page {p.number} at {p.dpi:.0f} dpi" for p in pages[:3])
+    return named + (f" and {len(pages) - 3} more" if len(pages) > 3 else "")
+
+
+def anomalies(settings: Settings, pages: list[PageScan]) -> list[str]:
+    """What the scan protocol and the transfer note warn of in how the pages were scanned: pages below
+    `scan_warn_dpi` (those below `min_dpi` never get this far)."""
+    found = []
+    if settings.scan_warn_dpi:
+        low = below(pages, settings.scan_warn_dpi)
+        if low:
+            found.append(f"scanned below {settings.scan_warn_dpi} dpi: {_named(low)}")
+    return found

@@ -80,6 +80,8 @@ def expected(action: str | None, role: str | None, own: bool, restricted: bool, 
         "archive.hand_over": role == "records_manager",
         "postkorb": role == "triage",
         "postkorb.returns": role in ("scan_operator", "triage"),
+        "scan.protocol": role in ("scan_operator", "triage", "records_manager", "auditor"),
+        "scan.check": role in ("scan_operator", "triage"),
         "inbox": role in CONTENT_ROLES,
     }[action]
 
@@ -169,6 +171,13 @@ class World:
             api.add_user(self.archive, ADMIN, triage.name, ["triage"])
         return api.return_to_station(self.archive, triage, self.waiting(), "not ours").document_id
 
+    def batch(self) -> uuid.UUID:
+        """A finished batch of one scan, imported by OPERATOR (any other scan operator may check it)."""
+
+        return api.import_files(
+            self.archive, OPERATOR, [self.scan()], api.DocumentMeta(CASE, "Antrag")
+        ).batch_id
+
     def inbox(self) -> Path:
         box = self.tmp / f"inbox-{self.n()}"
         box.mkdir()
@@ -206,6 +215,13 @@ class World:
             ),
             "returned_documents": lambda: lambda: api.returned_documents(a, who),
             "take_back": lambda: given(self.returned(), lambda doc: api.take_back(a, who, doc)),
+            "scan_protocol": lambda: given(self.batch(), lambda batch: api.scan_protocol(a, who, batch)),
+            "transfer_note": lambda: lambda: api.transfer_note(a, who, doc),
+            "check_sample": lambda: given(self.batch(), lambda batch: api.check_sample(a, who, batch)),
+            "check_batch": lambda: given(
+                self.batch(), lambda batch: api.check_batch(a, who, batch, passed=True)
+            ),
+            "paper_status": lambda: lambda: api.paper_status(a, who),
             "case_documents": lambda: lambda: api.case_documents(a, who, case),
             "get_document": lambda: lambda: api.get_document(a, who, doc),
             "document_pages": lambda: lambda: api.document_pages(a, who, doc),
@@ -303,6 +319,7 @@ BY_DOCUMENT = {
     "open_original",
     "render_page",
     "export_page",
+    "transfer_note",
 }
 
 

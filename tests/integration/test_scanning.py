@@ -1,0 +1,302 @@
+"""Replacement scanning: the scan protocol, transfer notes, the second person's check, the seals and the
+paper's status, on the embedded stack and on PostgreSQL + S3."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from ekakte import api
+from ekakte.actor import Actor
+from ekakte.archive import Archive
+from ekakte.db.models import Document, ScanFile, ScanRecord, ScanSeal
+from ekakte.errors import InvalidInput, NotPermitted
+from ekakte.hotfolder import import_directory
+from ekakte.ingest import DocumentMeta
+from ekakte.integrity import verify
+from ekakte.principals import add_user
+from tests.conftest import ADMIN, CASE, OPERATOR, READER, scans
+from tests.integration.test_cli import Cli, cli  # noqa: F401 (a fixture: the CLI as an operator)
+
+META = DocumentMeta(CASE, "Antrag")
+CHECKER = Actor("second-operator")
+AUDITOR = Actor("auditor")
+RECORDS = Actor("records")
+
+
+@pytest.fixture
+def people(archive: Archive) -> Archive:
+    add_user(archive, ADMIN, CHECKER.name, ["scan_operator"])
+    add_user(archive, ADMIN, AUDITOR.name, ["auditor"])
+    add_user(archive, ADMIN, RECORDS.name, ["records_manager"])
+    return archive
+
+
+def with_settings(archive: Archive, **changes: Any) -> Archive:
+    return Archive(dataclasses.replace(archive.settings, **changes), archive.engine, archive.store)
+
+
+def scan_file(folder: Path, name: str, dpi: int = 300, pages: int = 1, seed: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    images = [
+        scans.scan_page([f"Seite {n}", f"Muster {seed}"], dpi=dpi, seed=seed * 10 + n) for n in range(pages)
+    ]
+    path.write_bytes(scans.scan_pdf_bytes(images, dpi=dpi))
+    return path
+
+
+def batch(archive: Archive, tmp_path: Path, *, low: bool = False, seed: int = 0) -> uuid.UUID:
+    """A hot-folder batch of three scans, one of them refused (not a scan); with `low` one at 150 dpi."""
+    inbox = tmp_path / "inbox"
+    scan_file(inbox, "a.pdf", pages=2, seed=seed + 1)
+    scan_file(inbox, "b.pdf", dpi=150 if low else 300, seed=seed + 2)
+    (inbox / "c.pdf").write_bytes(b"not a pdf at all")
+    report = import_directory(archive, OPERATOR, inbox, defaults=META, allow_root=True)
+    assert (report.stored, len(report.rejected)) == (2, 1)
+    return report.batch_id
+
+
+def test_the_protocol_names_every_file_its_pages_as_scanned_and_what_was_refused(
+    people: Archive, tmp_path: Path
+) -> None:
+    batch_id = batch(people, tmp_path, low=True)
+    found = api.scan_protocol(people, AUDITOR, batch_id)
+    assert (found.station, found.operator, found.finished_at is not None) == (
+        people.settings.station, OPERATOR.name, True,
+    )  # fmt: skip
+    lines = {f.name: f for f in found.files}
+    assert [lines[n].status for n in ("a.pdf", "b.pdf", "c.pdf")] == ["stored", "stored", "refused"]
+    assert lines["a.pdf"].page_count == 2 and len(lines["a.pdf"].sha256 or "") == 64
+    assert "c.pdf" in found.files[2].name and found.refused[0].reason
+    notes = {n.filename: n for n in found.documents}
+    assert [(p.number, p.dpi, p.mode) for p in notes["a.pdf"].pages] == [
+        (1, 300, "grayscale"),
+        (2, 300, "grayscale"),
+    ]
+    assert notes["a.pdf"].anomalies == []
+    assert notes["b.pdf"].anomalies == ["scanned below 200 dpi: page 1 at 150 dpi"]
+    assert notes["b.pdf"].settings == {"media_type": "application/pdf", "min_dpi": 0, "warn_dpi": 200}
+    assert all(n.check == "not checked" and "noch nicht geprüft" in n.statement for n in found.documents)
+    assert found.check is None and found.seal_sha256 is None
+    # No content role reads it; a caseworker is not among its readers.
+    with pytest.raises(NotPermitted):
+        api.scan_protocol(people, READER, batch_id)
+
+
+def test_a_transfer_note_goes_with_the_document_to_whoever_may_see_it(
+    people: Archive, tmp_path: Path
+) -> None:
+    batch_id = batch(people, tmp_path)
+    with people.reading() as session:
+        doc_id = session.scalars(
+            select(ScanRecord.document_id).where(ScanRecord.batch_id == batch_id)
+        ).first()
+    assert doc_id is not None
+    note = api.transfer_note(people, READER, doc_id)
+    assert (note.scanned_by, note.batch_id, note.state) == (OPERATOR.name, str(batch_id), "stored")
+    assert note.assignment.startswith("case and type named at import")
+    # The scan operator may not see a case's document: the note is refused alike.
+    with pytest.raises(NotPermitted):
+        api.transfer_note(people, OPERATOR, doc_id)
+
+
+def test_the_check_is_for_a_second_person_once_and_seals_the_batch(people: Archive, tmp_path: Path) -> None:
+    batch_id = batch(people, tmp_path)
+    with pytest.raises(InvalidInput, match="the check is for a second person") as own:
+        api.check_batch(people, OPERATOR, batch_id, passed=True)
+    assert own.value.code == "own-batch"
+    with pytest.raises(InvalidInput, match="a failed check needs a note"):
+        api.check_batch(people, CHECKER, batch_id, passed=False)
+    with pytest.raises(NotPermitted):
+        api.check_batch(people, READER, batch_id, passed=True)
+    done = api.check_batch(people, CHECKER, batch_id, passed=True, note="2 von 2 verglichen")
+    assert (done.result, done.documents, done.verified, len(done.sample)) == ("passed", 2, 2, 2)
+    with pytest.raises(InvalidInput, match="a batch is checked once"):
+        api.check_batch(people, CHECKER, batch_id, passed=False, note="doch nicht")
+    found = api.scan_protocol(people, AUDITOR, batch_id)
+    assert found.check is not None and found.check.checked_by == CHECKER.name
+    assert found.seal_sha256 == done.seal_sha256
+    assert all("stimmt bildlich und inhaltlich" in n.statement for n in found.documents)
+    assert all(n.in_sample for n in found.documents)
+    report = verify(people, ADMIN)
+    assert report.ok and report.seals_checked == 1, report.problems
+
+
+def test_a_sample_is_the_same_for_everyone_and_as_large_as_configured(
+    people: Archive, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    for n in range(10):
+        scan_file(inbox, f"s{n}.pdf", seed=n)
+    report = import_directory(people, OPERATOR, inbox, defaults=META, allow_root=True)
+    tenth = with_settings(people, check_sample="10%")
+    first = api.check_sample(tenth, CHECKER, report.batch_id)
+    assert (first.documents, len(first.sample)) == (10, 1)
+    assert api.check_sample(tenth, AUDITOR, report.batch_id).sample == first.sample
+    assert (
+        len(api.check_sample(with_settings(people, check_sample="3"), CHECKER, report.batch_id).sample) == 3
+    )
+    done = api.check_batch(with_settings(people, check_sample="3"), CHECKER, report.batch_id, passed=True)
+    found = api.scan_protocol(people, AUDITOR, report.batch_id)
+    assert sum(n.in_sample for n in found.documents) == 3 and done.verified == 10
+    assert all("Stichprobe von 3 der 10" in n.statement for n in found.documents if not n.in_sample)
+
+
+def test_a_restricted_document_in_the_sample_needs_a_checker_with_the_health_clearance(
+    people: Archive, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    scan_file(inbox, "g.pdf", seed=7)
+    report = import_directory(
+        people, OPERATOR, inbox, defaults=DocumentMeta(CASE, "Gutachten"), allow_root=True
+    )
+    with pytest.raises(InvalidInput, match="clearance must check this batch"):
+        api.check_batch(people, CHECKER, report.batch_id, passed=True)
+    # The file name of a restricted document is withheld from a reader of the protocol without it.
+    names = [f.name for f in api.scan_protocol(people, AUDITOR, report.batch_id).files]
+    assert names == ["(restricted: withheld)"]
+    add_user(people, ADMIN, "cleared-operator", ["scan_operator"], health_clearance=True)
+    assert api.check_batch(people, Actor("cleared-operator"), report.batch_id, passed=True).result == "passed"
+
+
+def test_the_paper_may_go_after_a_passed_check_and_the_waiting_period_but_not_refused_files(
+    people: Archive, tmp_path: Path
+) -> None:
+    batch_id = batch(people, tmp_path)
+
+    def status(today: date) -> Any:
+        return next(s for s in api.paper_status(people, RECORDS, today=today) if s.batch_id == str(batch_id))
+
+    today = date.today()
+    assert status(today).reasons[0] == "not checked yet" and not status(today).may_be_destroyed
+    api.check_batch(people, CHECKER, batch_id, passed=True)
+    waiting = status(today)
+    assert not waiting.may_be_destroyed and waiting.reasons[0].startswith("waiting period until")
+    later = status(today + timedelta(days=people.settings.paper_waiting_days))
+    assert later.may_be_destroyed and later.from_date == today + timedelta(days=28)
+    assert later.reasons == ["keep the paper of 1 refused files (not stored)"]
+
+
+def test_a_failed_check_keeps_the_paper(people: Archive, tmp_path: Path) -> None:
+    batch_id = batch(people, tmp_path)
+    api.check_batch(people, CHECKER, batch_id, passed=False, note="Seite 2 abgeschnitten")
+    state = next(s for s in api.paper_status(people, AUDITOR) if s.batch_id == str(batch_id))
+    assert not state.may_be_destroyed and "the check failed: Seite 2 abgeschnitten" in state.reasons
+    note = api.scan_protocol(people, AUDITOR, batch_id).documents[0]
+    assert "fand Mängel" in note.statement
+    assert verify(people, ADMIN).ok
+
+
+def test_verify_names_a_changed_protocol_line_note_hash_and_a_broken_chain(
+    people: Archive, tmp_path: Path
+) -> None:
+    first = batch(people, tmp_path / "one")
+    api.check_batch(people, CHECKER, first, passed=True)
+    second = batch(people, tmp_path / "two", seed=10)
+
+    api.check_batch(people, CHECKER, second, passed=True)
+    assert verify(people, ADMIN).ok
+    with people.transaction() as session:
+        record = session.scalars(select(ScanRecord).where(ScanRecord.batch_id == first)).first()
+        assert record is not None
+        session.execute(
+            update(ScanRecord).where(ScanRecord.document_id == record.document_id).values(anomalies="[]x")
+        )
+        session.execute(
+            update(ScanFile)
+            .where(ScanFile.batch_id == first, ScanFile.status == "refused")
+            .values(reason="ok")
+        )
+        session.execute(update(Document).where(Document.id == record.document_id).values(sha256="0" * 64))
+    problems = [p.detail for p in verify(people, ADMIN).problems if p.kind == "seal"]
+    assert f"document {record.document_id}: its transfer-note record changed" in problems
+    assert f"document {record.document_id}: its SHA-256 differs from the sealed one" in problems
+    assert any(p.startswith("protocol line 3 ") for p in problems)
+    # A forged manifest (its SHA-256 recomputed to match) fails the signature; a removed seal breaks
+    # the chain.
+    with people.transaction() as session:
+        seal = session.scalars(select(ScanSeal).where(ScanSeal.batch_id == second)).one()
+        forged = seal.manifest.replace('"passed"', '"failed"')
+        from ekakte.scanning.seals import digest
+
+        session.execute(
+            update(ScanSeal)
+            .where(ScanSeal.id == seal.id)
+            .values(manifest=forged, sha256=digest(forged.encode()))
+        )
+    problems = [
+        p.detail for p in verify(people, ADMIN).problems if p.kind == "seal" and p.key == f"batch {second}"
+    ]
+    assert "the signature does not match the manifest" in problems
+    with people.transaction() as session:
+        session.execute(ScanSeal.__table__.delete().where(ScanSeal.batch_id == first))
+    report = verify(people, ADMIN)
+    assert not report.ok
+    assert "the chain is broken: the previous seal is not the one before" in [
+        p.detail for p in report.problems if p.key == f"batch {second}"
+    ]
+
+
+def test_only_trusted_keys_seal(people: Archive, tmp_path: Path) -> None:
+    from ekakte.scanning.seals import public_key
+
+    batch_id = batch(people, tmp_path)
+    api.check_batch(people, CHECKER, batch_id, passed=True)
+    old = public_key(people.settings)
+    rotated = with_settings(people, seal_key="11" * 32)
+    problems = [p.detail for p in verify(rotated, ADMIN).problems]
+    assert any(p.startswith("sealed with a key that is not trusted") for p in problems)
+    assert verify(with_settings(rotated, seal_trusted_keys=(old,)), ADMIN).ok
+
+
+def test_a_stack_s_protocol_names_its_sheets_and_how_each_part_got_its_case(
+    people: Archive, tmp_path: Path
+) -> None:
+    pages = [
+        scans.sheet_page(CASE, "Antrag", dpi=300, seed=1),
+        scans.scan_page(["Antrag auf Leistungen"], dpi=300, seed=2),
+        scans.sheet_page(None, None, dpi=300, seed=3),
+        scans.scan_page(["Ein Brief ohne Deckblatt"], dpi=300, seed=4),
+    ]
+    path = tmp_path / "post.pdf"
+    path.write_bytes(scans.scan_pdf_bytes(pages, dpi=300))
+    report = api.import_stacks(people, OPERATOR, [path])
+    found = api.scan_protocol(people, AUDITOR, report.batch_id)
+    assert [(f.name, f.status, f.page_count) for f in found.files] == [("post.pdf", "stack", 4)]
+    assert found.stacks[0].sheets == 2 and len(found.documents) == 2
+    how = sorted(n.assignment for n in found.documents)
+    assert how[0] == "by the cover sheet on page 1 of its stack"
+    assert how[1].startswith("in the Postkorb: ")
+
+
+def test_the_cli_shows_the_protocol_checks_a_batch_and_prints_the_key(
+    cli: Cli,  # noqa: F811
+    people: Archive,
+    tmp_path: Path,
+) -> None:
+    batch_id = batch(people, tmp_path)
+    code, out, err = cli("scan", "protocol", str(batch_id), "--json")
+    assert code == 0 and json.loads(out)["refused"] == 1, err
+
+    code, out, err = cli("scan", "qa", str(batch_id))
+    assert code == 2 and "say --passed or --failed" in err
+    code, out, _ = cli("scan", "qa", str(batch_id), "--passed", "--note", "alles gut")
+    assert code == 0 and "passed" in out and "sealed" in out
+    code, out, err = cli("scan", "qa", str(batch_id), "--passed")
+    assert code != 0 and "a batch is checked once" in err and "Traceback" not in err
+    code, out, _ = cli("scan", "status", "--json")
+    assert code == 0 and json.loads(out)[0]["reasons"][0].startswith("waiting period until")
+    code, out, _ = cli("scan", "key")
+    assert code == 0 and len(out.strip()) == 64
+    code, out, _ = cli("scan", "protocol", "not-a-uuid")
+    assert code != 0
+    code, out, _ = cli("verify")
+    assert code == 0 and "1 seals checked, 0 seal problems" in out
