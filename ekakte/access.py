@@ -146,6 +146,7 @@ def decide(
     restricted: bool = False,
     target_team_id: int | None = None,
     postkorb: bool = False,
+    checking: bool = False,
 ) -> Decision:
     """Pure policy, deny by default. `case_team_id` None means the case is unassigned or does not exist:
     team-bound roles are then refused, with the same answer either way (no existence oracle). `postkorb`:
@@ -167,6 +168,11 @@ def decide(
         return _by_role(roles, {Role.SCAN_OPERATOR})
     if postkorb and action in (Action.DOC_SHOW, Action.DOC_GET, Action.DOC_TEXT) and Role.TRIAGE in roles:
         return Decision(True, "triage: a document in the Postkorb")
+    if checking and action in (Action.DOC_SHOW, Action.DOC_GET) and roles & {Role.SCAN_OPERATOR, Role.TRIAGE}:
+        # The second person compares the scan with the paper: only while the check is open.
+        if restricted and not subject.health_clearance:
+            return Decision(False, "restricted document needs the health clearance")
+        return Decision(True, "checker: a sampled document of a batch awaiting its check")
     if action in (Action.CASE_SHOW, Action.DOC_SHOW):
         if Role.RECORDS_MANAGER in roles:
             if restricted and not subject.health_clearance:
@@ -289,6 +295,9 @@ class About:
     target_team_id: int | None = None
     detail: str | None = None
     postkorb: bool = False  # the document waits in the Postkorb
+    # The document is in the sample of a batch that waits for its second person's check, and the caller
+    # did not scan the batch (ekakte.scanning.checks.awaiting_check)
+    checking: bool = False
 
 
 T = TypeVar("T")
@@ -364,6 +373,7 @@ def decided(
             restricted=request.restricted,
             target_team_id=request.target_team_id,
             postkorb=request.postkorb,
+            checking=request.checking,
         )
 
         def record(detail: str | None) -> None:
@@ -425,7 +435,7 @@ def _decided_read(
         request = about(session) if callable(about) else about
         decision = check(
             session, actor, action, case_team_id=request.case_team_id, restricted=request.restricted,
-            target_team_id=request.target_team_id, postkorb=request.postkorb,
+            target_team_id=request.target_team_id, postkorb=request.postkorb, checking=request.checking,
         )  # fmt: skip
         result, failed = None, None
         if work is not None and decision.allowed:

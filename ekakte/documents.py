@@ -28,6 +28,7 @@ from ekakte.errors import ChecksumMismatch, EkakteError, InvalidInput, NotFound,
 from ekakte.jsonable import AsJson
 from ekakte.paging import MAX_LIMIT, check_limit
 from ekakte.private import refuse_archive_folder
+from ekakte.scanning.checks import awaiting_check
 from ekakte.storage import ObjectStore, read_verified
 
 
@@ -356,12 +357,22 @@ def _authorized_document(
         nonlocal case_number
         key = session.execute(_DOCUMENT_KEY, {"document_id": document_id}).first()
         case_number, team_id, restricted = (key[0], key[1], key[2]) if key else (None, None, False)
+        checking = (
+            key is not None
+            and action in (Action.DOC_SHOW, Action.DOC_GET)
+            and awaiting_check(session, archive.settings, document_id, actor.effective)
+        )
         return About(
             case_number=case_number, document_id=str(document_id), case_team_id=team_id,
-            restricted=restricted, detail=detail, postkorb=case_number == POSTKORB_CASE,
+            restricted=restricted, detail=detail, postkorb=case_number == POSTKORB_CASE, checking=checking,
         )  # fmt: skip
 
+    of_team = False
+
     def read(session: Session, decision: Decision) -> DocumentInfo | None:
+        nonlocal of_team
+        # A checker of the batch (ekakte.access, `checking`) reads it too, but is not of the case's team.
+        of_team = decision.subject is not None and team in decision.subject.team_ids
         doc = session.scalars(_DOCUMENT, {"document_id": document_id}).first() if case_number else None
         return _document_info(doc, case_number, details=decision.details) if doc and case_number else None
 
@@ -377,7 +388,7 @@ def _authorized_document(
     info = decided(archive, actor, action, refusal, read, about=about_and_team, reads_only=True)
     if info is None:
         raise NotFound(f"no document {document_id} in the archive")
-    if action in (Action.DOC_GET, Action.DOC_TEXT) and team is not None:
+    if action in (Action.DOC_GET, Action.DOC_TEXT) and team is not None and of_team:
         # Allowed to read the content of a case with a team: a reader of that team (ekakte.access).
         _mark_opened(archive, actor, document_id, team)
     return info

@@ -22,6 +22,7 @@ from ekakte import audit
 from ekakte.access import About, Action, Decision, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
+from ekakte.config import Settings
 from ekakte.db.dialect import serialize_writers
 from ekakte.db.models import (
     Document,
@@ -95,6 +96,20 @@ def _sample(session: Session, archive: Archive, batch_id: uuid.UUID) -> Sample:
         str(batch_id), len(ids), [str(i) for i in chosen], _operators(session, batch),
         session.get(ScanCheck, batch_id) is not None,
     )  # fmt: skip
+
+
+def awaiting_check(session: Session, settings: Settings, document_id: uuid.UUID, name: str) -> bool:
+    """Whether the document is in the sample of a finished batch that waits for its check, and `name`
+    did not scan that batch: then a scan operator or the triage role may look at it to compare it with
+    the paper (ekakte.access, `checking`), and only then."""
+    record = session.get(ScanRecord, document_id)
+    if record is None or record.batch_id is None or session.get(ScanCheck, record.batch_id) is not None:
+        return False
+    batch = session.get(ImportBatch, record.batch_id)
+    if batch is None or batch.finished_at is None or name in _operators(session, batch):
+        return False
+    ids = _stored_documents(session, batch.id)
+    return document_id in draw_sample(batch.id, ids, sample_size(settings.check_sample, len(ids)))
 
 
 def _stored_documents(session: Session, batch_id: uuid.UUID) -> list[uuid.UUID]:

@@ -74,11 +74,6 @@ class TransferNote(AsJson):
     statement: str
     state: str  # stored, deleted, returned to the station
 
-    json_omit = frozenset({"pages"})
-
-    def json_extra(self) -> dict[str, Any]:
-        return {"pages": [p.as_json() for p in self.pages]}
-
 
 @dataclass(frozen=True)
 class FileLine(AsJson):

@@ -603,6 +603,71 @@ def post_taken_back(
     return JSONResponse(done.as_json())
 
 
+# Replacement scanning (TR-RESISCAN) --------------------------------------------------------------------
+
+
+@router.get("/scan-batches/{batch_id}/protocol", responses={200: {"model": schemas.ScanProtocol}, **_ERRORS})
+def get_scan_protocol(
+    request: Request, caller: Caller, batch_id: Annotated[str, PathParam(max_length=64)]
+) -> JSONResponse:
+    """A batch's scan protocol: its files, stacks, documents with their transfer notes, refusals, the
+    check and the seal (scan operators, triage, records managers, auditors; no content). 404 alike for
+    a batch that does not exist and a caller who may not read protocols."""
+    with hidden("batch"):
+        found = api.scan_protocol(archive(request), caller, api.parse_batch_id(batch_id))
+    return JSONResponse(found.as_json())
+
+
+@router.get("/scan-batches/{batch_id}/sample", responses={200: {"model": schemas.Sample}, **_ERRORS})
+def get_scan_sample(
+    request: Request, caller: Caller, batch_id: Annotated[str, PathParam(max_length=64)]
+) -> JSONResponse:
+    """The documents of a batch its second person's check looks at (the setting check_sample)."""
+    with hidden("batch"):
+        found = api.check_sample(archive(request), caller, api.parse_batch_id(batch_id))
+    return JSONResponse(found.as_json())
+
+
+class CheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: Literal["passed", "failed"]
+    note: str | None = Field(default=None, max_length=1000)
+
+
+@router.post("/scan-batches/{batch_id}/check", responses={200: {"model": schemas.CheckResult}, **_ERRORS})
+def post_scan_check(
+    request: Request, caller: Caller, batch_id: Annotated[str, PathParam(max_length=64)], body: CheckRequest
+) -> JSONResponse:
+    """Record the second person's check of a batch and seal it (scan operators and triage, never one who
+    scanned the batch; once). 422 with `own-batch`, `already-checked`, `unfinished`, `empty-batch`,
+    `needs-health-clearance` or `not-verified` when it cannot be recorded."""
+    with hidden("batch"):
+        done = api.check_batch(
+            archive(request), caller, api.parse_batch_id(batch_id), passed=body.result == "passed",
+            note=body.note,
+        )  # fmt: skip
+    return JSONResponse(done.as_json())
+
+
+@router.get("/scan-status", responses={200: {"model": schemas.PaperStatusList}, **_ERRORS})
+def get_scan_status(request: Request, caller: Caller) -> JSONResponse:
+    """Which batches' paper may be destroyed now, and which must be kept, and why (newest 200)."""
+    found = api.paper_status(archive(request), caller)
+    return JSONResponse({"batches": [s.as_json() for s in found]})
+
+
+@router.get(
+    "/documents/{document_id}/transfer-note", responses={200: {"model": schemas.TransferNote}, **_ERRORS}
+)
+def get_transfer_note(
+    request: Request, caller: Caller, document_id: Annotated[str, PathParam(max_length=64)]
+) -> JSONResponse:
+    """A document's transfer note (Transfervermerk), for whoever may see the document's metadata."""
+    with hidden("document"):
+        note = api.transfer_note(archive(request), caller, _document_id(document_id))
+    return JSONResponse(note.as_json())
+
+
 @router.get("/inbox", responses={200: {"model": schemas.Inbox}, **_ERRORS})
 def get_inbox(
     request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 50

@@ -103,7 +103,13 @@ Assignment = shape(api.Assignment)
 Sorted = shape(api.Sorted)
 Returned = shape(api.Returned)
 ReturnsPage = _model("ReturnsPage", documents=(_list(Returned), ...), next=(str | None, ...))
+ScanProtocol = shape(api.ScanProtocol, refused=(int, ...), anomalies=(int, ...))
+TransferNote = shape(api.TransferNote)
+Sample = shape(api.Sample)
+CheckResult = shape(api.CheckResult)
+PaperStatusList = _model("PaperStatusList", batches=(_list(shape(api.PaperStatus)), ...))
 InboxCase = shape(api.InboxCase)
+
 Inbox = _model("Inbox", cases=(_list(InboxCase), ...))
 
 UPLOAD_FORM: dict[str, Any] = {

@@ -216,6 +216,50 @@ def test_keyboard_only_skip_link_and_visible_focus(page: Any, app: App) -> None:
     assert outline != "none"
 
 
+def test_the_second_person_checks_a_batch_beside_its_pages_and_the_note_goes_with_the_document(
+    page: Any, app: App, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "stapel"
+    inbox.mkdir()
+    scans.write_scan_pdf(
+        inbox / "bescheid.pdf", [scans.scan_page(["Ein Bescheid"], dpi=150, seed=8)], dpi=150
+    )
+    meta = api.DocumentMeta(CASE, "Antrag", date(2026, 11, 4), "Bescheid")
+    report = api.import_directory(app.archive, OPERATOR, inbox, defaults=meta, allow_root=True)
+    [stored] = report.results
+    for name, roles in (("pruefer", ["scan_operator"]), ("scanner", ["scan_operator"])):
+        api.add_user(app.archive, ADMIN, name, roles)
+        api.set_password(app.archive, ADMIN, name, PASSWORD)
+    # Before the check a scan operator who did not scan the batch sees its sampled pages, nothing else.
+    sign_in(page, app, "pruefer", then="/scanpruefung")
+    accessible(page, "scanned batches")
+    page.get_by_role("link", name=re.compile(r"\d\d\.\d\d\.\d{4}")).first.click()
+    page.wait_for_load_state()
+    accessible(page, "a batch and its sample")
+    image = page.locator("figure img").first
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert "unter 200 dpi gescannt: Seite 1 mit 150 dpi" in page.content()
+
+    assert page.goto(f"{app.url}/dokument/{stored.document_id}").status == 404  # type: ignore[union-attr]
+    page.goto(f"{app.url}/scanpruefung/{report.batch_id}")
+    page.get_by_label("Bestanden: die Scans stimmen mit dem Papier überein").check()
+    page.get_by_label("Vermerk (bei Mängeln: was nicht stimmt)").fill("1 von 1 verglichen")
+    page.get_by_role("button", name="Prüfung speichern und Stapel versiegeln").click()
+    page.wait_for_load_state()
+    assert "bestanden, geprüft von pruefer" in page.content()
+    assert page.locator("form[action$='/pruefen']").count() == 0 and page.locator("figure img").count() == 0
+    # After the check its pages are the case's again: the checker no longer sees them.
+    assert page.request.get(f"{app.url}/dokument/{stored.document_id}/seite/1").status == 404
+
+    page.context.clear_cookies()
+
+    # The caseworker finds the transfer note on the document's page.
+    sign_in(page, app, READER, then=f"/dokument/{stored.document_id}")
+    note = page.locator("section.note")
+    assert "Transfervermerk" in note.inner_text() and "geprüft am" in note.inner_text()
+    accessible(page, "a document with its transfer note")
+
+
 def test_auditor_and_records_manager_pages(page: Any, app: App) -> None:
     api.add_user(app.archive, ADMIN, "pruefer", ["auditor"])
     api.add_user(app.archive, ADMIN, "registratur", ["records_manager"])

@@ -302,6 +302,10 @@ def document_page(
         info, pages = api.document_text(_archive(request), _actor(request, found), doc_id)
     except (NotPermitted, NotFound, InvalidInput):
         return error_page(request, 404)
+    try:  # the transfer note of a scanned document (none for one stored without)
+        note = api.transfer_note(_archive(request), _actor(request, found), doc_id)
+    except (NotPermitted, NotFound):
+        note = None
     count = info.page_count or len(pages) or 1
     page = min(seite, count)
     this = next((p for p in pages if p.number == page), None)
@@ -311,7 +315,7 @@ def document_page(
         postkorb_case=api.POSTKORB_CASE,
         link=lambda p, w: f"/dokument/{info.id}?" + urllib.parse.urlencode({"seite": p, "breite": w}),
         page_text=_highlighted(this.text, words) if this and this.text else None,
-        page_state=this.state if this else "pending", words=words, size=_size(info.size_bytes),
+        page_state=this.state if this else "pending", words=words, size=_size(info.size_bytes), note=note,
     )  # fmt: skip
 
 
@@ -531,6 +535,66 @@ def return_to_station(
     except InvalidInput as exc:
         return error_page(request, 400, str(exc))
     return RedirectResponse("/postkorb", status_code=303)
+
+
+# The scanning station: the second person's check ---------------------------------------------------------
+
+
+@router.get("/scanpruefung", response_class=HTMLResponse)
+def scan_batches_page(request: Request) -> Response:
+    """The scanned batches, newest 200: whether each was checked, and whether its paper may go."""
+    found = _signed_in(request)
+    try:
+        batches = api.paper_status(_archive(request), _actor(request, found))
+    except NotPermitted:
+        return error_page(request, 403)
+    return render(request, "scans.html", batches=list(reversed(batches)))
+
+
+@router.get("/scanpruefung/{batch_id}", response_class=HTMLResponse)
+def scan_batch_page(request: Request, batch_id: str) -> Response:
+    """A batch's protocol beside its sampled documents, each with its pages and transfer note, and the
+    form for the check (shown to scan operators and the triage role who did not scan the batch)."""
+    found = _signed_in(request)
+    who = _actor(request, found)
+    try:
+        batch = api.parse_batch_id(batch_id)
+        protocol = api.scan_protocol(_archive(request), who, batch)
+        sample = api.check_sample(_archive(request), who, batch)
+    except (NotPermitted, NotFound, InvalidInput):
+        return error_page(request, 404)
+    notes = {n.document_id: n for n in protocol.documents}
+    checker = bool({"scan_operator", "triage"} & set(found.roles)) and who.effective not in sample.operators
+    sampled = [notes[i] for i in sample.sample if i in notes]
+    may_check = checker and not sample.checked and protocol.finished_at is not None
+    return render(
+        request, "scan_batch.html", protocol=protocol, sampled=sampled, sample=sample, may_check=may_check
+    )
+
+
+@router.post("/scanpruefung/{batch_id}/pruefen")
+def check_batch(
+    request: Request,
+    batch_id: str,
+    csrf_token: Annotated[str, Form(max_length=100)],
+    ergebnis: Annotated[str, Form(max_length=20)],
+    vermerk: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    found = _signed_in(request)
+    _check_csrf(found, csrf_token)
+    if ergebnis not in ("bestanden", "mangelhaft"):
+        return error_page(request, 400)
+    try:
+        batch = api.parse_batch_id(batch_id)
+        api.check_batch(
+            _archive(request), _actor(request, found), batch, passed=ergebnis == "bestanden",
+            note=vermerk or None,
+        )  # fmt: skip
+    except (NotPermitted, NotFound):
+        return error_page(request, 404)
+    except InvalidInput as exc:
+        return error_page(request, 400, str(exc))
+    return RedirectResponse(f"/scanpruefung/{batch}", status_code=303)
 
 
 # Auditors ------------------------------------------------------------------------------------------------
