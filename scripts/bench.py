@@ -42,6 +42,11 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           pg_locks) with 2 workers, again with 1 and 4, and with 1 connection; `ekakte case show` on the
           same archive; on an embedded archive the download of a 100 MB original and 300 uploads by 4
           clients beside `ekakte import --batch` of the same files; each server process's RSS and PSS;
+  scanning  replacement scanning: a batch of 1,000 scanned documents imported through the hot folder,
+          then its seal (the manifest of its protocol, transfer notes and hashes built from the database
+          and signed with Ed25519, chained to the last seal) alone, seven times in transactions rolled
+          back; the whole second person's check (every object read back from the store, the check, the
+          seal); and `verify`'s part for the seals; embedded and PostgreSQL + S3 (moto);
   web     the caseworkers' web app, `ekakte serve` with 1 and 2 workers, on the api group's archive with one
           case of 200 documents (one of them a real 10-page scanned PDF in the folder store), signed in
           with a local password: the case page (its first page, 50 rows) and the whole case page by page,
@@ -56,7 +61,8 @@ BENCH_AUSSONDERUNG_DOCS (offered, 100,000), BENCH_HANDOVER_DOCS (handed over, 2,
 (their objects' size, 512); for api also BENCH_API_SECONDS (each measured wrk run, 30), BENCH_API_WORKERS
 (the service's processes, 2), BENCH_API_DOWNLOAD_MB (100) and BENCH_API_UPLOADS (300); for web
 BENCH_WEB_REQUESTS (each measured series of case pages, 300); for posteingang BENCH_STACK_PAGES (500),
-BENCH_STACK_SHEETS (50), BENCH_STACK_OCR_PAGES (the stack read with OCR, 60) and BENCH_SORT_LETTERS (40).
+BENCH_STACK_SHEETS (50), BENCH_STACK_OCR_PAGES (the stack read with OCR, 60) and BENCH_SORT_LETTERS (40);
+for scanning BENCH_SEAL_DOCS (the checked batch's documents, 1,000).
 """
 
 from __future__ import annotations
@@ -83,7 +89,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +112,7 @@ from tests.services import free_port, postgres_database, rgw_server  # noqa: E40
 
 GROUPS = (
     "import", "lookup", "ocr", "search", "rss", "pages", "retention", "aussonderung", "posteingang",
-    "oracles", "api", "web",
+    "oracles", "api", "web", "scanning",
 )  # fmt: skip
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
 PG_DOCS = int(os.environ.get("BENCH_PG_DOCS", "1000000"))
@@ -2643,6 +2649,85 @@ def run_web(base: Path) -> None:
     print(f"  load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=sys.stderr)
 
 
+SEAL_DOCS = int(os.environ.get("BENCH_SEAL_DOCS", "1000"))
+
+
+class _RolledBack(Exception):
+    """Leaves a transaction without committing it."""
+
+
+def bench_seal(label: str, env: dict[str, str], inbox: Path) -> None:
+    from ekakte.db.models import ScanCheck
+    from ekakte.principals import add_user
+    from ekakte.scanning.checks import _seal, check_batch, seal_problems
+
+    settings = load_settings(env)
+    prepare(env)
+    with Archive.open(settings) as archive:
+        add_user(archive, ACTOR, "bench-checker", ["scan_operator"])
+        report = import_directory(
+            archive, ACTOR, inbox, defaults=DocumentMeta(CASE, "Antrag"), allow_root=True
+        )
+        assert report.stored == SEAL_DOCS, report.summary()
+        seals = []
+        for _ in range(7):
+            with contextlib.suppress(_RolledBack), archive.transaction() as session:
+                now = datetime.now(UTC)
+                session.add(
+                    ScanCheck(batch_id=report.batch_id, checked_at=now, checked_by="bench-checker",
+                              result="passed", note=None, sample="[]", documents=SEAL_DOCS)
+                )  # fmt: skip
+                session.flush()
+                start = time.perf_counter()
+                _seal(archive, session, report.batch_id, now)
+                seals.append(time.perf_counter() - start)
+                raise _RolledBack
+        start = time.perf_counter()
+        done = check_batch(archive, Actor("bench-checker"), report.batch_id, passed=True)
+        whole = time.perf_counter() - start
+        verified = []
+        for _ in range(5):
+            start = time.perf_counter()
+            assert seal_problems(archive) == []
+            verified.append(time.perf_counter() - start)
+    row(
+        f"seal of a batch of {SEAL_DOCS:,} documents, {label}",
+        f"median {statistics.median(seals) * 1000:.0f} ms (min {min(seals) * 1000:.0f}, max"
+        f" {max(seals) * 1000:.0f}; 7 runs)",
+        "<= 1 s",
+    )
+    row(
+        f"the whole check of that batch (objects read back: {done.verified}), {label}",
+        f"{whole:.1f} s",
+        "-",
+    )
+    row(
+        f"verify's check of that seal, {label}",
+        f"median {statistics.median(verified) * 1000:.0f} ms (min {min(verified) * 1000:.0f}, max"
+        f" {max(verified) * 1000:.0f}; 5 runs)",
+        "-",
+    )
+
+
+def run_scanning(base: Path) -> None:
+    size = write_scans(base / "seal-scans", SEAL_DOCS)
+    print(f"  {SEAL_DOCS} sample PDFs, mean {size / SEAL_DOCS / 1024:.0f} KiB", file=sys.stderr)
+    shutil.copytree(base / "seal-scans", base / "seal-embedded")
+    attempt(
+        "seal, embedded",
+        "<= 1 s",
+        lambda: bench_seal("embedded", {"EKAKTE_HOME": str(base / "seal-emb")}, base / "seal-embedded"),
+    )
+    with postgres_database() as pg_url, moto_process() as s3_endpoint:
+        shutil.copytree(base / "seal-scans", base / "seal-server")
+        env = pg_s3_env(base / "seal-srv", pg_url, s3_endpoint, "ekakte-seal")
+        attempt(
+            "seal, PostgreSQL + S3",
+            "<= 1 s",
+            lambda: bench_seal("PostgreSQL + S3 (moto)", env, base / "seal-server"),
+        )
+
+
 RUN: dict[str, Callable[[Path], None]] = {
     "import": run_import,
     "lookup": run_lookup,
@@ -2656,6 +2741,7 @@ RUN: dict[str, Callable[[Path], None]] = {
     "oracles": run_oracles,
     "api": run_api,
     "web": run_web,
+    "scanning": run_scanning,
 }
 
 

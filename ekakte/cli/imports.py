@@ -232,6 +232,9 @@ def _finish(report: BatchReport, as_json: bool, *, batch: bool, ocr: OcrReport |
         single_file = not batch and len(report.results) + len(report.rejected) == 1
         if not single_file or report.skipped or report.aborted:
             click.echo(shown(report.summary()))
+            # The batch's scan protocol, its check and its paper's status are found by this id.
+            click.echo(f"batch {report.batch_id}: `ekakte scan protocol {report.batch_id}`", err=True)
+
         if ocr is not None:
             click.echo(shown(ocr.summary()))
     if report.aborted:
