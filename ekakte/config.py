@@ -64,6 +64,7 @@ _KEYS: dict[str, str | None] = {
     "archive_transfer_dir": "EKAKTE_ARCHIVE_TRANSFER_DIR",
     "scan_warn_dpi": "EKAKTE_SCAN_WARN_DPI",
     "check_sample": "EKAKTE_CHECK_SAMPLE",
+    "drop_blank_pages": "EKAKTE_DROP_BLANK_PAGES",
     "paper_waiting_days": "EKAKTE_PAPER_WAITING_DAYS",
     "seal_key": "EKAKTE_SEAL_KEY",
     "seal_trusted_keys": "EKAKTE_SEAL_TRUSTED_KEYS",
@@ -143,6 +144,9 @@ class Settings:
     # `check_sample` documents of each batch ("all", a number, or a share such as "10%"); the paper of a
     # checked batch may be destroyed `paper_waiting_days` days after the check passed.
     scan_warn_dpi: int = 200
+    # Blank pages are removed from a scan at import (ekakte.scanning.blank), each listed in its record;
+    # off: stored as scanned, the OCR worker flags them.
+    drop_blank_pages: bool = False
     check_sample: str = "all"
     paper_waiting_days: int = 28
     # The Ed25519 key that seals the batches' manifests (64 hex digits, its seed); else <home>/seal.key
@@ -360,6 +364,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         archive_transfer_dir=Path(str(raw.get("archive_transfer_dir") or home / "transfer")).expanduser(),
         scan_warn_dpi=int(_as_number(raw, "scan_warn_dpi", 200, int)),
         check_sample=str(raw.get("check_sample", "all")).strip().lower(),
+        drop_blank_pages=_as_bool("drop_blank_pages", raw.get("drop_blank_pages", False)),
         paper_waiting_days=int(_as_number(raw, "paper_waiting_days", 28, int)),
         seal_key=raw.get("seal_key"),
         seal_trusted_keys=_as_keys(raw.get("seal_trusted_keys", ())),

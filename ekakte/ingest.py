@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import functools
 import os
 import stat
 import uuid
@@ -36,11 +37,12 @@ from ekakte.db.models import (
 )
 from ekakte.errors import EkakteError, InvalidInput, UnsupportedFile, shown
 from ekakte.jsonable import AsJson
-from ekakte.media import ENCRYPTED_REASON, inspect_stream
+from ekakte.media import ENCRYPTED_REASON, MediaInfo, inspect_stream
 from ekakte.policy import is_restricted_type
 from ekakte.private import FOLDER_ONLY, refuse_archive_folder
 from ekakte.retention.schedule import current_rules, schedule
 from ekakte.retention.worm import sync_object_locks
+from ekakte.scanning.blank import without_blank_pages
 from ekakte.scanning.pages import check_resolution, page_scans
 from ekakte.scanning.records import REFUSED, ScanFacts, record_document, record_file
 from ekakte.storage import original_key
@@ -199,12 +201,45 @@ def _import_scan(
     also: Recorded | None = None,
 ) -> ImportResult:
     """Steps 1 (the file) to 5 of import_document, on the open, checked descriptor."""
-    path, fh = scan.path, scan.file
+    fh = scan.file
     fh.seek(0)
     media = inspect_stream(fh, max_pages=archive.settings.max_pages)
     scanned = page_scans(fh, media.media_type)
     check_resolution(archive.settings, scanned)
-    facts = ScanFacts.of(archive.settings, media.media_type, scanned)
+    store = functools.partial(
+        _store_scan, archive, actor, scan, meta, station, batch_id, postkorb_reason=postkorb_reason, also=also
+    )
+    if archive.settings.drop_blank_pages:
+        fh.seek(0)
+        source, _size = file_sha256(fh)
+        with without_blank_pages(fh, media) as reduced:
+            if reduced is not None:  # what is stored is the scan without them; the record says which
+                kept = [p for p in scanned if p.number not in reduced.removed]
+                pages = [dataclasses.replace(p, number=n) for n, p in enumerate(kept, start=1)]
+                facts = ScanFacts.of(
+                    archive.settings, media.media_type, pages, removed=reduced.removed, source_sha256=source
+                )
+                return store(reduced.file, reduced.media, facts)
+    return store(fh, media, ScanFacts.of(archive.settings, media.media_type, scanned))
+
+
+def _store_scan(
+    archive: Archive,
+    actor: Actor,
+    scan: Scan,
+    meta: DocumentMeta,
+    station: str,
+    batch_id: uuid.UUID | None,
+    fh: BinaryIO,
+    media: MediaInfo,
+    facts: ScanFacts,
+    *,
+    postkorb_reason: str | None = None,
+    also: Recorded | None = None,
+) -> ImportResult:
+    """Steps 2 to 5 of import_document: `fh` is what is stored (the scan, or the scan without its blank
+    pages), `facts` what its scan record says."""
+    path = scan.path
     fh.seek(0)
     sha256, size = file_sha256(fh)
 

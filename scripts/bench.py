@@ -46,7 +46,8 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           then its seal (the manifest of its protocol, transfer notes and hashes built from the database
           and signed with Ed25519, chained to the last seal) alone, seven times in transactions rolled
           back; the whole second person's check (every object read back from the store, the check, the
-          seal); and `verify`'s part for the seals; embedded and PostgreSQL + S3 (moto);
+          seal); and `verify`'s part for the seals; embedded and PostgreSQL + S3 (moto); and what
+          drop_blank_pages costs the import of a 100-page scan (every page decoded at about 100 dpi);
   web     the caseworkers' web app, `ekakte serve` with 1 and 2 workers, on the api group's archive with one
           case of 200 documents (one of them a real 10-page scanned PDF in the folder store), signed in
           with a local password: the case page (its first page, 50 rows) and the whole case page by page,
@@ -62,7 +63,7 @@ BENCH_AUSSONDERUNG_DOCS (offered, 100,000), BENCH_HANDOVER_DOCS (handed over, 2,
 (the service's processes, 2), BENCH_API_DOWNLOAD_MB (100) and BENCH_API_UPLOADS (300); for web
 BENCH_WEB_REQUESTS (each measured series of case pages, 300); for posteingang BENCH_STACK_PAGES (500),
 BENCH_STACK_SHEETS (50), BENCH_STACK_OCR_PAGES (the stack read with OCR, 60) and BENCH_SORT_LETTERS (40);
-for scanning BENCH_SEAL_DOCS (the checked batch's documents, 1,000).
+for scanning BENCH_SEAL_DOCS (the checked batch's documents, 1,000) and BENCH_BLANK_PAGES (100).
 """
 
 from __future__ import annotations
@@ -2709,7 +2710,47 @@ def bench_seal(label: str, env: dict[str, str], inbox: Path) -> None:
     )
 
 
+BLANK_PAGES = int(os.environ.get("BENCH_BLANK_PAGES", "100"))
+
+
+def bench_drop_blank_pages(base: Path) -> None:
+    """`import` of one scanned PDF (a letter every page, a blank page every tenth) with and without
+    drop_blank_pages, three runs each, alternating, each into a new embedded archive."""
+    from ekakte.ingest import import_document
+
+    pages = [
+        sample_scans.blank_page(dpi=300, seed=n)
+        if n % 10 == 9
+        else sample_scans.scan_page([f"Seite {n + 1}", "Antrag auf Leistungen"], dpi=300, seed=n)
+        for n in range(BLANK_PAGES)
+    ]
+    scan = base / "blank-stack.pdf"
+    sample_scans.write_scan_pdf(scan, pages, dpi=300)
+    del pages
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for run in range(3):
+        for drop in (False, True):
+            env = {
+                "EKAKTE_HOME": str(base / f"blank-{run}-{drop}"),
+                "EKAKTE_DROP_BLANK_PAGES": str(drop).lower(),
+            }
+            prepare(env)
+            with Archive.open(load_settings(env)) as archive:
+                start = time.perf_counter()
+                result = import_document(archive, ACTOR, scan, DocumentMeta(CASE, "Antrag"))
+                times[drop].append(time.perf_counter() - start)
+            assert result.page_count == (BLANK_PAGES - BLANK_PAGES // 10 if drop else BLANK_PAGES), result
+    off, on = statistics.median(times[False]), statistics.median(times[True])
+    row(
+        f"import of a {BLANK_PAGES}-page 300 dpi JPEG PDF, without / with drop_blank_pages, embedded",
+        f"{off:.2f} s ({min(times[False]):.2f}-{max(times[False]):.2f}) / {on:.2f} s"
+        f" ({min(times[True]):.2f}-{max(times[True]):.2f}): +{(on - off) / BLANK_PAGES * 1000:.1f} ms a page",
+        "-",
+    )
+
+
 def run_scanning(base: Path) -> None:
+    attempt("drop_blank_pages", "-", lambda: bench_drop_blank_pages(base))
     size = write_scans(base / "seal-scans", SEAL_DOCS)
     print(f"  {SEAL_DOCS} sample PDFs, mean {size / SEAL_DOCS / 1024:.0f} KiB", file=sys.stderr)
     shutil.copytree(base / "seal-scans", base / "seal-embedded")

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 
 from ekakte.errors import UnsupportedFile
 from ekakte.mailroom.codes import Sheet
-from ekakte.mailroom.detect import DETECT_DPI, Found, SheetProblem, examine
+from ekakte.mailroom.detect import DETECT_DPI, Found, SheetProblem, examine, is_blank
 from ekakte.media import PDF, TIFF
 
 
@@ -161,6 +161,25 @@ class Stack:
                 factor = max(1, round(dpi / DETECT_DPI))
                 small = gray.reduce(factor) if factor > 1 else gray
                 yield small, functools.partial(_itself, gray)
+
+    def blank_pages(self) -> list[int]:
+        """The pages (1-based) with next to nothing on them (ekakte.mailroom.detect.is_blank), judged at
+        about DETECT_DPI as the splitter judges a sheet's back."""
+        return [n for n, (image, _full) in enumerate(self._images(), start=1) if is_blank(image)]
+
+    def write_without(self, out: BinaryIO, dropped: set[int]) -> None:
+        """The file without the pages in `dropped` (1-based), the others' content as it is."""
+        kept = [index for index in range(self.page_count) if index + 1 not in dropped]
+        if self.media_type == PDF:
+            from pypdf import PdfWriter
+
+            writer = PdfWriter()
+            for index in kept:
+                writer.add_page(self._pdf.pages[index])
+            writer.write(out)
+            self._pdf.resolved_objects.clear()
+        else:
+            self._tiff.write_pages(out, kept)
 
     def write_part(self, out: BinaryIO, first: int, last: int) -> None:
         """Pages first..last (1-based) as a new file of the stack's kind, its page content the stack's."""

@@ -10,6 +10,7 @@ which the part has no room for, and the page number, which would be the stack's.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -136,8 +137,13 @@ class TiffFile:
         return self._read(start, length)
 
     def write_part(self, out: BinaryIO, first: int, last: int) -> None:
-        """Write pages first..last (0-based, inclusive) as a new TIFF in the same byte order: each page's
-        image data, then its out-of-line values, then its directory; the directories chained in order."""
+        """Write pages first..last (0-based, inclusive) as a new TIFF (write_pages)."""
+        self.write_pages(out, range(first, last + 1))
+
+    def write_pages(self, out: BinaryIO, indices: Iterable[int]) -> None:
+        """Write the pages at `indices` (0-based, in that order) as a new TIFF in the same byte order: each
+        page's image data, then its out-of-line values, then its directory; the directories chained in
+        order."""
         order = self.order
         position = 0
 
@@ -154,7 +160,7 @@ class TiffFile:
         put((b"II*\x00" if order == "<" else b"MM\x00*") + b"\x00\x00\x00\x00")
         link_at = 4  # where the pointer to the next directory is to be written
         links: list[tuple[int, int]] = []
-        for page in self.pages[first : last + 1]:
+        for page in (self.pages[i] for i in indices):
             data_offsets = [put(self.segment(start, length)) for start, length in page.segments]
             entries = []
             for entry in page.entries:

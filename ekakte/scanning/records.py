@@ -29,20 +29,36 @@ def compact(value: Any) -> str:
 @dataclass(frozen=True)
 class ScanFacts:
     """What the import learnt of a scan before storing it: each page's resolution and colour mode, the
-    archive's settings it was judged by, and the anomalies found."""
+    archive's settings it was judged by, the anomalies found, and the blank pages removed (with the
+    SHA-256 of the scan as it came, in `settings`)."""
 
     pages: str
     settings: str
     anomalies: str
+    removed: str | None = None
 
     @classmethod
-    def of(cls, settings: Settings, media_type: str, pages: list[PageScan]) -> ScanFacts:
+    def of(
+        cls,
+        settings: Settings,
+        media_type: str,
+        pages: list[PageScan],
+        *,
+        removed: list[int] | None = None,
+        source_sha256: str | None = None,
+    ) -> ScanFacts:
+        judged: dict[str, Any] = {
+            "media_type": media_type, "min_dpi": settings.min_dpi, "warn_dpi": settings.scan_warn_dpi,
+        }  # fmt: skip
+        if settings.drop_blank_pages:
+            judged["drop_blank_pages"] = True
+        if source_sha256 is not None:
+            judged["source_sha256"] = source_sha256
         return cls(
             compact([[p.number, None if p.dpi is None else round(p.dpi), p.mode] for p in pages]),
-            compact(
-                {"media_type": media_type, "min_dpi": settings.min_dpi, "warn_dpi": settings.scan_warn_dpi}
-            ),
+            compact(judged),
             compact(anomalies(settings, pages)),
+            compact(removed) if removed else None,
         )
 
 
@@ -61,6 +77,7 @@ def record_document(session: Session, row: dict[str, Any], facts: ScanFacts, now
             pages=facts.pages,
             settings=facts.settings,
             anomalies=facts.anomalies,
+            removed=facts.removed,
         )
     )
 

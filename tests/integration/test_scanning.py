@@ -4,6 +4,7 @@ paper's status, on the embedded stack and on PostgreSQL + S3."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import uuid
 from datetime import date, timedelta
@@ -300,3 +301,35 @@ def test_the_cli_shows_the_protocol_checks_a_batch_and_prints_the_key(
     assert code != 0
     code, out, _ = cli("verify")
     assert code == 0 and "1 seals checked, 0 seal problems" in out
+
+
+def test_with_drop_blank_pages_a_scan_is_stored_without_them_and_its_record_lists_them(
+    people: Archive, tmp_path: Path
+) -> None:
+    dropping = with_settings(people, drop_blank_pages=True)
+    pages = [
+        scans.scan_page(["Seite eins"], dpi=200, seed=1),
+        scans.blank_page(dpi=200, seed=2),
+        scans.scan_page(["Seite drei"], dpi=200, seed=3),
+    ]
+    pdf = tmp_path / "mit-leerseite.pdf"
+    scans.write_scan_pdf(pdf, pages, dpi=200)
+    tif = tmp_path / "mit-leerseite.tif"
+    scans.write_g4_tiff(tif, pages, dpi=200)
+    for path in (pdf, tif):
+        stored = api.import_document(dropping, OPERATOR, path, META)
+        assert (stored.status, stored.page_count) == ("stored", 2)
+        note = api.transfer_note(dropping, READER, stored.document_id)
+        assert note.anomalies == ["blank pages removed at import: 2"]
+        assert [p.number for p in note.pages] == [1, 2]
+        assert note.settings["source_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert note.sha256 != note.settings["source_sha256"]
+        # The same scan again gives the same bytes: it is found stored, not stored twice.
+        assert api.import_document(dropping, OPERATOR, path, META).status == "already_stored"
+    # Without the setting the blank page is kept (the OCR worker flags it).
+    assert api.import_document(people, OPERATOR, pdf, DocumentMeta(CASE, "Nachweis")).page_count == 3
+    empty = tmp_path / "leer.pdf"
+    scans.write_scan_pdf(empty, [scans.blank_page(dpi=200, seed=5)], dpi=200)
+    with pytest.raises(InvalidInput, match="every page of the scan is blank") as refused:
+        api.import_document(dropping, OPERATOR, empty, META)
+    assert refused.value.code == "blank-scan"
