@@ -248,7 +248,8 @@ def _read_back(archive: Archive, documents: list[uuid.UUID]) -> int:
         except EkakteError as exc:
             raise InvalidInput(
                 f"document {row.id} of the batch cannot be read back whole ({exc}): the check cannot pass"
-                " until `ekakte verify` finds it sound",
+                " until the archive's verification finds it sound",
+
                 code="not-verified",
             ) from None
     return len(rows)

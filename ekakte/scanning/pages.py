@@ -37,13 +37,19 @@ def page_scans(fh: BinaryIO, media_type: str) -> list[PageScan]:
     """Each page's resolution and colour mode; a page that cannot be read for them is not known (None,
     None), never an error: the import's own checks (ekakte.media) judge whether the file can be read."""
     fh.seek(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if media_type == PDF:
-            return _pdf(fh)
-        if media_type in (TIFF, JPEG, PNG):
-            return _image(fh)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if media_type == PDF:
+                return _pdf(fh)
+            if media_type in (TIFF, JPEG, PNG):
+                return _image(fh)
+    except Exception:  # an encrypted PDF, a damaged file: nothing is known of its pages
+        return []
+    finally:
+        fh.seek(0)
     return []
+
 
 
 def _pdf(fh: BinaryIO) -> list[PageScan]:

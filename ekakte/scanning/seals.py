@@ -46,7 +46,8 @@ def private_key(settings: Settings) -> Ed25519PrivateKey:
             seed = path.read_text().strip()
         except FileNotFoundError:
             raise ConfigError(
-                f"no seal key: set EKAKTE_SEAL_KEY, or run `ekakte init` to make the key file {path}",
+                f"no seal key: set EKAKTE_SEAL_KEY (the same on every host), or the key file {path}",
+
                 code="no-seal-key",
             ) from None
         except OSError as exc:
