@@ -25,6 +25,7 @@ from tests.services import free_port, load_script  # noqa: E402
 
 CASE = "12345BG0001234"
 USER = "l.schmidt"
+CHECKER = "m.weber"
 PASSWORD = "Beispiel-Kennwort 2026"
 OUT = ROOT / "docs" / "ui"
 
@@ -75,6 +76,14 @@ SHOTS = [
         " document opens like any other, is assigned to its case with its type here, or goes back to the"
         ' scanning station with a reason ("An die Scanstelle zurückgeben", which deletes the scan).',
     ),
+    (
+        "scanpruefung",
+        "Scanprüfung",
+        "For the scanning station's second person (TR-RESISCAN, docs/scanning.md): a batch's protocol,"
+        " each sampled document's pages beside its transfer note (resolution and colour mode of every page,"
+        " anomalies, how it got its case), and the form that records the check and seals the batch. The"
+        " list before it says which batches' paper may be destroyed.",
+    ),
     ("protokoll", "Protokoll", "For auditors: who read a file, and a user's accesses since a day."),
     (
         "aufbewahrung",
@@ -107,6 +116,8 @@ def main() -> None:
             api.add_user(archive, admin, USER, ["caseworker", "scan_operator", "auditor", "records_manager",
                          "triage"], ["Leistung-1"], health_clearance=True)  # fmt: skip
             api.set_password(archive, admin, USER, PASSWORD)
+            api.add_user(archive, admin, CHECKER, ["scan_operator"])  # checks what USER scanned
+            api.set_password(archive, admin, CHECKER, PASSWORD)
             api.assign_case(archive, admin, CASE, "Leistung-1")
             you = api.Actor(USER)
             inbox = Path(tmp) / "inbox"
@@ -163,6 +174,22 @@ def shoot(archive: object, settings: object) -> None:
         snap(page, "aufbewahrung")
         page.goto(f"{url}/akte/54321BG7654321")
         snap(page, "nicht-gefunden")
+        page.context.clear_cookies()
+        page.goto(f"{url}/anmelden")
+        page.get_by_label("Benutzername").fill(CHECKER)
+        page.get_by_label("Kennwort").fill(PASSWORD)
+        page.get_by_role("button", name="Anmelden").click()
+        page.wait_for_load_state()
+        page.goto(f"{url}/scanpruefung")
+        page.locator("tbody a").first.click()
+        page.wait_for_load_state()
+        snap(page, "scanpruefung")
+        page.context.clear_cookies()
+        page.goto(f"{url}/anmelden")
+        page.get_by_label("Benutzername").fill(USER)
+        page.get_by_label("Kennwort").fill(PASSWORD)
+        page.get_by_role("button", name="Anmelden").click()
+        page.wait_for_load_state()
         page.set_viewport_size({"width": 320, "height": 860})
         page.goto(f"{url}/akte/{CASE}")
         snap(page, "schmal")
