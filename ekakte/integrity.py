@@ -228,7 +228,6 @@ def _check_seals(archive: Archive, report: VerifyReport, *, contents: bool) -> N
         report.seals_checked = session.scalar(select(func.count()).select_from(ScanSeal)) or 0
     if report.seals_checked:
         for problem in seal_problems(archive, contents=contents):
-
             report.problems.append(Problem("seal", f"batch {problem.batch_id}", None, problem.detail))
 
 

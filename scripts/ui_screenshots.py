@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -149,10 +150,7 @@ def shoot(archive: object, settings: object) -> None:
         page = browser.new_context(viewport={"width": 1280, "height": 860}, locale="de-DE").new_page()
         page.goto(f"{url}/anmelden")
         snap(page, "anmelden")
-        page.get_by_label("Benutzername").fill(USER)
-        page.get_by_label("Kennwort").fill(PASSWORD)
-        page.get_by_role("button", name="Anmelden").click()
-        page.wait_for_load_state()
+        sign_in(page, url, USER)
         snap(page, "start")
         page.goto(f"{url}/akte/{CASE}")
         snap(page, "akte")
@@ -174,27 +172,26 @@ def shoot(archive: object, settings: object) -> None:
         snap(page, "aufbewahrung")
         page.goto(f"{url}/akte/54321BG7654321")
         snap(page, "nicht-gefunden")
-        page.context.clear_cookies()
-        page.goto(f"{url}/anmelden")
-        page.get_by_label("Benutzername").fill(CHECKER)
-        page.get_by_label("Kennwort").fill(PASSWORD)
-        page.get_by_role("button", name="Anmelden").click()
-        page.wait_for_load_state()
+        sign_in(page, url, CHECKER)  # the batch is USER's: another scan operator checks it
         page.goto(f"{url}/scanpruefung")
         page.locator("tbody a").first.click()
         page.wait_for_load_state()
         snap(page, "scanpruefung")
-        page.context.clear_cookies()
-        page.goto(f"{url}/anmelden")
-        page.get_by_label("Benutzername").fill(USER)
-        page.get_by_label("Kennwort").fill(PASSWORD)
-        page.get_by_role("button", name="Anmelden").click()
-        page.wait_for_load_state()
+        sign_in(page, url, USER)
         page.set_viewport_size({"width": 320, "height": 860})
         page.goto(f"{url}/akte/{CASE}")
         snap(page, "schmal")
         browser.close()
     server.should_exit = True
+
+
+def sign_in(page: Any, url: str, user: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{url}/anmelden")
+    page.get_by_label("Benutzername").fill(user)
+    page.get_by_label("Kennwort").fill(PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_load_state()
 
 
 def snap(page: object, name: str) -> None:

@@ -23,6 +23,7 @@ HINTS = {
     "document-id": "as `ekakte case show` shows them",
     "hold-target": "give --case or --doc",
     "no-protocol-key": "or run `ekakte init`, which writes the key file",
+    "no-seal-key": "or run `ekakte init`, which writes the key file",
     "no-schema": "run `ekakte init` (embedded) or `ekakte db upgrade`",
     "schema-outdated": "run `ekakte db upgrade`",
     "no-database": "run `ekakte init`",

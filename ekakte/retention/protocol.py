@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -26,6 +24,7 @@ from ekakte.db.models import DeletionRecord
 from ekakte.errors import ConfigError
 from ekakte.facts import PROTOCOL_KEY, fact, remember
 from ekakte.jsonable import AsJson
+from ekakte.keyfiles import make_key_file, read_key_file
 from ekakte.paging import Page, check_limit
 
 PROTOCOL_KEY_FILE = "protocol.key"
@@ -35,12 +34,7 @@ def ensure_protocol_key(settings: Settings) -> None:
     """At `ekakte init`: make the key file under the home folder unless a key is configured."""
     if settings.protocol_key:
         return
-    path = settings.home / PROTOCOL_KEY_FILE
-    if path.exists():
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
+    make_key_file(settings.home / PROTOCOL_KEY_FILE)
 
 
 def protocol_key(settings: Settings) -> bytes:
@@ -49,15 +43,13 @@ def protocol_key(settings: Settings) -> bytes:
     if settings.protocol_key:
         return settings.protocol_key.encode()
     path = settings.home / PROTOCOL_KEY_FILE
-    try:
-        key = path.read_text().strip()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no protocol key: set EKAKTE_PROTOCOL_KEY (the same on every machine), or the key file {path}",
-            code="no-protocol-key",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the protocol key {path}: {exc.strerror}") from None
+    key = read_key_file(
+        path,
+        "protocol key",
+        f"no protocol key: set EKAKTE_PROTOCOL_KEY (the same on every machine), or the key file {path}",
+        code="no-protocol-key",
+    )
+
     if len(key) < 32:
         raise ConfigError(f"the protocol key in {path} is shorter than 32 characters: damaged?")
     return key.encode()

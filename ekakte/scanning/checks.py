@@ -249,7 +249,6 @@ def _read_back(archive: Archive, documents: list[uuid.UUID]) -> int:
             raise InvalidInput(
                 f"document {row.id} of the batch cannot be read back whole ({exc}): the check cannot pass"
                 " until the archive's verification finds it sound",
-
                 code="not-verified",
             ) from None
     return len(rows)

@@ -51,7 +51,6 @@ def page_scans(fh: BinaryIO, media_type: str) -> list[PageScan]:
     return []
 
 
-
 def _pdf(fh: BinaryIO) -> list[PageScan]:
     from pypdf import PdfReader
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import secrets
 from typing import TYPE_CHECKING
 
 from ekakte.config import Settings
 from ekakte.errors import ConfigError
+from ekakte.keyfiles import make_key_file, read_key_file
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,12 +26,7 @@ def ensure_seal_key(settings: Settings) -> None:
     """At `ekakte init`: make the key file under the home folder unless a key is configured."""
     if settings.seal_key:
         return
-    path = settings.home / SEAL_KEY_FILE
-    if path.exists():
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
+    make_key_file(settings.home / SEAL_KEY_FILE)
 
 
 def private_key(settings: Settings) -> Ed25519PrivateKey:
@@ -42,16 +36,8 @@ def private_key(settings: Settings) -> Ed25519PrivateKey:
     seed = settings.seal_key
     if not seed:
         path = settings.home / SEAL_KEY_FILE
-        try:
-            seed = path.read_text().strip()
-        except FileNotFoundError:
-            raise ConfigError(
-                f"no seal key: set EKAKTE_SEAL_KEY (the same on every host), or the key file {path}",
-
-                code="no-seal-key",
-            ) from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read the seal key {path}: {exc.strerror}") from None
+        missing = f"no seal key: set EKAKTE_SEAL_KEY (the same on every host), or the key file {path}"
+        seed = read_key_file(path, "seal key", missing, code="no-seal-key")
         if len(seed) != 64:
             raise ConfigError(f"the seal key in {path} is not 64 hex digits: damaged?")
     try:
