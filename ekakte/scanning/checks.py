@@ -39,7 +39,7 @@ from ekakte.errors import EkakteError, InvalidInput, NotFound
 from ekakte.jsonable import AsJson
 from ekakte.scanning import manifest
 from ekakte.scanning.records import REFUSED, compact
-from ekakte.scanning.seals import digest, sign, signature_holds, trusted_keys
+from ekakte.scanning.seals import digest, private_key, sign, signature_holds, trusted_keys
 
 PASSED, FAILED = "passed", "failed"
 
@@ -156,6 +156,7 @@ def check_batch(
     if note is not None and len(note) > 1000:
         raise InvalidInput("the note is longer than 1000 characters", field="note")
     result = PASSED if passed else FAILED
+    private_key(archive.settings)  # no seal key (ConfigError): nothing is read back or recorded
 
     def look(session: Session, decision: Decision) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
         sample = _refusals(session, archive, actor, decision, batch_id, passed)
