@@ -168,11 +168,12 @@ def decide(
         return _by_role(roles, {Role.SCAN_OPERATOR})
     if postkorb and action in (Action.DOC_SHOW, Action.DOC_GET, Action.DOC_TEXT) and Role.TRIAGE in roles:
         return Decision(True, "triage: a document in the Postkorb")
-    if checking and action in (Action.DOC_SHOW, Action.DOC_GET) and roles & {Role.SCAN_OPERATOR, Role.TRIAGE}:
-        # The second person compares the scan with the paper: only while the check is open.
-        if restricted and not subject.health_clearance:
-            return Decision(False, "restricted document needs the health clearance")
-        return Decision(True, "checker: a sampled document of a batch awaiting its check")
+    checker = roles & {Role.SCAN_OPERATOR, Role.TRIAGE} and (not restricted or subject.health_clearance)
+    if checking and action in (Action.DOC_SHOW, Action.DOC_GET) and checker:
+        # The second person compares the scan with the paper: the one who took the check on, while it
+        # is under way (ekakte.scanning.checks.awaiting_check); else the rules below decide.
+        return Decision(True, "checker: a sampled document of a batch whose check they took on")
+
     if action in (Action.CASE_SHOW, Action.DOC_SHOW):
         if Role.RECORDS_MANAGER in roles:
             if restricted and not subject.health_clearance:

@@ -96,12 +96,13 @@ if TYPE_CHECKING:
     from ekakte.roles import Role
     from ekakte.scanning.checks import (
         CheckResult,
-        PaperStatus,
         Sample,
         check_batch,
         check_sample,
-        paper_status,
+        close_stopped_batch,
+        start_check,
     )
+    from ekakte.scanning.paper import PaperStatus, paper_status
     from ekakte.scanning.protocol import (
         ScanProtocol,
         TransferNote,
@@ -162,8 +163,10 @@ USE_CASES: tuple[UseCase, ...] = (
     UseCase("scan_protocol", "ekakte.scanning.protocol", Action.SCAN_PROTOCOL),
     UseCase("transfer_note", "ekakte.scanning.protocol", Action.DOC_SHOW),
     UseCase("check_sample", "ekakte.scanning.checks", Action.SCAN_PROTOCOL),
+    UseCase("start_check", "ekakte.scanning.checks", Action.SCAN_CHECK),
     UseCase("check_batch", "ekakte.scanning.checks", Action.SCAN_CHECK),
-    UseCase("paper_status", "ekakte.scanning.checks", Action.SCAN_PROTOCOL),
+    UseCase("paper_status", "ekakte.scanning.paper", Action.SCAN_PROTOCOL),
+    UseCase("close_stopped_batch", "ekakte.scanning.checks", Action.IMPORT),
     # Reading (caseworkers; records managers see metadata)
     UseCase("case_documents", "ekakte.documents", Action.CASE_SHOW),
     UseCase("get_document", "ekakte.documents", Action.DOC_SHOW),
@@ -274,7 +277,7 @@ _SUPPORT = {
     "TransferNote": "ekakte.scanning.protocol",
     "parse_batch_id": "ekakte.scanning.protocol",
     "CheckResult": "ekakte.scanning.checks",
-    "PaperStatus": "ekakte.scanning.checks",
+    "PaperStatus": "ekakte.scanning.paper",
     "Sample": "ekakte.scanning.checks",
     "POSTKORB_CASE": "ekakte.db.models",
     "cover_sheets": "ekakte.mailroom.coversheet",
@@ -372,6 +375,7 @@ __all__ = [
     "check_ready",
     "check_sample",
     "close_case",
+    "close_stopped_batch",
     "cover_sheets",
     "database_status",
     "disable_user",
@@ -431,6 +435,7 @@ __all__ = [
     "sign_in_with_provider",
     "sign_out",
     "sort_postkorb_document",
+    "start_check",
     "sweep",
     "take_back",
     "team_inbox",

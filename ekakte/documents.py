@@ -360,7 +360,7 @@ def _authorized_document(
         checking = (
             key is not None
             and action in (Action.DOC_SHOW, Action.DOC_GET)
-            and awaiting_check(session, archive.settings, document_id, actor.effective)
+            and awaiting_check(session, document_id, actor.effective)
         )
         return About(
             case_number=case_number, document_id=str(document_id), case_team_id=team_id,

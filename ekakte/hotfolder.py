@@ -422,14 +422,18 @@ def _import_one(
         if sidecar is not None and _lexists(inbox.fd, sidecar):
             _move(inbox, sidecar, REJECTED)
         return note_refusal(archive, report, shown(name), str(exc))
-    # Stored: only now may the file leave the inbox. A crash before this line means a re-run says
-    # "already stored" and files it then.
+    # Stored, and its line in the scan protocol written: only now may the file leave the inbox. A crash
+    # before the move means a re-run says "already stored" (with a line in its own batch) and files it.
+    report.results.extend(results)
+    if stack is not None:
+        report.stacks.append(stack)
+        noted = note_stack(archive, report, stack)
+    else:
+        noted = all(note_result(archive, report, result) for result in results)
+    if not noted:
+        return False  # the database failed: the file stays where it was, the re-run finds it stored
     with contextlib.suppress(FileNotFoundError):
         _move(inbox, name, DONE)
     if sidecar is not None and _lexists(inbox.fd, sidecar):
         _move(inbox, sidecar, DONE)
-    report.results.extend(results)
-    if stack is not None:
-        report.stacks.append(stack)
-        return note_stack(archive, report, stack)
-    return all(note_result(archive, report, result) for result in results)
+    return True

@@ -488,7 +488,8 @@ def _record(
                     document_id=row["id"], arrived_at=now, reason=postkorb_reason[:500], state="waiting"
                 )
             )
-        record_document(session, row, facts, now)
+        record_document(session, row, facts, now, actor.effective)
+
         if also is not None:
             also(session, row)
         page_team = pages_team(team_id, restricted)

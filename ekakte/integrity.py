@@ -64,8 +64,9 @@ class VerifyReport:
         damage = f"{self.count('missing')} missing, {self.count('corrupt')} corrupt"
         if self.locks_checked:
             damage += f", {self.count('lock')} not locked as recorded"
-        if self.seals_checked:
+        if self.seals_checked or self.count("seal"):
             damage += f", {self.seals_checked} seals checked, {self.count('seal')} seal problems"
+
         if self.stopped:
             return f"{self.documents_checked} documents checked before verify was stopped, {damage}"
         if self.sample is not None:
@@ -222,13 +223,14 @@ def _check_seals(archive: Archive, report: VerifyReport, *, contents: bool) -> N
     no object read; a problem names the batch and what no longer holds. A sampled verify checks the
     signatures and the chain only; a full one also what each seal protects (every batch's rows)."""
     from ekakte.db.models import ScanSeal
-    from ekakte.scanning.checks import seal_problems
+    from ekakte.scanning.sealing import seal_problems
 
     with archive.reading() as session:
         report.seals_checked = session.scalar(select(func.count()).select_from(ScanSeal)) or 0
-    if report.seals_checked:
-        for problem in seal_problems(archive, contents=contents):
-            report.problems.append(Problem("seal", f"batch {problem.batch_id}", None, problem.detail))
+    # Also without any seal: a check whose seal was removed (the last one too) is found by the trail.
+    for problem in seal_problems(archive, contents=contents):
+        report.problems.append(Problem("seal", f"batch {problem.batch_id}", None, problem.detail))
+
 
 
 def _locked(archive: Archive, key: str) -> str:

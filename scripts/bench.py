@@ -2660,7 +2660,8 @@ class _RolledBack(Exception):
 def bench_seal(label: str, env: dict[str, str], inbox: Path) -> None:
     from ekakte.db.models import ScanCheck
     from ekakte.principals import add_user
-    from ekakte.scanning.checks import _seal, check_batch, seal_problems
+    from ekakte.scanning.checks import check_batch
+    from ekakte.scanning.sealing import seal_batch, seal_problems
 
     settings = load_settings(env)
     prepare(env)
@@ -2675,12 +2676,14 @@ def bench_seal(label: str, env: dict[str, str], inbox: Path) -> None:
             with contextlib.suppress(_RolledBack), archive.transaction() as session:
                 now = datetime.now(UTC)
                 session.add(
-                    ScanCheck(batch_id=report.batch_id, checked_at=now, checked_by="bench-checker",
-                              result="passed", note=None, sample="[]", documents=SEAL_DOCS)
+                    ScanCheck(batch_id=report.batch_id, started_at=now, checked_at=now,
+                              checked_by="bench-checker", result="passed", note=None, sample="[]",
+                              documents=SEAL_DOCS)
+
                 )  # fmt: skip
                 session.flush()
                 start = time.perf_counter()
-                _seal(archive, session, report.batch_id, now)
+                seal_batch(archive, session, report.batch_id, now)
                 seals.append(time.perf_counter() - start)
                 raise _RolledBack
         start = time.perf_counter()

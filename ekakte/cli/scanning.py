@@ -122,27 +122,47 @@ def scan_sample(state: State, batch_id: str, as_json: bool) -> None:
 
 @scan.command("qa")
 @click.argument("batch_id")
+@click.option(
+    "--start", "result", flag_value="start", help="Take the check on: the sample's pages are yours to see."
+)
 @click.option("--passed", "result", flag_value="passed", help="The sampled scans match the paper.")
 @click.option("--failed", "result", flag_value="failed", help="They do not: say what is wrong in --note.")
 @click.option("--note", help="What was checked, or what is wrong (required with --failed).")
 @json_option
 @pass_state
 def scan_qa(state: State, batch_id: str, result: str | None, note: str | None, as_json: bool) -> None:
-    """Record the second person's check of a batch, and seal it.
+    """The second person's check of a batch: take it on, then record it, which seals the batch.
 
     \b
-    ekakte scan sample 6a1f…                  # the documents to compare with the paper
+    ekakte scan qa 6a1f… --start              # the sample; now `ekakte doc page ID` shows its pages to you
     ekakte scan qa 6a1f… --passed --note "12 of 120 verglichen"
     ekakte scan qa 6a1f… --failed --note "Seite 3 von 6a1f… abgeschnitten"
 
-    Never by an operator who scanned the batch; once per batch. A pass reads every document of the batch
-    back from the store first. The check, the protocol, the transfer notes and the documents' hashes are
-    then sealed with the archive's key (`ekakte scan key`), chained to the previous seal.
+    Never by an operator who scanned the batch; once per batch; while one person has it under way (up
+    to 8 hours), nobody else. A pass reads every document of the batch back from the store first. The
+    check, the protocol, the transfer notes and the documents' hashes are then sealed with the archive's
+    key (`ekakte scan key`), chained to the previous seal.
     """
-    from ekakte.api import check_batch, parse_batch_id
+    from ekakte.api import check_batch, parse_batch_id, start_check
 
     if result is None:
-        raise click.UsageError("say --passed or --failed")
+        raise click.UsageError("say --start, --passed or --failed")
+    if result == "start":
+        if note:
+            raise click.UsageError("--note goes with --passed or --failed")
+        sample = start_check(state.archive, state.actor, parse_batch_id(batch_id))
+        if as_json:
+            emit_json(sample.as_json())
+            return
+        for doc in sample.sample:
+            click.echo(doc)
+        click.echo(
+            f"{len(sample.sample)} of {sample.documents} documents to compare with the paper:"
+            " `ekakte doc page ID --page N -o FILE` shows them to you until the check is recorded",
+            err=True,
+        )
+        return
+
     done = check_batch(
         state.archive, state.actor, parse_batch_id(batch_id), passed=result == "passed", note=note
     )
@@ -153,6 +173,21 @@ def scan_qa(state: State, batch_id: str, result: str | None, note: str | None, a
         f"batch {done.batch_id}: {done.result} ({len(done.sample)} of {done.documents} documents looked at,"
         f" {done.verified} read back whole); sealed, manifest SHA-256 {done.seal_sha256}"
     )
+
+
+@scan.command("close")
+@click.argument("batch_id")
+@pass_state
+def scan_close(state: State, batch_id: str) -> None:
+    """Close a batch whose import stopped before its end (a crash, the database away), as it stands.
+
+    What it stored is then its content, and can be checked; the files it did not reach go into the
+    next batch when the folder is imported again. For scan operators.
+    """
+    from ekakte.api import close_stopped_batch, parse_batch_id
+
+    close_stopped_batch(state.archive, state.actor, parse_batch_id(batch_id))
+    click.echo(f"batch {batch_id.strip()} is closed")
 
 
 @scan.command("status")

@@ -258,7 +258,17 @@ class AuditEntry(Base):
     """Append-only, hash-chained: each entry's hash covers its fields and the previous entry's hash."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_case_number", "case_number"), Index("ix_audit_log_actor", "actor"))
+    __table_args__ = (
+        Index("ix_audit_log_case_number", "case_number"),
+        Index("ix_audit_log_actor", "actor"),
+        # The recorded checks of scanned batches, each naming its seal: verify finds a removed seal by them.
+        Index(
+            "ix_audit_log_scan_checks",
+            "id",
+            postgresql_where=text("action = 'scan.check'"),
+            sqlite_where=text("action = 'scan.check'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(AUDIT_ID, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP, index=True)
@@ -606,16 +616,19 @@ class ScanRecord(Base):
 
 
 class ScanCheck(Base):
-    """The second person's check of a batch before its paper may go: passed or failed, once."""
+    """The second person's check of a batch before its paper may go: taken on by `checked_by` at
+    `started_at` with the sample drawn then (open while `result` is None: only they see the sample's
+    pages, ekakte.scanning.checks.awaiting_check), then recorded once, passed or failed."""
 
     __tablename__ = "scan_checks"
 
     batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("import_batches.id"), primary_key=True)
-    checked_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
+    started_at: Mapped[datetime] = mapped_column(UTC_TIMESTAMP)
     checked_by: Mapped[str] = mapped_column(String(100))
-    result: Mapped[str] = mapped_column(String(20))  # passed, failed
+    checked_at: Mapped[datetime | None] = mapped_column(UTC_TIMESTAMP)
+    result: Mapped[str | None] = mapped_column(String(20))  # passed, failed; None: under way
     note: Mapped[str | None] = mapped_column(String(1000))
-    sample: Mapped[str] = mapped_column(Text)  # JSON: the documents looked at
+    sample: Mapped[str] = mapped_column(Text)  # JSON: the documents to look at
     documents: Mapped[int] = mapped_column(Integer)  # how many the batch held
 
 

@@ -1,45 +1,40 @@
-"""The second person's check of a scanned batch, the seal it ends with, and which batches' paper may go.
+"""The second person's check of a scanned batch: taking it on (the sample drawn then, and only the taker
+sees its pages until the check is recorded), recording it, and the seal it ends with.
 
-Order of writes when a batch is checked (one transaction, under the audit chain's lock, which also
-serialises the seals' chain): the check, its audit entry, the seal over the manifest chained to the
-last seal. Before it, outside any transaction, every document of the batch is read back from the
-object store and hashed: a check passes only over scans that are there and whole. A crash leaves
-either nothing or all three.
+Order of writes when a batch's check is recorded (one transaction, under the audit chain's lock, which
+also serialises the seals' chain): the check's result, its audit entry, the seal over the manifest
+chained to the last seal. Before it, outside any transaction, every document of the batch is read back
+from the object store and hashed: a check passes only over scans that are there and whole. A crash leaves
+either nothing or all three. A refusal after the access decision (the batch's own operator, a batch
+checked already, …) is audited as `failed`, with its code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import math
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ekakte import audit
-from ekakte.access import About, Action, Decision, decided
+from ekakte.access import About, Action, Decision, decide, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
-from ekakte.config import Settings
 from ekakte.db.dialect import serialize_writers
-from ekakte.db.models import (
-    Document,
-    DocumentState,
-    ImportBatch,
-    PostkorbReturn,
-    ScanCheck,
-    ScanFile,
-    ScanRecord,
-    ScanSeal,
-    Stack,
-)
-from ekakte.errors import EkakteError, InvalidInput, NotFound
+from ekakte.db.models import Document, DocumentState, ImportBatch, ScanCheck, ScanRecord, Stack
+from ekakte.errors import EkakteError, InvalidInput, NotFound, NotPermitted
 from ekakte.jsonable import AsJson
-from ekakte.scanning import manifest
-from ekakte.scanning.records import REFUSED, compact
-from ekakte.scanning.seals import digest, private_key, sign, signature_holds, trusted_keys
+from ekakte.scanning.records import compact
+from ekakte.scanning.sealing import seal_batch
+from ekakte.scanning.seals import private_key
 
 PASSED, FAILED = "passed", "failed"
 
@@ -65,20 +60,30 @@ def draw_sample(batch_id: uuid.UUID, document_ids: list[uuid.UUID], size: int) -
     return sorted(sorted(document_ids, key=rank)[:size], key=str)
 
 
+# How long a check taken on stays the taker's: after it, another may take it over, and the taker no
+# longer sees the sample's pages (a working day).
+CLAIM_HOURS = 8
+
+
 @dataclass(frozen=True)
 class Sample(AsJson):
     batch_id: str
     documents: int
-    sample: list[str]  # document ids, in the order shown
+    sample: list[str]  # document ids: the drawn sample, or the one drawn when the check was taken on
     operators: list[str]  # who scanned the batch: they may not check it
-    checked: bool
+    checked: bool  # the check is recorded
+    checker: str | None  # who took the check on (while it is under way or once recorded)
+    yours: bool  # the caller has taken it on and may look at the sample's pages now
+    may_check: bool  # the caller may take the check on (or has)
 
 
 def check_sample(archive: Archive, actor: Actor, batch_id: uuid.UUID) -> Sample:
-    """The documents of a batch its check looks at (`check_sample` of the settings)."""
+    """The documents of a batch its check looks at (`check_sample` of the settings; once the check is
+    taken on, the sample drawn then), who checks it, and whether the caller may."""
 
-    def read(session: Session, _decision: Decision) -> Sample:
-        return _sample(session, archive, batch_id)
+    def read(session: Session, decision: Decision) -> Sample:
+        may = decision.subject is not None and decide(decision.subject, Action.SCAN_CHECK).allowed
+        return _sample(session, archive, batch_id, actor.effective, may)
 
     return decided(
         archive, actor, Action.SCAN_PROTOCOL, f"batch {batch_id}", read,
@@ -86,30 +91,49 @@ def check_sample(archive: Archive, actor: Actor, batch_id: uuid.UUID) -> Sample:
     )  # fmt: skip
 
 
-def _sample(session: Session, archive: Archive, batch_id: uuid.UUID) -> Sample:
+def _sample(session: Session, archive: Archive, batch_id: uuid.UUID, name: str, may: bool) -> Sample:
     batch = session.get(ImportBatch, batch_id)
     if batch is None:
         raise NotFound(f"no batch {batch_id}")
     ids = _stored_documents(session, batch_id)
-    chosen = draw_sample(batch_id, ids, sample_size(archive.settings.check_sample, len(ids)))
+    check = session.get(ScanCheck, batch_id)
+    operators = _operators(session, batch)
+    if check is not None:
+        chosen, documents = list(json.loads(check.sample)), check.documents
+    else:
+        drawn = draw_sample(batch_id, ids, sample_size(archive.settings.check_sample, len(ids)))
+        chosen, documents = [str(i) for i in drawn], len(ids)
+    recorded = check is not None and check.result is not None
+    open_to = _open_to(check)
+    yours = not recorded and open_to == name
+    may_check = (
+        may and not recorded and name not in operators and batch.finished_at is not None and bool(ids)
+        and open_to in (None, name)
+    )  # fmt: skip
     return Sample(
-        str(batch_id), len(ids), [str(i) for i in chosen], _operators(session, batch),
-        session.get(ScanCheck, batch_id) is not None,
+        str(batch_id), documents, chosen, operators, recorded, check.checked_by if check else None, yours,
+        may_check,
     )  # fmt: skip
 
 
-def awaiting_check(session: Session, settings: Settings, document_id: uuid.UUID, name: str) -> bool:
-    """Whether the document is in the sample of a finished batch that waits for its check, and `name`
-    did not scan that batch: then a scan operator or the triage role may look at it to compare it with
-    the paper (ekakte.access, `checking`), and only then."""
+def _open_to(check: ScanCheck | None) -> str | None:
+    """Who has the check under way now: None when nobody has, it is recorded, or the taker's time is up."""
+    if check is None or check.result is not None:
+        return None
+    if _utc(check.started_at) + timedelta(hours=CLAIM_HOURS) < datetime.now(UTC):
+        return None
+    return check.checked_by
+
+
+def awaiting_check(session: Session, document_id: uuid.UUID, name: str) -> bool:
+    """Whether `name` has taken on the check of the document's batch, the check is not recorded yet and
+    not older than CLAIM_HOURS, and the document is in its sample: then they may look at its pages and
+    original to compare them with the paper (ekakte.access, `checking`), and only then."""
     record = session.get(ScanRecord, document_id)
-    if record is None or record.batch_id is None or session.get(ScanCheck, record.batch_id) is not None:
+    if record is None or record.batch_id is None:
         return False
-    batch = session.get(ImportBatch, record.batch_id)
-    if batch is None or batch.finished_at is None or name in _operators(session, batch):
-        return False
-    ids = _stored_documents(session, batch.id)
-    return document_id in draw_sample(batch.id, ids, sample_size(settings.check_sample, len(ids)))
+    check = session.get(ScanCheck, record.batch_id)
+    return _open_to(check) == name and check is not None and str(document_id) in json.loads(check.sample)
 
 
 def _stored_documents(session: Session, batch_id: uuid.UUID) -> list[uuid.UUID]:
@@ -125,10 +149,114 @@ def _stored_documents(session: Session, batch_id: uuid.UUID) -> list[uuid.UUID]:
 
 
 def _operators(session: Session, batch: ImportBatch) -> list[str]:
+    """Who scanned the batch: the importing caller, and whom a service imported for (scan records)."""
     names = {batch.operator}
     names |= set(session.scalars(select(ScanRecord.scanned_by).where(ScanRecord.batch_id == batch.id)))
     names |= set(session.scalars(select(Stack.operator).where(Stack.batch_id == batch.id)))
     return sorted(names)
+
+
+def start_check(archive: Archive, actor: Actor, batch_id: uuid.UUID) -> Sample:
+    """Take on the check of a batch: the sample is drawn now and kept, and the caller (alone) may look at
+    its documents' pages until the check is recorded or CLAIM_HOURS have passed. Taken on again by the
+    same person, nothing changes; by another while it is under way, refused (`checked-by-another`)."""
+
+    def take(session: Session, decision: Decision) -> Sample:
+        sample = _may_take(session, archive, actor, decision, batch_id)
+        check = session.get(ScanCheck, batch_id, with_for_update=True)
+        now = datetime.now(UTC)
+        if check is None:
+            session.add(
+                ScanCheck(
+                    batch_id=batch_id, started_at=now, checked_by=actor.effective,
+                    sample=compact(sample.sample), documents=sample.documents,
+
+                )
+            )  # fmt: skip
+        elif check.checked_by != actor.effective:  # the other's time is up: taken over, same sample
+            check.started_at, check.checked_by = now, actor.effective
+        session.flush()
+        audit.append(session, actor, Action.SCAN_CHECK, "allowed", reason=f"batch {batch_id}: taken on")
+        return _sample(session, archive, batch_id, actor.effective, True)
+
+    return _audited_failure(
+        archive, actor, batch_id, "start",
+        lambda: decided(
+            archive, actor, Action.SCAN_CHECK, f"batch {batch_id}", take,
+            about=About(detail=f"check of batch {batch_id} taken on"), audit_allowed=False,
+        ),
+
+    )  # fmt: skip
+
+
+def _may_take(
+    session: Session, archive: Archive, actor: Actor, decision: Decision, batch_id: uuid.UUID
+) -> Sample:
+    """The sample, if the caller may take on (or record) the check; InvalidInput saying why not."""
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"no batch {batch_id}")
+    sample = _sample(session, archive, batch_id, actor.effective, True)
+    check = session.get(ScanCheck, batch_id)
+    if check is not None and check.result is not None and check.checked_at is not None:
+        raise InvalidInput(
+            f"batch {batch_id} was checked on {check.checked_at:%Y-%m-%d} by {check.checked_by}"
+            f" ({check.result}): a batch is checked once",
+            code="already-checked",
+        )
+    if actor.effective in sample.operators:
+        raise InvalidInput(
+            f"{actor.effective} scanned this batch: the check is for a second person", code="own-batch"
+        )
+    if batch.finished_at is None:
+        raise InvalidInput(
+            f"batch {batch_id} stopped before its end: close it as it stands first (what it stored is"
+            " checked with it, the rest goes into the next batch)",
+            code="unfinished",
+        )
+    if sample.documents == 0:
+        raise InvalidInput(f"batch {batch_id} holds no stored document to check", code="empty-batch")
+    if _open_to(check) not in (None, actor.effective):
+        assert check is not None
+        raise InvalidInput(
+            f"{check.checked_by} checks this batch since {check.started_at:%Y-%m-%d %H:%M}",
+            code="checked-by-another",
+        )
+    health = decision.subject is not None and decision.subject.health_clearance
+    if not health:
+        restricted = session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.id.in_([uuid.UUID(i) for i in sample.sample]), Document.restricted.is_(True))
+        )
+        if restricted:
+            raise InvalidInput(
+                "the sample holds documents restricted to the health clearance: a checker with that"
+                " clearance must check this batch",
+                code="needs-health-clearance",
+            )
+    return sample
+
+
+T = TypeVar("T")
+
+
+def _audited_failure(
+    archive: Archive, actor: Actor, batch_id: uuid.UUID, step: str, run: Callable[[], T]
+) -> T:
+    """Run a step of the check; a refusal after the access decision (InvalidInput, NotFound, a store
+    that cannot be read) is recorded in the audit trail as `failed`, with its code, and raised."""
+    try:
+        return run()
+    except NotPermitted:
+        raise  # audited as denied by the decision
+    except EkakteError as exc:
+        with contextlib.suppress(EkakteError), archive.transaction() as session:
+            audit.append(
+                session, actor, Action.SCAN_CHECK, "failed",
+                reason=f"batch {batch_id}: {step} refused ({exc.code}): {exc}"[:500],
+            )  # fmt: skip
+        raise
 
 
 @dataclass(frozen=True)
@@ -147,9 +275,8 @@ def check_batch(
     archive: Archive, actor: Actor, batch_id: uuid.UUID, *, passed: bool, note: str | None = None
 ) -> CheckResult:
     """Record the second person's check of a batch (passed, or failed with a note saying what is wrong),
-    once, and seal the batch. Refused: the batch's own operator, a batch not finished or already checked,
-    a pass while a sampled document is restricted and the checker lacks the health clearance, and a pass
-    while a document's object is missing or not whole (that is reported by its id)."""
+    once, and seal the batch; taken on first if the caller had not (start_check). Refused as start_check
+    refuses, and a pass while a document's object is missing or not whole (reported by its id)."""
     note = (note or "").strip() or None
     if not passed and note is None:
         raise InvalidInput("a failed check needs a note saying what is wrong", field="note")
@@ -158,77 +285,48 @@ def check_batch(
     result = PASSED if passed else FAILED
     private_key(archive.settings)  # no seal key (ConfigError): nothing is read back or recorded
 
-    def look(session: Session, decision: Decision) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
-        sample = _refusals(session, archive, actor, decision, batch_id, passed)
-        return _stored_documents(session, batch_id), [uuid.UUID(i) for i in sample.sample]
+    def look(session: Session, decision: Decision) -> tuple[list[uuid.UUID], Sample]:
+        return _stored_documents(session, batch_id), _may_take(session, archive, actor, decision, batch_id)
 
-    about = About(detail=f"check of batch {batch_id}: {result}")
-    # A refusal is audited here; the check itself in the transaction that records and seals it.
-    documents, sample = decided(
-        archive, actor, Action.SCAN_CHECK, f"batch {batch_id}", look, about=about, audit_allowed=False
-    )
+    def record() -> CheckResult:
+        # The refusal is audited by the decision; the check itself in the transaction that seals it.
+        documents, sample = decided(
+            archive, actor, Action.SCAN_CHECK, f"batch {batch_id}", look,
+            about=About(detail=f"check of batch {batch_id}: {result}"), audit_allowed=False,
+        )  # fmt: skip
+        verified = _read_back(archive, documents) if passed else 0
+        return _record_check(archive, actor, batch_id, result, note, sample, verified)
 
-    verified = _read_back(archive, documents) if passed else 0
+    return _audited_failure(archive, actor, batch_id, result, record)
+
+
+def _record_check(
+    archive: Archive, actor: Actor, batch_id: uuid.UUID, result: str, note: str | None, sample: Sample,
+    verified: int,
+) -> CheckResult:  # fmt: skip
     now = datetime.now(UTC)
     with archive.transaction() as session:
         serialize_writers(session, audit.AUDIT_LOCK)
-        if session.get(ScanCheck, batch_id) is not None:
-            raise InvalidInput(f"batch {batch_id} was checked meanwhile", code="already-checked")
-        session.add(
-            ScanCheck(
-                batch_id=batch_id, checked_at=now, checked_by=actor.effective, result=result, note=note,
-                sample=compact([str(i) for i in sample]), documents=len(documents),
+        check = session.get(ScanCheck, batch_id, with_for_update=True)
+        if check is not None and (check.result is not None or _open_to(check) not in (None, actor.effective)):
+            raise InvalidInput(
+                f"batch {batch_id} was checked or taken on by another meanwhile", code="already-checked"
             )
-        )  # fmt: skip
+        if check is None:
+            check = ScanCheck(
+                batch_id=batch_id, started_at=now, sample=compact(sample.sample), documents=sample.documents
+            )
+            session.add(check)
+        check.checked_by, check.checked_at, check.result, check.note = actor.effective, now, result, note
         session.flush()
-        seal = _seal(archive, session, batch_id, now)
+        seal = seal_batch(archive, session, batch_id, now)
         audit.append(
             session, actor, Action.SCAN_CHECK, "allowed",
             reason=f"batch {batch_id}: {result}; seal {seal.sha256}",
         )  # fmt: skip
     return CheckResult(
-        str(batch_id), result, now, actor.effective, len(documents), [str(i) for i in sample], verified,
-        seal.sha256,
-    )  # fmt: skip
-
-
-def _refusals(
-    session: Session, archive: Archive, actor: Actor, decision: Decision, batch_id: uuid.UUID, passed: bool
-) -> Sample:
-    batch = session.get(ImportBatch, batch_id)
-    if batch is None:
-        raise NotFound(f"no batch {batch_id}")
-    sample = _sample(session, archive, batch_id)
-    if sample.checked:
-        check = session.get(ScanCheck, batch_id)
-        assert check is not None
-        raise InvalidInput(
-            f"batch {batch_id} was checked on {check.checked_at:%Y-%m-%d} by {check.checked_by}"
-            f" ({check.result}): a batch is checked once",
-            code="already-checked",
-        )
-    if actor.effective in sample.operators:
-        raise InvalidInput(
-            f"{actor.effective} scanned this batch: the check is for a second person", code="own-batch"
-        )
-    if batch.finished_at is None:
-        raise InvalidInput(f"batch {batch_id} is not finished: import it to the end first", code="unfinished")
-    if sample.documents == 0:
-        raise InvalidInput(f"batch {batch_id} holds no stored document to check", code="empty-batch")
-    health = decision.subject is not None and decision.subject.health_clearance
-    if passed and not health:
-        restricted = session.scalar(
-            select(func.count())
-            .select_from(Document)
-            .where(Document.id.in_([uuid.UUID(i) for i in sample.sample]), Document.restricted.is_(True))
-        )
-        if restricted:
-            raise InvalidInput(
-                "the sample holds documents restricted to the health clearance: a checker with that"
-                " clearance must check this batch",
-                code="needs-health-clearance",
-            )
-    return sample
+        str(batch_id), result, now, actor.effective, sample.documents, sample.sample, verified, seal.sha256
+    )
 
 
 def _read_back(archive: Archive, documents: list[uuid.UUID]) -> int:
@@ -255,159 +353,23 @@ def _read_back(archive: Archive, documents: list[uuid.UUID]) -> int:
     return len(rows)
 
 
-def _seal(archive: Archive, session: Session, batch_id: uuid.UUID, now: datetime) -> ScanSeal:
-    """Seal the batch's manifest, chained to the last seal (under the audit chain's lock)."""
-    last = session.scalars(select(ScanSeal).order_by(ScanSeal.id.desc()).limit(1)).first()
-    previous = last.sha256 if last else None
-    data = manifest.sealed_bytes(manifest.contents(session, batch_id), previous, now)
-    signature, key = sign(archive.settings, data)
-    seal = ScanSeal(
-        batch_id=batch_id, sealed_at=now, manifest=data.decode(), sha256=digest(data), previous=previous,
-        key_id=key, signature=signature,
+def close_stopped_batch(archive: Archive, actor: Actor, batch_id: uuid.UUID) -> None:
+    """Close a batch whose import stopped before its end (a crash, the database away): what it stored is
+    its content from now on and can be checked; files it did not reach go into the next batch. For scan
+    operators (action `import`); a batch that is closed already stays as it is."""
+
+    def close(session: Session, _decision: Decision) -> None:
+        batch = session.get(ImportBatch, batch_id, with_for_update=True)
+        if batch is None:
+            raise NotFound(f"no batch {batch_id}")
+        if batch.finished_at is None:
+            batch.finished_at = datetime.now(UTC)
+            session.flush()
+
+    decided(
+        archive, actor, Action.IMPORT, f"batch {batch_id}", close,
+        about=About(detail=f"batch {batch_id} closed as it stands"),
     )  # fmt: skip
-    session.add(seal)
-    session.flush()
-    return seal
-
-
-@dataclass(frozen=True)
-class SealProblem(AsJson):
-    batch_id: str
-    detail: str
-
-
-def seal_problems(archive: Archive, *, contents: bool = True) -> list[SealProblem]:
-    """Every seal's signature (with a trusted key), its chain link, and (`contents`) what changed in the
-    database since it was made (ekakte.scanning.manifest.differences), which reads each batch's rows."""
-    trusted = trusted_keys(archive.settings)
-    found: list[SealProblem] = []
-    previous: str | None = None
-    with archive.reading() as session:
-        for seal in session.scalars(select(ScanSeal).order_by(ScanSeal.id)):
-            batch = str(seal.batch_id)
-            data = seal.manifest.encode()
-            if digest(data) != seal.sha256:
-                found.append(SealProblem(batch, "the manifest does not match its recorded SHA-256"))
-            if seal.key_id not in trusted:
-                found.append(
-                    SealProblem(batch, f"sealed with a key that is not trusted ({seal.key_id[:16]}…)")
-                )
-            elif not signature_holds(seal.key_id, seal.signature, data):
-                found.append(SealProblem(batch, "the signature does not match the manifest"))
-            if seal.previous != previous:
-                found.append(
-                    SealProblem(batch, "the chain is broken: the previous seal is not the one before")
-                )
-            sealed = _parsed(data)
-            named = sealed.get("batch")
-            if (
-                sealed.get("previous") != seal.previous
-                or not isinstance(named, dict)
-                or named.get("id") != batch
-            ):
-                found.append(SealProblem(batch, "the manifest names another batch or another previous seal"))
-            if contents:
-                found += [SealProblem(batch, d) for d in manifest.differences(session, seal)]
-
-            previous = seal.sha256
-    return found
-
-
-def _parsed(data: bytes) -> dict[str, object]:
-    import json
-
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-@dataclass(frozen=True)
-class PaperStatus(AsJson):
-    batch_id: str
-    station: str
-    operator: str
-    started_at: datetime
-    documents: int
-    may_be_destroyed: bool
-    from_date: date | None  # the first day it may be destroyed (passed check + waiting period)
-    reasons: list[str] = field(default_factory=list)  # why the paper must be kept (or what of it)
-
-
-def paper_status(
-    archive: Archive, actor: Actor, *, today: date | None = None, limit: int = 200
-) -> list[PaperStatus]:
-    """Which batches' paper may be destroyed now (check passed, sealed, every document still stored with
-    its sealed hash, waiting period over) and which must be kept, and why; the newest `limit` batches
-    that hold scanned documents or refusals, oldest first."""
-    today = today or datetime.now(UTC).date()
-    days = archive.settings.paper_waiting_days
-
-    def read(session: Session, _decision: Decision) -> list[PaperStatus]:
-        recorded = select(ScanRecord.batch_id).where(ScanRecord.batch_id.is_not(None))
-        scanned = select(ScanFile.batch_id).union(recorded)
-        batches = list(
-            session.scalars(
-                select(ImportBatch)
-                .where(ImportBatch.id.in_(scanned))
-                .order_by(ImportBatch.started_at.desc(), ImportBatch.id)
-                .limit(limit)
-            )
-        )
-        return [_status(session, b, today, days) for b in reversed(batches)]
-
-    return decided(
-        archive, actor, Action.SCAN_PROTOCOL, "scan status", read, about=About(detail="scan status"),
-        reads_only=True,
-    )  # fmt: skip
-
-
-def _status(session: Session, batch: ImportBatch, today: date, days: int) -> PaperStatus:
-    reasons: list[str] = []
-    check = session.get(ScanCheck, batch.id)
-    seal = session.scalars(select(ScanSeal).where(ScanSeal.batch_id == batch.id)).first()
-    records = list(session.scalars(select(ScanRecord).where(ScanRecord.batch_id == batch.id)))
-    from_date = None
-    if batch.finished_at is None:
-        reasons.append("the batch is not finished")
-    if check is None:
-        reasons.append("not checked yet")
-    elif check.result != PASSED:
-        reasons.append(f"the check failed: {check.note}")
-    else:
-        from_date = (_utc(check.checked_at) + timedelta(days=days)).date()
-        if today < from_date:
-            reasons.append(f"waiting period until {from_date.isoformat()}")
-    if check is not None and seal is None:
-        reasons.append("the check is not sealed")
-    hashes = dict(
-        session.execute(
-            select(Document.id, Document.sha256).where(Document.id.in_([r.document_id for r in records]))
-        ).all()
-    )
-    changed = [r for r in records if r.document_id in hashes and hashes[r.document_id] != r.sha256]
-    if changed:
-        reasons.append(f"{len(changed)} documents' hashes differ from the scan record: run `ekakte verify`")
-    refused = session.scalar(
-        select(func.count())
-        .select_from(ScanFile)
-        .where(ScanFile.batch_id == batch.id, ScanFile.status == REFUSED)
-    )
-    returned = session.scalar(
-        select(func.count()).select_from(PostkorbReturn).where(PostkorbReturn.batch_id == batch.id)
-    )
-    keep_some = []
-    if refused:
-        keep_some.append(f"the paper of {refused} refused files (not stored)")
-    if returned:
-        keep_some.append(f"the paper of {returned} documents returned to the station")
-    may = not reasons
-    if keep_some:  # the rest of the batch's paper may go all the same
-        reasons.append("keep " + " and ".join(keep_some))
-    return PaperStatus(
-        str(batch.id), batch.station, batch.operator, batch.started_at, len(records), may, from_date, reasons
-    )
 
 
 def _utc(value: datetime) -> datetime:

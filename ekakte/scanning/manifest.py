@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +23,6 @@ from ekakte.db.models import (
     DeletionRecord,
     Document,
     ImportBatch,
-    PostkorbReturn,
     ScanCheck,
     ScanFile,
     ScanRecord,
@@ -99,12 +97,6 @@ def sealed_bytes(body: dict[str, Any], previous: str | None, sealed_at: datetime
     return compact({**body, "previous": previous, "sealed_at": _time(sealed_at)}).encode()
 
 
-@dataclass(frozen=True)
-class SealProblem:
-    batch_id: str
-    detail: str
-
-
 def differences(session: Session, seal: ScanSeal) -> list[str]:
     """What in the database no longer matches the sealed manifest of `seal`'s batch, each named."""
     sealed = json.loads(seal.manifest)
@@ -137,18 +129,16 @@ def _documents(session: Session, sealed: list[dict[str, Any]], now: list[dict[st
     current = {d["id"]: d for d in now}
     ids = [uuid.UUID(d["id"]) for d in sealed]
     stored = dict(session.execute(select(Document.id, Document.sha256).where(Document.id.in_(ids))).all())
-    gone = {str(i) for i in ids if i not in stored}
-    accounted = set()
+    gone = [i for i in ids if i not in stored]
+    # A deleted document is accounted for by its line in the deletion protocol (the sweep's, or a
+    # return's), which names the same SHA-256.
+    accounted: dict[str, str] = {}
     if gone:
-        accounted = set(
-            session.scalars(select(DeletionRecord.document_id).where(DeletionRecord.document_id.in_(gone)))
-        )
-        accounted |= {
-            str(r)
-            for r in session.scalars(
-                select(PostkorbReturn.document_id).where(
-                    PostkorbReturn.document_id.in_([uuid.UUID(g) for g in gone]),
-                    PostkorbReturn.deleted_at.is_not(None),
+        accounted = {
+            doc_id: sha256
+            for doc_id, sha256 in session.execute(
+                select(DeletionRecord.document_id, DeletionRecord.sha256).where(
+                    DeletionRecord.document_id.in_([str(g) for g in gone])
                 )
             )
         }
@@ -159,9 +149,11 @@ def _documents(session: Session, sealed: list[dict[str, Any]], now: list[dict[st
             found.append(f"document {doc_id}: its transfer-note record is gone")
         elif mine["record"] != doc["record"]:
             found.append(f"document {doc_id}: its transfer-note record changed")
-        if doc_id in gone:
+        if uuid.UUID(doc_id) not in stored:
             if doc_id not in accounted:
                 found.append(f"document {doc_id}: gone, with no line in the deletion protocol")
+            elif accounted[doc_id] != doc["sha256"]:
+                found.append(f"document {doc_id}: its line in the deletion protocol names another SHA-256")
         elif stored[uuid.UUID(doc_id)] != doc["sha256"]:
             found.append(f"document {doc_id}: its SHA-256 differs from the sealed one")
         elif mine is not None and mine["sha256"] != doc["sha256"]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -121,6 +121,7 @@ class ScanProtocol(AsJson):
     stacks: list[StackLine]
     documents: list[TransferNote]
     check: CheckLine | None
+    checker: str | None  # who has taken the check on, while it is under way
     sealed_at: datetime | None
     seal_sha256: str | None
 
@@ -167,7 +168,7 @@ def read_protocol(session: Session, batch_id: uuid.UUID, *, details: bool) -> Sc
     if batch is None:
         return None
     check = session.get(ScanCheck, batch_id)
-    check_line = _check_line(check) if check else None
+    check_line = _check_line(check)
     seal = session.scalars(select(ScanSeal).where(ScanSeal.batch_id == batch_id)).first()
     records = list(
         session.scalars(
@@ -175,29 +176,36 @@ def read_protocol(session: Session, batch_id: uuid.UUID, *, details: bool) -> Sc
         )
     )
     notes = notes_of(session, records, check_line, details=details)
-    restricted_ids = {n.document_id for n in notes if n.filename == WITHHELD}
-    files = [
-        _file_line(f, withheld=str(f.document_id) in restricted_ids)
-        for f in session.scalars(select(ScanFile).where(ScanFile.batch_id == batch_id).order_by(ScanFile.id))
-    ]
-    stacks = [
-        _stack_line(session, s) for s in session.scalars(select(Stack).where(Stack.batch_id == batch_id))
-    ]
+    lines = list(session.scalars(select(ScanFile).where(ScanFile.batch_id == batch_id).order_by(ScanFile.id)))
+    in_batch = select(Stack).where(Stack.batch_id == batch_id)
+    stacks = list(session.scalars(in_batch))
+    parts = {s.id: _parts(session, s) for s in stacks}
+    # Withheld per document, whichever batch stored it (a line "already stored" names an earlier one's).
+    named = {f.document_id for f in lines} | {p.document_id for ps in parts.values() for p in ps}
+    hidden = set() if details else _restricted(session, {i for i in named if i is not None})
+    under_way = check.checked_by if check is not None and check.result is None else None
     return ScanProtocol(
         str(batch.id), batch.station, batch.operator, batch.source, batch.started_at, batch.finished_at,
-        files, stacks, notes, check_line, seal.sealed_at if seal else None, seal.sha256 if seal else None,
+        [_file_line(f, withheld=f.document_id in hidden) for f in lines],
+        [_stack_line(s, parts[s.id], hidden) for s in stacks], notes, check_line, under_way,
+        seal.sealed_at if seal else None, seal.sha256 if seal else None,
     )  # fmt: skip
 
 
-def _check_line(check: ScanCheck) -> CheckLine:
-    return CheckLine(
-        check.result,
-        check.checked_at,
-        check.checked_by,
-        check.note,
-        json.loads(check.sample),
-        check.documents,
+def _restricted(session: Session, ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    if not ids:
+        return set()
+    return set(
+        session.scalars(select(Document.id).where(Document.id.in_(ids), Document.restricted.is_(True)))
     )
+
+
+def _check_line(check: ScanCheck | None) -> CheckLine | None:
+    """The recorded check; None while there is none or it is under way."""
+    if check is None or check.result is None or check.checked_at is None:
+        return None
+    sample = json.loads(check.sample)
+    return CheckLine(check.result, check.checked_at, check.checked_by, check.note, sample, check.documents)
 
 
 def _file_line(row: ScanFile, *, withheld: bool) -> FileLine:
@@ -211,17 +219,26 @@ def _text(value: uuid.UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _stack_line(session: Session, stack: Stack) -> StackLine:
-    parts = list(
-        session.scalars(
-            select(StackPart).where(StackPart.stack_id == stack.id).order_by(StackPart.first_page)
-        )
-    )
+def _parts(session: Session, stack: Stack) -> list[StackPart]:
+    stmt = select(StackPart).where(StackPart.stack_id == stack.id).order_by(StackPart.first_page)
+    return list(session.scalars(stmt))
+
+
+def _stack_line(stack: Stack, parts: list[StackPart], hidden: set[uuid.UUID]) -> StackLine:
+    """A stack and its parts; a restricted document's case and type (its cover sheet's) withheld from
+    a reader without the health clearance, as its file name is."""
+
+    def line(p: StackPart) -> PartLine:
+        secret = p.document_id in hidden
+        return PartLine(
+            p.first_page, p.last_page, p.kind, None if secret else p.case_number,
+            WITHHELD if secret else p.document_type, _text(p.document_id),
+        )  # fmt: skip
+
     return StackLine(
         str(stack.id), stack.filename, stack.sha256, stack.page_count,
         sum(1 for p in parts if p.kind in ("cover", "separator")), sum(1 for p in parts if p.kind == "back"),
-        [PartLine(p.first_page, p.last_page, p.kind, p.case_number, p.document_type, _text(p.document_id))
-         for p in parts],
+        [line(p) for p in parts],
     )  # fmt: skip
 
 
@@ -349,17 +366,6 @@ def transfer_note(archive: Archive, actor: Actor, document_id: uuid.UUID) -> Tra
         if record is None:
             raise NotFound(f"document {document_id} has no transfer note (it was stored without one)")
         check = session.get(ScanCheck, record.batch_id) if record.batch_id else None
-        notes = notes_of(
-            session,
-            [record],
-            _check_line(check) if check else None,
-            details=info.original_filename is not None,
-        )
+        line = _check_line(check)
+        notes = notes_of(session, [record], line, details=info.original_filename is not None)
     return notes[0]
-
-
-def due(check: CheckLine | ScanCheck, days: int) -> date:
-    """The first day the paper of a batch whose check passed may be destroyed."""
-    from datetime import timedelta
-
-    return (check.checked_at + timedelta(days=days)).date()

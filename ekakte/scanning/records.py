@@ -62,14 +62,17 @@ class ScanFacts:
         )
 
 
-def record_document(session: Session, row: dict[str, Any], facts: ScanFacts, now: datetime) -> None:
-    """The transfer-note record of a document being stored, in the transaction that inserts its row."""
+def record_document(
+    session: Session, row: dict[str, Any], facts: ScanFacts, now: datetime, scanned_by: str
+) -> None:
+    """The transfer-note record of a document being stored, in the transaction that inserts its row;
+    `scanned_by` is who scanned it (whom a service imports for, not the service)."""
     session.execute(
         insert(table_of(ScanRecord)).values(
             document_id=row["id"],
             batch_id=row["batch_id"],
             scanned_at=now,
-            scanned_by=row["operator"],
+            scanned_by=scanned_by,
             station=row["station"],
             filename=row["original_filename"],
             sha256=row["sha256"],
@@ -97,8 +100,10 @@ def record_file(
 ) -> None:
     """A line of the batch's scan protocol, after the file was stored, found stored, refused or split.
     Written after the document's own transaction: a crash between the two leaves a stored document of
-    the batch without its line, which the protocol shows as such and a re-run of the batch adds (it
-    finds the file already stored)."""
+    the batch without its line (the protocol lists its transfer-note record all the same). The hot
+    folder writes the line before it moves the file to done/: after a crash between the two, a re-run
+    finds the file still in the inbox and records it "already stored" in its own batch."""
+
     with archive.transaction() as session:
         session.add(
             ScanFile(

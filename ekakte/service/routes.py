@@ -628,7 +628,21 @@ def get_scan_sample(
     return JSONResponse(found.as_json())
 
 
+@router.post("/scan-batches/{batch_id}/start", responses={200: {"model": schemas.Sample}, **_ERRORS})
+def post_scan_start(
+    request: Request, caller: Caller, batch_id: Annotated[str, PathParam(max_length=64)]
+) -> JSONResponse:
+    """Take a batch's check on: the sample is drawn and kept, and its documents' pages are the caller's
+    to see (`GET /documents/{id}/pages/{n}`) until the check is recorded or 8 hours have passed. 422 with
+    `own-batch`, `already-checked`, `checked-by-another`, `unfinished`, `empty-batch` or
+    `needs-health-clearance`."""
+    with hidden("batch"):
+        found = api.start_check(archive(request), caller, api.parse_batch_id(batch_id))
+    return JSONResponse(found.as_json())
+
+
 class CheckRequest(BaseModel):
+
     model_config = ConfigDict(extra="forbid")
     result: Literal["passed", "failed"]
     note: str | None = Field(default=None, max_length=1000)

@@ -10,10 +10,14 @@ Create Date: 2026-12-06
 - scan_records: per stored document, what its transfer note (Transfervermerk) says: who scanned it, when,
   at which station and settings, each page's resolution and colour mode as read from the images, the
   anomalies found, the blank pages removed. No foreign key: the record outlives the document.
-- scan_checks: the second person's check of a batch (passed or failed, by whom, the note, the sample).
+- scan_checks: the second person's check of a batch: who took it on and when, the sample drawn then, and
+  once recorded, passed or failed, when, and the note. Only the taker sees the sample's pages, and only
+  until the check is recorded.
 - scan_seals: the batch's manifest (canonical JSON of its protocol, transfer notes and hashes), signed with
   the archive's Ed25519 key and chained to the previous seal by the manifest's SHA-256.
 - renditions: the searchable PDF stored beside a scanned document (its key, SHA-256, size, conformance).
+- ix_audit_log_scan_checks: the audit entries of checks (each names its seal), for verify; partial, so
+  it holds only them however long the trail grows.
 - pages.blank: whether the OCR worker found the page blank (NULL: not looked at).
 - pages.layer: tesseract's text-only PDF page, kept until the document's last page is read and the
   rendition is made from all of them; then cleared.
@@ -74,9 +78,10 @@ def upgrade() -> None:
     op.create_table(
         "scan_checks",
         sa.Column("batch_id", sa.Uuid(), nullable=False),
-        sa.Column("checked_at", _TIME, nullable=False),
+        sa.Column("started_at", _TIME, nullable=False),
         sa.Column("checked_by", sa.String(length=100), nullable=False),
-        sa.Column("result", sa.String(length=20), nullable=False),
+        sa.Column("checked_at", _TIME, nullable=True),
+        sa.Column("result", sa.String(length=20), nullable=True),
         sa.Column("note", sa.String(length=1000), nullable=True),
         sa.Column("sample", sa.Text(), nullable=False),
         sa.Column("documents", sa.Integer(), nullable=False),
@@ -115,6 +120,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("document_id", "kind", name="pk_renditions"),
         sa.UniqueConstraint("storage_key", name="uq_renditions_storage_key"),
     )
+    _checks = sa.text("action = 'scan.check'")
+    op.create_index(
+        "ix_audit_log_scan_checks", "audit_log", ["id"], postgresql_where=_checks, sqlite_where=_checks
+    )
     op.add_column("pages", sa.Column("blank", sa.Boolean(), nullable=True))
     op.add_column("pages", sa.Column("layer", sa.LargeBinary(), nullable=True))
 
@@ -124,7 +133,9 @@ def downgrade() -> None:
     # lose its full-text triggers.
     op.execute("ALTER TABLE pages DROP COLUMN layer")
     op.execute("ALTER TABLE pages DROP COLUMN blank")
+    op.drop_index("ix_audit_log_scan_checks", table_name="audit_log")
     op.drop_table("renditions")
+
     op.drop_table("scan_seals")
     op.drop_table("scan_checks")
     op.drop_index("ix_scan_records_batch_id", table_name="scan_records")

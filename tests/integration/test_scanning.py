@@ -291,7 +291,8 @@ def test_the_cli_shows_the_protocol_checks_a_batch_and_prints_the_key(
     assert code == 0 and json.loads(out)["refused"] == 1, err
 
     code, out, err = cli("scan", "qa", str(batch_id))
-    assert code == 2 and "say --passed or --failed" in err
+    assert code == 2 and "say --start, --passed or --failed" in err
+
     code, out, _ = cli("scan", "qa", str(batch_id), "--passed", "--note", "alles gut")
     assert code == 0 and "passed" in out and "sealed" in out
     code, out, err = cli("scan", "qa", str(batch_id), "--passed")
@@ -336,3 +337,156 @@ def test_with_drop_blank_pages_a_scan_is_stored_without_them_and_its_record_list
     with pytest.raises(InvalidInput, match="every page of the scan is blank") as refused:
         api.import_document(dropping, OPERATOR, empty, META)
     assert refused.value.code == "blank-scan"
+
+
+def first_document(archive: Archive, batch_id: uuid.UUID) -> uuid.UUID:
+    with archive.reading() as session:
+        found = session.scalars(
+            select(ScanRecord.document_id)
+            .where(ScanRecord.batch_id == batch_id)
+            .order_by(ScanRecord.filename)
+        ).first()
+    assert found is not None
+    return found
+
+
+def test_only_who_took_the_check_on_sees_the_sample_and_only_until_it_is_recorded(
+    people: Archive, tmp_path: Path
+) -> None:
+    batch_id = batch(people, tmp_path)
+    doc = first_document(people, batch_id)
+    bystander = Actor("bystander")
+    add_user(people, ADMIN, bystander.name, ["scan_operator"])
+    # Before anyone took the check on, no scan operator sees a page, the original least of all.
+    for who in (CHECKER, bystander):
+        with pytest.raises(NotPermitted):
+            api.render_page(people, who, doc, 1, 200)
+    sample = api.start_check(people, CHECKER, batch_id)
+    assert (sample.yours, sample.checker, sorted(sample.sample)) == (
+        True,
+        CHECKER.name,
+        sorted(sample.sample),
+    )
+    assert api.render_page(people, CHECKER, doc, 1, 200).page == 1
+    with pytest.raises(NotPermitted):
+        api.render_page(people, bystander, doc, 1, 200)
+    with pytest.raises(NotPermitted):  # not its text, not as the case's reader
+        api.document_text(people, CHECKER, doc)
+    with pytest.raises(InvalidInput, match="second-operator checks this batch since") as taken:
+        api.start_check(people, bystander, batch_id)
+    assert taken.value.code == "checked-by-another"
+    assert api.check_sample(people, bystander, batch_id).may_check is False
+    api.check_batch(people, CHECKER, batch_id, passed=True)
+    with pytest.raises(NotPermitted):
+        api.render_page(people, CHECKER, doc, 1, 200)
+
+
+def test_a_check_left_too_long_ends_the_takers_sight_and_another_may_take_it_over(
+    people: Archive, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from ekakte.db.models import ScanCheck
+
+    batch_id = batch(people, tmp_path)
+    doc = first_document(people, batch_id)
+    api.start_check(people, CHECKER, batch_id)
+    with people.transaction() as session:
+        session.execute(
+            update(ScanCheck)
+            .where(ScanCheck.batch_id == batch_id)
+            .values(started_at=datetime.now(UTC) - timedelta(hours=9))
+        )
+    with pytest.raises(NotPermitted):
+        api.render_page(people, CHECKER, doc, 1, 200)
+    other = Actor("other-checker")
+    add_user(people, ADMIN, other.name, ["triage"])
+    assert api.start_check(people, other, batch_id).yours
+    assert api.render_page(people, other, doc, 1, 200).page == 1
+
+
+def test_whom_a_service_scanned_for_may_not_check_that_batch(people: Archive, tmp_path: Path) -> None:
+    service = Actor("scan-software")
+    add_user(people, ADMIN, service.name, ["service"])
+    add_user(people, ADMIN, "mueller", ["scan_operator"])
+    inbox = tmp_path / "inbox"
+    scan_file(inbox, "s.pdf", seed=40)
+    report = import_directory(
+        people, Actor(service.name, on_behalf_of="mueller"), inbox, defaults=META, allow_root=True
+    )
+    assert report.stored == 1
+    with pytest.raises(InvalidInput, match="mueller scanned this batch"):
+        api.check_batch(people, Actor("mueller"), report.batch_id, passed=True)
+    assert api.check_batch(people, CHECKER, report.batch_id, passed=True).result == "passed"
+
+
+def test_a_refused_check_is_in_the_audit_trail(people: Archive, tmp_path: Path) -> None:
+    from ekakte.db.models import AuditEntry
+
+    batch_id = batch(people, tmp_path)
+    with pytest.raises(InvalidInput):
+        api.check_batch(people, OPERATOR, batch_id, passed=True)
+    with people.reading() as session:
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1)).one()
+    assert (entry.actor, entry.action, entry.outcome) == (OPERATOR.name, "scan.check", "failed")
+    assert entry.reason is not None and "(own-batch)" in entry.reason
+
+
+def test_verify_finds_the_last_seal_removed_with_its_check(people: Archive, tmp_path: Path) -> None:
+    from ekakte.db.models import ScanCheck
+
+    batch_id = batch(people, tmp_path)
+    api.check_batch(people, CHECKER, batch_id, passed=True)
+    with people.transaction() as session:
+        session.execute(ScanSeal.__table__.delete().where(ScanSeal.batch_id == batch_id))
+    assert "the check is recorded, its seal is missing" in [p.detail for p in verify(people, ADMIN).problems]
+    with people.transaction() as session:
+        session.execute(ScanCheck.__table__.delete().where(ScanCheck.batch_id == batch_id))
+    problems = [p.detail for p in verify(people, ADMIN).problems if p.kind == "seal"]
+    assert len(problems) == 1 and problems[0].startswith("the audit trail names seal ")
+
+
+def test_the_paper_stays_while_the_seal_does_not_hold(people: Archive, tmp_path: Path) -> None:
+    batch_id = batch(people, tmp_path)
+    api.check_batch(people, CHECKER, batch_id, passed=True)
+    later = date.today() + timedelta(days=40)
+    with people.transaction() as session:
+        session.execute(update(ScanRecord).where(ScanRecord.batch_id == batch_id).values(station="elsewhere"))
+    state = next(s for s in api.paper_status(people, RECORDS, today=later) if s.batch_id == str(batch_id))
+    assert not state.may_be_destroyed
+    assert state.reasons[0].startswith("the seal does not hold (document ")
+
+
+def test_a_batch_that_stopped_is_closed_as_it_stands_and_can_then_be_checked(
+    people: Archive, tmp_path: Path
+) -> None:
+    from ekakte.db.models import ImportBatch
+
+    batch_id = batch(people, tmp_path)
+    with people.transaction() as session:
+        session.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(finished_at=None))
+    with pytest.raises(InvalidInput, match="stopped before its end") as stopped:
+        api.check_batch(people, CHECKER, batch_id, passed=True)
+    assert stopped.value.code == "unfinished"
+    with pytest.raises(NotPermitted):
+        api.close_stopped_batch(people, AUDITOR, batch_id)
+    api.close_stopped_batch(people, OPERATOR, batch_id)
+    assert api.check_batch(people, CHECKER, batch_id, passed=True).result == "passed"
+
+
+def test_a_restricted_part_of_a_stack_keeps_its_type_and_case_from_a_reader_without_clearance(
+    people: Archive, tmp_path: Path
+) -> None:
+    pages = [
+        scans.sheet_page(CASE, "Gutachten", dpi=300, seed=1),
+        scans.scan_page(["Ärztliches Gutachten"], dpi=300, seed=2),
+    ]
+    path = tmp_path / "post.pdf"
+    path.write_bytes(scans.scan_pdf_bytes(pages, dpi=300))
+    report = api.import_stacks(people, OPERATOR, [path])
+    parts = api.scan_protocol(people, AUDITOR, report.batch_id).stacks[0].parts
+    document = next(p for p in parts if p.kind == "document")
+    assert (document.case_number, document.document_type) == (None, "(restricted: withheld)")
+    add_user(people, ADMIN, "cleared-auditor", ["auditor"], health_clearance=True)
+    cleared = api.scan_protocol(people, Actor("cleared-auditor"), report.batch_id).stacks[0].parts
+    assert next(p for p in cleared if p.kind == "document").document_type == "Gutachten"

@@ -218,7 +218,12 @@ class World:
             "scan_protocol": lambda: given(self.batch(), lambda batch: api.scan_protocol(a, who, batch)),
             "transfer_note": lambda: lambda: api.transfer_note(a, who, doc),
             "check_sample": lambda: given(self.batch(), lambda batch: api.check_sample(a, who, batch)),
+            "start_check": lambda: given(self.batch(), lambda batch: api.start_check(a, who, batch)),
+            "close_stopped_batch": lambda: given(
+                self.batch(), lambda batch: api.close_stopped_batch(a, who, batch)
+            ),
             "check_batch": lambda: given(
+
                 self.batch(), lambda batch: api.check_batch(a, who, batch, passed=True)
             ),
             "paper_status": lambda: lambda: api.paper_status(a, who),

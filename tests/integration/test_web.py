@@ -230,13 +230,20 @@ def test_the_second_person_checks_a_batch_beside_its_pages_and_the_note_goes_wit
     for name, roles in (("pruefer", ["scan_operator"]), ("scanner", ["scan_operator"])):
         api.add_user(app.archive, ADMIN, name, roles)
         api.set_password(app.archive, ADMIN, name, PASSWORD)
-    # Before the check a scan operator who did not scan the batch sees its sampled pages, nothing else.
+    # A scan operator who did not scan the batch takes its check on, and then sees its sampled pages
+    # (nothing else of the case), until the check is recorded.
     sign_in(page, app, "pruefer", then="/scanpruefung")
     accessible(page, "scanned batches")
     page.get_by_role("link", name=re.compile(r"\d\d\.\d\d\.\d{4}")).first.click()
     page.wait_for_load_state()
+    assert page.locator("figure img").count() == 0
+    assert page.request.get(f"{app.url}/dokument/{stored.document_id}/seite/1").status == 404
+    accessible(page, "a batch before its check is taken on")
+    page.get_by_role("button", name="Prüfung übernehmen").click()
+    page.wait_for_load_state()
     accessible(page, "a batch and its sample")
     image = page.locator("figure img").first
+
     assert image.evaluate("img => img.complete && img.naturalWidth > 0")
     assert "unter 200 dpi gescannt: Seite 1 mit 150 dpi" in page.content()
 

@@ -22,6 +22,10 @@ def used_keys(*, literals: bool = False) -> set[str]:
     pattern = _LITERAL if literals else _USED
     keys = {key for path in sources for key in pattern.findall(path.read_text()) if not key.endswith(".")}
     keys |= {f"ocr.{s}" for s in _BUILT["ocr."]}
+    # A page's colour mode and a check's result, as the scanning pages build them from recorded values.
+    keys |= {f"note.mode.{m}" for m in ("bitonal", "grayscale", "colour", "unknown")}
+    keys |= {f"note.check.{r}" for r in ("passed", "failed", "not_checked")}
+
     keys |= {
         f"error.{s}.{part}"
         for s in _BUILT["error."]

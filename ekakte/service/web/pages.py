@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 from starlette.background import BackgroundTask
 
 from ekakte import api
-from ekakte.errors import EkakteError, InvalidInput, NotFound, NotPermitted
+from ekakte.errors import ConfigError, EkakteError, InvalidInput, NotFound, NotPermitted
 from ekakte.service.identity import (
     check_csrf,
     clear_session_cookie,
@@ -553,8 +553,8 @@ def scan_batches_page(request: Request) -> Response:
 
 @router.get("/scanpruefung/{batch_id}", response_class=HTMLResponse)
 def scan_batch_page(request: Request, batch_id: str) -> Response:
-    """A batch's protocol beside its sampled documents, each with its pages and transfer note, and the
-    form for the check (shown to scan operators and the triage role who did not scan the batch)."""
+    """A batch's protocol beside its sampled documents' transfer notes; to whoever may check it, the
+    button that takes the check on, and to whoever has, the sample's pages and the form for the result."""
     found = _signed_in(request)
     who = _actor(request, found)
     try:
@@ -564,12 +564,24 @@ def scan_batch_page(request: Request, batch_id: str) -> Response:
     except (NotPermitted, NotFound, InvalidInput):
         return error_page(request, 404)
     notes = {n.document_id: n for n in protocol.documents}
-    checker = bool({"scan_operator", "triage"} & set(found.roles)) and who.effective not in sample.operators
     sampled = [notes[i] for i in sample.sample if i in notes]
-    may_check = checker and not sample.checked and protocol.finished_at is not None
-    return render(
-        request, "scan_batch.html", protocol=protocol, sampled=sampled, sample=sample, may_check=may_check
-    )
+    return render(request, "scan_batch.html", protocol=protocol, sampled=sampled, sample=sample)
+
+
+@router.post("/scanpruefung/{batch_id}/beginnen")
+def start_check(
+    request: Request, batch_id: str, csrf_token: Annotated[str, Form(max_length=100)]
+) -> Response:
+    found = _signed_in(request)
+    _check_csrf(found, csrf_token)
+    try:
+        batch = api.parse_batch_id(batch_id)
+        api.start_check(_archive(request), _actor(request, found), batch)
+    except (NotPermitted, NotFound):
+        return error_page(request, 404)
+    except InvalidInput as exc:
+        return error_page(request, 400, str(exc))
+    return RedirectResponse(f"/scanpruefung/{batch}", status_code=303)
 
 
 @router.post("/scanpruefung/{batch_id}/pruefen")
@@ -592,7 +604,7 @@ def check_batch(
         )  # fmt: skip
     except (NotPermitted, NotFound):
         return error_page(request, 404)
-    except InvalidInput as exc:
+    except (InvalidInput, ConfigError) as exc:
         return error_page(request, 400, str(exc))
     return RedirectResponse(f"/scanpruefung/{batch}", status_code=303)
 
