@@ -176,7 +176,10 @@ def shoot(archive: object, settings: object) -> None:
         page.goto(f"{url}/scanpruefung")
         page.locator("tbody a").first.click()
         page.wait_for_load_state()
+        page.get_by_role("button", name="Prüfung übernehmen").click()
+        page.wait_for_load_state()
         snap(page, "scanpruefung")
+
         sign_in(page, url, USER)
         page.set_viewport_size({"width": 320, "height": 860})
         page.goto(f"{url}/akte/{CASE}")
