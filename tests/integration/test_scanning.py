@@ -490,3 +490,55 @@ def test_a_restricted_part_of_a_stack_keeps_its_type_and_case_from_a_reader_with
     add_user(people, ADMIN, "cleared-auditor", ["auditor"], health_clearance=True)
     cleared = api.scan_protocol(people, Actor("cleared-auditor"), report.batch_id).stacks[0].parts
     assert next(p for p in cleared if p.kind == "document").document_type == "Gutachten"
+
+
+@pytest.mark.parametrize("stack_env", ["embedded"], indirect=True)
+def test_the_api_checks_a_batch_and_answers_a_refused_batch_as_an_unknown_one(
+    people: Archive, settings: Any, oidc_provider: Any, tmp_path: Path
+) -> None:
+    import httpx
+
+    from ekakte.service.app import create_app
+    from tests.integration.test_service import bearer, service_settings, serving
+
+    batch_id = batch(people, tmp_path)
+    doc = first_document(people, batch_id)
+    app = create_app(settings, service_settings(oidc_provider), archive=people)
+    with serving(app) as url, httpx.Client(base_url=url) as http:
+        checker, reader = bearer(oidc_provider, CHECKER.name), bearer(oidc_provider, READER.name)
+        auditor, operator = bearer(oidc_provider, AUDITOR.name), bearer(oidc_provider, OPERATOR.name)
+        found = http.get(f"/api/v1/scan-batches/{batch_id}/protocol", headers=auditor)
+        assert found.status_code == 200 and found.json()["refused"] == 1
+        refused = http.get(f"/api/v1/scan-batches/{batch_id}/protocol", headers=reader)
+        unknown = http.get(f"/api/v1/scan-batches/{uuid.uuid4()}/protocol", headers=auditor)
+        assert refused.status_code == unknown.status_code == 404
+        assert refused.json()["detail"] == unknown.json()["detail"]
+        assert http.get("/api/v1/scan-batches/not-a-batch/protocol", headers=auditor).status_code == 422
+        # The operator's own batch: refused with its code; the checker takes it on, sees a page, records.
+        own = http.post(f"/api/v1/scan-batches/{batch_id}/start", headers=operator)
+        assert own.status_code == 422 and own.json()["code"] == "own-batch"
+        assert http.get(f"/api/v1/documents/{doc}/pages/1", headers=checker).status_code == 404
+        started = http.post(f"/api/v1/scan-batches/{batch_id}/start", headers=checker)
+        assert started.status_code == 200 and started.json()["yours"] is True
+        assert http.get(f"/api/v1/documents/{doc}/pages/1", headers=checker).status_code == 200
+        body = {"result": "failed"}
+        assert (
+            http.post(f"/api/v1/scan-batches/{batch_id}/check", json=body, headers=checker).status_code == 422
+        )
+        body = {"result": "passed", "note": "2 von 2", "extra": 1}
+        assert (
+            http.post(f"/api/v1/scan-batches/{batch_id}/check", json=body, headers=checker).status_code == 422
+        )
+        done = http.post(f"/api/v1/scan-batches/{batch_id}/check", json={"result": "passed"}, headers=checker)
+        assert done.status_code == 200 and len(done.json()["seal_sha256"]) == 64
+        assert http.get(f"/api/v1/documents/{doc}/pages/1", headers=checker).status_code == 404
+        note = http.get(f"/api/v1/documents/{doc}/transfer-note", headers=reader)
+        assert note.status_code == 200 and note.json()["check"] == "passed"
+        hidden = http.get(f"/api/v1/documents/{doc}/transfer-note", headers=checker)
+        nothing = http.get(f"/api/v1/documents/{uuid.uuid4()}/transfer-note", headers=checker)
+        assert (
+            hidden.status_code == nothing.status_code == 404
+            and hidden.json()["detail"] == nothing.json()["detail"]
+        )
+        status = http.get("/api/v1/scan-status", headers=auditor)
+        assert status.status_code == 200 and status.json()["batches"][0]["batch_id"] == str(batch_id)
