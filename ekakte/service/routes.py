@@ -664,9 +664,13 @@ def post_scan_check(
 
 
 @router.get("/scan-status", responses={200: {"model": schemas.PaperStatusList}, **_ERRORS})
-def get_scan_status(request: Request, caller: Caller) -> JSONResponse:
-    """Which batches' paper may be destroyed now, and which must be kept, and why (newest 200)."""
-    found = api.paper_status(archive(request), caller)
+def get_scan_status(
+    request: Request, caller: Caller, limit: Annotated[int, Query(ge=1, le=1000)] = 200
+) -> JSONResponse:
+    """Which batches' paper may be destroyed now, and which must be kept, and why: the newest `limit`
+    batches, oldest first."""
+    found = api.paper_status(archive(request), caller, limit=limit)
+
     return JSONResponse({"batches": [s.as_json() for s in found]})
 
 

@@ -60,8 +60,9 @@ def running_api(tmp_path_factory: pytest.TempPathFactory, oidc_provider: OidcPro
 
 
 def user_for(path: str, method: str) -> str:
-    if path.startswith("/api/v1/audit"):
+    if path.startswith(("/api/v1/audit", "/api/v1/scan")):
         return "auditor"
+
     if path.startswith(("/api/v1/retention", "/api/v1/holds", "/api/v1/archive")):
         return "records"
     if method == "POST" and path == "/api/v1/documents":

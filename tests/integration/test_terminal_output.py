@@ -129,7 +129,8 @@ def test_import_prints_file_names_and_stations_escaped_on_one_line(archived: Arc
     assert_inert(err, 0)
     _code, out, err = archived.batch_import
     assert_inert(out, 1)  # the summary
-    assert_inert(err, 1)  # the rejected file
+    assert_inert(err, 2)  # the rejected file, and the batch's id
+
     assert f"kaputt{EVIL_SHOWN}.pdf" in err
 
     code, out, _err = run(archived.env, "import", str(Path(archived.env["EKAKTE_HOME"]).parent / NAME),
