@@ -232,7 +232,6 @@ def _check_seals(archive: Archive, report: VerifyReport, *, contents: bool) -> N
         report.problems.append(Problem("seal", f"batch {problem.batch_id}", None, problem.detail))
 
 
-
 def _locked(archive: Archive, key: str) -> str:
     """For an object the store protects now (gc cannot remove it yet): ", retained until …"; else ""."""
     if not archive.store.object_lock():

@@ -642,7 +642,6 @@ def post_scan_start(
 
 
 class CheckRequest(BaseModel):
-
     model_config = ConfigDict(extra="forbid")
     result: Literal["passed", "failed"]
     note: str | None = Field(default=None, max_length=1000)

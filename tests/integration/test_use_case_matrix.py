@@ -223,7 +223,6 @@ class World:
                 self.batch(), lambda batch: api.close_stopped_batch(a, who, batch)
             ),
             "check_batch": lambda: given(
-
                 self.batch(), lambda batch: api.check_batch(a, who, batch, passed=True)
             ),
             "paper_status": lambda: lambda: api.paper_status(a, who),
