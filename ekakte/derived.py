@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 from ekakte.db.models import Rendition
 
+# The kind of the searchable PDF (ekakte.ocr.rendition makes it), in renditions.kind.
+SEARCHABLE_PDF = "searchable-pdf"
+
 
 def derived_keys(session: Session, document_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     """The keys of each document's derived objects (documents without any are left out)."""

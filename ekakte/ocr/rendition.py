@@ -41,6 +41,7 @@ from sqlalchemy.orm import aliased
 
 from ekakte.archive import Archive
 from ekakte.db.models import Document, DocumentState, OcrState, Page, Rendition
+from ekakte.derived import SEARCHABLE_PDF
 from ekakte.errors import EkakteError
 from ekakte.media import PDF
 from ekakte.ocr.pages import RENDERED
@@ -49,7 +50,7 @@ from ekakte.storage.base import file_sha256, rendition_key
 
 log = logging.getLogger(__name__)
 
-KIND = "searchable-pdf"
+KIND = SEARCHABLE_PDF
 MEDIA_TYPE = "application/pdf"
 # What the rendition is, for its `conformance` column and docs/renditions.md: not PDF/A (the original's
 # own PDF content is carried as it is, and no validator was at hand to prove more).
@@ -229,21 +230,59 @@ def compose(base: Path, media_type: str, layers: Iterable[_Layer], out: BinaryIO
         reader = PdfReader(io.BytesIO(img2pdf.convert(str(base))))
     writer = PdfWriter(clone_from=reader)
     for layer in layers:
-        if layer.number > len(writer.pages):
-            continue
-        page = writer.pages[layer.number - 1]
-        text = PdfReader(io.BytesIO(layer.pdf)).pages[0]
-        # A rendered image is the page as shown (its /Rotate applied), within its crop box; an embedded
-        # JPEG and an image original are the page unturned, filling its media box.
-        box = page.cropbox if layer.rendered else page.mediabox
-        shown = (int(page.rotation or 0) if layer.rendered else 0) % 360
-        page.merge_transformed_page(
-            text, layer_matrix(box, text.mediabox, (shown + layer.rotation) % 360), over=True, expand=False
-        )
+        if layer.number <= len(writer.pages):
+            _lay_on(writer, writer.pages[layer.number - 1], layer)
     version = _version(reader)
     writer.pdf_header = f"%PDF-{version}"
     writer.write(out)
     return engine, version
+
+
+def _lay_on(writer: Any, page: Any, layer: _Layer) -> None:
+    """Draw the layer's page as a form XObject over `page`, as OCRmyPDF does: the page's own content
+    streams stay as they are (bracketed by q … Q), none is parsed or rewritten; the layer's content is
+    copied as it is, its font (tesseract's GlyphLessFont, embedded) with it."""
+    from pypdf import PdfReader
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+
+    text = PdfReader(io.BytesIO(layer.pdf)).pages[0]
+    form = DecodedStreamObject()
+    drawn = text.get_contents()  # its operators are not parsed unless asked for
+    form.set_data(drawn.get_data() if drawn is not None else b"")
+    form.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): text.mediabox,
+            NameObject("/Resources"): text["/Resources"].clone(writer),
+        }
+    )
+    name = NameObject(f"/ekakteOCR{layer.number}")
+    # A copy of the page's resources (they may be shared with other pages), with the layer added.
+    resources = (
+        DictionaryObject(page["/Resources"].get_object()) if "/Resources" in page else DictionaryObject()
+    )
+    xobjects = resources.get("/XObject")
+    xobjects = DictionaryObject(xobjects.get_object()) if xobjects is not None else DictionaryObject()
+    xobjects[name] = writer._add_object(form.flate_encode())
+    resources[NameObject("/XObject")] = xobjects
+    page[NameObject("/Resources")] = resources
+    # A rendered image is the page as shown (its /Rotate applied), within its crop box; an embedded JPEG
+    # and an image original are the page unturned, filling its media box.
+    box = page.cropbox if layer.rendered else page.mediabox
+    shown = (int(page.rotation or 0) if layer.rendered else 0) % 360
+    matrix = layer_matrix(box, text.mediabox, (shown + layer.rotation) % 360)
+    before, after = DecodedStreamObject(), DecodedStreamObject()
+    before.set_data(b"q\n")
+    after.set_data(
+        b"\nQ\nq " + " ".join(f"{v:.6f}" for v in matrix).encode() + b" cm " + name.encode() + b" Do Q\n"
+    )
+    own: list[Any] = []
+    if "/Contents" in page:
+        contents = page.raw_get("/Contents")
+        resolved = contents.get_object()
+        own = list(resolved) if isinstance(resolved, ArrayObject) else [contents]
+    page[NameObject("/Contents")] = ArrayObject([writer._add_object(before), *own, writer._add_object(after)])
 
 
 def layer_matrix(box: Any, layer_box: Any, turn: int) -> tuple[float, float, float, float, float, float]:

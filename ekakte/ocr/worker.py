@@ -515,7 +515,12 @@ class _Queue:
                 .returning(Page.ocr_state)
                 .execution_options(synchronize_session=False)
             ).first()
-            last = row is not None and row[0] != OcrState.PENDING and _last(session, claim.document_id)
+            last = (
+                self.archive.settings.searchable_pdf
+                and row is not None
+                and row[0] != OcrState.PENDING
+                and _last(session, claim.document_id)
+            )
         if row is None:
             report.lost += 1
         elif row[0] == OcrState.DONE:
