@@ -45,6 +45,7 @@ from ekakte.derived import SEARCHABLE_PDF
 from ekakte.errors import EkakteError
 from ekakte.media import PDF
 from ekakte.ocr.pages import RENDERED
+from ekakte.retention.worm import lock_derived
 from ekakte.storage import read_verified
 from ekakte.storage.base import file_sha256, rendition_key
 
@@ -114,6 +115,8 @@ def make_rendition(
         shutil.rmtree(tmp, ignore_errors=True)
     conformance = f"PDF {version}, {NOT_PDFA}"
     recorded = _record(archive, document_id, source, key, sha256, size, engine, conformance, layers)
+    if recorded:  # on an Object Lock store as long as the original; not before: a loser's object must go
+        lock_derived(archive, document_id, key)
     old = source.rendition if recorded else key
     if old is not None:
         try:

@@ -531,3 +531,84 @@ def test_the_aussonderung_hands_the_searchable_pdf_over_beside_the_original(
     assert rendition_objects(arc) == []
     (entry,) = protocol(arc, AUDITOR)
     assert entry.objects == 2
+
+
+@pytest.mark.parametrize(
+    "stack_env", [pytest.param("rgw", marks=[pytest.mark.server, pytest.mark.rgw])], indirect=True
+)
+def test_on_an_object_lock_store_the_searchable_pdf_is_locked_and_held_as_its_original(
+    ocr_archive: Archive, tmp_path: Path
+) -> None:
+    from ekakte.retention.holds import add_hold, release_hold
+    from ekakte.retention.worm import retain_until
+    from tests.conftest import OTHER_CASE
+
+    assert ocr_archive.store.object_lock()
+    add_user(ocr_archive, ADMIN, RECORDS.name, ["records_manager"])
+    rules = tmp_path / "rules.toml"
+    rules.write_text(TEN_YEARS_RULES)
+    load_rules(ocr_archive, RECORDS, rules)
+    until = retain_until(date(2030, 12, 31))
+
+    def lock(key: str) -> Any:
+        info = ocr_archive.store.stat(key)
+        assert info is not None and info.lock is not None
+        return info.lock
+
+    # Read before its case closed: the sync that tells the original its date tells the rendition too.
+    path, _ = scanned(tmp_path, {"seed": 111})
+    first = store(ocr_archive, path)
+    run_ocr(ocr_archive, OCR, workers=1)
+    made = the_rendition(ocr_archive, first)
+    assert made is not None and lock(made.storage_key).retain_until is None
+    close_case(ocr_archive, RECORDS, CASE, date(2020, 6, 30))
+    assert lock(made.storage_key).retain_until == until
+    assert ocr_archive.store.delete_many([made.storage_key])  # refused
+
+    # Read after: made with the original's date.
+    path, _ = scanned(tmp_path, {"seed": 112})
+    meta = DocumentMeta(OTHER_CASE, "Antrag", date(2019, 3, 1))
+    second = import_document(ocr_archive, OPERATOR, path, meta).document_id
+    close_case(ocr_archive, RECORDS, OTHER_CASE, date(2020, 6, 30))
+    run_ocr(ocr_archive, OCR, workers=1)
+    later = the_rendition(ocr_archive, second)
+    assert later is not None and lock(later.storage_key).retain_until == until
+
+    hold = add_hold(ocr_archive, RECORDS, document_id=first, reason="SG Köln S 12 AS 345/25")
+    assert hold.objects is not None and hold.objects.ok and lock(made.storage_key).legal_hold
+    release_hold(ocr_archive, RECORDS, hold.id)
+    assert not lock(made.storage_key).legal_hold
+
+
+def test_of_two_workers_reading_one_document_only_the_one_recording_its_last_page_makes_the_pdf(
+    ocr_archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ekakte.ocr import worker
+
+    path, _ = scanned(tmp_path, *({"seed": 120 + n} for n in range(4)), lines=3)
+    doc = store(ocr_archive, path)
+    calls: list[uuid.UUID] = []
+    make = worker.make_rendition
+
+    def counted(archive: Archive, document_id: uuid.UUID, *args: Any) -> str:
+        calls.append(document_id)
+        return make(archive, document_id, *args)
+
+    monkeypatch.setattr(worker, "make_rendition", counted)
+    started = threading.Barrier(2, timeout=60)
+
+    def work() -> None:
+        with Archive.open(ocr_archive.settings) as own:  # as two processes: a connection each
+            started.wait()
+            run_ocr(own, OCR, workers=1)  # claims two pages at a time: each worker gets some
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    with ocr_archive.reading() as session:
+        states = list(session.scalars(select(Page.ocr_state).where(Page.document_id == doc)))
+    assert states == ["done"] * 4
+    assert calls == [doc]  # told once, whichever recorded the last page
+    assert the_rendition(ocr_archive, doc) is not None and rendition_objects(ocr_archive) != []
