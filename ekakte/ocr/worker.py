@@ -156,8 +156,9 @@ def run_ocr(
     started = time.monotonic()
     remove_leftover_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))
-    if settings.searchable_pdf:  # what a crashed worker left half-made
-        report.renditions += finish_renditions(archive, document_ids=queue.document_ids)
+    # What a killed worker (or a failed making) left half-made: at the start, and in a long-running
+    # worker again whenever it is idle, at most once per lease.
+    finish_at = time.monotonic()
     originals: dict[uuid.UUID, _Original] = {}
     inflight: dict[cf.Future[PageOutcome], _Claim] = {}
     pool = cf.ThreadPoolExecutor(processes, thread_name_prefix="ekakte-ocr")
@@ -184,6 +185,9 @@ def run_ocr(
                         raise
                     if job is not None:
                         inflight[pool.submit(read_page, job, engine)] = claim
+            if not inflight and not stopping and settings.searchable_pdf and time.monotonic() >= finish_at:
+                report.renditions += finish_renditions(archive, document_ids=queue.document_ids)
+                finish_at = time.monotonic() + settings.ocr_lease_seconds
             if not inflight:
                 if once or stopping:
                     break
