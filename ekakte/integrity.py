@@ -141,16 +141,17 @@ class _Throttle:
 
 
 def _renditions(archive: Archive, ids: list[uuid.UUID] | None, page: int = 1000) -> Iterator[_Doc]:
-    """Every rendition (of the documents `ids`, or of all), with its document's state, as a _Doc of its
-    own: a stored object with a key, size and SHA-256 (no lock of its own is asked for)."""
+    """Every rendition (of the documents `ids`, or of all) as a _Doc of its own: its key, size and
+    SHA-256, with its document's state and what its document's lock should be (a rendition is locked as
+    its original: ekakte.retention.worm)."""
     stmt = select(
-        Rendition.document_id, Rendition.storage_key, Rendition.sha256, Rendition.size_bytes, Document.state
-    ).join(Document, Document.id == Rendition.document_id)
+        Rendition.document_id, Rendition.storage_key, Rendition.sha256, Rendition.size_bytes,
+        *_columns()[4:],
+    ).join(Document, Document.id == Rendition.document_id)  # fmt: skip
     if ids is not None:
         stmt = stmt.where(Rendition.document_id.in_(ids))
     for rows in in_chunks(archive.reading, stmt, [Rendition.storage_key], page):
-        for document_id, key, sha256, size, state in rows:
-            yield _Doc(document_id, key, sha256, size, state, None, False, None, False)
+        yield from (_Doc(*row) for row in rows)
 
 
 def _sample(archive: Archive, size: int) -> list[_Doc]:
@@ -234,6 +235,9 @@ def verify(
         if stored is None:
             found: Problem | None = Problem("missing", rendition.key, str(rendition.id), "")
         else:
+            wrong = _lock_problem(archive, rendition, stored.lock) if report.locks_checked else None
+            if wrong:
+                report.problems.append(replace(wrong, detail=f"the searchable PDF: {wrong.detail}"))
             found = _check_one(archive, rendition, stored, checksums, report, throttle)
         if found:
             what = "the searchable PDF"

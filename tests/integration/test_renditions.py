@@ -537,10 +537,10 @@ def test_the_aussonderung_hands_the_searchable_pdf_over_beside_the_original(
     "stack_env", [pytest.param("rgw", marks=[pytest.mark.server, pytest.mark.rgw])], indirect=True
 )
 def test_on_an_object_lock_store_the_searchable_pdf_is_locked_and_held_as_its_original(
-    ocr_archive: Archive, tmp_path: Path
+    ocr_archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ekakte.retention.holds import add_hold, release_hold
-    from ekakte.retention.worm import retain_until
+    from ekakte.retention.worm import retain_until, sync_object_locks
     from tests.conftest import OTHER_CASE
 
     assert ocr_archive.store.object_lock()
@@ -578,6 +578,23 @@ def test_on_an_object_lock_store_the_searchable_pdf_is_locked_and_held_as_its_or
     assert hold.objects is not None and hold.objects.ok and lock(made.storage_key).legal_hold
     release_hold(ocr_archive, RECORDS, hold.id)
     assert not lock(made.storage_key).legal_hold
+    checked = verify(ocr_archive, ADMIN)
+    assert checked.locks_checked and checked.ok and checked.renditions_checked == 2
+
+    # A rendition the store was never told about (a maker killed right after recording it): verify
+    # names it, and the next sync tells it.
+    path, _ = scanned(tmp_path, {"seed": 113})
+    third = import_document(ocr_archive, OPERATOR, path, meta).document_id
+    with monkeypatch.context() as patched:
+        patched.setattr(rendition, "lock_derived", lambda *_args: None)
+        run_ocr(ocr_archive, OCR, workers=1)
+    untold = the_rendition(ocr_archive, third)
+    assert untold is not None and lock(untold.storage_key).retain_until is None
+    found = verify(ocr_archive, ADMIN)
+    assert [(p.kind, p.key) for p in found.problems] == [("lock", untold.storage_key)]
+    assert found.problems[0].detail.startswith("the searchable PDF: ")
+    assert sync_object_locks(ocr_archive).ok
+    assert lock(untold.storage_key).retain_until == until and verify(ocr_archive, ADMIN).ok
 
 
 def test_of_two_workers_reading_one_document_only_the_one_recording_its_last_page_makes_the_pdf(
