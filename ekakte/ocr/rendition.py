@@ -4,8 +4,9 @@ tesseract wrote while it read them (pages.layer) laid on, made once the document
 No second OCR pass: each layer is tesseract's text-only PDF of the page image it read (`textonly_pdf`),
 the words in invisible text (render mode 3) where they lie on that image. Laid on:
   - a PDF original's own pages (pypdf): the page content, images included, is the original's, byte for
-    byte; the layer is scaled to the page's box and turned back by what the worker turned the image
-    (and, for a page PDFium rendered, by the page's /Rotate: that image is the page as shown);
+    byte; the layer is drawn over it as a form XObject, scaled to the page's box and turned back by what
+    the worker turned the image (and, for a page PDFium rendered, by the page's /Rotate: that image is
+    the page as shown);
   - a TIFF, JPEG or PNG original's images, put into PDF pages without re-encoding them (img2pdf: JPEG as
     it is, TIFF G3/G4 as it is, other pixels compressed losslessly).
 A page that failed OCR (or whose text was taken from the PDF's own text layer) keeps its page as it is.
@@ -17,10 +18,13 @@ The order of writes, so that a crash between any two leaves a state a later run 
   2. the rendition is made and stored under a new key (rendition_key: never overwritten);
   3. one transaction: the document's row locked, still `stored` and its rendition still the one this
      maker started from → the Rendition row written, the layers it used cleared;
-  4. a rendition it replaced is deleted from the store.
+  4. on an Object Lock store the rendition gets its original's retain-until date and legal hold;
+  5. a rendition it replaced is deleted from the store.
 A crash after 2 leaves an unreferenced object (verify names it, gc removes it) and the layers, from which
-`ocr run` makes it again (finish_renditions). A maker that finds at 3 that another was faster (or the
-sweep took the document) deletes its object: one rendition is recorded, whatever races.
+an OCR worker with no page to read makes it again (finish_renditions); a crash after 3 leaves a rendition
+the store was not told to lock (verify names it, the next sync tells it). A maker that finds at 3 that
+another was faster (or the sweep took the document) deletes its object: one rendition is recorded,
+whatever races.
 """
 
 from __future__ import annotations
@@ -120,9 +124,11 @@ def make_rendition(
     old = source.rendition if recorded else key
     if old is not None:
         try:
-            archive.store.delete_many([old])
-        except EkakteError as exc:  # an unreferenced object: verify names it, gc removes it
-            log.warning("could not delete the rendition object %s: %s", old, exc)
+            refused = archive.store.delete_many([old])
+        except EkakteError as exc:
+            refused = {old: str(exc)}
+        if refused:  # an unreferenced object: verify names it, gc removes it (once the store lets go)
+            log.warning("could not delete the rendition object %s: %s", old, refused[old])
     return MADE if recorded else LOST
 
 
