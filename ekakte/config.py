@@ -52,6 +52,7 @@ _KEYS: dict[str, str | None] = {
     "ocr_workers": "EKAKTE_OCR_WORKERS",
     "ocr_lease_seconds": "EKAKTE_OCR_LEASE_SECONDS",
     "ocr_max_attempts": "EKAKTE_OCR_MAX_ATTEMPTS",
+    "searchable_pdf": "EKAKTE_SEARCHABLE_PDF",
     "max_pages": "EKAKTE_MAX_PAGES",
     "tesseract": None,
     "tessdata": None,
@@ -117,6 +118,9 @@ class Settings:
     ocr_lease_seconds: float = 600.0
     # Tries per page before it is left `failed` with its reason.
     ocr_max_attempts: int = 3
+    # A searchable PDF beside every scanned document (ekakte.ocr.rendition): tesseract writes each page's
+    # invisible text layer in the same run as the text, and the document's last page lays them on.
+    searchable_pdf: bool = True
     # Pages a document may have; a longer one is refused at import, before anything is stored.
     max_pages: int = DEFAULT_MAX_PAGES
     # The tesseract program (config file only): a name, looked up in /usr/local/bin, /usr/bin, /bin (not
@@ -352,6 +356,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ocr_workers=int(_as_number(raw, "ocr_workers", 0, int)),
         ocr_lease_seconds=_as_number(raw, "ocr_lease_seconds", 600.0, float),
         ocr_max_attempts=int(_as_number(raw, "ocr_max_attempts", 3, int)),
+        searchable_pdf=_as_bool("searchable_pdf", raw.get("searchable_pdf", True)),
         max_pages=int(_as_number(raw, "max_pages", DEFAULT_MAX_PAGES, int)),
         tesseract=str(raw.get("tesseract") or "tesseract"),
         tessdata=Path(str(raw["tessdata"])).expanduser() if raw.get("tessdata") else None,

@@ -1,4 +1,5 @@
-"""Reading the archive: a case and its documents, one document, and its original, verified."""
+"""Reading the archive: a case and its documents, one document, and its original (or its searchable
+PDF), verified."""
 
 from __future__ import annotations
 
@@ -23,7 +24,17 @@ from ekakte.access import About, Action, Decision, decide, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.dialect import insert_or_ignore
-from ekakte.db.models import POSTKORB_CASE, Case, Document, DocumentOpened, DocumentState, Page, Team
+from ekakte.db.models import (
+    POSTKORB_CASE,
+    Case,
+    Document,
+    DocumentOpened,
+    DocumentState,
+    Page,
+    Rendition,
+    Team,
+)
+from ekakte.derived import SEARCHABLE_PDF
 from ekakte.errors import ChecksumMismatch, EkakteError, InvalidInput, NotFound, OutputExists, shown
 from ekakte.jsonable import AsJson
 from ekakte.paging import MAX_LIMIT, check_limit
@@ -72,6 +83,9 @@ class DocumentInfo(AsJson):
     ocr_state: str | None = None
     # In a case's listing: no one of the case's team has opened it yet (None: the case has no team).
     new: bool | None = None
+    # One document read on its own: the size of its searchable PDF (ekakte.ocr.rendition); None when it
+    # has none (yet), or in a listing.
+    searchable_pdf_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,9 @@ _DOCUMENT_KEY = (
 )
 _DOCUMENT = select(Document).where(
     Document.id == bindparam("document_id"), Document.state == DocumentState.STORED
+)
+_SEARCHABLE_SIZE = select(Rendition.size_bytes).where(
+    Rendition.document_id == bindparam("document_id"), Rendition.kind == SEARCHABLE_PDF
 )
 # Newest first, and the id last so that the order is total: a page ends between two documents, never
 # inside a group of documents received and stored at the same moment.
@@ -374,7 +391,12 @@ def _authorized_document(
         # A checker of the batch (ekakte.access, `checking`) reads it too, but is not of the case's team.
         of_team = decision.subject is not None and team in decision.subject.team_ids
         doc = session.scalars(_DOCUMENT, {"document_id": document_id}).first() if case_number else None
-        return _document_info(doc, case_number, details=decision.details) if doc and case_number else None
+        if doc is None or case_number is None:
+            return None
+        searchable = session.scalar(_SEARCHABLE_SIZE, {"document_id": document_id})
+        return dataclasses.replace(
+            _document_info(doc, case_number, details=decision.details), searchable_pdf_bytes=searchable
+        )
 
     refusal = f"document {document_id}"
     team: int | None = None
@@ -399,8 +421,21 @@ def get_document(archive: Archive, actor: Actor, document_id: uuid.UUID) -> Docu
     return _authorized_document(archive, actor, document_id, Action.DOC_SHOW)
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """One of a document's objects as the reader gets it: the original, or a rendition of it."""
+
+    key: str
+    sha256: str
+    size_bytes: int
+    media_type: str
+    filename: str  # the name to offer it under
+    what: str = "the original"  # for the audit's failure entries
+
+
 class Original:
     """A document's original: its facts (`info`) and its bytes, verified against its SHA-256 on the way.
+    (Or, opened by open_searchable, its searchable PDF: `obj` says which object it is.)
 
     Iterate once. Each chunk is handed out only when the next one has arrived, and the last one only
     once size and digest are checked: a corrupt object raises ChecksumMismatch instead of its last chunk,
@@ -410,12 +445,18 @@ class Original:
     `close()` (or leaving a `with` block) lets go of the store's connection when a reader stops early.
     """
 
-    def __init__(self, archive: Archive, actor: Actor, info: DocumentInfo) -> None:
+    def __init__(
+        self, archive: Archive, actor: Actor, info: DocumentInfo, obj: StoredObject | None = None
+    ) -> None:
         self.info = info
+        self.obj = obj or StoredObject(
+            info.storage_key, info.sha256, info.size_bytes, info.media_type,
+            info.original_filename or str(info.id),
+        )  # fmt: skip
         self._archive = archive
         self._actor = actor
         self._failure_recorded = False
-        self._chunks = _held_back(archive.store, info.storage_key, info.sha256, info.size_bytes)
+        self._chunks = _held_back(archive.store, self.obj.key, self.obj.sha256, self.obj.size_bytes)
         self._first: bytes | None = None
 
     def _start(self) -> None:
@@ -423,7 +464,7 @@ class Original:
         try:
             self._first = next(self._chunks, None)
         except EkakteError as exc:
-            self.record_failure("the original was not read", exc)
+            self.record_failure(f"{self.obj.what} was not read", exc)
             raise
 
     def __iter__(self) -> Iterator[bytes]:
@@ -433,7 +474,7 @@ class Original:
                 yield first
             yield from self._chunks
         except EkakteError as exc:
-            self.record_failure("the original was not read in full", exc)
+            self.record_failure(f"{self.obj.what} was not read in full", exc)
             raise
 
     def record_failure(self, what: str, exc: EkakteError) -> None:
@@ -492,6 +533,49 @@ def open_original(
     original = Original(archive, actor, info)
     original._start()
     return original
+
+
+def open_searchable(
+    archive: Archive, actor: Actor, document_id: uuid.UUID, *, detail: str | None = None
+) -> Original:
+    """A document's searchable PDF (ekakte.ocr.rendition) as a verified stream, as open_original opens
+    the original: the same decision (reading the content, `doc.get`), audited once (with `detail`),
+    refused alike whether the document exists or not. NotFound, after the decision, when it has none
+    (yet): its pages are still being read, or none of them had text to lay on."""
+    info = _authorized_document(archive, actor, document_id, Action.DOC_GET, detail or "searchable PDF")
+    with archive.reading() as session:
+        row = session.execute(
+            select(Rendition.storage_key, Rendition.sha256, Rendition.size_bytes).where(
+                Rendition.document_id == document_id, Rendition.kind == SEARCHABLE_PDF
+            )
+        ).first()
+    stem = Path(info.original_filename).stem if info.original_filename else ""
+    obj = StoredObject(
+        row[0] if row else "", row[1] if row else "", row[2] if row else 0, "application/pdf",
+        f"{stem or info.id}.searchable.pdf", "the searchable PDF",
+    )  # fmt: skip
+    if row is None:  # the decision's entry (allowed, "searchable PDF") is the one entry of the call
+        raise NotFound(
+            f"document {document_id} has no searchable PDF (yet): its pages are still being read,"
+            " or none of them is a scanned page with text",
+            code="no-rendition",
+        )
+    opened = Original(archive, actor, info, obj)
+    opened._start()
+    return opened
+
+
+def export_searchable(
+    archive: Archive, actor: Actor, document_id: uuid.UUID, target: Path, *, force: bool = False
+) -> StoredObject:
+    """Write the document's searchable PDF to `target`, as export_original writes the original."""
+    with open_searchable(archive, actor, document_id) as opened:
+        try:
+            write_export(archive, opened, target, force=force, example=opened.obj.filename)
+        except EkakteError as exc:
+            opened.record_failure("the file was not written", exc)
+            raise
+    return opened.obj
 
 
 def export_original(

@@ -1,11 +1,12 @@
-"""Checking stored originals against the database (verify) and removing unreferenced objects (gc)."""
+"""Checking stored originals and their renditions against the database (verify) and removing
+unreferenced objects (gc)."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,14 +16,14 @@ from ekakte.access import About, Action, decided
 from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.db.chunks import in_chunks
-from ekakte.db.models import Document, DocumentState
+from ekakte.db.models import Document, DocumentState, Rendition
 from ekakte.errors import ChecksumMismatch, IntegrityError, InvalidInput, StoreRefused
 from ekakte.jsonable import AsJson
 from ekakte.progress import Progress, ShouldStop, never
 from ekakte.retention.held import is_held
 from ekakte.retention.worm import LOCK_MARGIN, retain_until
 from ekakte.storage import read_verified
-from ekakte.storage.base import ORIGINALS_PREFIX, ObjectInfo, ObjectLock
+from ekakte.storage.base import OBJECT_PREFIXES, ObjectInfo, ObjectLock
 
 # Problems that are damage (exit 10); "unreferenced" is what an interrupted import leaves behind.
 # "seal": a checked batch's sealed manifest, its signature or chain link does not hold, or what it seals
@@ -43,6 +44,7 @@ class Problem(AsJson):
 @dataclass
 class VerifyReport:
     documents_checked: int = 0
+    renditions_checked: int = 0  # derived objects (searchable PDFs) checked beside the originals
     bytes_hashed: int = 0
     objects_listed: int = 0
     sample: int | None = None  # a random sample of this many documents; the store was not listed
@@ -62,6 +64,9 @@ class VerifyReport:
 
     def summary(self) -> str:
         damage = f"{self.count('missing')} missing, {self.count('corrupt')} corrupt"
+        if self.renditions_checked:
+            plural = "s" if self.renditions_checked != 1 else ""
+            damage = f"{self.renditions_checked} searchable PDF{plural} with them, {damage}"
         if self.locks_checked:
             damage += f", {self.count('lock')} not locked as recorded"
         if self.seals_checked or self.count("seal"):
@@ -80,6 +85,7 @@ class VerifyReport:
         return {
             "ok": self.ok,
             "documents_checked": self.documents_checked,
+            "renditions_checked": self.renditions_checked,
             "bytes_hashed": self.bytes_hashed,
             "objects_listed": self.objects_listed,
             "sample": self.sample,
@@ -142,6 +148,20 @@ class _Throttle:
             time.sleep(ahead)
 
 
+def _renditions(archive: Archive, ids: list[uuid.UUID] | None, page: int = 1000) -> Iterator[_Doc]:
+    """Every rendition (of the documents `ids`, or of all) as a _Doc of its own: its key, size and
+    SHA-256, with its document's state and what its document's lock should be (a rendition is locked as
+    its original: ekakte.retention.worm)."""
+    stmt = select(
+        Rendition.document_id, Rendition.storage_key, Rendition.sha256, Rendition.size_bytes,
+        *_columns()[4:],
+    ).join(Document, Document.id == Rendition.document_id)  # fmt: skip
+    if ids is not None:
+        stmt = stmt.where(Rendition.document_id.in_(ids))
+    for rows in in_chunks(archive.reading, stmt, [Rendition.storage_key], page):
+        yield from (_Doc(*row) for row in rows)
+
+
 def _sample(archive: Archive, size: int) -> list[_Doc]:
     with archive.reading() as session:
         rows = session.execute(
@@ -163,7 +183,8 @@ def verify(
     progress: Progress | None = None,
     should_stop: ShouldStop = never,
 ) -> VerifyReport:
-    """Every document's object must exist with its size and SHA-256; every object must have a document.
+    """Every document's object must exist with its size and SHA-256, and so must each of its renditions
+    (searchable PDFs); every object must belong to a document.
     On an Object Lock store, every document's object must also be locked as ekakte wants it (retain-until
     date from its due date, legal hold while a hold covers it); where it is not, ekakte's record of what
     the store was told is reset, so that the next sync (every sweep begins with one) tells it again.
@@ -186,8 +207,10 @@ def verify(
     _check_seals(archive, report, contents=sample is None)
     throttle = _Throttle(rate_mb_s * 1e6 if rate_mb_s else None)
     referenced: set[str] = set()
+    sampled_ids: list[uuid.UUID] = []
     documents = _documents(archive) if sample is None else iter(_sample(archive, sample))
     for doc in documents:
+        sampled_ids.append(doc.id)
         if should_stop():
             report.stopped = True
             return report
@@ -208,13 +231,35 @@ def verify(
             report.problems.append(problem)
         if progress is not None:
             progress(report.documents_checked)
+    sampled = sampled_ids if sample is not None else None
+    for rendition in _renditions(archive, sampled):
+        if should_stop():
+            report.stopped = True
+            return report
+        referenced.add(rendition.key)
+        if rendition.state == DocumentState.DELETING:
+            continue
+        report.renditions_checked += 1
+        stored = archive.store.stat(rendition.key)
+        if stored is None:
+            found: Problem | None = Problem("missing", rendition.key, str(rendition.id), "")
+        else:
+            wrong = _lock_problem(archive, rendition, stored.lock) if report.locks_checked else None
+            if wrong:
+                report.problems.append(replace(wrong, detail=f"the searchable PDF: {wrong.detail}"))
+            found = _check_one(archive, rendition, stored, checksums, report, throttle)
+        if found:
+            what = "the searchable PDF"
+            detail = f"{what}: {found.detail}" if found.detail else f"{what} is not in the store"
+            report.problems.append(replace(found, detail=detail))
     if sample is not None:
         return report
-    for obj in archive.store.list(ORIGINALS_PREFIX):
-        report.objects_listed += 1
-        if obj.key not in referenced:
-            detail = f"{obj.size} bytes, stored {obj.modified:%Y-%m-%d %H:%M}"
-            report.problems.append(Problem("unreferenced", obj.key, None, detail + _locked(archive, obj.key)))
+    for prefix in OBJECT_PREFIXES:
+        for obj in archive.store.list(prefix):
+            report.objects_listed += 1
+            if obj.key not in referenced:
+                detail = f"{obj.size} bytes, stored {obj.modified:%Y-%m-%d %H:%M}" + _locked(archive, obj.key)
+                report.problems.append(Problem("unreferenced", obj.key, None, detail))
     return report
 
 
@@ -358,7 +403,8 @@ def gc(
     report = GcReport(dry_run=dry_run)
     with archive.reading() as session:
         referenced = set(session.scalars(select(Document.storage_key)))
-    for obj in archive.store.list(ORIGINALS_PREFIX):
+        referenced |= set(session.scalars(select(Rendition.storage_key)))
+    for obj in (o for prefix in OBJECT_PREFIXES for o in archive.store.list(prefix)):
         if obj.key in referenced:
             continue
         if obj.modified > cutoff:
@@ -388,4 +434,6 @@ def gc(
 
 def _is_referenced(archive: Archive, key: str) -> bool:
     with archive.reading() as session:
-        return session.scalar(select(Document.id).where(Document.storage_key == key)) is not None
+        if session.scalar(select(Document.id).where(Document.storage_key == key)) is not None:
+            return True
+        return session.scalar(select(Rendition.document_id).where(Rendition.storage_key == key)) is not None

@@ -7,6 +7,13 @@ Rows, by group (BENCH_ONLY=ocr,search runs only those groups; default all):
           process `ekakte case show CASE` on the embedded archive;
   ocr     OCR pages/s and character error rate of `ekakte import --batch --ocr` on 6 synthetic 8-page
           300 dpi scans, beside plain tesseract on the same page images (the ceiling) and ocrmypdf;
+  rendition  what the searchable PDF costs (docs/renditions.md): `ekakte import --batch --ocr` of
+          BENCH_RENDITION_FILES synthetic scans of BENCH_RENDITION_PAGES 300 dpi pages with the
+          renditions off and on (EKAKTE_SEARCHABLE_PDF), BENCH_RENDITION_ROUNDS rounds interleaved, each
+          into a new archive: seconds per page of each (median, min-max) and the difference within each
+          round as a share of OCR's; tesseract alone on the same page images with and without the
+          text-only PDF, page by page; and the making of each rendition alone (laying the layers on,
+          hashing, storing, recording), timed in-process per page;
   search  full-text search latency p50/p95 over 200,000 one-page documents, SQLite and PostgreSQL,
           in one team and again with the cases spread over 10 teams (a caseworker of one);
   rss     peak memory of the whole process tree importing and reading one 300-page scan;
@@ -99,27 +106,31 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import sample_scans  # noqa: E402
-from sqlalchemy import Connection, create_engine, inspect, text  # noqa: E402
+from sqlalchemy import Connection, create_engine, inspect, select, text  # noqa: E402
 
 from ekakte.actor import Actor  # noqa: E402
 from ekakte.archive import Archive  # noqa: E402
 from ekakte.audit import AUDIT_LOCK  # noqa: E402
 from ekakte.config import load_settings  # noqa: E402
+from ekakte.db.models import Document  # noqa: E402
 from ekakte.documents import case_documents  # noqa: E402
 from ekakte.hotfolder import import_directory  # noqa: E402
-from ekakte.ingest import DocumentMeta  # noqa: E402
+from ekakte.ingest import DocumentMeta, import_document  # noqa: E402
 from ekakte.setup import initialize  # noqa: E402
 from tests.services import free_port, postgres_database, rgw_server  # noqa: E402
 
 GROUPS = (
-    "import", "lookup", "ocr", "search", "rss", "pages", "retention", "aussonderung", "posteingang",
-    "oracles", "api", "web", "scanning",
+    "import", "lookup", "ocr", "rendition", "search", "rss", "pages", "retention", "aussonderung",
+    "posteingang", "oracles", "api", "web", "scanning",
 )  # fmt: skip
 IMPORT_DOCS = int(os.environ.get("BENCH_IMPORT_DOCS", "300"))
 PG_DOCS = int(os.environ.get("BENCH_PG_DOCS", "1000000"))
 SQLITE_DOCS = int(os.environ.get("BENCH_SQLITE_DOCS", "100000"))
 OCR_FILES = int(os.environ.get("BENCH_OCR_FILES", "6"))
 OCR_PAGES = int(os.environ.get("BENCH_OCR_PAGES", "8"))
+RENDITION_FILES = int(os.environ.get("BENCH_RENDITION_FILES", "4"))
+RENDITION_PAGES = int(os.environ.get("BENCH_RENDITION_PAGES", "6"))
+RENDITION_ROUNDS = int(os.environ.get("BENCH_RENDITION_ROUNDS", "4"))
 SEARCH_DOCS = int(os.environ.get("BENCH_SEARCH_DOCS", "200000"))
 RSS_PAGES = int(os.environ.get("BENCH_RSS_PAGES", "300"))
 PAGES_PDF = int(os.environ.get("BENCH_PAGES_PDF", "300"))
@@ -481,6 +492,126 @@ def bench_ocr(base: Path) -> None:
     ceiling = bench_tesseract_ceiling(corpus, base / "ocr-ceiling", truth)
     ekakte_rate = bench_ekakte_ocr(corpus, base, truth, ceiling)
     bench_ocrmypdf(corpus, base / "ocr-ocrmypdf", truth, ekakte_rate)
+
+
+# --- rendition: OCR with and without the searchable PDF ------------------------------------------------
+
+
+def bench_rendition(base: Path) -> None:
+    corpus = base / "rendition-scans"
+    sample_scans.write_synthetic_batch(corpus, CASE, RENDITION_FILES, RENDITION_PAGES, dpi=300, seed=300)
+    pages = RENDITION_FILES * RENDITION_PAGES
+    print(f"  {RENDITION_FILES} synthetic scans of {RENDITION_PAGES} pages at 300 dpi", file=sys.stderr)
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    for n in range(RENDITION_ROUNDS):
+        for searchable in (False, True):  # interleaved: a slower minute of the machine hits both alike
+            env = {
+                "EKAKTE_HOME": str(base / f"rendition-{n}-{searchable}"), "EKAKTE_STATION": "bench",
+                "EKAKTE_SEARCHABLE_PDF": str(searchable).lower(),
+            }  # fmt: skip
+            prepare(env)
+            inbox = base / f"rendition-inbox-{n}-{searchable}"
+            shutil.copytree(corpus, inbox, ignore=shutil.ignore_patterns("truth"))
+            command = [
+                EKAKTE,
+                "import",
+                "--allow-root",
+                "--batch",
+                str(inbox),
+                "--ocr",
+                "--workers",
+                str(CORES),
+            ]
+            start = time.perf_counter()
+            run_quietly(command, env)
+            seconds[searchable].append((time.perf_counter() - start) / pages)
+            made = _renditions_made(env)
+            assert made == (RENDITION_FILES if searchable else 0), f"renditions made: {made}"
+    off = statistics.median(seconds[False])
+    # Each round's pair ran one after the other: the difference within a pair is what the machine's
+    # slower and faster minutes (other work on it) disturb least.
+    paired = [(b - a) / a for a, b in zip(seconds[False], seconds[True], strict=True)]
+
+    def spread(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} s/page ({min(values):.2f}-{max(values):.2f})"
+
+    row(
+        f"OCR `import --batch --ocr`, renditions off / on, {RENDITION_ROUNDS} rounds of {pages} pages",
+        f"{spread(seconds[False])} / {spread(seconds[True])}; on - off within a round:"
+        f" median {statistics.median(paired):+.1%} ({min(paired):+.1%} to {max(paired):+.1%})",
+        "rendition <= 10 % of OCR's time per page",
+    )
+    bench_rendition_tesseract(corpus, base / "rendition-tesseract")
+    bench_rendition_maker(corpus, base / "rendition-maker", off)
+
+
+def bench_rendition_tesseract(corpus: Path, work: Path) -> None:
+    """What the layer costs tesseract: each page image read with and without the text-only PDF, in turn
+    (which first alternates from page to page), one tesseract at a time."""
+    from ekakte.ocr.engine import TesseractEngine
+
+    work.mkdir()
+    engine = TesseractEngine()
+    images = [image for pdf in sorted(corpus.glob("*.pdf")) for image in embedded_jpegs(pdf, work)]
+    took: dict[bool, list[float]] = {False: [], True: []}
+    for n, image in enumerate(images):
+        for layer in (False, True) if n % 2 else (True, False):
+            start = time.perf_counter()
+            engine.recognize(image, LANGUAGES, 300, layer)
+            took[layer].append(time.perf_counter() - start)
+    without, with_layer = statistics.median(took[False]), statistics.median(took[True])
+    paired = [(b - a) * 1000 for a, b in zip(took[False], took[True], strict=True)]
+    row(
+        f"… tesseract alone, without / with the text-only PDF, {len(images)} pages, one at a time",
+        f"{without:.2f} / {with_layer:.2f} s/page; with - without per page: median"
+        f" {statistics.median(paired):+.0f} ms ({min(paired):+.0f} to {max(paired):+.0f})"
+        f" = {statistics.median(paired) / 1000 / without:+.1%}",
+        "(part of the rendition's cost)",
+    )
+
+
+def _renditions_made(env: dict[str, str]) -> int:
+    engine = create_engine(load_settings(env).database_url)
+    with engine.connect() as conn:
+        made = int(conn.execute(text("SELECT count(*) FROM renditions")).scalar_one())
+    engine.dispose()
+    return made
+
+
+def bench_rendition_maker(corpus: Path, home: Path, ocr_seconds: float) -> None:
+    """The making alone, in this process: each make_rendition call of an OCR run, timed."""
+    from ekakte.ocr import worker
+    from ekakte.ocr.worker import run_ocr
+
+    env = {"EKAKTE_HOME": str(home), "EKAKTE_STATION": "bench"}
+    prepare(env)
+    timed: list[tuple[float, int]] = []
+    make = worker.make_rendition
+
+    def timing(archive: Archive, document_id: uuid.UUID, *args: Any) -> str:
+        start = time.perf_counter()
+        made = make(archive, document_id, *args)
+        with archive.reading() as session:
+            count = session.scalar(select(Document.page_count).where(Document.id == document_id)) or 1
+        timed.append(((time.perf_counter() - start) / count, count))
+        return made
+
+    worker.make_rendition = timing  # type: ignore[assignment]
+    try:
+        with Archive.open(load_settings(env)) as archive:
+            for pdf in sorted(corpus.glob("*.pdf")):
+                meta = DocumentMeta(CASE, "Antrag", date(2026, 3, 1))
+                import_document(archive, ACTOR, pdf, meta)
+            run_ocr(archive, ACTOR, workers=CORES)
+    finally:
+        worker.make_rendition = make  # type: ignore[assignment]
+    per_page = [t * 1000 for t, _ in timed]
+    row(
+        f"… making the rendition alone (layers laid on, hashed, stored, recorded), {len(timed)} documents",
+        f"median {statistics.median(per_page):.1f} ms/page ({min(per_page):.1f}-{max(per_page):.1f})"
+        f" = {statistics.median(per_page) / 1000 / ocr_seconds:.1%} of OCR's time per page",
+        "<= 10 % of OCR's time per page",
+    )
 
 
 # --- search: latency over 200,000 documents with a page of text each ------------------------------------
@@ -2776,6 +2907,7 @@ RUN: dict[str, Callable[[Path], None]] = {
     "import": run_import,
     "lookup": run_lookup,
     "ocr": bench_ocr,
+    "rendition": bench_rendition,
     "search": run_search,
     "rss": bench_rss,
     "pages": bench_pages,

@@ -67,13 +67,20 @@ def _page_state(page: Any) -> str:
 @click.argument("document_id")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="File to write.")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option(
+    "--searchable", is_flag=True, help="The searchable PDF (page images with the OCR text) instead."
+)
 @pass_state
-def doc_get(state: State, document_id: str, output: Path, force: bool) -> None:
-    """Write the original scan to a file, verified against its SHA-256."""
-    from ekakte.api import export_original, parse_document_id
+def doc_get(state: State, document_id: str, output: Path, force: bool, searchable: bool) -> None:
+    """Write the original scan (or its searchable PDF) to a file, verified against its SHA-256."""
+    from ekakte.api import export_original, export_searchable, parse_document_id
 
-    info = export_original(state.archive, state.actor, parse_document_id(document_id), output, force=force)
-    click.echo(f"wrote {shown(output)} ({info.size_bytes} bytes, SHA-256 verified)", err=True)
+    doc_id = parse_document_id(document_id)
+    if searchable:
+        size = export_searchable(state.archive, state.actor, doc_id, output, force=force).size_bytes
+    else:
+        size = export_original(state.archive, state.actor, doc_id, output, force=force).size_bytes
+    click.echo(f"wrote {shown(output)} ({size} bytes, SHA-256 verified)", err=True)
 
 
 @doc.command("page")

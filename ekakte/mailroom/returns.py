@@ -41,6 +41,7 @@ from ekakte.db.models import (
     PostkorbItem,
     PostkorbReturn,
 )
+from ekakte.derived import derived_keys
 from ekakte.errors import EkakteError, InvalidInput, NotFound, StorageError, shown
 from ekakte.jsonable import AsJson
 from ekakte.mailroom.postkorb import WAITING, stack_origins, waiting_document
@@ -160,8 +161,11 @@ def finish_returns(
         stmt = stmt.where(PostkorbReturn.document_id.in_(only))
     with archive.reading() as session:
         pending = [(r.document_id, r.storage_key, r.sha256, r.returned_at) for r in session.scalars(stmt)]
+        # Its renditions go with the scan (a document `deleting` gets no new one: ekakte.ocr.rendition).
+        derived = derived_keys(session, [p[0] for p in pending])
     problems: dict[uuid.UUID, str] = {}
     for document_id, storage_key, sha256, returned_at in pending:
+        keys = [storage_key, *derived.get(document_id, ())]
         if _held(archive, document_id):  # a hold that came after the return was decided: it wins
             if archive.store.stat(storage_key) is not None:
                 if _undo(archive, actor, document_id, "a legal hold was put on it"):
@@ -170,7 +174,7 @@ def finish_returns(
             problems[document_id] = "held, but its scan had already been deleted by the return"
         else:
             try:
-                refused = archive.store.delete_many([storage_key])
+                refused = archive.store.delete_many(keys)
             except (
                 StorageError
             ) as exc:  # it stays `deleting`, invisible; the next return or sweep finishes it
@@ -181,7 +185,12 @@ def finish_returns(
                 if _undo(archive, actor, document_id, why):
                     problems[document_id] = f"refused: {refused[storage_key]}"
                 continue
-        _purge(archive, actor, key, document_id, sha256, returned_at, audited=audited)
+            # A rendition the store keeps (a bucket's default retention) does not keep the scan: named,
+            # and gc removes it once the store lets go.
+            for left in (k for k in keys if k in refused):
+                problems[document_id] = f"deleted, but the store kept its rendition {left}: {refused[left]}"
+            keys = [k for k in keys if k not in refused]
+        _purge(archive, actor, key, document_id, sha256, returned_at, len(keys), audited=audited)
     return problems
 
 
@@ -215,6 +224,7 @@ def _purge(
     document_id: uuid.UUID,
     sha256: str,
     returned_at: datetime,
+    objects: int,
     *,
     audited: bool,
 ) -> None:
@@ -231,7 +241,7 @@ def _purge(
             insert_or_ignore(session, DeletionRecord, ["document_id"]).values(
                 document_id=str(document_id), document_type="", case_hash=case_hash(key, POSTKORB_CASE),
                 rule=RULE, rule_version=0, due_on=_utc(returned_at).date(), deleted_at=now,
-                deleted_by=actor.effective, sweep_id=str(document_id), sha256=sha256, objects=1,
+                deleted_by=actor.effective, sweep_id=str(document_id), sha256=sha256, objects=objects,
                 disposal="never filed in a case: not a record the archive has a right to",
             )
         )  # fmt: skip

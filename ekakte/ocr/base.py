@@ -14,6 +14,9 @@ class Recognized:
     words: int
     language: str  # the language models it read with, e.g. "deu+eng"
     rotation: int = 0  # degrees (clockwise) the page was turned before it was read
+    # The engine's text-only PDF of the page as it was read (turned by `rotation`): the invisible words
+    # where they lie on the image, for the searchable rendition (ekakte.ocr.rendition); None unless asked.
+    layer: bytes | None = None
 
 
 class OcrError(Exception):
@@ -34,8 +37,9 @@ class OcrEngine(Protocol):
     def name(self) -> str:
         """What read a page, for its `engine` column: e.g. "tesseract 5.3.0"."""
 
-    def recognize(self, image: Path, languages: str, dpi: int | None) -> Recognized:
-        """The text of one page image as it lies; OcrError when the engine fails on it."""
+    def recognize(self, image: Path, languages: str, dpi: int | None, layer: bool = False) -> Recognized:
+        """The text of one page image as it lies; OcrError when the engine fails on it. With `layer`, in
+        the same run also the page's text-only PDF (Recognized.layer), the page the size of the image."""
 
     def detect_rotation(self, image: Path, dpi: int | None) -> int:
         """Degrees to turn the page clockwise to make it upright (0, 90, 180, 270); 0 when unsure."""

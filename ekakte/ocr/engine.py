@@ -74,19 +74,24 @@ class TesseractEngine:
     def name(self) -> str:
         return _version(trusted_program(self.program))
 
-    def recognize(self, image: Path, languages: str, dpi: int | None) -> Recognized:
+    def recognize(self, image: Path, languages: str, dpi: int | None, layer: bool = False) -> Recognized:
         """Read one page image (any format leptonica reads: JPEG, PNG, TIFF, PNM) as it lies."""
         program = trusted_program(self.program)
         with tempfile.TemporaryDirectory(prefix="tess-", dir=image.parent) as tmp:
             base = os.path.join(tmp, "out")
-            # The `txt` config with the TSV switched on: the text and each word's confidence in one run.
-            tsv = ["-c", "tessedit_create_tsv=1", "txt"]
-            result = self._run([program, str(image), base, "-l", languages, *_dpi(dpi), *tsv], tmp)
+            # The `txt` config with the TSV switched on: the text and each word's confidence in one run;
+            # with the `pdf` config and `textonly_pdf` also the page's invisible text as a PDF without
+            # the image (the searchable rendition lays it on the original's own page image).
+            outputs = ["-c", "tessedit_create_tsv=1", "txt"]
+            if layer:
+                outputs = ["-c", "tessedit_create_tsv=1", "-c", "textonly_pdf=1", "txt", "pdf"]
+            result = self._run([program, str(image), base, "-l", languages, *_dpi(dpi), *outputs], tmp)
             if result.returncode != 0:
                 raise OcrError(f"tesseract failed: {_failure(result)}")
             text = Path(base + ".txt").read_text(encoding="utf-8", errors="replace")
             confidence, words = _mean_confidence(Path(base + ".tsv"))
-        return Recognized(_tidy(text), confidence, words, languages)
+            pdf = Path(base + ".pdf").read_bytes() if layer else None
+        return Recognized(_tidy(text), confidence, words, languages, layer=pdf)
 
     def detect_rotation(self, image: Path, dpi: int | None) -> int:
         program = trusted_program(self.program)

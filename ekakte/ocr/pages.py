@@ -21,6 +21,9 @@ from typing import Any, BinaryIO
 from ekakte.media import ENCRYPTED_REASON, JPEG, PDF, PNG, TIFF
 
 RENDER_DPI = 300
+# The source of a page rendered with PDFium (its `engine` column ends with it in brackets): the image is
+# the page as shown, turned by the page's /Rotate, where a page's embedded JPEG is the page unturned.
+RENDERED = "rendered with PDFium"
 # A text layer with fewer letters or digits than this is a stray mark, not the page's text.
 MIN_TEXT_LAYER_CHARS = 3
 
@@ -203,7 +206,7 @@ def _render(original: Original, number: int, workdir: Path) -> PageContent:
             bitmap.to_pil().save(path)  # the image shares the bitmap's memory: saved before closing
         finally:
             page.close()
-    return PageContent(image=path, dpi=RENDER_DPI, source="rendered with PDFium")
+    return PageContent(image=path, dpi=RENDER_DPI, source=RENDERED)
 
 
 def _image_page(original: Original, number: int, workdir: Path) -> PageContent:

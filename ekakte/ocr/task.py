@@ -46,6 +46,7 @@ class PageJob:
     # Where the page's image files go (the worker's private folder); None: the system's temp folder.
     workdir: str | None = None
     codes: bool = False  # look for ekakte's reference codes too (the first CODE_PAGES pages)
+    layer: bool = False  # have the engine write the page's text-only PDF too (the searchable rendition)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class PageOutcome:
     seconds: float = 0.0
     # What ekakte's codes on the page say (`codes_text`); None when the page was not looked at.
     codes: str | None = None
+    # The engine's text-only PDF of the page as read (turned by `rotation`), for the rendition.
+    layer: bytes | None = None
+    # Whether the page is blank (ekakte.mailroom.detect.is_blank); None when it was not looked at.
+    blank: bool | None = None
 
 
 def read_page(job: PageJob, engine: OcrEngine) -> PageOutcome:
@@ -87,7 +92,8 @@ def _read(job: PageJob, engine: OcrEngine) -> PageOutcome:
             return PageOutcome(job.page_id, DONE, text=content.text, engine=content.source)
         assert content.image is not None
         codes = look_for_codes(content.image) if job.codes else None
-        found = read_upright(engine, content.image, job.languages, content.dpi)
+        blank = looks_blank(content.image, content.dpi)
+        found = read_upright(engine, content.image, job.languages, content.dpi, layer=job.layer)
     return PageOutcome(
         job.page_id,
         DONE,
@@ -97,7 +103,31 @@ def _read(job: PageJob, engine: OcrEngine) -> PageOutcome:
         language=found.language,
         rotation=found.rotation,
         codes=codes,
+        layer=found.layer,
+        blank=blank,
     )
+
+
+def looks_blank(image: Path, dpi: int | None) -> bool | None:
+    """Whether the page image is blank (ekakte.mailroom.detect.is_blank), judged as the mail room's
+    splitter judges it: in grayscale at about DETECT_DPI or a little more (a scanner's JPEG decoded at
+    1/2, 1/4 or 1/8 of its size: 30-40 ms a 300 dpi A4 page, most of it the JPEG's entropy decoding,
+    which no scale saves; other images made smaller after decoding). None when the image cannot be
+    looked at: that is no reason not to read its text."""
+    from PIL import Image
+
+    from ekakte.mailroom.detect import DETECT_DPI, is_blank
+
+    factor = max(1, (dpi or 300) // DETECT_DPI)
+    try:
+        with Image.open(image) as img:
+            if img.format == "JPEG":
+                img.draft("L", (img.width // factor, img.height // factor))
+                factor = 1
+            gray = img.convert("L")
+        return is_blank(gray.reduce(factor) if factor > 1 else gray)
+    except Exception:  # an image that cannot be looked at is not a page that cannot be read
+        return None
 
 
 def look_for_codes(image: Path) -> str:
@@ -138,9 +168,12 @@ def codes_text(references: Sequence[Reference], problems: Sequence[str]) -> str:
     return "\n".join([*kept, marker])
 
 
-def read_upright(engine: OcrEngine, image: Path, languages: str, dpi: int | None = None) -> Recognized:
-    """Read a page; if it reads badly, find its orientation and read it turned upright."""
-    first = engine.recognize(image, languages, dpi)
+def read_upright(
+    engine: OcrEngine, image: Path, languages: str, dpi: int | None = None, layer: bool = False
+) -> Recognized:
+    """Read a page; if it reads badly, find its orientation and read it turned upright. With `layer`,
+    the answer's text-only PDF is of the page as read: turned by its `rotation`."""
+    first = engine.recognize(image, languages, dpi, layer)
     if first.confidence >= LOW_CONFIDENCE and first.words >= 3:
         return first
     rotation = engine.detect_rotation(image, dpi)
@@ -155,7 +188,9 @@ def read_upright(engine: OcrEngine, image: Path, languages: str, dpi: int | None
             # "Rotate: R" of tesseract's orientation detection is clockwise; PIL's rotate() turns
             # counter-clockwise.
             img.rotate(-rotation, expand=True).save(turned)
-        second = engine.recognize(turned, languages, dpi)
+        second = engine.recognize(turned, languages, dpi, layer)
     if second.confidence > first.confidence:
-        return Recognized(second.text, second.confidence, second.words, second.language, rotation)
+        return Recognized(
+            second.text, second.confidence, second.words, second.language, rotation, second.layer
+        )
     return first

@@ -51,6 +51,7 @@ from ekakte.errors import STOPS_A_BATCH, EkakteError, IntegrityError
 from ekakte.ocr.base import OcrEngine
 from ekakte.ocr.engine import TesseractEngine
 from ekakte.ocr.pages import Original
+from ekakte.ocr.rendition import MADE, finish_renditions, make_rendition
 from ekakte.ocr.task import CODE_PAGES, DONE, ERROR, SKIPPED, PageJob, PageOutcome, read_page
 from ekakte.storage import read_verified
 
@@ -77,6 +78,7 @@ class OcrReport:
     failed: int = 0  # pages given up on in this run (after their last attempt)
     retried: int = 0  # attempts that failed and will be tried again
     lost: int = 0  # results not recorded because another worker had taken the page over
+    renditions: int = 0  # searchable PDFs made (ekakte.ocr.rendition)
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -92,6 +94,8 @@ class OcrReport:
             text += f", {self.retried} to be retried"
         if self.lost:
             text += f", {self.lost} taken over by another worker"
+        if self.renditions:
+            text += f", {self.renditions} searchable PDF{'' if self.renditions == 1 else 's'} made"
         return text + f" in {self.seconds:.1f} s{rate}"
 
     def as_json(self) -> dict[str, Any]:
@@ -102,6 +106,7 @@ class OcrReport:
             "failed": self.failed,
             "retried": self.retried,
             "lost": self.lost,
+            "renditions": self.renditions,
             "seconds": round(self.seconds, 3),
             "errors": self.errors,
         }
@@ -151,6 +156,9 @@ def run_ocr(
     started = time.monotonic()
     remove_leftover_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))
+    # What a killed worker (or a failed making) left half-made: at the start, and in a long-running
+    # worker again whenever it is idle, at most once per lease.
+    finish_at = time.monotonic()
     originals: dict[uuid.UUID, _Original] = {}
     inflight: dict[cf.Future[PageOutcome], _Claim] = {}
     pool = cf.ThreadPoolExecutor(processes, thread_name_prefix="ekakte-ocr")
@@ -177,6 +185,9 @@ def run_ocr(
                         raise
                     if job is not None:
                         inflight[pool.submit(read_page, job, engine)] = claim
+            if not inflight and not stopping and settings.searchable_pdf and time.monotonic() >= finish_at:
+                report.renditions += finish_renditions(archive, document_ids=queue.document_ids)
+                finish_at = time.monotonic() + settings.ocr_lease_seconds
             if not inflight:
                 if once or stopping:
                     break
@@ -185,7 +196,6 @@ def run_ocr(
             finished, _ = cf.wait(inflight, timeout=5.0, return_when=cf.FIRST_COMPLETED)
             for future in finished:
                 claim = inflight.pop(future)
-                _release(originals, claim)
                 try:
                     outcome = future.result()
                 except Exception as exc:  # read_page turns every failure into an outcome: a bug
@@ -193,9 +203,13 @@ def run_ocr(
                 if outcome.status == ERROR and (stopping or should_stop()):
                     # A stop sent to the whole process group (Ctrl-C, `kill -TERM -PGID`) ends the
                     # tesseract runs too: the page was not tried through, it goes back uncounted.
+                    _release(originals, claim)
                     queue.release([claim.page_id])
                     continue
-                queue.record(claim, outcome, report)
+                last = queue.record(claim, outcome, report)
+                if last and settings.searchable_pdf:
+                    _render(archive, claim.document_id, originals, workdir, report)
+                _release(originals, claim)
                 if progress is not None:
                     progress(outcome)
             if time.monotonic() >= renew_at and inflight:
@@ -280,8 +294,29 @@ def _job(
     source = original.source
     return PageJob(
         claim.page_id, claim.number, source.media_type, str(source.path), settings.ocr_languages,
-        source=source, workdir=str(workdir), codes=claim.number <= CODE_PAGES,
+        source=source, workdir=str(workdir), codes=claim.number <= CODE_PAGES, layer=settings.searchable_pdf,
     )  # fmt: skip
+
+
+def _render(
+    archive: Archive,
+    document_id: uuid.UUID,
+    originals: dict[uuid.UUID, _Original],
+    workdir: Path,
+    report: OcrReport,
+) -> None:
+    """The document's last page was recorded by this worker: make its searchable PDF, from the original
+    this worker has at hand. A failure leaves the layers for the next run (finish_renditions)."""
+    original = originals.get(document_id)
+    try:
+        made = make_rendition(archive, document_id, original.source.path if original else None, workdir)
+    except STOPS_A_BATCH:
+        raise
+    except Exception as exc:  # a rendition that cannot be made is no page's failure
+        log.warning("could not make the searchable PDF of document %s: %s", document_id, exc)
+        report.errors.append(f"document {document_id}: no searchable PDF: {str(exc)[:300]}")
+        return
+    report.renditions += made == MADE
 
 
 def _fetch(archive: Archive, document_id: uuid.UUID, workdir: Path) -> _Original | None:
@@ -320,6 +355,23 @@ def _drop(originals: dict[uuid.UUID, _Original], document_id: uuid.UUID) -> None
     original = originals.pop(document_id)
     original.source.close()
     original.source.path.unlink(missing_ok=True)
+
+
+def _last(session: Session, document_id: uuid.UUID) -> bool:
+    """In the transaction that recorded a page of the document: whether no page of it is pending now.
+
+    The document's row is locked first, after the page's: the transactions recording its pages pass here
+    one after the other, and each counts what those before it committed (READ COMMITTED: every statement
+    sees what was committed when it began). Of two workers recording the last two pages at once, the
+    first still counts the second's page as pending; the second counts none: exactly one of them is
+    told. (SQLite has one writer at a time anyway.) Pages are locked before the document here as in the
+    sweep, which deletes a document's pages before its row.
+    """
+    session.execute(select(Document.id).where(Document.id == document_id).with_for_update())
+    pending = session.scalar(
+        select(Page.id).where(Page.document_id == document_id, Page.ocr_state == OcrState.PENDING).limit(1)
+    )
+    return pending is None
 
 
 def remove_leftover_workdirs(tmp: Path | None = None) -> list[Path]:
@@ -431,8 +483,10 @@ class _Queue:
             ).all()
         return sorted((_Claim(r[0], r[1], r[2]) for r in rows), key=lambda c: c.page_id)
 
-    def record(self, claim: _Claim, outcome: PageOutcome, report: OcrReport) -> None:
-        """Write a page's result, if this worker still holds its lease."""
+    def record(self, claim: _Claim, outcome: PageOutcome, report: OcrReport) -> bool:
+        """Write a page's result, if this worker still holds its lease. True when it was the document's
+        last page to be read: this worker then makes the document's rendition (exactly one worker is
+        told so: see `_last`)."""
         now = datetime.now(UTC)
         mine = and_(
             Page.id == outcome.page_id, Page.lease_owner == self.worker, Page.ocr_state == OcrState.PENDING
@@ -447,6 +501,8 @@ class _Queue:
                 "rotation": outcome.rotation,
                 "reason": outcome.reason,
                 "codes": outcome.codes,
+                "layer": outcome.layer,
+                "blank": outcome.blank,
             }
         else:
             values = {
@@ -463,6 +519,12 @@ class _Queue:
                 .returning(Page.ocr_state)
                 .execution_options(synchronize_session=False)
             ).first()
+            last = (
+                self.archive.settings.searchable_pdf
+                and row is not None
+                and row[0] != OcrState.PENDING
+                and _last(session, claim.document_id)
+            )
         if row is None:
             report.lost += 1
         elif row[0] == OcrState.DONE:
@@ -474,6 +536,7 @@ class _Queue:
             report.errors.append(f"document {claim.document_id} page {claim.number}: {outcome.reason}")
         else:
             report.retried += 1
+        return last
 
     def renew(self, page_ids: list[int]) -> None:
         with self.archive.transaction() as session:

@@ -52,9 +52,11 @@ from ekakte.db.models import (
     DocumentState,
     OcrState,
     Page,
+    Rendition,
     RetentionRuleSet,
     Team,
 )
+from ekakte.derived import SEARCHABLE_PDF
 from ekakte.errors import ConfigError, InvalidInput, NotFound
 from ekakte.jsonable import AsJson
 from ekakte.retention.held import is_held
@@ -843,12 +845,15 @@ def _hand_over(
             out.head(process_id, "0503", now, sender, recipient, receipt=True)
 
             texts: dict[uuid.UUID, bytes] = {}
+            renditions: dict[uuid.UUID, Any] = {}
 
             def files(xml: XmlOut, row: Any) -> list[tuple[str, object]]:
-                return _write_files(archive, package, xml, row, texts.pop(row.id, None), totals)
+                text, rendition = texts.pop(row.id, None), renditions.pop(row.id, None)
+                return _write_files(archive, package, xml, row, text, rendition, totals)
 
             for case_rows in _by_case(archive, chosen, None):
                 texts = _texts_of(archive, [row.id for row in case_rows])
+                renditions = _renditions_of(archive, [row.id for row in case_rows])
                 file_id = _file_id(process_id, case_rows[0].case_number)
                 _write_akte(out, file_id, case_rows, suggestions, True, files, decision="A")
                 documents += [row.id for row in case_rows]
@@ -890,11 +895,13 @@ def _write_files(
     out: XmlOut,
     row: Any,
     text: bytes | None,
+    rendition: Any,
     totals: dict[str, int],
 ) -> list[tuple[str, object]]:
-    """The document's original (verified as it is read) and its OCR text into the package, and their
-    Version/Format/Primaerdokument into the XML; returns their SHA-256 fields (xdomea has no element for
-    a checksum: they go into ekakte's AnwendungsspezifischeErweiterung, "SHA-256 <Dateiname>")."""
+    """The document's original (verified as it is read), its OCR text and its searchable PDF (verified
+    too) into the package, each a Format of the one Version with its Primaerdokument in the XML; returns
+    their SHA-256 fields (xdomea has no element for a checksum: they go into ekakte's
+    AnwendungsspezifischeErweiterung, "SHA-256 <Dateiname>")."""
     code, extension = FILE_FORMATS.get(row.media_type, ("100", "bin"))  # 100: Sonstiges
     original = f"{row.id}.{extension}"
     with package.open(_member(original, row.created_at), "w", force_zip64=True) as member:
@@ -913,6 +920,17 @@ def _write_files(
         hashes.append((f"SHA-256 {text_name}", hashlib.sha256(text).hexdigest()))
         totals["files"] += 1
         totals["bytes"] += len(text)
+    if rendition is not None:
+        searchable = f"{row.id}.searchable.pdf"
+        with package.open(_member(searchable, rendition.made_at), "w", force_zip64=True) as member:
+            for chunk in read_verified(
+                archive.store, rendition.storage_key, rendition.sha256, rendition.size
+            ):
+                member.write(chunk)
+        _format(out, FILE_FORMATS["application/pdf"][0], searchable, "", "ekakte OCR", rendition.made_at)
+        hashes.append((f"SHA-256 {searchable}", rendition.sha256))
+        totals["files"] += 1
+        totals["bytes"] += rendition.size
     out.close()
     totals["files"] += 1
     totals["bytes"] += row.size_bytes
@@ -936,6 +954,24 @@ def _format(out: XmlOut, code: str, name: str, original_name: str, creator: str,
     out.leaf("Ersteller", creator)
     out.leaf("DatumUhrzeit", when.isoformat(timespec="seconds"))
     out.close(2)
+
+
+def _renditions_of(archive: Archive, document_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The searchable PDF (key, SHA-256, size, when made) of each of a case's documents that has one."""
+    found: dict[uuid.UUID, Any] = {}
+    for start in range(0, len(document_ids), 500):
+        with archive.reading() as session:
+            rows = session.execute(
+                select(
+                    Rendition.document_id, Rendition.storage_key, Rendition.sha256,
+                    Rendition.size_bytes.label("size"), Rendition.made_at,
+                ).where(
+                    Rendition.document_id.in_(document_ids[start : start + 500]),
+                    Rendition.kind == SEARCHABLE_PDF,
+                )
+            )  # fmt: skip
+            found.update({row.document_id: row for row in rows})
+    return found
 
 
 def _texts_of(archive: Archive, document_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:

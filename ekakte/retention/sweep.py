@@ -39,6 +39,7 @@ from ekakte.db.models import (
     Page,
     PostkorbReturn,
 )
+from ekakte.derived import derived_keys
 from ekakte.errors import Busy, InvalidInput, StorageError
 from ekakte.jsonable import AsJson
 from ekakte.progress import ShouldStop, never
@@ -332,6 +333,7 @@ class _Doomed:
     rule: str
     rule_version: int
     disposal: str  # how the archive's right to it was met, for the protocol
+    derived: tuple[str, ...] = ()  # the keys of its derived objects (renditions: ekakte.derived)
 
 
 def _doomed(session: Any, ids: list[uuid.UUID], rel: Releases) -> list[_Doomed]:
@@ -348,11 +350,15 @@ def _doomed(session: Any, ids: list[uuid.UUID], rel: Releases) -> list[_Doomed]:
         r.document_id: r
         for r in session.scalars(select(DisposalRecord).where(DisposalRecord.document_id.in_(ids)))
     }
+    # Read in the transaction that marks them `deleting`: a rendition recorded before the mark is seen
+    # here, and none is recorded after it (ekakte.ocr.rendition records only for a `stored` document).
+    derived = derived_keys(session, ids)
     doomed = []
     for r in rows:
         rule, version = r[6] or "?", r[7] or 0
         why = rel.why(rule, version, records.get(r[0]))
-        doomed.append(_Doomed(r[0], r[1], r[2], r[3], r[4], r[5], rule, version, why))
+        keys = tuple(derived.get(r[0], ()))
+        doomed.append(_Doomed(r[0], r[1], r[2], r[3], r[4], r[5], rule, version, why, keys))
     return doomed
 
 
@@ -442,9 +448,9 @@ def _returning() -> Any:
 
 
 def _object_keys(doc: _Doomed) -> list[str]:
-    """The original and every derived object of a document. OCR text lives in the database (pages), so
-    today that is the original alone; derived objects (renditions, thumbnails) are added here."""
-    return [doc.storage_key]
+    """The original and every derived object of a document (its renditions; OCR text lives in the
+    database, in its pages). The protocol's `objects` counts them."""
+    return [doc.storage_key, *doc.derived]
 
 
 def _delete(
@@ -458,8 +464,17 @@ def _delete(
         report.problems.append(str(exc))
         return False  # they stay `deleting`: invisible, and the next sweep finishes them
     step("objects", [d.id for d in doomed])
-    kept = [d for d in doomed if any(k in refused for k in keys[d.id])]
+    # Kept is what the store keeps the original of. A rendition it refuses to delete (a bucket's default
+    # retention) does not keep a document whose original is gone: its object is named as a problem, no
+    # row refers to it any more, and gc removes it once the store lets go.
+    kept = [d for d in doomed if d.storage_key in refused]
     gone = [d for d in doomed if d not in kept]
+    for doc in gone:
+        for key_left in (k for k in doc.derived if k in refused):
+            report.problems.append(
+                f"document {doc.id}: deleted, but the store kept its rendition {key_left}:"
+                f" {refused[key_left]}"
+            )
     now = datetime.now(UTC)
     with archive.transaction() as session:
         if kept:
@@ -482,7 +497,7 @@ def _delete(
                     deleted_by=actor.effective,
                     sweep_id=report.sweep_id,
                     sha256=doc.sha256,
-                    objects=len(keys[doc.id]),
+                    objects=sum(1 for k in keys[doc.id] if k not in refused),
                     disposal=doc.disposal[:500],
                 )
             )

@@ -1,6 +1,7 @@
 """S3 Object Lock (WORM): the store itself refuses to delete a document before its due date or under hold.
 
-Where the bucket has Object Lock enabled, every document's original gets a retain-until date of the day
+Where the bucket has Object Lock enabled, every document's original (and its renditions, ekakte.derived:
+the same date and hold, told with the original's) gets a retain-until date of the day
 after its due date (mode COMPLIANCE or GOVERNANCE, `s3_lock_mode`), and S3's legal hold mirrors
 ekakte's holds. The documents table remembers what the store was told (`locked_until`, `object_hold`), so
 each sync sends only what changed. Retention is only ever extended: a later rule that shortens a period
@@ -28,6 +29,7 @@ from sqlalchemy import and_, false, or_, select, true, update
 from ekakte.archive import Archive
 from ekakte.db.chunks import in_chunks
 from ekakte.db.models import Document, DocumentState
+from ekakte.derived import derived_keys
 from ekakte.errors import StorageError, StoreRefused
 from ekakte.jsonable import AsJson
 from ekakte.retention.held import is_held
@@ -139,21 +141,60 @@ def _sync_retention(archive: Archive, scope: Any, outcome: LockOutcome) -> None:
     )
     columns = (Document.storage_key, Document.due_on, Document.restricted)
     for rows in _chunks(archive, columns, needs):
+        derived = _derived(archive, [row[0] for row in rows])
         for doc_id, key, due_on, restricted in rows:
             until = retain_until(due_on)
             if until <= datetime.now(UTC) + LOCK_MARGIN:
                 continue
-            try:
-                archive.store.retain(key, until)
-            except StoreRefused as exc:
-                if not _kept_as_long(archive, key, until):
-                    what = f"retention until {until:%Y-%m-%d}"
-                    outcome.refused.append(LockRefusal(doc_id, what, str(exc), restricted))
-                    continue
+            refusal = None
+            for each in (key, *derived.get(doc_id, ())):
+                try:
+                    archive.store.retain(each, until)
+                except StoreRefused as exc:
+                    if not _kept_as_long(archive, each, until):
+                        refusal = refusal or str(exc)
+            if refusal is not None:
+                what = f"retention until {until:%Y-%m-%d}"
+                outcome.refused.append(LockRefusal(doc_id, what, refusal, restricted))
+                continue
             with archive.transaction() as session:
                 session.execute(update(Document).where(Document.id == doc_id).values(locked_until=due_on))
             outcome.changed += 1
             outcome.changed_restricted += restricted
+
+
+def _derived(archive: Archive, document_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    with archive.reading() as session:
+        return derived_keys(session, document_ids)
+
+
+def lock_derived(archive: Archive, document_id: uuid.UUID, key: str) -> None:
+    """A derived object just stored (a rendition) gets what the store was told for the document's
+    original: its retain-until date and legal hold. Where the store does not take it, the record of
+    what the store was told about the document is reset, so that the next sync (every sweep begins with
+    one) tells the original and its renditions again. Nothing to do for stores without Object Lock."""
+    if not archive.store.object_lock():
+        return
+    with archive.reading() as session:
+        row = session.execute(
+            select(Document.locked_until, Document.object_hold).where(Document.id == document_id)
+        ).first()
+    if row is None:
+        return
+    locked_until, held = row
+    until = retain_until(locked_until) if locked_until is not None else None
+    reset: dict[str, Any] = {}
+    if until is not None and until > datetime.now(UTC) + LOCK_MARGIN:
+        try:
+            archive.store.retain(key, until)
+        except StoreRefused:
+            if not _kept_as_long(archive, key, until):
+                reset["locked_until"] = None
+    if held and _set_hold(archive, key, True) is not None:
+        reset["object_hold"] = False  # what the next sync finds to differ from the hold: told again
+    if reset:
+        with archive.transaction() as session:
+            session.execute(update(Document).where(Document.id == document_id).values(**reset))
 
 
 def _kept_as_long(archive: Archive, key: str, until: datetime) -> bool:
@@ -174,8 +215,10 @@ def _sync_holds(archive: Archive, scope: Any, outcome: LockOutcome) -> None:
                             (False, and_(~is_held(today), Document.object_hold == true()))):  # fmt: skip
         what = "legal hold" if wanted else "release of the legal hold"
         for rows in _chunks(archive, (Document.storage_key, Document.restricted), and_(scope, differs)):
+            derived = _derived(archive, [row[0] for row in rows])
             for doc_id, key, restricted in rows:
-                reason = _set_hold(archive, key, wanted)
+                reasons = [_set_hold(archive, each, wanted) for each in (key, *derived.get(doc_id, ()))]
+                reason = next((r for r in reasons if r is not None), None)
                 if reason is not None:
                     outcome.refused.append(LockRefusal(doc_id, what, reason, restricted))
                     continue

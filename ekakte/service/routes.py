@@ -53,7 +53,7 @@ def hidden(kind: str) -> Iterator[None]:
     try:
         yield
     except NotFound as exc:
-        if exc.code == "no-page":  # said only to a caller the document was shown to
+        if exc.code in ("no-page", "no-rendition"):  # said only to a caller the document was shown to
             raise
         raise Problem(404, "not-found", f"No such {kind}, or not one you may see.") from None
     except NotPermitted:
@@ -186,6 +186,45 @@ def get_original(
         background=BackgroundTask(original.close),  # also when the client left before the first byte
         media_type=info.media_type,
         headers={**headers, "Content-Length": str(info.size_bytes)},
+    )
+
+
+@router.get(
+    "/documents/{document_id}/searchable",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The searchable PDF"}, **_ERRORS},
+)
+def get_searchable(
+    request: Request, caller: Caller, document_id: Annotated[str, PathParam(max_length=64)]
+) -> Response:
+    """The document's searchable PDF (the original's page images with the OCR text as an invisible
+    layer), verified against its SHA-256 on the way as the original is. Decided and audited as reading
+    the original; 404 `no-rendition` to a caller who may read the document when it has none (yet)."""
+    doc_id = _document_id(document_id)
+    with hidden("document"):
+        opened = api.open_searchable(archive(request), caller, doc_id, detail="searchable PDF over the API")
+    obj = opened.obj
+
+    def chunks() -> Iterator[bytes]:
+        with opened:
+            try:
+                yield from opened
+            except EkakteError as exc:
+                log.error(
+                    "%s: transfer of document %s aborted: %s", request.state.request_id, doc_id, exc.code
+                )
+                raise
+
+    return StreamingResponse(
+        chunks(),
+        background=BackgroundTask(opened.close),  # also when the client left before the first byte
+        media_type=obj.media_type,
+        headers={
+            "ETag": f'"{obj.sha256}"',
+            "Content-Disposition": _attachment(obj.filename),
+            "Cache-Control": "no-store",
+            "Content-Length": str(obj.size_bytes),
+        },
     )
 
 

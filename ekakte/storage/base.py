@@ -106,6 +106,18 @@ def original_key(document_id: uuid.UUID) -> str:
 
 
 ORIGINALS_PREFIX = "originals/"
+RENDITIONS_PREFIX = "renditions/"
+# Every prefix under which ekakte stores objects a document owns: what verify and gc list.
+OBJECT_PREFIXES = (ORIGINALS_PREFIX, RENDITIONS_PREFIX)
+
+
+def rendition_key(document_id: uuid.UUID, kind: str) -> str:
+    """Where a new rendition of a document goes: beside the original's key, under its own prefix, with a
+    random part. Each rendition made gets a new key, so a maker that crashed after storing its object
+    and before recording it never blocks the next one (objects are never overwritten); what it left is
+    an unreferenced object for `verify` and `gc`, as an interrupted import leaves one."""
+    h = document_id.hex
+    return f"{RENDITIONS_PREFIX}{h[:2]}/{h[2:4]}/{document_id}/{kind}-{uuid.uuid4().hex[:12]}"
 
 
 class HashingReader:

@@ -46,7 +46,7 @@ class ReadingTestEngine:
     def name(self) -> str:
         return "test engine"
 
-    def recognize(self, image: Path, languages: str, dpi: int | None) -> Recognized:
+    def recognize(self, image: Path, languages: str, dpi: int | None, layer: bool = False) -> Recognized:
         with self._lock:
             self.pages += 1
         assert image.exists()
@@ -59,7 +59,7 @@ class ReadingTestEngine:
 class FailingTestEngine(ReadingTestEngine):
     """A test double for a broken tesseract: fails on every page."""
 
-    def recognize(self, image: Path, languages: str, dpi: int | None) -> Recognized:
+    def recognize(self, image: Path, languages: str, dpi: int | None, layer: bool = False) -> Recognized:
         super().recognize(image, languages, dpi)
         raise OcrError("tesseract failed: simulated failure of the test engine")
 
@@ -82,7 +82,7 @@ class SlowTestEngine(ReadingTestEngine):
         self.reading = threading.Event()
         self.finish = threading.Event()
 
-    def recognize(self, image: Path, languages: str, dpi: int | None) -> Recognized:
+    def recognize(self, image: Path, languages: str, dpi: int | None, layer: bool = False) -> Recognized:
         read = super().recognize(image, languages, dpi)
         self.reading.set()
         if not self.finish.wait(60):

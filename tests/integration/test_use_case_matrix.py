@@ -24,7 +24,7 @@ from ekakte.actor import Actor
 from ekakte.archive import Archive
 from ekakte.config import Settings
 from ekakte.db.models import AuditEntry, DisposalProcess, DisposalRecord, Document
-from ekakte.errors import NotPermitted
+from ekakte.errors import NotFound, NotPermitted
 from ekakte.roles import Role
 from tests.conftest import (
     ADMIN,
@@ -234,6 +234,14 @@ class World:
                 lambda: api.export_original(a, who, doc, self.tmp / f"{uuid.uuid4()}.pdf")
             ),
             "open_original": lambda: lambda: b"".join(api.open_original(a, who, doc)),
+            "export_searchable": lambda: (
+                lambda: without_rendition(
+                    lambda: api.export_searchable(a, who, doc, self.tmp / f"{uuid.uuid4()}.pdf")
+                )
+            ),
+            "open_searchable": lambda: (
+                lambda: without_rendition(lambda: b"".join(api.open_searchable(a, who, doc)))
+            ),
             "render_page": lambda: lambda: api.render_page(a, who, doc, 1, 100),
             "export_page": lambda: (
                 lambda: api.export_page(a, who, doc, 1, 100, self.tmp / f"{uuid.uuid4()}.png")
@@ -321,10 +329,23 @@ BY_DOCUMENT = {
     "document_text",
     "export_original",
     "open_original",
+    "export_searchable",
+    "open_searchable",
     "render_page",
     "export_page",
     "transfer_note",
 }
+
+
+def without_rendition(call: Callable[[], object]) -> object:
+    """A call for a document's searchable PDF: the matrix's documents are not read by OCR, so an allowed
+    caller is told there is none (after the decision, which is what the matrix counts)."""
+    try:
+        return call()
+    except NotFound as exc:
+        if exc.code != "no-rendition":
+            raise
+        return None
 
 
 def principals(archive: Archive) -> Iterator[tuple[Actor, str | None, bool]]:

@@ -166,6 +166,34 @@ def test_a_refused_case_looks_exactly_like_a_nonexistent_one(page: Any, app: App
     assert page.goto(f"{app.url}/dokument/{doc}").status == 404  # type: ignore[union-attr]
 
 
+def test_the_document_page_offers_its_searchable_pdf_and_a_stranger_gets_the_404_page(
+    page: Any, app: App, tmp_path: Path
+) -> None:
+    import pypdfium2
+
+    doc = app.documents["antrag"].document_id
+    sign_in(page, app, then=f"/dokument/{doc}")
+    page.wait_for_url(re.compile(f"/dokument/{doc}"))
+    accessible(page, "document page with its searchable PDF")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Durchsuchbares PDF herunterladen")).click()
+    assert download.value.suggested_filename == "antrag.searchable.pdf"
+    saved = tmp_path / "searchable.pdf"
+    download.value.save_as(saved)
+    pdf = pypdfium2.PdfDocument(saved.read_bytes())
+    assert "Mietvertrag" in pdf[0].get_textpage().get_text_range()
+    pdf.close()
+    page.context.clear_cookies()
+    sign_in(page, app, STRANGER)
+    refused = page.goto(f"{app.url}/dokument/{doc}/durchsuchbar")
+    refused_html = page.locator("main").inner_html()
+    missing = page.goto(
+        f"{app.url}/dokument/{api.parse_document_id(str(doc)).hex[:8]}-0000-4000-8000-000000000000/durchsuchbar"
+    )
+    assert refused is not None and missing is not None and refused.status == missing.status == 404
+    assert page.locator("main").inner_html() == refused_html
+
+
 def test_without_the_health_clearance_the_restricted_document_is_absent(page: Any, app: App) -> None:
     sign_in(page, app, PLAIN, then=f"/akte/{CASE}")
     page.wait_for_url(f"{app.url}/akte/{CASE}")

@@ -316,6 +316,7 @@ def document_page(
         link=lambda p, w: f"/dokument/{info.id}?" + urllib.parse.urlencode({"seite": p, "breite": w}),
         page_text=_highlighted(this.text, words) if this and this.text else None,
         page_state=this.state if this else "pending", words=words, size=_size(info.size_bytes), note=note,
+        searchable_size=_size(info.searchable_pdf_bytes) if info.searchable_pdf_bytes else None,
     )  # fmt: skip
 
 
@@ -371,20 +372,37 @@ def original(request: Request, document_id: str) -> Response:
         )  # fmt: skip
     except (NotPermitted, NotFound, InvalidInput):
         return error_page(request, 404)
-    info = opened.info
+    return _download(opened)
+
+
+@router.get("/dokument/{document_id}/durchsuchbar")
+def searchable(request: Request, document_id: str) -> Response:
+    found = _signed_in(request)
+    try:
+        opened = api.open_searchable(
+            _archive(request), _actor(request, found), api.parse_document_id(document_id),
+            detail="searchable PDF in the web app",
+        )  # fmt: skip
+    except (NotPermitted, NotFound, InvalidInput):
+        return error_page(request, 404)
+    return _download(opened)
+
+
+def _download(opened: api.Original) -> Response:
+    """A document's object (its original, or its searchable PDF) as a download, verified on the way."""
+    obj = opened.obj
 
     def chunks() -> Iterator[bytes]:
         with opened:
             yield from opened
 
-    name = info.original_filename or str(info.id)
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in obj.filename)
     return StreamingResponse(
-        chunks(), media_type=info.media_type, background=BackgroundTask(opened.close),
+        chunks(), media_type=obj.media_type, background=BackgroundTask(opened.close),
         headers={
-            "Content-Length": str(info.size_bytes), "Cache-Control": "no-store", "ETag": f'"{info.sha256}"',
+            "Content-Length": str(obj.size_bytes), "Cache-Control": "no-store", "ETag": f'"{obj.sha256}"',
             "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''"
-            + urllib.parse.quote(name, safe=""),
+            + urllib.parse.quote(obj.filename, safe=""),
         },
     )  # fmt: skip
 

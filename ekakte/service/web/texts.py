@@ -96,6 +96,7 @@ DE: dict[str, str] = {
     "doc.text": "Erkannter Text der Seite {page}",
     "doc.no_text": "Für diese Seite liegt noch kein Text vor ({state}).",
     "doc.download": "Original herunterladen ({size})",
+    "doc.download_searchable": "Durchsuchbares PDF herunterladen ({size})",
     "doc.facts": "Angaben zum Dokument",
     "doc.received": "Eingang",
     "doc.file": "Datei",
