@@ -177,7 +177,6 @@ def test_doc_show_escapes_every_field_and_the_text_layer_line_by_line(archived: 
     widest = max(len(key) for key in info)  # the keys are padded to the longest
     assert f"station{' ' * (widest - len('station'))}  {EVIL_SHOWN}" in out
 
-
     code, out, err = run(archived.env, "doc", "show", archived.document_id, "--text")
     assert code == 0, err
     assert_inert(out, 1 + 3)  # the page's heading, then its three lines of text
