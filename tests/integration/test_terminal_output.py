@@ -244,3 +244,25 @@ def test_error_messages_escape_names_they_quote(archived: Archived, tmp_path: Pa
     assert code == ExitCode.INVALID_INPUT, err
     assert_inert(err, 1)
     assert r"Antrag\x1b]0;x\x07\n12 fake" in err
+
+
+def test_scan_protocol_and_transfer_note_print_hostile_names_escaped(archived: Archived) -> None:
+    from sqlalchemy import select
+
+    from ekakte.db.models import ImportBatch
+
+    with Archive.open(load_settings(archived.env)) as archive, archive.reading() as session:
+        batches = [str(b) for b in session.scalars(select(ImportBatch.id))]
+    shown = ""
+    for batch_id in batches:
+        code, out, err = run(archived.env, "scan", "protocol", batch_id)
+        assert code == 0, err
+        assert_inert(out, len(out.splitlines()))
+        assert not any(line.startswith("12 2026-01-01 fake row") for line in out.splitlines())
+        shown += out
+    assert EVIL_SHOWN in shown  # the file names of the imports' batches
+
+    code, out, err = run(archived.env, "scan", "note", archived.document_id)
+    assert code == 0, err
+    assert_inert(out, len(out.splitlines()))
+    assert not any(line.startswith("12 2026-01-01 fake row") for line in out.splitlines())
