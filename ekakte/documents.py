@@ -570,11 +570,7 @@ def export_searchable(
 ) -> StoredObject:
     """Write the document's searchable PDF to `target`, as export_original writes the original."""
     with open_searchable(archive, actor, document_id) as opened:
-        try:
-            write_export(archive, opened, target, force=force, example=opened.obj.filename)
-        except EkakteError as exc:
-            opened.record_failure("the file was not written", exc)
-            raise
+        _write_opened(archive, opened, target, force=force, example=opened.obj.filename)
     return opened.obj
 
 
@@ -590,12 +586,19 @@ def export_original(
     `failed`) says why.
     """
     with open_original(archive, actor, document_id) as original:
-        try:
-            write_export(archive, original, target, force=force, example=original.info.original_filename)
-        except EkakteError as exc:
-            original.record_failure("the file was not written", exc)
-            raise
+        _write_opened(archive, original, target, force=force, example=original.info.original_filename)
     return original.info
+
+
+def _write_opened(
+    archive: Archive, opened: Original, target: Path, *, force: bool, example: str | None
+) -> None:
+    """An opened object written out (write_export); a failure is audited on the read's entry too."""
+    try:
+        write_export(archive, opened, target, force=force, example=example)
+    except EkakteError as exc:
+        opened.record_failure("the file was not written", exc)
+        raise
 
 
 def write_export(
